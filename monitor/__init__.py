@@ -1,0 +1,1 @@
+"""Monitoring: Prometheus metrics, rules and Grafana dashboards for aicc."""

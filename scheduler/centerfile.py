@@ -1,0 +1,173 @@
+"""Reading a center file (YAML): the catalog, pools, racks, tenants and quotas.
+
+Pydantic checks the shape at this edge and names the field that is wrong;
+then the domain objects are built and cross-checked (a pool naming an unknown
+accelerator, duplicate names, guarantees beyond capacity).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+
+from scheduler.domain import AcceleratorType, Center, Node, Quota, QuotaError, Tenant
+from scheduler.domain.units import UnitError, parse_compute, parse_memory
+
+NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+
+
+class CenterFileError(ValueError):
+    """A center file that cannot be used; the message names the file and the field."""
+
+
+def _compute(value: Any) -> int:
+    try:
+        return parse_compute(value)
+    except UnitError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _memory(value: Any) -> int:
+    try:
+        return parse_memory(value)
+    except UnitError as exc:
+        raise ValueError(str(exc)) from None
+
+
+Compute = Annotated[int, BeforeValidator(_compute)]
+Memory = Annotated[int, BeforeValidator(_memory)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AcceleratorModel(_Strict):
+    name: Name
+    vendor_resource: str = Field(min_length=1)
+    ray_resource: str = Field(min_length=1)
+    memory: Memory
+    tflops: dict[str, Annotated[float, Field(gt=0, allow_inf_nan=False)]]
+
+    @field_validator("tflops")
+    @classmethod
+    def _needs_fp16(cls, v: dict[str, float]) -> dict[str, float]:
+        if "fp16" not in v:
+            raise ValueError("must give fp16 (quotas are normalized in fp16 dense TFLOPS)")
+        return v
+
+
+class PoolModel(_Strict):
+    name: Name
+    accelerator: Name
+    racks: int = Field(ge=1, le=10_000)
+    nodes_per_rack: int = Field(ge=1, le=1_000)
+    devices_per_node: int = Field(ge=1, le=64)
+    cpus_per_node: int = Field(ge=1)
+    memory_per_node: Memory
+
+
+class TenantModel(_Strict):
+    name: Name
+    weight: float = Field(default=1.0, gt=0, allow_inf_nan=False)
+    guaranteed: Compute = 0
+    limit: Compute | None = None
+    lending_limit: Compute | None = None
+    caps: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
+
+
+class CenterModel(_Strict):
+    name: Name
+    accelerators: list[AcceleratorModel] = Field(min_length=1)
+    pools: list[PoolModel] = Field(min_length=1)
+    priority_classes: dict[str, int] = Field(default_factory=lambda: {"high": 300, "normal": 200, "low": 100})
+    tenants: list[TenantModel] = Field(default_factory=list)
+    allow_overcommit: bool = False  # guarantees may sum beyond capacity
+
+
+@dataclass(frozen=True)
+class CenterConfig:
+    center: Center
+    tenants: dict[str, Tenant]
+    priority_classes: dict[str, int]
+
+
+def default_center_path() -> Path:
+    return Path(str(resources.files("scheduler") / "data" / "center.yaml"))
+
+
+def load_center(path: str | Path | None = None) -> CenterConfig:
+    path = Path(path) if path is not None else default_center_path()
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise CenterFileError(f"{path}: cannot read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise CenterFileError(f"{path}: not valid YAML: {exc}") from None
+    try:
+        return build_center(raw)
+    except CenterFileError as exc:
+        raise CenterFileError(f"{path}: {exc}") from None
+
+
+def build_center(raw: Any) -> CenterConfig:
+    try:
+        model = CenterModel.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        raise CenterFileError(f"{where}: {err['msg']}") from None
+    return _from_model(model)
+
+
+def _unique(names: list[str], what: str) -> None:
+    seen: set[str] = set()
+    for i, n in enumerate(names):
+        if n in seen:
+            raise CenterFileError(f"{what}.{i}.name: duplicate name {n!r}")
+        seen.add(n)
+
+
+def _from_model(m: CenterModel) -> CenterConfig:
+    _unique([a.name for a in m.accelerators], "accelerators")
+    _unique([p.name for p in m.pools], "pools")
+    _unique([t.name for t in m.tenants], "tenants")
+    if "normal" not in m.priority_classes:
+        raise CenterFileError("priority_classes: must define 'normal', the default class")
+    accels = {
+        a.name: AcceleratorType(a.name, a.vendor_resource, a.ray_resource, dict(a.tflops), a.memory)
+        for a in m.accelerators
+    }
+    nodes: list[Node] = []
+    for i, p in enumerate(m.pools):
+        if p.accelerator not in accels:
+            raise CenterFileError(f"pools.{i}.accelerator: unknown accelerator {p.accelerator!r}")
+        for r in range(p.racks):
+            rack = f"{p.name}-r{r + 1:02d}"
+            for n in range(p.nodes_per_rack):
+                nodes.append(Node(f"{rack}-n{n + 1:02d}", p.name, rack, p.accelerator,
+                                  p.devices_per_node, p.cpus_per_node, p.memory_per_node))
+    center = Center(m.name, accels, tuple(nodes))
+    tenants: dict[str, Tenant] = {}
+    for i, t in enumerate(m.tenants):
+        for accel in t.caps:
+            if accel not in accels:
+                raise CenterFileError(f"tenants.{i}.caps.{accel}: unknown accelerator")
+        try:
+            quota = Quota(t.guaranteed, t.limit if t.limit is not None else t.guaranteed,
+                          t.lending_limit, dict(t.caps))
+            tenants[t.name] = Tenant(t.name, quota, t.weight)
+        except QuotaError as exc:
+            raise CenterFileError(f"tenants.{i}: {exc}") from None
+    guaranteed = sum(t.quota.guaranteed for t in tenants.values())
+    if guaranteed > center.capacity_gflops() and not m.allow_overcommit:
+        raise CenterFileError(
+            "tenants: guarantees sum beyond the center's capacity (set allow_overcommit to accept)"
+        )
+    return CenterConfig(center, tenants, dict(m.priority_classes))

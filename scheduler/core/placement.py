@@ -1,0 +1,243 @@
+"""Where a gang goes: free devices per node, and all-or-nothing placement.
+
+Placement prefers one node, then one rack, then the fewest racks; within
+those it best-fits, so partly used nodes fill up first and whole nodes stay
+free for big gangs. Free devices are bitmasks per node; a placement is a list
+of (node index, worker count) that the caller turns into device indices.
+"""
+
+from __future__ import annotations
+
+from bisect import insort
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from scheduler.domain import Center, Placement, WorkerPlacement
+
+NodeTake = tuple[int, int]  # (node index, workers on it)
+
+
+@dataclass(slots=True)
+class Fit:
+    """A candidate placement and how good it is (lower is better)."""
+
+    takes: list[NodeTake]
+    score: tuple[int, int, int]  # racks used, whole nodes broken, nodes used
+
+
+class Capacity:
+    """Mutable free-device state of the center's nodes for one decision."""
+
+    def __init__(self, center: Center) -> None:
+        self.center = center
+        self.type_names: list[str] = list(center.accelerators)
+        type_index = {t: i for i, t in enumerate(self.type_names)}
+        rack_index = {r: i for i, r in enumerate(center.racks)}
+        nodes = center.nodes
+        self.index: dict[str, int] = {n.name: i for i, n in enumerate(nodes)}
+        self.names: list[str] = [n.name for n in nodes]
+        self.node_type: list[int] = [type_index[n.accelerator] for n in nodes]
+        self.rack: list[int] = [rack_index[n.rack] for n in nodes]
+        self.size: list[int] = [n.devices for n in nodes]
+        self.ready: list[bool] = [n.schedulable for n in nodes]
+        self.free: list[int] = [(1 << n.devices) - 1 for n in nodes]
+        self.cpu: list[int] = [n.cpus for n in nodes]
+        self.mem: list[int] = [n.memory_bytes for n in nodes]
+        #: devices held by jobs that are being stopped; free once they are gone
+        self.terminating: list[int] = [0] * len(nodes)
+        ntypes = len(self.type_names)
+        # Ready nodes of each type grouped by rack, in center order.
+        racks: list[dict[int, list[int]]] = [{} for _ in range(ntypes)]
+        cordoned: list[dict[int, list[int]]] = [{} for _ in range(ntypes)]
+        for i in range(len(nodes)):
+            target = racks if self.ready[i] else cordoned
+            target[self.node_type[i]].setdefault(self.rack[i], []).append(i)
+        self.racks_of_type: list[list[list[int]]] = [list(r.values()) for r in racks]
+        self.unready_racks_of_type: list[list[list[int]]] = [list(r.values()) for r in cordoned]
+        self.free_by_type: list[int] = [0] * ntypes
+        self.total_by_type: list[int] = [0] * ntypes
+        largest = max((n.devices for n in nodes), default=0)
+        #: ready nodes of a type by free device count, each list in center order:
+        #: the best-fitting single node is the first of the first big-enough bucket
+        self.buckets: list[list[list[int]]] = [[[] for _ in range(largest + 1)] for _ in range(ntypes)]
+        for i, n in enumerate(nodes):
+            self.total_by_type[self.node_type[i]] += n.devices
+            if self.ready[i]:
+                self.free_by_type[self.node_type[i]] += n.devices
+                self.buckets[self.node_type[i]][n.devices].append(i)
+
+    # -- bookkeeping ---------------------------------------------------------------
+
+    def take(self, node: int, mask: int, cpus: int, mem: int) -> None:
+        self._set_free(node, self.free[node] & ~mask)
+        self.cpu[node] -= cpus
+        self.mem[node] -= mem
+
+    def give_back(self, node: int, mask: int, cpus: int, mem: int) -> None:
+        self._set_free(node, self.free[node] | mask)
+        self.cpu[node] += cpus
+        self.mem[node] += mem
+
+    def _set_free(self, node: int, free: int) -> None:
+        before = self.free[node].bit_count()
+        self.free[node] = free
+        after = free.bit_count()
+        if self.ready[node] and after != before:
+            t = self.node_type[node]
+            self.free_by_type[t] += after - before
+            buckets = self.buckets[t]
+            buckets[before].remove(node)
+            insort(buckets[after], node)
+
+    def lowest_free(self, node: int, count: int, blocked: int = 0) -> int:
+        """The mask of the ``count`` lowest-numbered free devices of a node."""
+        avail = self.free[node] & ~blocked
+        mask = 0
+        for _ in range(count):
+            bit = avail & -avail
+            mask |= bit
+            avail ^= bit
+        return mask
+
+    def to_placement(
+        self, type_idx: int, takes: list[NodeTake], per_worker: int,
+        blocked: Mapping[int, int] | None = None,
+    ) -> tuple[Placement, list[tuple[int, int]]]:
+        """Device indices for each worker; also (node, mask) pairs to ``take``."""
+        workers: list[WorkerPlacement] = []
+        masks: list[tuple[int, int]] = []
+        for node, count in takes:
+            mask = self.lowest_free(node, count * per_worker, blocked.get(node, 0) if blocked else 0)
+            masks.append((node, mask))
+            bits = [b for b in range(self.size[node]) if mask >> b & 1]
+            name = self.names[node]
+            for w in range(count):
+                workers.append(WorkerPlacement(name, tuple(bits[w * per_worker:(w + 1) * per_worker])))
+        return Placement(self.type_names[type_idx], tuple(workers)), masks
+
+    # -- placement -------------------------------------------------------------------
+
+    def fit(
+        self, type_idx: int, workers: int, per_worker: int, cpus: int, mem: int,
+        blocked: Mapping[int, int] | None = None, *, unready: bool = False,
+    ) -> Fit | None:
+        """Best all-or-nothing placement of a gang on nodes of one type, or None.
+
+        ``blocked`` masks devices out (reserved for a backfill reservation);
+        ``unready`` adds cordoned and down nodes, to tell "cordoned" from "full".
+        """
+        need = workers * per_worker
+        if not unready:
+            if self.free_by_type[type_idx] < need:
+                return None
+            if not blocked:
+                single = self._single_node(type_idx, workers, need, workers * cpus, workers * mem)
+                if single is not None:
+                    return single
+        free, cpu_free, mem_free, size = self.free, self.cpu, self.mem, self.size
+        racks = self.racks_of_type[type_idx]
+        if unready:
+            racks = racks + self.unready_racks_of_type[type_idx]
+        # Per rack: [(node, workers it can hold, devices free)], and the rack total.
+        rack_caps: list[tuple[int, list[tuple[int, int, int]]]] = []
+        best_single: tuple[int, int] | None = None  # (free devices, node)
+        for rack_nodes in racks:
+            caps: list[tuple[int, int, int]] = []
+            total = 0
+            for i in rack_nodes:
+                bits = free[i] & ~blocked.get(i, 0) if blocked else free[i]
+                nfree = bits.bit_count()
+                if nfree < per_worker:
+                    continue
+                k = nfree // per_worker
+                if cpus:
+                    k = min(k, cpu_free[i] // cpus)
+                if mem:
+                    k = min(k, mem_free[i] // mem)
+                if k <= 0:
+                    continue
+                caps.append((i, k, nfree))
+                total += k
+                if k >= workers and (best_single is None or (nfree, i) < best_single):
+                    best_single = (nfree, i)
+            if total:
+                rack_caps.append((total, caps))
+        if best_single is not None:
+            node = best_single[1]
+            broken = int(free[node].bit_count() == size[node])
+            return Fit([(node, workers)], (1, broken, 1))
+        grand = sum(t for t, _ in rack_caps)
+        if grand < workers:
+            return None
+        # One rack: the one that fits most tightly.
+        one_rack = [(t, r) for r, (t, _) in enumerate(rack_caps) if t >= workers]
+        if one_rack:
+            _, r = min(one_rack)
+            takes = _fill(rack_caps[r][1], workers, size)
+            return Fit(takes, (1, _broken(takes, size, free), len(takes)))
+        # Fewest racks: biggest racks first, the last one best-fitting the remainder.
+        order = sorted(range(len(rack_caps)), key=lambda r: (-rack_caps[r][0], r))
+        chosen: list[int] = []
+        remaining = workers
+        for pos, r in enumerate(order):
+            if rack_caps[r][0] >= remaining:
+                tail = min(
+                    (rack_caps[q][0], q) for q in order[pos:] if rack_caps[q][0] >= remaining
+                )[1]
+                chosen.append(tail)
+                break
+            chosen.append(r)
+            remaining -= rack_caps[r][0]
+        takes = []
+        remaining = workers
+        for r in chosen:
+            part = _fill(rack_caps[r][1], min(remaining, rack_caps[r][0]), size)
+            takes.extend(part)
+            remaining -= sum(k for _, k in part)
+        return Fit(takes, (len(chosen), _broken(takes, size, free), len(takes)))
+
+
+    def _single_node(self, type_idx: int, workers: int, need: int, cpus: int, mem: int) -> Fit | None:
+        """The tightest single node, from the buckets, when CPU and memory do not bind."""
+        buckets = self.buckets[type_idx]
+        for count in range(need, len(buckets)):
+            nodes = buckets[count]
+            if nodes:
+                i = nodes[0]
+                if self.cpu[i] >= cpus and self.mem[i] >= mem:
+                    return Fit([(i, workers)], (1, int(count == self.size[i]), 1))
+                return None  # CPU or memory binds: let the full scan decide
+        return None
+
+
+def _fill(caps: list[tuple[int, int, int]], workers: int, size: list[int]) -> list[NodeTake]:
+    """Spread ``workers`` over one rack's nodes, breaking as few whole nodes as possible."""
+    partial = [c for c in caps if c[2] < size[c[0]]]
+    whole = [c for c in caps if c[2] >= size[c[0]]]
+    partial_total = sum(k for _, k, _ in partial)
+    takes: list[NodeTake] = []
+    remaining = workers
+    if partial_total < remaining and whole:
+        # Whole nodes for what the partly used nodes cannot hold.
+        for i, k, _ in whole:
+            if remaining <= partial_total:
+                break
+            n = min(k, remaining)
+            takes.append((i, n))
+            remaining -= n
+    pool = sorted(partial, key=lambda c: (-c[1], c[0]))
+    while remaining > 0 and pool:
+        fitting = [c for c in pool if c[1] >= remaining]
+        if fitting:
+            i = min(fitting, key=lambda c: (c[2], c[0]))[0]
+            takes.append((i, remaining))
+            remaining = 0
+            break
+        i, k, _ = pool.pop(0)
+        takes.append((i, k))
+        remaining -= k
+    return takes
+
+
+def _broken(takes: list[NodeTake], size: list[int], free: list[int]) -> int:
+    return sum(1 for i, _ in takes if free[i].bit_count() == size[i])

@@ -1,0 +1,640 @@
+"""The decision: ``schedule(snapshot, pending, policy, now) -> Decision``.
+
+Pure: no I/O, no clock (``now`` is passed in), no randomness; ties are broken
+by submission sequence and by the center's order of nodes and racks, never by
+the order of a set, so the same inputs give the same decision byte for byte.
+
+Order of consideration: priority class (raised by aging), then weighted
+dominant-resource fair share across tenants (re-ranked after each admission),
+then submission order. Each job is checked against its tenant's quota, then
+placed all-or-nothing; if it cannot be placed, it may reclaim lent guarantee or
+preempt lower priority work of its own tenant; failing that it waits with a
+reason, and the first few capacity-blocked jobs get a backfill reservation that
+later jobs may not delay.
+
+A cycle over a long queue is kept fast by remembering, per job shape, why the
+last job of that shape could not start: until something is admitted, preempted
+or reserved (the ``epoch`` changes), the next job of the same shape waits for
+the same reason without being placed again.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from scheduler.core.fairshare import order_key
+from scheduler.core.model import (
+    Admit,
+    Allocation,
+    Blocking,
+    Decision,
+    PendingJob,
+    Policy,
+    Preempt,
+    PreemptReason,
+    Reason,
+    Reservation,
+    Snapshot,
+)
+from scheduler.core.placement import Capacity, Fit
+from scheduler.core.queue import PendingQueue
+from scheduler.domain import JobSpec, Tenant
+
+_CAPACITY_REASONS = frozenset({Reason.NO_CAPACITY, Reason.FRAGMENTED})
+_NEVER = frozenset({Reason.UNSATISFIABLE, Reason.UNKNOWN_TENANT, Reason.UNKNOWN_PRIORITY})
+
+
+def schedule(
+    snapshot: Snapshot, pending: PendingQueue | Iterable[PendingJob], policy: Policy, now: float
+) -> Decision:
+    """Decide which pending jobs start where, which running jobs to preempt, and why the rest wait.
+
+    ``pending`` is best a ``PendingQueue`` the caller keeps between steps; any
+    iterable of jobs is queued first.
+    """
+    queue = pending if isinstance(pending, PendingQueue) else PendingQueue(pending)
+    return _Cycle(snapshot, policy, now).run(queue)
+
+
+@dataclass(slots=True)
+class _Holder:
+    """A job that holds devices during this cycle."""
+
+    id: str
+    seq: int
+    tenant: str
+    priority: int
+    gflops: int
+    type_idx: int
+    devices: int
+    takes: list[tuple[int, int, int, int]]  # node, mask, cpus, memory
+    started_at: float
+    end: float | None
+    preemptible: bool
+    terminating: bool
+    new: bool  # admitted in this cycle
+
+
+@dataclass(slots=True)
+class _Candidate:
+    type_idx: int
+    borrowing: bool
+
+
+class _Cycle:
+    def __init__(self, snapshot: Snapshot, policy: Policy, now: float) -> None:
+        self.policy = policy
+        self.now = now
+        self.center = snapshot.center
+        self.cap = Capacity(snapshot.center)
+        self.tenants: Mapping[str, Tenant] = snapshot.tenants
+        self.history = snapshot.usage_history
+        cap = self.cap
+        self.type_of = {name: i for i, name in enumerate(cap.type_names)}
+        self.type_gflops = [snapshot.center.accelerators[n].gflops for n in cap.type_names]
+        self.tenant_rank = {name: i for i, name in enumerate(sorted(self.tenants))}
+        self.used: dict[str, int] = dict.fromkeys(self.tenants, 0)
+        self.used_dev: dict[str, list[int]] = {t: [0] * len(cap.type_names) for t in self.tenants}
+        self.ready_gflops = sum(
+            self.type_gflops[cap.node_type[i]] * cap.size[i]
+            for i in range(len(cap.names))
+            if cap.ready[i]
+        )
+        self.holders: list[_Holder] = []
+        for alloc in snapshot.running:
+            self._hold(alloc)
+        self.epoch = 0
+        #: Why a job shape could not start, valid until the state changes (then
+        #: cleared): ``cache`` when the reason holds whatever the job's runtime,
+        #: ``cache_k[k]`` when it depends on the k reservations the job would overrun.
+        self.cache: dict[str, tuple[Reason, str]] = {}
+        self.cache_k: list[dict[str, tuple[Reason, str]]] = [{}]
+        self.never_fits: dict[tuple[object, ...], bool] = {}
+        self.admits: list[Admit] = []
+        self.preempts: list[Preempt] = []
+        self.wait_ids: list[str] = []
+        self.wait_infos: list[tuple[Reason, str]] = []
+        self.wait_positions: list[int] = []
+        self.reservations: list[tuple[float, str, dict[int, int]]] = []  # sorted by start
+        self.reservation_starts: list[float] = []
+        self.reserved_masks: dict[int, dict[int, int]] = {}
+        self.blocked_by: str | None = None  # Blocking.GLOBAL: the job everything waits behind
+        self.tenant_blocked_by: dict[str, str] = {}  # Blocking.TENANT
+        self._lendable_epoch = -1
+        self._lendable = 0
+
+    # -- state ----------------------------------------------------------------------
+
+    def _hold(self, alloc: Allocation) -> None:
+        cap = self.cap
+        spec = alloc.spec
+        type_idx = self.type_of[alloc.placement.accelerator]
+        per_node: dict[int, list[int]] = {}
+        for w in alloc.placement.workers:
+            node = cap.index[w.node]
+            entry = per_node.setdefault(node, [0, 0])
+            for d in w.devices:
+                entry[0] |= 1 << d
+            entry[1] += 1
+        takes = []
+        for node, (mask, count) in per_node.items():
+            cpus, mem = count * spec.resources.cpus, count * spec.resources.memory_bytes
+            cap.take(node, mask, cpus, mem)
+            if alloc.terminating:
+                cap.terminating[node] |= mask
+            takes.append((node, mask, cpus, mem))
+        devices = alloc.placement.devices
+        gflops = devices * self.type_gflops[type_idx]
+        tenant = spec.tenant
+        if tenant in self.used:
+            self.used[tenant] += gflops
+            self.used_dev[tenant][type_idx] += devices
+        self.holders.append(
+            _Holder(
+                alloc.id, alloc.seq, tenant, self.policy.priority_classes.get(spec.priority, 0),
+                gflops, type_idx, devices, takes, alloc.started_at, alloc.expected_end,
+                spec.preemptible, alloc.terminating, False,
+            )
+        )
+
+    def _release(self, holder: _Holder) -> None:
+        for node, mask, cpus, mem in holder.takes:
+            self.cap.give_back(node, mask, cpus, mem)
+
+    def _retake(self, holder: _Holder) -> None:
+        for node, mask, cpus, mem in holder.takes:
+            self.cap.take(node, mask, cpus, mem)
+
+    def _changed(self) -> None:
+        """Devices, usage or reservations changed: cached reasons no longer hold."""
+        self.epoch += 1
+        self.cache = {}
+        self.cache_k = [{} for _ in range(len(self.reservations) + 1)]
+
+    def share_key(self, tenant: str) -> float:
+        used = self.used_dev[tenant]
+        total = self.cap.total_by_type
+        current = max((u / t for u, t in zip(used, total, strict=True) if t), default=0.0)
+        return order_key(current, self.history.get(tenant, 0.0), self.tenants[tenant].weight)
+
+    def lendable(self) -> int:
+        """Compute others may still borrow: unassigned capacity plus lendable idle guarantees."""
+        if self._lendable_epoch != self.epoch:
+            assigned = borrowed = idle = 0
+            for name, tenant in self.tenants.items():
+                q = tenant.quota
+                used = self.used[name]
+                assigned += q.guaranteed
+                borrowed += max(0, used - q.guaranteed)
+                unused = max(0, q.guaranteed - used)
+                idle += unused if q.lending_limit is None else min(unused, q.lending_limit)
+            self._lendable = max(0, self.ready_gflops - assigned) + idle - borrowed
+            self._lendable_epoch = self.epoch
+        return self._lendable
+
+    # -- the cycle ----------------------------------------------------------------------
+
+    def run(self, queue: PendingQueue) -> Decision:
+        levels = self._levels(queue)
+        policy = self.policy
+        offset = dict.fromkeys(self.tenants, 0)  # the tenant's jobs in higher levels
+        for level in sorted(levels, reverse=True):
+            runs: dict[str, Sequence[PendingJob]] = {}
+            for tenant, segments in levels[level].items():
+                if len(segments) == 1 and not policy.shortest_first:
+                    runs[tenant] = segments[0]
+                else:
+                    runs[tenant] = sorted((j for seg in segments for j in seg), key=self.order)
+            if policy.fair_share:
+                self._fair_level(runs, offset)
+            else:
+                merged = sorted((j for run in runs.values() for j in run), key=self.order)
+                positions = []
+                for job in merged:
+                    offset[job.spec.tenant] += 1
+                    positions.append(offset[job.spec.tenant])
+                self._consider_run(merged, 0, 0, positions)
+            if policy.fair_share:
+                for tenant, run in runs.items():
+                    offset[tenant] += len(run)
+        return Decision(
+            tuple(self.admits),
+            tuple(self.preempts),
+            reservations=tuple(
+                Reservation(job, start, tuple(self.cap.names[n] for n in sorted(masks)))
+                for start, job, masks in self.reservations
+            ),
+            waiting=(self.wait_ids, self.wait_infos, self.wait_positions),
+        )
+
+    def order(self, job: PendingJob) -> tuple[float, int]:
+        if self.policy.shortest_first:
+            bound = job.runtime_bound_s
+            return (math.inf if bound is None else bound, job.seq)
+        return (0.0, job.seq)
+
+    def _levels(self, queue: PendingQueue) -> dict[int, dict[str, list[Sequence[PendingJob]]]]:
+        """Effective priority level -> tenant -> runs of jobs in submission order.
+
+        Aging raises a job by ``aging_boost`` for every ``aging_interval_s`` it waited,
+        up to the highest class; since a list is in submission order, the jobs
+        raised by m steps form one contiguous stretch of it.
+        """
+        policy = self.policy
+        classes = policy.priority_classes
+        top = max(classes.values(), default=0)
+        aging, boost = policy.aging_interval_s, policy.aging_boost
+        levels: dict[int, dict[str, list[Sequence[PendingJob]]]] = {}
+        for (tenant, cls), jobs in queue.lists():
+            base = classes.get(cls)
+            if tenant not in self.tenants or base is None:
+                reason = Reason.UNKNOWN_TENANT if base is not None else Reason.UNKNOWN_PRIORITY
+                for j in jobs:
+                    self.wait_ids.append(j.id)
+                    self.wait_infos.append((reason, f"{tenant}/{cls}"))
+                    self.wait_positions.append(0)
+                continue
+            if aging <= 0 or boost <= 0 or base >= top:
+                levels.setdefault(base, {}).setdefault(tenant, []).append(jobs)
+                continue
+            steps = -(-(top - base) // boost)
+            hi = len(jobs)
+            for m in range(1, steps + 2):
+                # jobs[cut:hi] waited less than m intervals (and at least m - 1)
+                cut = 0 if m > steps else bisect_right(jobs, self.now - m * aging, key=_submitted)
+                if cut < hi:
+                    level = min(top, base + (m - 1) * boost)
+                    levels.setdefault(level, {}).setdefault(tenant, []).append(jobs[cut:hi] if cut or hi < len(jobs) else jobs)
+                hi = cut
+                if hi == 0:
+                    break
+        return levels
+
+    def _fair_level(self, runs: dict[str, Sequence[PendingJob]], offset: dict[str, int]) -> None:
+        heap = [(self.share_key(t), self.tenant_rank[t], t) for t in runs]
+        heapq.heapify(heap)
+        cursor = dict.fromkeys(runs, 0)
+        while heap:
+            _, rank, tenant = heapq.heappop(heap)
+            run = runs[tenant]
+            nxt = self._consider_run(run, cursor[tenant], offset[tenant], None, stop_on_admit=True)
+            cursor[tenant] = nxt
+            if nxt < len(run):
+                heapq.heappush(heap, (self.share_key(tenant), rank, tenant))
+
+    def _consider_run(
+        self, jobs: Sequence[PendingJob], start: int, base: int, positions: list[int] | None,
+        stop_on_admit: bool = False,
+    ) -> int:
+        """Consider jobs[start:] in order; with ``stop_on_admit``, return after an admission.
+
+        A job's place in its tenant's queue is ``positions[i]`` or ``base + i + 1``.
+        """
+        ids, infos, places = self.wait_ids.append, self.wait_infos.append, self.wait_positions.append
+        fast = self.policy.blocking in (Blocking.BACKFILL, Blocking.NONE)
+        now = self.now
+        starts = self.reservation_starts
+        cache, cache_k = self.cache, self.cache_k
+        i = start
+        n = len(jobs)
+        while i < n:
+            job = jobs[i]
+            i += 1
+            k = 0
+            if fast:
+                # Fast path: the same shape could not start and nothing has changed since.
+                hit = cache.get(job.shape)
+                if hit is None and starts:
+                    bound = job.runtime_bound_s
+                    k = len(starts) if bound is None else bisect_left(starts, now + bound)
+                    hit = cache_k[k].get(job.shape)
+                if hit is not None:
+                    ids(job.id)
+                    infos(hit)
+                    places(base + i if positions is None else positions[i - 1])
+                    continue
+            elif starts:
+                bound = job.runtime_bound_s
+                k = len(starts) if bound is None else bisect_left(starts, now + bound)
+            admitted = self._consider(job, base + i if positions is None else positions[i - 1], k)
+            starts, cache, cache_k = self.reservation_starts, self.cache, self.cache_k
+            if admitted and stop_on_admit:
+                return i
+        return len(jobs)
+
+    # -- one job ------------------------------------------------------------------------
+
+    def _note_block(self, job: PendingJob, tenant: str, reason: Reason) -> None:
+        blocking = self.policy.blocking
+        if reason in _NEVER:
+            return
+        if blocking is Blocking.GLOBAL and self.blocked_by is None:
+            self.blocked_by = job.id
+        elif blocking is Blocking.TENANT and tenant not in self.tenant_blocked_by:
+            self.tenant_blocked_by[tenant] = job.id
+
+    def _wait(self, job: PendingJob, pos: int, reason: Reason, detail: str,
+              remember: dict[str, tuple[Reason, str]] | None) -> bool:
+        """Keep the job pending; ``remember`` the reason for its shape in that cache."""
+        info = (reason, detail)
+        self.wait_ids.append(job.id)
+        self.wait_infos.append(info)
+        self.wait_positions.append(pos)
+        if remember is not None:
+            remember[job.shape] = info
+        self._note_block(job, job.spec.tenant, reason)
+        return False
+
+    def _consider(self, job: PendingJob, pos: int, k: int) -> bool:
+        spec = job.spec
+        tenant = spec.tenant
+        head = self.blocked_by or self.tenant_blocked_by.get(tenant)
+        if head is not None:
+            return self._wait(job, pos, Reason.QUEUE_BLOCKED, f"behind {head}", None)
+        types = self._types(spec.resources.accelerator_types)
+        if not types:
+            wanted = ",".join(spec.resources.accelerator_types)
+            return self._wait(job, pos, Reason.UNSATISFIABLE, f"no accelerator type {wanted} in the center", self.cache)
+        res = spec.resources
+        workers, per, cpus, mem = spec.workers, res.accelerators, res.cpus, res.memory_bytes
+        if self._never_fits(types, workers, per, cpus, mem):
+            return self._wait(job, pos, Reason.UNSATISFIABLE, "larger than the center", self.cache)
+        allowed, reason, detail = self._quota(tenant, types, spec.devices)
+        if not allowed:
+            return self._wait(job, pos, reason, detail, self.cache)
+        blocked = self._blocked_masks(k)
+        best = self._best_fit(allowed, workers, per, cpus, mem, blocked)
+        if best is not None:
+            fit, cand = best
+            self._admit(job, fit, cand, blocked)
+            return True
+        if blocked and self._best_fit(allowed, workers, per, cpus, mem, None) is not None:
+            return self._wait(job, pos, Reason.BACKFILL_BLOCKED,
+                              "would delay the reserved start of an earlier job", self.cache_k[k])
+        if self._fits_after_terminating(allowed, workers, per, cpus, mem):
+            return self._wait(job, pos, Reason.WAITING_FOR_PREEMPTION, "devices are being released", self.cache)
+        victims = self._find_victims(job, types)
+        if victims:
+            for holder, why in victims:
+                holder.terminating = True
+                for node, mask, _, _ in holder.takes:
+                    self.cap.terminating[node] |= mask
+                self.preempts.append(Preempt(holder.id, why, job.id))
+            self._changed()
+            names = ",".join(h.id for h, _ in victims)
+            return self._wait(job, pos, Reason.WAITING_FOR_PREEMPTION, f"preempting {names}", None)
+        reason, detail = self._why_not(allowed, workers, per, cpus, mem)
+        if (reason in _CAPACITY_REASONS and self.policy.blocking is Blocking.BACKFILL
+                and len(self.reservations) < self.policy.reservations):
+            self._reserve(job, allowed, workers, per, cpus, mem)
+            return self._wait(job, pos, reason, detail, None)
+        return self._wait(job, pos, reason, detail, self.cache)
+
+    def _types(self, wanted: tuple[str, ...]) -> list[int]:
+        if not wanted:
+            return list(range(len(self.cap.type_names)))
+        return [self.type_of[t] for t in wanted if t in self.type_of]
+
+    def _never_fits(self, types: list[int], workers: int, per: int, cpus: int, mem: int) -> bool:
+        key = (tuple(types), workers, per, cpus, mem)
+        known = self.never_fits.get(key)
+        if known is None:
+            cap = self.cap
+            most = 0
+            for i, n in enumerate(self.center.nodes):
+                if cap.node_type[i] in types:
+                    k = n.devices // per
+                    if cpus:
+                        k = min(k, n.cpus // cpus)
+                    if mem:
+                        k = min(k, n.memory_bytes // mem)
+                    most += k
+            known = self.never_fits[key] = most < workers
+        return known
+
+    def _quota(self, tenant: str, types: list[int], devices: int) -> tuple[list[_Candidate], Reason, str]:
+        policy = self.policy
+        if not policy.quotas:
+            return [_Candidate(t, False) for t in types], Reason.QUOTA_EXHAUSTED, ""
+        quota = self.tenants[tenant].quota
+        used = self.used[tenant]
+        limit = quota.limit if policy.borrowing else quota.guaranteed
+        ok: list[_Candidate] = []
+        reason, detail = Reason.QUOTA_EXHAUSTED, ""
+        for t in types:
+            name = self.cap.type_names[t]
+            cap = quota.caps.get(name)
+            if cap is not None and self.used_dev[tenant][t] + devices > cap:
+                detail = f"{name} cap of {cap} devices"
+                continue
+            after = used + devices * self.type_gflops[t]
+            if after > limit:
+                detail = "limit" if policy.borrowing else "guaranteed quota"
+                continue
+            borrowing = after > quota.guaranteed
+            if borrowing and after - max(used, quota.guaranteed) > self.lendable():
+                reason, detail = Reason.NO_BORROWABLE, "no idle capacity may be lent"
+                continue
+            ok.append(_Candidate(t, borrowing))
+        return ok, reason, detail
+
+    def _best_fit(self, allowed: list[_Candidate], workers: int, per: int, cpus: int, mem: int,
+                  blocked: Mapping[int, int] | None) -> tuple[Fit, _Candidate] | None:
+        best: tuple[Fit, _Candidate] | None = None
+        for cand in allowed:
+            fit = self.cap.fit(cand.type_idx, workers, per, cpus, mem, blocked)
+            if fit is not None and (best is None or fit.score < best[0].score):
+                best = (fit, cand)
+        return best
+
+    def _admit(self, job: PendingJob, fit: Fit, cand: _Candidate,
+               blocked: Mapping[int, int] | None) -> None:
+        cap = self.cap
+        spec = job.spec
+        res = spec.resources
+        placement, masks = cap.to_placement(cand.type_idx, fit.takes, res.accelerators, blocked)
+        takes = []
+        for (node, mask), (_, count) in zip(masks, fit.takes, strict=True):
+            cpus, mem = count * res.cpus, count * res.memory_bytes
+            cap.take(node, mask, cpus, mem)
+            takes.append((node, mask, cpus, mem))
+        devices = spec.devices
+        gflops = devices * self.type_gflops[cand.type_idx]
+        self.used[spec.tenant] += gflops
+        self.used_dev[spec.tenant][cand.type_idx] += devices
+        bound = job.runtime_bound_s
+        self.holders.append(_Holder(
+            job.id, job.seq, spec.tenant, self.policy.priority_classes[spec.priority], gflops,
+            cand.type_idx, devices, takes, self.now, None if bound is None else self.now + bound,
+            spec.preemptible, False, True,
+        ))
+        self.admits.append(Admit(job.id, placement, cand.borrowing))
+        self._changed()
+
+    def _fits_after_terminating(self, allowed: list[_Candidate], workers: int, per: int,
+                                cpus: int, mem: int) -> bool:
+        types = {c.type_idx for c in allowed}
+        leaving = [h for h in self.holders if h.terminating and h.type_idx in types]
+        if not leaving:
+            return False
+        for h in leaving:
+            self._release(h)
+        try:
+            return self._best_fit(allowed, workers, per, cpus, mem, None) is not None
+        finally:
+            for h in leaving:
+                self._retake(h)
+
+    def _find_victims(self, job: PendingJob, types: list[int]) -> list[tuple[_Holder, PreemptReason]]:
+        """The fewest, least important, most recent jobs whose release lets ``job`` start."""
+        policy = self.policy
+        if not (policy.reclaim or policy.priority_preemption) or not policy.quotas:
+            return []
+        spec = job.spec
+        tenant = spec.tenant
+        quota = self.tenants[tenant].quota
+        priority = policy.priority_classes[spec.priority]
+        oldest_start = self.now - policy.min_runtime_s
+        for t in types:
+            gflops = spec.devices * self.type_gflops[t]
+            name = self.cap.type_names[t]
+            cap_devices = quota.caps.get(name)
+            cands = [
+                h for h in self.holders
+                if h.type_idx == t and h.preemptible and not h.terminating and not h.new
+                and h.started_at <= oldest_start
+                and ((h.tenant == tenant and policy.priority_preemption and h.priority < priority)
+                     or (h.tenant != tenant and policy.reclaim and h.tenant in self.tenants))
+            ]
+            if not cands:
+                continue
+            cands.sort(key=lambda h: (h.priority, -h.started_at, -h.seq))
+            chosen: list[tuple[_Holder, PreemptReason]] = []
+            released: dict[str, int] = {}
+            own_devices = 0
+            found = False
+            for h in cands:
+                own = released.get(tenant, 0)
+                if h.tenant != tenant:
+                    # Reclaim only to stay within the guarantee, only from tenants above theirs.
+                    if self.used[tenant] - own + gflops > quota.guaranteed:
+                        continue
+                    victim_q = self.tenants[h.tenant].quota
+                    if self.used[h.tenant] - released.get(h.tenant, 0) <= victim_q.guaranteed:
+                        continue
+                    why = PreemptReason.RECLAIM
+                else:
+                    why = PreemptReason.PRIORITY
+                    own_devices += h.devices
+                chosen.append((h, why))
+                released[h.tenant] = released.get(h.tenant, 0) + h.gflops
+                self._release(h)
+                if self._victims_suffice(tenant, t, spec, gflops, released, own_devices, cap_devices):
+                    found = True
+                    break
+            if not found:
+                for h, _ in chosen:
+                    self._retake(h)
+                continue
+            # Drop victims the job does not need after all, most important first.
+            for entry in sorted(chosen, key=lambda e: (-e[0].priority, e[0].started_at, e[0].seq)):
+                h = entry[0]
+                self._retake(h)
+                released[h.tenant] -= h.gflops
+                own_after = own_devices - (h.devices if h.tenant == tenant else 0)
+                if self._victims_suffice(tenant, t, spec, gflops, released, own_after, cap_devices):
+                    chosen.remove(entry)
+                    own_devices = own_after
+                else:
+                    self._release(h)
+                    released[h.tenant] += h.gflops
+            for h, _ in chosen:
+                self._retake(h)
+            chosen.sort(key=lambda e: e[0].seq)
+            return chosen
+        return []
+
+    def _victims_suffice(self, tenant: str, t: int, spec: JobSpec, gflops: int,
+                         released: Mapping[str, int], own_devices: int, cap_devices: int | None) -> bool:
+        quota = self.tenants[tenant].quota
+        used = self.used[tenant] - released.get(tenant, 0)
+        limit = quota.limit if self.policy.borrowing else quota.guaranteed
+        if used + gflops > limit:
+            return False
+        if cap_devices is not None and self.used_dev[tenant][t] - own_devices + spec.devices > cap_devices:
+            return False
+        res = spec.resources
+        return self.cap.fit(t, spec.workers, res.accelerators, res.cpus, res.memory_bytes) is not None
+
+    def _why_not(self, allowed: list[_Candidate], workers: int, per: int, cpus: int, mem: int) -> tuple[Reason, str]:
+        cap = self.cap
+        for cand in allowed:
+            if cap.unready_racks_of_type[cand.type_idx] and cap.fit(
+                cand.type_idx, workers, per, cpus, mem, unready=True
+            ) is not None:
+                return Reason.CORDONED, "fits only on cordoned or down nodes"
+        free = max(cap.free_by_type[c.type_idx] for c in allowed)
+        if free >= workers * per:
+            return Reason.FRAGMENTED, f"{free} devices free, not placeable as a gang of {workers}x{per}"
+        return Reason.NO_CAPACITY, f"{free} devices free, {workers * per} needed"
+
+    # -- backfill reservations ------------------------------------------------------------
+
+    def _blocked_masks(self, k: int) -> dict[int, int] | None:
+        """Devices reserved by the ``k`` earliest reservations (those the job would overrun)."""
+        if k == 0:
+            return None
+        masks = self.reserved_masks.get(k)
+        if masks is None:
+            masks = {}
+            for _, _, reserved in self.reservations[:k]:
+                for node, mask in reserved.items():
+                    masks[node] = masks.get(node, 0) | mask
+            self.reserved_masks[k] = masks
+        return masks
+
+    def _reserve(self, job: PendingJob, allowed: list[_Candidate], workers: int, per: int,
+                 cpus: int, mem: int) -> None:
+        """Find the earliest time the job fits as running jobs end, and hold those devices."""
+        everything = self._blocked_masks(len(self.reservations))
+        best: tuple[float, int, dict[int, int]] | None = None
+        for cand in allowed:
+            t = cand.type_idx
+            ending = sorted(
+                (self.now if h.terminating or h.end is None else h.end, h.seq, idx)
+                for idx, h in enumerate(self.holders)
+                if h.type_idx == t and (h.terminating or h.end is not None)
+            )
+            lo, hi = 1, len(ending)
+            found: tuple[float, dict[int, int]] | None = None
+            while lo <= hi:
+                mid = (lo + hi) // 2
+                for _, _, idx in ending[:mid]:
+                    self._release(self.holders[idx])
+                fit = self.cap.fit(t, workers, per, cpus, mem, everything)
+                if fit is not None:
+                    _, masks = self.cap.to_placement(t, fit.takes, per, everything)
+                    found = (ending[mid - 1][0], dict(masks))
+                    hi = mid - 1
+                else:
+                    lo = mid + 1
+                for _, _, idx in ending[:mid]:
+                    self._retake(self.holders[idx])
+            if found is not None and (best is None or found[0] < best[0]):
+                best = (found[0], t, found[1])
+        if best is None:
+            return
+        start, _, reserved = best
+        self.reservations.append((max(start, self.now), job.id, reserved))
+        self.reservations.sort(key=lambda r: r[0])
+        self.reservation_starts = [r[0] for r in self.reservations]
+        self.reserved_masks.clear()
+        self._changed()
+
+
+def _submitted(job: PendingJob) -> float:
+    return job.submitted_at

@@ -1,0 +1,39 @@
+"""Frozen domain objects: the center, tenants, quotas, jobs. No I/O."""
+
+from scheduler.domain.center import AcceleratorType, Center, Node, NodeState, Pool
+from scheduler.domain.job import (
+    JobKind,
+    JobRecord,
+    JobSpec,
+    JobState,
+    Placement,
+    Resources,
+    TransitionError,
+    WorkerPlacement,
+    check_transition,
+)
+from scheduler.domain.tenant import Quota, QuotaError, Tenant
+from scheduler.domain.units import format_compute, parse_compute, parse_memory
+
+__all__ = [
+    "AcceleratorType",
+    "Center",
+    "JobKind",
+    "JobRecord",
+    "JobSpec",
+    "JobState",
+    "Node",
+    "NodeState",
+    "Placement",
+    "Pool",
+    "Quota",
+    "QuotaError",
+    "Resources",
+    "Tenant",
+    "TransitionError",
+    "WorkerPlacement",
+    "check_transition",
+    "format_compute",
+    "parse_compute",
+    "parse_memory",
+]

@@ -1,0 +1,137 @@
+"""Job specs, states and the transitions allowed between them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+
+class JobKind(StrEnum):
+    TRAINING = "training"
+    FINETUNE = "finetune"
+    INFERENCE = "inference"
+    BATCH = "batch"
+
+
+class JobState(StrEnum):
+    PENDING = "pending"
+    ADMITTED = "admitted"  # decided and recorded; the executor is starting it
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    PREEMPTED = "preempted"  # being stopped; returns to pending (requeued)
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL_STATES
+
+    @property
+    def holds_devices(self) -> bool:
+        return self in (JobState.ADMITTED, JobState.RUNNING, JobState.PREEMPTED)
+
+
+TERMINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
+
+TRANSITIONS: Mapping[JobState, frozenset[JobState]] = MappingProxyType(
+    {
+        JobState.PENDING: frozenset({JobState.ADMITTED, JobState.CANCELLED, JobState.FAILED}),
+        JobState.ADMITTED: frozenset(
+            {JobState.RUNNING, JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED,
+             JobState.PREEMPTED}
+        ),
+        JobState.RUNNING: frozenset(
+            {JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.PREEMPTED}
+        ),
+        # A preempted job is requeued (pending again) once its devices are released,
+        # unless it was cancelled or failed meanwhile.
+        JobState.PREEMPTED: frozenset({JobState.PENDING, JobState.CANCELLED, JobState.FAILED}),
+        JobState.SUCCEEDED: frozenset(),
+        JobState.FAILED: frozenset(),
+        JobState.CANCELLED: frozenset(),
+    }
+)
+
+
+class TransitionError(ValueError):
+    """A state change the table does not allow."""
+
+
+def check_transition(current: JobState, new: JobState) -> None:
+    if new not in TRANSITIONS[current]:
+        raise TransitionError(f"a {current.value} job cannot become {new.value}")
+
+
+@dataclass(frozen=True, slots=True)
+class Resources:
+    """What one worker of a gang needs. Empty ``accelerator_types``: any type."""
+
+    accelerators: int
+    accelerator_types: tuple[str, ...] = ()
+    cpus: int = 0
+    memory_bytes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """What a tenant asked for. The tenant comes from the caller's token."""
+
+    tenant: str
+    name: str
+    kind: JobKind
+    workers: int
+    resources: Resources
+    priority: str = "normal"
+    preemptible: bool = True
+    max_runtime_s: float | None = None
+    estimated_runtime_s: float | None = None
+    entrypoint: str = ""
+    runtime_env: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def devices(self) -> int:
+        return self.workers * self.resources.accelerators
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerPlacement:
+    """One worker (a Ray bundle): the node and the device indices on it."""
+
+    node: str
+    devices: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    accelerator: str
+    workers: tuple[WorkerPlacement, ...]
+
+    @property
+    def nodes(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(w.node for w in self.workers))
+
+    @property
+    def devices(self) -> int:
+        return sum(len(w.devices) for w in self.workers)
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    """A job as the system knows it: its spec, where it is in its life, and why."""
+
+    id: str
+    seq: int
+    spec: JobSpec
+    state: JobState
+    submitted_at: float
+    admitted_at: float | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    placement: Placement | None = None
+    borrowing: bool = False
+    reason: str = ""  # why it waits, or why it ended
+    detail: str = ""
+    preemptions: int = 0

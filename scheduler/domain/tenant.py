@@ -1,0 +1,48 @@
+"""Tenants and their quotas, in normalized compute (GFLOPS, fp16 dense)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+class QuotaError(ValueError):
+    """A quota that contradicts itself; the message names the field."""
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """What a tenant bought.
+
+    ``guaranteed``: always obtainable, by preemption of borrowers if lent.
+    ``limit``: how far the tenant may go by borrowing idle capacity.
+    ``lending_limit``: how much of its unused guarantee others may borrow
+    (None: all of it). ``caps``: devices per accelerator type at most.
+    """
+
+    guaranteed: int
+    limit: int
+    lending_limit: int | None = None
+    caps: Mapping[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.guaranteed < 0:
+            raise QuotaError("guaranteed must not be negative")
+        if self.limit < self.guaranteed:
+            raise QuotaError("guaranteed must not exceed limit")
+        if self.lending_limit is not None and not 0 <= self.lending_limit <= self.guaranteed:
+            raise QuotaError("lending_limit must be between 0 and guaranteed")
+        for accel, cap in self.caps.items():
+            if cap < 0:
+                raise QuotaError(f"caps.{accel} must not be negative")
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    name: str
+    quota: Quota
+    weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.weight > 0:
+            raise QuotaError("weight must be positive")

@@ -1,0 +1,21 @@
+"""One scheduling step: snapshot, decide, record, act; and reconcile."""
+
+from scheduler.engine.clock import Clock, ManualClock, ScaledClock, SystemClock
+from scheduler.engine.engine import Engine, EngineError
+from scheduler.engine.memory_store import MemoryStore
+from scheduler.engine.ports import EventKind, Executor, ExecutorEvent, Store, StoredState
+
+__all__ = [
+    "Clock",
+    "Engine",
+    "EngineError",
+    "EventKind",
+    "Executor",
+    "ExecutorEvent",
+    "ManualClock",
+    "MemoryStore",
+    "ScaledClock",
+    "Store",
+    "StoredState",
+    "SystemClock",
+]

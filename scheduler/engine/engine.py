@@ -1,0 +1,380 @@
+"""One scheduling step, and the bookkeeping around it.
+
+The engine owns the live picture (queue, devices held, usage history) in
+memory, loaded from the store at start. Every change is recorded in the store
+before anyone acts on it: a step writes its admissions and preemptions, then
+tells the executor. ``reconcile`` repairs what a crash between the two left.
+The live service and the simulator both drive this class; only the clock,
+the store and the executor differ.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+
+from scheduler.core import (
+    Allocation,
+    Decision,
+    PendingJob,
+    Policy,
+    Snapshot,
+    decay_usage,
+    dominant_share,
+    schedule,
+)
+from scheduler.core.queue import PendingQueue
+from scheduler.domain import (
+    Center,
+    JobRecord,
+    JobSpec,
+    JobState,
+    NodeState,
+    Tenant,
+    check_transition,
+)
+from scheduler.engine.clock import Clock
+from scheduler.engine.ports import EventKind, Executor, ExecutorEvent, Store
+
+#: Grace for a job being stopped, when its spec does not say.
+DEFAULT_GRACE_S = 30.0
+
+
+class EngineError(ValueError):
+    """A request the engine refuses; ``code`` is stable for API error types."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """A step allocates many short-lived objects over a large live heap; a full
+    collection in the middle would cost more than the step itself."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+class Engine:
+    def __init__(
+        self,
+        center: Center,
+        store: Store,
+        executor: Executor,
+        clock: Clock,
+        policy: Policy | None = None,
+        *,
+        journal: list[str] | None = None,
+    ) -> None:
+        self.store = store
+        self.executor = executor
+        self.clock = clock
+        self.policy = policy or Policy()
+        self.journal = journal
+        state = store.load()
+        for name, node_state in state.node_states.items():
+            if center.has_node(name):
+                center = center.with_node_state(name, node_state)
+        self.center = center
+        self.tenants: dict[str, Tenant] = dict(state.tenants)
+        self.jobs: dict[str, JobRecord] = {}
+        self.queue = PendingQueue()
+        self.holding: dict[str, Allocation] = {}
+        self.history: dict[str, float] = dict(state.usage_history)
+        self.history_at = state.history_at
+        self.next_seq = state.next_seq
+        self.last_decision: Decision | None = None
+        self.last_step_at: float | None = None
+        self.steps = 0
+        self._waiting: dict[str, tuple[str, str, int]] | None = None
+        for job in state.jobs:
+            self._load(job)
+
+    # -- loading and indexing ----------------------------------------------------------
+
+    def _load(self, job: JobRecord) -> None:
+        self.jobs[job.id] = job
+        if job.state is JobState.PENDING:
+            self.queue.add(self._pending(job))
+        elif job.state.holds_devices and job.placement is not None:
+            self.holding[job.id] = self._allocation(job, terminating=job.state is JobState.PREEMPTED)
+
+    @staticmethod
+    def _pending(job: JobRecord) -> PendingJob:
+        return PendingJob(job.id, job.seq, job.spec, job.submitted_at, job.preemptions)
+
+    @staticmethod
+    def _allocation(job: JobRecord, terminating: bool) -> Allocation:
+        assert job.placement is not None
+        start = job.started_at if job.started_at is not None else job.admitted_at
+        return Allocation(job.id, job.seq, job.spec, job.placement, start or job.submitted_at, terminating)
+
+    # -- requests --------------------------------------------------------------------
+
+    def submit(self, spec: JobSpec, job_id: str | None = None) -> JobRecord:
+        if spec.tenant not in self.tenants:
+            raise EngineError("unknown-tenant", f"tenant {spec.tenant!r} does not exist")
+        if spec.priority not in self.policy.priority_classes:
+            known = ", ".join(self.policy.priority_classes)
+            raise EngineError("unknown-priority", f"priority class {spec.priority!r} is not one of {known}")
+        seq = self.next_seq
+        job_id = job_id or f"j{seq}"
+        if job_id in self.jobs:
+            raise EngineError("duplicate-job", f"job {job_id} exists")
+        job = JobRecord(job_id, seq, spec, JobState.PENDING, self.clock.now())
+        self.store.add_job(job)
+        self.next_seq = seq + 1
+        self.jobs[job_id] = job
+        self.queue.add(self._pending(job))
+        self._waiting = None
+        return job
+
+    def cancel(self, job_id: str) -> JobRecord:
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise EngineError("job-not-found", f"job {job_id} not found")
+        if job.state.terminal:
+            return job
+        done = replace(job, state=JobState.CANCELLED, finished_at=self.clock.now(),
+                       reason="Cancelled", detail="")
+        self.store.update_jobs([done])
+        self.jobs[job_id] = done
+        if self.queue.remove(job_id) is None and job_id in self.holding:
+            # Devices stay counted until the executor says they are free.
+            self.holding[job_id] = replace(self.holding[job_id], terminating=True)
+            self.executor.stop(job_id, self._grace(job.spec))
+        self._forget_if_done(job_id)
+        self._waiting = None
+        return done
+
+    def put_tenant(self, tenant: Tenant) -> None:
+        self.store.put_tenant(tenant)
+        self.tenants[tenant.name] = tenant
+
+    def delete_tenant(self, name: str, *, force: bool = False) -> list[str]:
+        """Remove a tenant; with ``force``, cancel its live jobs first. Returns them."""
+        live = sorted((j.id for j in self.jobs.values() if j.spec.tenant == name
+                       and not j.state.terminal), key=lambda i: self.jobs[i].seq)
+        if live and not force:
+            raise EngineError("tenant-has-jobs", f"tenant {name!r} has {len(live)} live jobs")
+        for job_id in live:
+            self.cancel(job_id)
+        self.store.delete_tenant(name)
+        self.tenants.pop(name, None)
+        return live
+
+    def set_node_state(self, name: str, state: NodeState) -> None:
+        if not self.center.has_node(name):
+            raise EngineError("node-not-found", f"node {name!r} not found")
+        self.store.set_node_state(name, state)
+        self.center = self.center.with_node_state(name, state)
+
+    def jobs_on_node(self, name: str) -> list[JobRecord]:
+        return [self.jobs[a.id] for a in self.holding.values()
+                if any(w.node == name for w in a.placement.workers)]
+
+    def drain(self, name: str) -> list[str]:
+        """Cordon a node and stop what runs on it (those jobs are requeued)."""
+        self.set_node_state(name, NodeState.CORDONED)
+        stopped = []
+        for job in self.jobs_on_node(name):
+            if job.state in (JobState.ADMITTED, JobState.RUNNING):
+                self._preempt(job, "Drain", f"node {name} drained")
+                stopped.append(job.id)
+        return stopped
+
+    # -- the step ----------------------------------------------------------------------
+
+    def step(self) -> Decision:
+        now = self.clock.now()
+        self._advance_history(now)
+        snapshot = Snapshot(self.center, self.tenants, tuple(self.holding.values()), self.history)
+        with _gc_paused():
+            decision = schedule(snapshot, self.queue, self.policy, now)
+        admitted = []
+        for a in decision.admits:
+            job = self.jobs[a.job_id]
+            check_transition(job.state, JobState.ADMITTED)
+            admitted.append(replace(job, state=JobState.ADMITTED, admitted_at=now,
+                                    placement=a.placement, borrowing=a.borrowing, reason="", detail=""))
+        preempted = []
+        for p in decision.preempts:
+            job = self.jobs[p.job_id]
+            check_transition(job.state, JobState.PREEMPTED)
+            preempted.append(replace(job, state=JobState.PREEMPTED, reason=p.reason.value,
+                                     detail=f"for {p.for_job}"))
+        if admitted or preempted:
+            self.store.update_jobs(admitted + preempted)  # record ...
+        for job in admitted:
+            self.jobs[job.id] = job
+            self.queue.remove(job.id)
+            self.holding[job.id] = self._allocation(job, terminating=False)
+        for job in preempted:
+            self.jobs[job.id] = job
+            self.holding[job.id] = replace(self.holding[job.id], terminating=True)
+        for job in admitted:  # ... then act
+            self.executor.start(job)
+        for job in preempted:
+            self.executor.stop(job.id, self._grace(job.spec))
+        self.last_decision = decision
+        self.last_step_at = now
+        self.steps += 1
+        self._waiting = None
+        if self.journal is not None:
+            stamp = f"{now:.3f}"
+            self.journal.extend(f"{stamp} {line}" for line in decision.journal_lines())
+        return decision
+
+    def _preempt(self, job: JobRecord, reason: str, detail: str) -> None:
+        stopped = replace(job, state=JobState.PREEMPTED, reason=reason, detail=detail)
+        self.store.update_jobs([stopped])
+        self.jobs[job.id] = stopped
+        self.holding[job.id] = replace(self.holding[job.id], terminating=True)
+        self.executor.stop(job.id, self._grace(job.spec))
+
+    def _grace(self, spec: JobSpec) -> float:
+        grace = spec.runtime_env.get("grace_period_s") if spec.runtime_env else None
+        return float(grace) if isinstance(grace, int | float) else DEFAULT_GRACE_S
+
+    def _advance_history(self, now: float) -> None:
+        if self.history_at is not None and now > self.history_at:
+            totals = self.center.devices_by_type()
+            held: dict[str, dict[str, int]] = {}
+            for a in self.holding.values():
+                by_type = held.setdefault(a.spec.tenant, {})
+                by_type[a.placement.accelerator] = by_type.get(a.placement.accelerator, 0) + a.placement.devices
+            shares = {t: dominant_share(d, totals) for t, d in held.items()}
+            self.history = decay_usage(self.history, shares, now - self.history_at,
+                                       self.policy.fair_share_half_life_s)
+        self.history_at = now
+
+    # -- what the executor says ------------------------------------------------------------
+
+    def sync(self) -> int:
+        """Poll the executor and apply what it reports; returns the number of events."""
+        events = self.executor.poll()
+        self.handle(events)
+        return len(events)
+
+    def handle(self, events: Iterable[ExecutorEvent]) -> None:
+        changed: list[JobRecord] = []
+        released: list[str] = []
+        requeued: list[JobRecord] = []
+        for event in events:
+            job = self.jobs.get(event.job_id)
+            if job is None:
+                continue
+            new = self._apply(job, event)
+            if new is not job:
+                changed.append(new)
+                self.jobs[job.id] = new
+            if event.kind is not EventKind.STARTED:
+                released.append(job.id)
+                if new.state is JobState.PENDING:
+                    requeued.append(new)
+        if changed:
+            self.store.update_jobs(changed)
+        for job_id in released:
+            self.holding.pop(job_id, None)
+            self._forget_if_done(job_id)
+        for job in requeued:
+            self.queue.add(self._pending(job))
+        if changed or released:
+            self._waiting = None
+
+    def _apply(self, job: JobRecord, event: ExecutorEvent) -> JobRecord:
+        kind, at, state = event.kind, event.at, job.state
+        if kind is EventKind.STARTED:
+            if state is JobState.ADMITTED:
+                return replace(job, state=JobState.RUNNING, started_at=at)
+            return job
+        if state.terminal:
+            return job  # e.g. cancelled: the stop just finished
+        if kind in (EventKind.SUCCEEDED, EventKind.FAILED):
+            final = JobState.SUCCEEDED if kind is EventKind.SUCCEEDED else JobState.FAILED
+            return replace(job, state=final, finished_at=at, reason=kind.value.capitalize(),
+                           detail=event.detail)
+        # STOPPED or LOST: the job goes back to the queue, keeping its place.
+        if state is JobState.PREEMPTED or kind is EventKind.LOST:
+            return replace(job, state=JobState.PENDING, admitted_at=None, started_at=None,
+                           placement=None, borrowing=False, preemptions=job.preemptions + 1,
+                           reason="NodeLost" if kind is EventKind.LOST else job.reason,
+                           detail=event.detail or job.detail)
+        return replace(job, state=JobState.FAILED, finished_at=at, reason="Stopped", detail=event.detail)
+
+    def _forget_if_done(self, job_id: str) -> None:
+        """Terminal jobs leave memory once they hold nothing; the store keeps them."""
+        job = self.jobs.get(job_id)
+        if job is not None and job.state.terminal and job_id not in self.holding:
+            del self.jobs[job_id]
+
+    # -- restart --------------------------------------------------------------------
+
+    def reconcile(self) -> list[str]:
+        """Make the store and the executor agree after a restart; returns what was repaired."""
+        known = self.executor.known()
+        repairs: list[str] = []
+        now = self.clock.now()
+        for job_id in sorted(self.holding, key=lambda i: self.jobs[i].seq):
+            job = self.jobs[job_id]
+            seen = known.get(job_id)
+            if seen is None:
+                if job.state is JobState.ADMITTED:
+                    self.executor.start(job)  # recorded but never started: start it now
+                    repairs.append(f"start {job_id}")
+                else:  # it ran, or was being stopped, and is gone: requeue
+                    self.handle([ExecutorEvent(job_id, EventKind.LOST if job.state is JobState.RUNNING
+                                               else EventKind.STOPPED, now, "gone after restart")])
+                    repairs.append(f"requeue {job_id}")
+            elif seen is not EventKind.STARTED:
+                self.handle([ExecutorEvent(job_id, seen, now, "finished while down")])
+                repairs.append(f"{seen.value} {job_id}")
+            else:
+                if job.state is JobState.ADMITTED:
+                    self.handle([ExecutorEvent(job_id, EventKind.STARTED, now)])
+                if job.state is JobState.PREEMPTED:
+                    self.executor.stop(job_id, self._grace(job.spec))
+        for job_id in sorted(set(known) - set(self.holding)):
+            if known[job_id] is EventKind.STARTED:
+                self.executor.stop(job_id, 0.0)  # nobody owns it
+                repairs.append(f"stop orphan {job_id}")
+        for job_id in list(self.jobs):
+            self._forget_if_done(job_id)
+        return repairs
+
+    # -- reading ----------------------------------------------------------------------
+
+    def waiting(self, job_id: str) -> tuple[str, str, int] | None:
+        """(reason, detail, position in its tenant's queue) from the last step."""
+        if self._waiting is None:
+            self._waiting = {}
+            if self.last_decision is not None:
+                for p in self.last_decision.pending:
+                    self._waiting[p.job_id] = (p.reason.value, p.detail, p.position)
+        return self._waiting.get(job_id)
+
+    def usage(self) -> dict[str, dict[str, int]]:
+        """Per tenant: devices held by accelerator type (terminating jobs included)."""
+        out: dict[str, dict[str, int]] = {t: {} for t in sorted(self.tenants)}
+        for a in self.holding.values():
+            by_type = out.setdefault(a.spec.tenant, {})
+            by_type[a.placement.accelerator] = by_type.get(a.placement.accelerator, 0) + a.placement.devices
+        return out
+
+    def live_jobs(self) -> Sequence[JobRecord]:
+        return sorted(self.jobs.values(), key=lambda j: j.seq)
+
+    def tenant_usage_gflops(self) -> Mapping[str, int]:
+        gflops = {name: a.gflops for name, a in self.center.accelerators.items()}
+        out = dict.fromkeys(self.tenants, 0)
+        for a in self.holding.values():
+            out[a.spec.tenant] = out.get(a.spec.tenant, 0) + gflops[a.placement.accelerator] * a.placement.devices
+        return out

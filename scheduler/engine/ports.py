@@ -1,0 +1,74 @@
+"""What the engine needs of the world: a store to record in, an executor to act through."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+from scheduler.domain import JobRecord, NodeState, Tenant
+
+
+class EventKind(StrEnum):
+    STARTED = "started"  # the job's processes run
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    STOPPED = "stopped"  # stopped on request (cancel, preemption); devices released
+    LOST = "lost"  # its node went away; devices released
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorEvent:
+    job_id: str
+    kind: EventKind
+    at: float
+    detail: str = ""
+
+
+class Executor(Protocol):
+    """Runs admitted jobs. Every call is idempotent per job id: a retry never starts a job twice."""
+
+    def start(self, job: JobRecord) -> None: ...
+
+    def stop(self, job_id: str, grace_s: float) -> None: ...
+
+    def poll(self) -> Sequence[ExecutorEvent]:
+        """Events since the last poll, in the order they happened."""
+        ...
+
+    def known(self) -> Mapping[str, EventKind]:
+        """For reconcile after a restart: the jobs it has, and their last event."""
+        ...
+
+
+@dataclass(frozen=True)
+class StoredState:
+    """What the store gives back on start: enough to rebuild the engine exactly."""
+
+    tenants: Mapping[str, Tenant]
+    node_states: Mapping[str, NodeState]
+    jobs: Sequence[JobRecord]  # every job not in a terminal state
+    next_seq: int
+    usage_history: Mapping[str, float] = field(default_factory=dict)
+    history_at: float | None = None
+
+
+class Store(Protocol):
+    """Persistence. Each method commits before it returns (record, then act)."""
+
+    def load(self) -> StoredState: ...
+
+    def add_job(self, job: JobRecord) -> None: ...
+
+    def update_jobs(self, jobs: Sequence[JobRecord]) -> None:
+        """Write these jobs' new states in one transaction."""
+        ...
+
+    def put_tenant(self, tenant: Tenant) -> None: ...
+
+    def delete_tenant(self, name: str) -> None: ...
+
+    def set_node_state(self, name: str, state: NodeState) -> None: ...
+
+    def save_usage_history(self, history: Mapping[str, float], at: float) -> None: ...

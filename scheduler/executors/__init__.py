@@ -1,0 +1,1 @@
+"""Where admitted jobs run: ``sleep`` (in process, timed) and ``ray``."""

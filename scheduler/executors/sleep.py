@@ -1,0 +1,99 @@
+"""An executor that runs nothing: a job "runs" for its runtime, then succeeds.
+
+Driven by a clock, so the same class serves demos and benchmarks of the live
+service (system clock) and the simulator (a manual clock it advances to
+``next_event_at``). A job's runtime is what ``runtime_of`` says: by default
+``runtime_env["sleep_s"]``, else the estimate, else the max runtime, else 60 s.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+from collections.abc import Callable, Mapping, Sequence
+
+from scheduler.domain import JobRecord
+from scheduler.engine.clock import Clock
+from scheduler.engine.ports import EventKind, ExecutorEvent
+
+DEFAULT_RUNTIME_S = 60.0
+
+
+def spec_runtime(job: JobRecord) -> float:
+    spec = job.spec
+    sleep = spec.runtime_env.get("sleep_s") if spec.runtime_env else None
+    if isinstance(sleep, int | float):
+        return float(sleep)
+    return spec.estimated_runtime_s or spec.max_runtime_s or DEFAULT_RUNTIME_S
+
+
+class SleepExecutor:
+    def __init__(self, clock: Clock, runtime_of: Callable[[JobRecord], float] = spec_runtime,
+                 *, start_delay_s: float = 0.0, stop_delay_s: float = 0.0) -> None:
+        self.clock = clock
+        self.runtime_of = runtime_of
+        self.start_delay_s = start_delay_s
+        self.stop_delay_s = stop_delay_s
+        self._events: list[tuple[float, int, ExecutorEvent]] = []
+        self._seq = 0
+        self._state: dict[str, EventKind] = {}
+        self._lock = threading.Lock()
+
+    def _push(self, at: float, job_id: str, kind: EventKind, detail: str = "") -> None:
+        self._seq += 1
+        heapq.heappush(self._events, (at, self._seq, ExecutorEvent(job_id, kind, at, detail)))
+
+    def start(self, job: JobRecord) -> None:
+        with self._lock:
+            if job.id in self._state:
+                return
+            now = self.clock.now()
+            started = now + self.start_delay_s
+            self._state[job.id] = EventKind.STARTED
+            self._push(started, job.id, EventKind.STARTED)
+            self._push(started + max(0.0, self.runtime_of(job)), job.id, EventKind.SUCCEEDED)
+
+    def stop(self, job_id: str, grace_s: float) -> None:
+        with self._lock:
+            if self._state.get(job_id) is not EventKind.STARTED:
+                return
+            self._state[job_id] = EventKind.STOPPED
+            self._push(self.clock.now() + self.stop_delay_s, job_id, EventKind.STOPPED)
+
+    def lose(self, job_id: str, detail: str = "node lost") -> None:
+        """Test hook: the job's node went away."""
+        with self._lock:
+            if self._state.get(job_id) is EventKind.STARTED:
+                self._state[job_id] = EventKind.LOST
+                self._push(self.clock.now(), job_id, EventKind.LOST, detail)
+
+    def next_event_at(self) -> float | None:
+        with self._lock:
+            while self._events and self._stale(self._events[0][2]):
+                heapq.heappop(self._events)
+            return self._events[0][0] if self._events else None
+
+    def _stale(self, event: ExecutorEvent) -> bool:
+        state = self._state.get(event.job_id)
+        if event.kind is EventKind.SUCCEEDED:
+            return state is not EventKind.STARTED  # stopped or lost before it finished
+        return False
+
+    def poll(self) -> Sequence[ExecutorEvent]:
+        now = self.clock.now()
+        out = []
+        with self._lock:
+            while self._events and self._events[0][0] <= now:
+                event = heapq.heappop(self._events)[2]
+                if self._stale(event):
+                    continue
+                if event.kind is not EventKind.STARTED:
+                    self._state[event.job_id] = event.kind
+                    if event.kind is EventKind.SUCCEEDED:
+                        self._state[event.job_id] = EventKind.SUCCEEDED
+                out.append(event)
+        return out
+
+    def known(self) -> Mapping[str, EventKind]:
+        with self._lock:
+            return dict(self._state)
