@@ -1,7 +1,7 @@
 """One scheduling step: snapshot, decide, record, act; and reconcile."""
 
 from scheduler.engine.clock import Clock, ManualClock, ScaledClock, SystemClock
-from scheduler.engine.engine import Engine, EngineError
+from scheduler.engine.engine import Engine, EngineError, EngineObserver, RuntimeEstimator
 from scheduler.engine.memory_store import MemoryStore
 from scheduler.engine.ports import EventKind, Executor, ExecutorEvent, Store, StoredState
 
@@ -9,11 +9,13 @@ __all__ = [
     "Clock",
     "Engine",
     "EngineError",
+    "EngineObserver",
     "EventKind",
     "Executor",
     "ExecutorEvent",
     "ManualClock",
     "MemoryStore",
+    "RuntimeEstimator",
     "ScaledClock",
     "Store",
     "StoredState",

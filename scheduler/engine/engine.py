@@ -11,9 +11,11 @@ the store and the executor differ.
 from __future__ import annotations
 
 import gc
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
+from typing import Protocol
 
 from scheduler.core import (
     Allocation,
@@ -37,6 +39,31 @@ from scheduler.domain import (
 )
 from scheduler.engine.clock import Clock
 from scheduler.engine.ports import EventKind, Executor, ExecutorEvent, Store
+
+
+class RuntimeEstimator(Protocol):
+    """Learns how long a tenant's jobs run, for backfill and shortest-first ordering."""
+
+    def estimate(self, spec: JobSpec) -> float | None: ...
+
+    def observe(self, job: JobRecord) -> None:
+        """A job finished; ``job.started_at`` and ``finished_at`` say how long it ran."""
+        ...
+
+
+class EngineObserver(Protocol):
+    """Told of what the engine did, after it is recorded (metrics, logs, audit)."""
+
+    def submitted(self, job: JobRecord) -> None: ...
+
+    def stepped(self, decision: Decision, seconds: float, at: float) -> None: ...
+
+    def changed(self, before: JobRecord, after: JobRecord) -> None:
+        """A job's state changed (admitted, started, finished, preempted, requeued, cancelled)."""
+        ...
+
+    def repaired(self, repairs: Sequence[str]) -> None: ...
+
 
 #: Grace for a job being stopped, when its spec does not say.
 DEFAULT_GRACE_S = 30.0
@@ -73,8 +100,12 @@ class Engine:
         policy: Policy | None = None,
         *,
         journal: list[str] | None = None,
+        estimator: RuntimeEstimator | None = None,
+        observers: Sequence[EngineObserver] = (),
     ) -> None:
         self.store = store
+        self.estimator = estimator
+        self.observers = list(observers)
         self.executor = executor
         self.clock = clock
         self.policy = policy or Policy()
@@ -107,9 +138,9 @@ class Engine:
         elif job.state.holds_devices and job.placement is not None:
             self.holding[job.id] = self._allocation(job, terminating=job.state is JobState.PREEMPTED)
 
-    @staticmethod
-    def _pending(job: JobRecord) -> PendingJob:
-        return PendingJob(job.id, job.seq, job.spec, job.submitted_at, job.preemptions)
+    def _pending(self, job: JobRecord) -> PendingJob:
+        estimate = self.estimator.estimate(job.spec) if self.estimator is not None else None
+        return PendingJob(job.id, job.seq, job.spec, job.submitted_at, job.preemptions, estimate)
 
     @staticmethod
     def _allocation(job: JobRecord, terminating: bool) -> Allocation:
@@ -135,6 +166,8 @@ class Engine:
         self.jobs[job_id] = job
         self.queue.add(self._pending(job))
         self._waiting = None
+        for o in self.observers:
+            o.submitted(job)
         return job
 
     def cancel(self, job_id: str) -> JobRecord:
@@ -153,6 +186,7 @@ class Engine:
             self.executor.stop(job_id, self._grace(job.spec))
         self._forget_if_done(job_id)
         self._waiting = None
+        self._notify([(job, done)])
         return done
 
     def put_tenant(self, tenant: Tenant) -> None:
@@ -195,6 +229,7 @@ class Engine:
 
     def step(self) -> Decision:
         now = self.clock.now()
+        began = time.perf_counter()
         self._advance_history(now)
         snapshot = Snapshot(self.center, self.tenants, tuple(self.holding.values()), self.history)
         with _gc_paused():
@@ -213,6 +248,7 @@ class Engine:
                                      detail=f"for {p.for_job}"))
         if admitted or preempted:
             self.store.update_jobs(admitted + preempted)  # record ...
+        before = {j.id: self.jobs[j.id] for j in admitted + preempted}
         for job in admitted:
             self.jobs[job.id] = job
             self.queue.remove(job.id)
@@ -231,7 +267,16 @@ class Engine:
         if self.journal is not None:
             stamp = f"{now:.3f}"
             self.journal.extend(f"{stamp} {line}" for line in decision.journal_lines())
+        self._notify([(before[j.id], j) for j in admitted + preempted])
+        seconds = time.perf_counter() - began
+        for o in self.observers:
+            o.stepped(decision, seconds, now)
         return decision
+
+    def _notify(self, changes: Sequence[tuple[JobRecord, JobRecord]]) -> None:
+        for o in self.observers:
+            for before, after in changes:
+                o.changed(before, after)
 
     def _preempt(self, job: JobRecord, reason: str, detail: str) -> None:
         stopped = replace(job, state=JobState.PREEMPTED, reason=reason, detail=detail)
@@ -239,6 +284,7 @@ class Engine:
         self.jobs[job.id] = stopped
         self.holding[job.id] = replace(self.holding[job.id], terminating=True)
         self.executor.stop(job.id, self._grace(job.spec))
+        self._notify([(job, stopped)])
 
     def _grace(self, spec: JobSpec) -> float:
         grace = spec.runtime_env.get("grace_period_s") if spec.runtime_env else None
@@ -266,6 +312,7 @@ class Engine:
 
     def handle(self, events: Iterable[ExecutorEvent]) -> None:
         changed: list[JobRecord] = []
+        transitions: list[tuple[JobRecord, JobRecord]] = []
         released: list[str] = []
         requeued: list[JobRecord] = []
         for event in events:
@@ -275,6 +322,7 @@ class Engine:
             new = self._apply(job, event)
             if new is not job:
                 changed.append(new)
+                transitions.append((job, new))
                 self.jobs[job.id] = new
             if event.kind is not EventKind.STARTED:
                 released.append(job.id)
@@ -282,6 +330,10 @@ class Engine:
                     requeued.append(new)
         if changed:
             self.store.update_jobs(changed)
+            if self.estimator is not None:
+                for job in changed:
+                    if job.state in (JobState.SUCCEEDED, JobState.FAILED):
+                        self.estimator.observe(job)
         for job_id in released:
             self.holding.pop(job_id, None)
             self._forget_if_done(job_id)
@@ -289,6 +341,7 @@ class Engine:
             self.queue.add(self._pending(job))
         if changed or released:
             self._waiting = None
+        self._notify(transitions)
 
     def _apply(self, job: JobRecord, event: ExecutorEvent) -> JobRecord:
         kind, at, state = event.kind, event.at, job.state
@@ -348,6 +401,9 @@ class Engine:
                 repairs.append(f"stop orphan {job_id}")
         for job_id in list(self.jobs):
             self._forget_if_done(job_id)
+        if repairs:
+            for o in self.observers:
+                o.repaired(repairs)
         return repairs
 
     # -- reading ----------------------------------------------------------------------
