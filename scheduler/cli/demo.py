@@ -93,7 +93,7 @@ def decision_report(engine: Engine, decision: Decision) -> str:
     waiting = decision.pending
     if waiting:
         rows = [[p.job_id, engine.jobs[p.job_id].spec.tenant, engine.jobs[p.job_id].spec.name,
-                 p.position, p.reason.value, p.detail] for p in waiting[:25]]
+                 str(p.position), p.reason.value, p.detail] for p in waiting[:25]]
         lines.append(table(["ID", "TENANT", "NAME", "POS", "REASON", "DETAIL"], rows))
         if len(waiting) > 25:
             lines.append(f"... and {len(waiting) - 25} more waiting")
