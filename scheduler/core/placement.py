@@ -22,7 +22,8 @@ class Fit:
     """A candidate placement and how good it is (lower is better)."""
 
     takes: list[NodeTake]
-    score: tuple[int, int, int]  # racks used, whole nodes broken, nodes used
+    #: (0 for one node, else racks used), whole nodes broken, nodes used
+    score: tuple[int, int, int]
 
 
 class Capacity:
@@ -165,7 +166,7 @@ class Capacity:
         if best_single is not None:
             node = best_single[1]
             broken = int(free[node].bit_count() == size[node])
-            return Fit([(node, workers)], (1, broken, 1))
+            return Fit([(node, workers)], (0, broken, 1))
         grand = sum(t for t, _ in rack_caps)
         if grand < workers:
             return None
@@ -205,7 +206,7 @@ class Capacity:
             if nodes:
                 i = nodes[0]
                 if self.cpu[i] >= cpus and self.mem[i] >= mem:
-                    return Fit([(i, workers)], (1, int(count == self.size[i]), 1))
+                    return Fit([(i, workers)], (0, int(count == self.size[i]), 1))
                 return None  # CPU or memory binds: let the full scan decide
         return None
 

@@ -23,8 +23,10 @@ from __future__ import annotations
 import heapq
 import math
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
+from typing import Any
 
 from scheduler.core.fairshare import order_key
 from scheduler.core.model import (
@@ -105,8 +107,11 @@ class _Cycle:
             if cap.ready[i]
         )
         self.holders: list[_Holder] = []
+        self.stopping: dict[str, int] = {}  # per tenant, its jobs being stopped
         for alloc in snapshot.running:
             self._hold(alloc)
+            if alloc.terminating:
+                self.stopping[alloc.spec.tenant] = self.stopping.get(alloc.spec.tenant, 0) + 1
         self.epoch = 0
         #: Why a job shape could not start, valid until the state changes (then
         #: cleared): ``cache`` when the reason holds whatever the job's runtime,
@@ -126,6 +131,9 @@ class _Cycle:
         self.tenant_blocked_by: dict[str, str] = {}  # Blocking.TENANT
         self._lendable_epoch = -1
         self._lendable = 0
+        self._candidates: list[list[_Holder]] | None = None
+        #: victim candidates by (type, tenant, priority, may reclaim); reset on admission
+        self._cand_cache: dict[tuple[int, str, int, bool], list[_Holder]] = {}
 
     # -- state ----------------------------------------------------------------------
 
@@ -172,6 +180,7 @@ class _Cycle:
     def _changed(self) -> None:
         """Devices, usage or reservations changed: cached reasons no longer hold."""
         self.epoch += 1
+        self._cand_cache = {}
         self.cache = {}
         self.cache_k = [{} for _ in range(len(self.reservations) + 1)]
 
@@ -208,7 +217,11 @@ class _Cycle:
                 if len(segments) == 1 and not policy.shortest_first:
                     runs[tenant] = segments[0]
                 else:
-                    runs[tenant] = sorted((j for seg in segments for j in seg), key=self.order)
+                    merged: list[PendingJob] = []
+                    for seg in segments:
+                        merged.extend(seg)
+                    merged.sort(key=self.order)
+                    runs[tenant] = merged
             if policy.fair_share:
                 self._fair_level(runs, offset)
             else:
@@ -231,11 +244,9 @@ class _Cycle:
             waiting=(self.wait_ids, self.wait_infos, self.wait_positions),
         )
 
-    def order(self, job: PendingJob) -> tuple[float, int]:
-        if self.policy.shortest_first:
-            bound = job.runtime_bound_s
-            return (math.inf if bound is None else bound, job.seq)
-        return (0.0, job.seq)
+    @property
+    def order(self) -> Callable[[PendingJob], Any]:
+        return _by_runtime if self.policy.shortest_first else _by_seq
 
     def _levels(self, queue: PendingQueue) -> dict[int, dict[str, list[Sequence[PendingJob]]]]:
         """Effective priority level -> tenant -> runs of jobs in submission order.
@@ -365,6 +376,14 @@ class _Cycle:
             return self._wait(job, pos, Reason.UNSATISFIABLE, "larger than the center", self.cache)
         allowed, reason, detail = self._quota(tenant, types, spec.devices)
         if not allowed:
+            if self.policy.priority_preemption and self.policy.quotas:
+                # Its own lower priority jobs may free the quota it lacks.
+                if self.stopping.get(tenant) and self._quota(tenant, types, spec.devices, leaving=True)[0]:
+                    return self._wait(job, pos, Reason.WAITING_FOR_PREEMPTION,
+                                      "its tenant's preempted jobs are stopping", self.cache)
+                victims = self._find_victims(job, types)
+                if victims:
+                    return self._preempt_for(job, pos, victims)
             return self._wait(job, pos, reason, detail, self.cache)
         blocked = self._blocked_masks(k)
         best = self._best_fit(allowed, workers, per, cpus, mem, blocked)
@@ -379,20 +398,26 @@ class _Cycle:
             return self._wait(job, pos, Reason.WAITING_FOR_PREEMPTION, "devices are being released", self.cache)
         victims = self._find_victims(job, types)
         if victims:
-            for holder, why in victims:
-                holder.terminating = True
-                for node, mask, _, _ in holder.takes:
-                    self.cap.terminating[node] |= mask
-                self.preempts.append(Preempt(holder.id, why, job.id))
-            self._changed()
-            names = ",".join(h.id for h, _ in victims)
-            return self._wait(job, pos, Reason.WAITING_FOR_PREEMPTION, f"preempting {names}", None)
+            return self._preempt_for(job, pos, victims)
         reason, detail = self._why_not(allowed, workers, per, cpus, mem)
         if (reason in _CAPACITY_REASONS and self.policy.blocking is Blocking.BACKFILL
                 and len(self.reservations) < self.policy.reservations):
             self._reserve(job, allowed, workers, per, cpus, mem)
             return self._wait(job, pos, reason, detail, None)
         return self._wait(job, pos, reason, detail, self.cache)
+
+    def _preempt_for(self, job: PendingJob, pos: int, victims: list[tuple[_Holder, PreemptReason]]) -> bool:
+        for holder, why in victims:
+            holder.terminating = True
+            self.stopping[holder.tenant] = self.stopping.get(holder.tenant, 0) + 1
+            for node, mask, _, _ in holder.takes:
+                self.cap.terminating[node] |= mask
+            self.preempts.append(Preempt(holder.id, why, job.id))
+        # Victims keep their devices and quota until they are gone, so the reasons
+        # cached for other shapes still hold; only victim choice changes, and a
+        # victim is never chosen twice.
+        names = ",".join(h.id for h, _ in victims)
+        return self._wait(job, pos, Reason.WAITING_FOR_PREEMPTION, f"preempting {names}", None)
 
     def _types(self, wanted: tuple[str, ...]) -> list[int]:
         if not wanted:
@@ -416,19 +441,30 @@ class _Cycle:
             known = self.never_fits[key] = most < workers
         return known
 
-    def _quota(self, tenant: str, types: list[int], devices: int) -> tuple[list[_Candidate], Reason, str]:
+    def _quota(self, tenant: str, types: list[int], devices: int, *, leaving: bool = False
+               ) -> tuple[list[_Candidate], Reason, str]:
+        """The types the tenant's quota allows the job on; with ``leaving``, as if the
+        tenant's jobs that are being stopped were gone already."""
         policy = self.policy
         if not policy.quotas:
             return [_Candidate(t, False) for t in types], Reason.QUOTA_EXHAUSTED, ""
         quota = self.tenants[tenant].quota
         used = self.used[tenant]
+        used_dev = list(self.used_dev[tenant])
+        if leaving:
+            stopping = [h for h in self.holders if h.terminating and h.tenant == tenant]
+            if not stopping:
+                return [], Reason.QUOTA_EXHAUSTED, ""
+            for h in stopping:
+                used -= h.gflops
+                used_dev[h.type_idx] -= h.devices
         limit = quota.limit if policy.borrowing else quota.guaranteed
         ok: list[_Candidate] = []
         reason, detail = Reason.QUOTA_EXHAUSTED, ""
         for t in types:
             name = self.cap.type_names[t]
             cap = quota.caps.get(name)
-            if cap is not None and self.used_dev[tenant][t] + devices > cap:
+            if cap is not None and used_dev[t] + devices > cap:
                 detail = f"{name} cap of {cap} devices"
                 continue
             after = used + devices * self.type_gflops[t]
@@ -489,6 +525,19 @@ class _Cycle:
             for h in leaving:
                 self._retake(h)
 
+    def _victim_candidates(self, type_idx: int) -> list[_Holder]:
+        """Jobs of a type that may be preempted at all, least important and most recent first."""
+        if self._candidates is None:
+            oldest_start = self.now - self.policy.min_runtime_s
+            by_type: list[list[_Holder]] = [[] for _ in self.cap.type_names]
+            for h in self.holders:
+                if h.preemptible and not h.terminating and not h.new and h.started_at <= oldest_start:
+                    by_type[h.type_idx].append(h)
+            for hs in by_type:
+                hs.sort(key=lambda h: (h.priority, -h.started_at, -h.seq))
+            self._candidates = by_type
+        return self._candidates[type_idx]
+
     def _find_victims(self, job: PendingJob, types: list[int]) -> list[tuple[_Holder, PreemptReason]]:
         """The fewest, least important, most recent jobs whose release lets ``job`` start."""
         policy = self.policy
@@ -498,26 +547,35 @@ class _Cycle:
         tenant = spec.tenant
         quota = self.tenants[tenant].quota
         priority = policy.priority_classes[spec.priority]
-        oldest_start = self.now - policy.min_runtime_s
+        over = {name for name, t in self.tenants.items() if self.used[name] > t.quota.guaranteed}
         for t in types:
             gflops = spec.devices * self.type_gflops[t]
             name = self.cap.type_names[t]
             cap_devices = quota.caps.get(name)
-            cands = [
-                h for h in self.holders
-                if h.type_idx == t and h.preemptible and not h.terminating and not h.new
-                and h.started_at <= oldest_start
-                and ((h.tenant == tenant and policy.priority_preemption and h.priority < priority)
-                     or (h.tenant != tenant and policy.reclaim and h.tenant in self.tenants))
-            ]
+            own_lower = policy.priority_preemption
+            reclaim = policy.reclaim and bool(over - {tenant})
+            if reclaim and not own_lower and self.used[tenant] + gflops > quota.guaranteed:
+                reclaim = False
+            key = (t, tenant, priority, reclaim)
+            cands = self._cand_cache.get(key)
+            if cands is None:
+                cands = self._cand_cache[key] = [
+                    h for h in self._victim_candidates(t)
+                    if (own_lower and h.tenant == tenant and h.priority < priority)
+                    or (reclaim and h.tenant != tenant and h.tenant in over)
+                ]
             if not cands:
                 continue
-            cands.sort(key=lambda h: (h.priority, -h.started_at, -h.seq))
+            releasable = sum(h.devices for h in cands if not h.terminating)
+            if releasable + self.cap.free_by_type[t] < spec.devices:
+                continue
             chosen: list[tuple[_Holder, PreemptReason]] = []
             released: dict[str, int] = {}
             own_devices = 0
             found = False
             for h in cands:
+                if h.terminating:
+                    continue
                 own = released.get(tenant, 0)
                 if h.tenant != tenant:
                     # Reclaim only to stay within the guarantee, only from tenants above theirs.
@@ -638,3 +696,11 @@ class _Cycle:
 
 def _submitted(job: PendingJob) -> float:
     return job.submitted_at
+
+
+_by_seq = attrgetter("seq")
+
+
+def _by_runtime(job: PendingJob) -> tuple[float, int]:
+    bound = job.runtime_bound_s
+    return (math.inf if bound is None else bound, job.seq)

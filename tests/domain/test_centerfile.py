@@ -1,0 +1,64 @@
+"""The shipped center and the errors a malformed center file gives."""
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from scheduler.centerfile import CenterFileError, build_center, default_center_path, load_center
+
+SEED_TENANTS = {"finance", "large-models", "metaverse", "vr", "manufacturing", "smart-city"}
+
+
+def test_the_default_center_is_610_pflops_heterogeneous_with_racks_and_the_six_tenants() -> None:
+    cfg = load_center()
+    pflops = cfg.center.capacity_gflops() / 1e6
+    assert abs(pflops - 610) / 610 <= 0.005
+    assert len(cfg.center.accelerators) >= 2
+    vendors = {a.vendor_resource for a in cfg.center.accelerators.values()}
+    assert {"nvidia.com/gpu", "huawei.com/Ascend910"} <= vendors
+    assert all(n.devices == 8 for n in cfg.center.nodes)
+    assert len(cfg.center.racks) > 10
+    assert set(cfg.tenants) == SEED_TENANTS
+    guaranteed = sum(t.quota.guaranteed for t in cfg.tenants.values())
+    assert 0 < guaranteed < cfg.center.capacity_gflops()  # some capacity is left unassigned
+    assert cfg.priority_classes["high"] > cfg.priority_classes["normal"] > cfg.priority_classes["low"]
+
+
+def raw() -> dict:
+    return yaml.safe_load(default_center_path().read_text())
+
+
+def broken(change) -> dict:
+    data = copy.deepcopy(raw())
+    change(data)
+    return data
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    (lambda d: d["pools"][0].update(accelerator="h100"), "pools.0.accelerator"),
+    (lambda d: d["pools"][1].update(racks=0), "pools.1.racks"),
+    (lambda d: d["pools"][0].update(memory_per_node="lots"), "pools.0.memory_per_node"),
+    (lambda d: d["accelerators"][0]["tflops"].pop("fp16"), "accelerators.0.tflops"),
+    (lambda d: d["tenants"][1].update(guaranteed="12X"), "tenants.1.guaranteed"),
+    (lambda d: d["tenants"][2].update(limit="1P"), "tenants.2"),
+    (lambda d: d["tenants"][0].update(colour="red"), "tenants.0.colour"),
+    (lambda d: d["tenants"].append(dict(d["tenants"][0])), "tenants.6.name"),
+    (lambda d: d["tenants"][3].update(caps={"tpu": 3}), "tenants.3.caps.tpu"),
+    (lambda d: d["tenants"][0].update(guaranteed="700P", limit="700P"), "tenants"),
+    (lambda d: d.pop("pools"), "pools"),
+])
+def test_a_malformed_center_file_is_an_error_naming_the_field(change, field: str) -> None:
+    with pytest.raises(CenterFileError) as err:
+        build_center(broken(change))
+    assert str(err.value).startswith(field)
+
+
+def test_load_errors_name_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "center.yaml"
+    bad.write_text("name: [unclosed")
+    with pytest.raises(CenterFileError, match=r"center\.yaml: not valid YAML"):
+        load_center(bad)
+    with pytest.raises(CenterFileError, match="cannot read"):
+        load_center(tmp_path / "missing.yaml")
