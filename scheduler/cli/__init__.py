@@ -10,7 +10,7 @@ import importlib
 
 import typer
 
-COMMAND_MODULES = ("demo", "up")
+COMMAND_MODULES = ("demo", "up", "serve", "simulate")
 
 app = typer.Typer(
     name="aicc",

@@ -151,6 +151,17 @@ class Engine:
     # -- requests --------------------------------------------------------------------
 
     def submit(self, spec: JobSpec, job_id: str | None = None) -> JobRecord:
+        job = self.prepare_submit(spec, job_id)
+        self.store.add_job(job)
+        self.accept(job)
+        return job
+
+    def prepare_submit(self, spec: JobSpec, job_id: str | None = None) -> JobRecord:
+        """Check a submission and give it its sequence number, without recording it.
+
+        The service records the job itself (batched with others, see the store's
+        group commit) and then calls ``accept``; ``submit`` does both in one go.
+        """
         if spec.tenant not in self.tenants:
             raise EngineError("unknown-tenant", f"tenant {spec.tenant!r} does not exist")
         if spec.priority not in self.policy.priority_classes:
@@ -160,15 +171,24 @@ class Engine:
         job_id = job_id or f"j{seq}"
         if job_id in self.jobs:
             raise EngineError("duplicate-job", f"job {job_id} exists")
-        job = JobRecord(job_id, seq, spec, JobState.PENDING, self.clock.now())
-        self.store.add_job(job)
         self.next_seq = seq + 1
-        self.jobs[job_id] = job
+        return JobRecord(job_id, seq, spec, JobState.PENDING, self.clock.now())
+
+    def accept(self, job: JobRecord) -> None:
+        """Queue a job whose record is written (or queued for writing before any decision)."""
+        self.jobs[job.id] = job
         self.queue.add(self._pending(job))
         self._waiting = None
         for o in self.observers:
             o.submitted(job)
-        return job
+
+    def forget(self, job_id: str) -> None:
+        """Drop a pending job whose record could not be written."""
+        job = self.jobs.get(job_id)
+        if job is not None and job.state is JobState.PENDING:
+            self.queue.remove(job_id)
+            del self.jobs[job_id]
+            self._waiting = None
 
     def cancel(self, job_id: str) -> JobRecord:
         job = self.jobs.get(job_id)

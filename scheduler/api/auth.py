@@ -1,0 +1,54 @@
+"""Who is calling: a bearer token makes a tenant or an admin principal.
+
+401 without a valid token; 403 for a tenant on an admin route. Tenant and
+admin routes differ by one dependency.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from scheduler.api.errors import Problem
+from scheduler.service import Service
+from scheduler.service.tokens import Principal
+
+_BEARER = {"WWW-Authenticate": "Bearer"}
+
+
+def service(request: Request) -> Service:
+    svc: Service = request.app.state.service
+    return svc
+
+
+def principal(request: Request) -> Principal:
+    header = request.headers.get("authorization")
+    if not header:
+        raise Problem(401, "unauthorized", "send 'Authorization: Bearer <token>'", headers=_BEARER)
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Problem(401, "unauthorized", "the Authorization header must be 'Bearer <token>'",
+                      headers=_BEARER)
+    found = service(request).authenticate(token.strip())
+    if found is None:
+        raise Problem(401, "unauthorized", "the token is not valid (unknown or revoked)", headers=_BEARER)
+    return found
+
+
+def admin(p: Annotated[Principal, Depends(principal)]) -> Principal:
+    if not p.is_admin:
+        raise Problem(403, "forbidden", "this route needs the admin token")
+    return p
+
+
+def tenant(p: Annotated[Principal, Depends(principal)]) -> Principal:
+    if p.is_admin:
+        raise Problem(403, "tenant-token-required", "jobs are submitted with a tenant's token")
+    return p
+
+
+Svc = Annotated[Service, Depends(service)]
+Caller = Annotated[Principal, Depends(principal)]
+Admin = Annotated[Principal, Depends(admin)]
+TenantCaller = Annotated[Principal, Depends(tenant)]

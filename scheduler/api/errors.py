@@ -1,0 +1,101 @@
+"""RFC 9457 problem+json for every error, with a stable ``type`` per kind; never a trace."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from scheduler.service.errors import ServiceError
+
+log = logging.getLogger(__name__)
+
+PROBLEM_BASE = "https://aicc.dev/problems/"
+PROBLEM_JSON = "application/problem+json"
+
+TITLES = {
+    "validation": "The request is not valid",
+    "unauthorized": "A valid bearer token is required",
+    "forbidden": "This token may not do that",
+    "not-found": "No such resource",
+    "method-not-allowed": "Method not allowed",
+    "payload-too-large": "The request body is too large",
+    "internal": "Internal error",
+    "unknown-tenant": "Unknown tenant",
+    "tenant-not-found": "Tenant not found",
+    "tenant-exists": "Tenant exists",
+    "tenant-has-jobs": "Tenant has live jobs",
+    "unknown-priority": "Unknown priority class",
+    "job-not-found": "Job not found",
+    "node-not-found": "Node not found",
+    "token-not-found": "Token not found",
+    "invalid-quota": "Invalid quota",
+    "overcommitted": "Guarantees exceed capacity",
+    "idempotency-key-reused": "Idempotency-Key reused with another request",
+    "invalid-continue": "Invalid continue token",
+    "tenant-token-required": "A tenant token is required",
+    "store-unavailable": "The store could not record the request",
+    "not-ready": "The service is starting",
+}
+
+
+class Problem(Exception):
+    def __init__(self, status: int, code: str, detail: str = "", errors: list[dict[str, Any]] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers
+
+
+def problem_response(request: Request | None, status: int, code: str, detail: str = "",
+                     errors: list[dict[str, Any]] | None = None,
+                     headers: dict[str, str] | None = None) -> Response:
+    body: dict[str, Any] = {"type": PROBLEM_BASE + code, "title": TITLES.get(code, code),
+                            "status": status, "detail": detail}
+    if request is not None:
+        body["instance"] = request.url.path
+    if errors:
+        body["errors"] = errors
+    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+_HTTP_CODES = {401: "unauthorized", 403: "forbidden", 404: "not-found", 405: "method-not-allowed",
+               413: "payload-too-large", 422: "validation"}
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> Response:
+        return problem_response(request, exc.status, exc.code, exc.detail, exc.errors, exc.headers)
+
+    @app.exception_handler(ServiceError)
+    async def _service(request: Request, exc: ServiceError) -> Response:
+        return problem_response(request, exc.status, exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        errors = [{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")),
+                   "type": str(e.get("type", ""))} for e in exc.errors()][:20]
+        first = errors[0] if errors else {"loc": [], "msg": "invalid"}
+        where = ".".join(first["loc"][1:] if first["loc"][:1] == ["body"] else first["loc"])
+        return problem_response(request, 422, "validation", f"{where}: {first['msg']}", errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        code = _HTTP_CODES.get(exc.status_code, "http-error")
+        detail = exc.detail if isinstance(exc.detail, str) else ""
+        return problem_response(request, exc.status_code, code, detail,
+                                headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(request, 500, "internal", "the server failed; see its log")

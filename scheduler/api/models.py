@@ -1,0 +1,422 @@
+"""The API's request and response bodies, shared with the client and the CLI.
+
+Requests reject unknown fields. Compute quantities are read as a number of
+PFLOPS or a string with a unit (``"120P"``, ``"500T"``) and shown both as a
+string (``"120P"``) and as a number of PFLOPS (``*_pflops``). Times are RFC
+3339 strings in UTC.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from scheduler.domain import JobKind
+from scheduler.domain.units import UnitError, parse_compute, parse_memory
+
+NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+JOB_NAME_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$"
+MAX_WORKERS = 4096
+MAX_CHANGES = 100
+
+Name = Annotated[str, Field(pattern=NAME_PATTERN, min_length=1, max_length=63)]
+
+
+def _compute(value: Any) -> int:
+    try:
+        return parse_compute(value)
+    except UnitError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _memory(value: Any) -> int:
+    try:
+        return parse_memory(value)
+    except UnitError as exc:
+        raise ValueError(str(exc)) from None
+
+
+#: GFLOPS, read from ``"120P"``, ``"500T"`` or a number of PFLOPS.
+Compute = Annotated[int, BeforeValidator(_compute)]
+#: Bytes, read from ``"128Gi"`` or a number of bytes.
+Memory = Annotated[int, BeforeValidator(_memory)]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Response(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+# -- jobs ---------------------------------------------------------------------------------
+
+
+class ResourcesIn(Request):
+    accelerators: int = Field(ge=0, le=64)
+    accelerator_types: list[Name] = Field(default_factory=list, max_length=16)
+    cpus: int = Field(default=0, ge=0, le=4096)
+    memory: Memory = 0
+
+
+class JobSubmit(Request):
+    """``POST /v1/jobs``: the job spec; the tenant comes from the token."""
+
+    name: str = Field(pattern=JOB_NAME_PATTERN, max_length=253)
+    kind: JobKind = JobKind.TRAINING
+    workers: int = Field(default=1, ge=1, le=MAX_WORKERS)
+    resources: ResourcesIn
+    priority: str = Field(default="normal", min_length=1, max_length=63)
+    preemptible: bool = True
+    max_runtime_s: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    estimated_runtime_s: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    entrypoint: str = Field(default="", max_length=16_384)
+    runtime_env: dict[str, Any] = Field(default_factory=dict)
+
+
+class ResourcesOut(Response):
+    accelerators: int
+    accelerator_types: list[str]
+    cpus: int
+    memory: str
+
+
+class WorkerOut(Response):
+    node: str
+    devices: list[int]
+
+
+class PlacementOut(Response):
+    accelerator: str
+    nodes: list[str]
+    workers: list[WorkerOut]
+
+
+class JobOut(Response):
+    id: str
+    name: str
+    tenant: str
+    kind: str
+    state: str
+    priority: str
+    preemptible: bool
+    workers: int
+    devices: int
+    resources: ResourcesOut
+    max_runtime_s: float | None
+    estimated_runtime_s: float | None
+    entrypoint: str
+    runtime_env: dict[str, Any]
+    submitted_at: str
+    admitted_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    placement: PlacementOut | None
+    borrowing: bool
+    #: Why it waits (pending), or why it ended; stable codes such as QuotaExhausted.
+    reason: str
+    detail: str
+    #: 1-based place in its tenant's queue, while pending.
+    queue_position: int | None
+    preemptions: int
+
+
+class JobList(Response):
+    items: list[JobOut]
+    #: Pass as ``continue`` for the next page; null on the last page.
+    continue_: str | None = Field(alias="continue")
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class LogsOut(Response):
+    job_id: str
+    text: str
+
+
+# -- usage and ledger ---------------------------------------------------------------------
+
+
+class UsageOut(Response):
+    tenant: str
+    guaranteed: str
+    guaranteed_pflops: float
+    limit: str
+    limit_pflops: float
+    in_use: str
+    in_use_pflops: float
+    borrowed: str
+    borrowed_pflops: float
+    devices: dict[str, int]
+    pending_jobs: int
+    running_jobs: int
+
+
+class UsageList(Response):
+    items: list[UsageOut]
+
+
+class LedgerLineOut(Response):
+    tenant: str
+    accelerator: str
+    kind: str
+    jobs: int
+    device_hours: float
+    pflops_hours: float
+
+
+class LedgerOut(Response):
+    start: str
+    end: str
+    items: list[LedgerLineOut]
+    total_device_hours: float
+    total_pflops_hours: float
+
+
+# -- tenants and quotas -----------------------------------------------------------------
+
+
+class QuotaIn(Request):
+    """``PUT /v1/admin/tenants/{name}/quota``; omitted fields keep their value."""
+
+    guaranteed: Compute | None = None
+    limit: Compute | None = None
+    #: How much of its unused guarantee others may borrow; null: all of it.
+    lending_limit: Compute | None = None
+    caps: dict[Name, Annotated[int, Field(ge=0)]] | None = Field(default=None, max_length=64)
+    weight: float | None = Field(default=None, gt=0, le=1e6, allow_inf_nan=False)
+    #: Accept guarantees that sum beyond the center's capacity.
+    allow_overcommit: bool = False
+
+
+class QuotaOut(Response):
+    guaranteed: str
+    guaranteed_pflops: float
+    limit: str
+    limit_pflops: float
+    lending_limit: str | None
+    lending_limit_pflops: float | None
+    caps: dict[str, int]
+
+
+class TenantCreate(Request):
+    """``POST /v1/admin/tenants``; the quota may be given here or set later."""
+
+    name: Name
+    weight: float = Field(default=1.0, gt=0, le=1e6, allow_inf_nan=False)
+    guaranteed: Compute = 0
+    limit: Compute | None = None
+    lending_limit: Compute | None = None
+    caps: dict[Name, Annotated[int, Field(ge=0)]] = Field(default_factory=dict, max_length=64)
+    allow_overcommit: bool = False
+
+
+class TenantUpdate(Request):
+    """``PATCH /v1/admin/tenants/{name}``."""
+
+    weight: float = Field(gt=0, le=1e6, allow_inf_nan=False)
+
+
+class TenantOut(Response):
+    name: str
+    weight: float
+    quota: QuotaOut
+    live_jobs: dict[str, int]
+
+
+class TenantList(Response):
+    items: list[TenantOut]
+
+
+class QuotaHistoryOut(Response):
+    at: str
+    actor: str
+    action: str
+    weight: float | None
+    guaranteed: str | None
+    limit: str | None
+    lending_limit: str | None
+    caps: dict[str, int] | None
+
+
+class QuotaHistoryList(Response):
+    items: list[QuotaHistoryOut]
+
+
+class TenantDeleted(Response):
+    name: str
+    cancelled_jobs: list[str]
+
+
+# -- tokens ------------------------------------------------------------------------------
+
+
+class TokenCreate(Request):
+    name: str = Field(default="", max_length=128)
+
+
+class TokenIssued(Response):
+    """The token itself is shown here, once; only its hash is kept."""
+
+    token: str
+    id: str
+    tenant: str | None
+    name: str
+    created_at: str
+
+
+class TokenOut(Response):
+    id: str
+    tenant: str | None
+    name: str
+    created_at: str
+    created_by: str
+    revoked_at: str | None
+
+
+class TokenList(Response):
+    items: list[TokenOut]
+
+
+# -- nodes and the center ----------------------------------------------------------------
+
+
+class NodeOut(Response):
+    name: str
+    pool: str
+    rack: str
+    accelerator: str
+    state: str
+    devices: int
+    allocated: int
+    free: int
+    cpus: int
+    memory: str
+
+
+class NodeList(Response):
+    items: list[NodeOut]
+
+
+class DrainIn(Request):
+    #: true: preempt what runs there now (requeued); false: let it finish, take nothing new.
+    preempt: bool = False
+
+
+class DrainOut(Response):
+    node: str
+    state: str
+    preempted: list[str]
+    still_running: list[str]
+
+
+class CapacityOut(Response):
+    devices: int
+    pflops: float
+    allocated_devices: int
+    allocated_pflops: float
+    free_devices: int
+    free_pflops: float
+    unschedulable_devices: int
+
+
+class PoolOut(CapacityOut):
+    name: str
+    accelerator: str
+    nodes: int
+    racks: int
+
+
+class AcceleratorOut(CapacityOut):
+    name: str
+    tflops_fp16: float
+    memory: str
+
+
+class CenterOut(Response):
+    name: str
+    total: CapacityOut
+    pools: list[PoolOut]
+    accelerators: list[AcceleratorOut]
+    guaranteed_pflops: float
+    priority_classes: dict[str, int]
+
+
+# -- what-if -----------------------------------------------------------------------------
+
+
+class WhatIfChange(Request):
+    tenant: Name
+    guaranteed: Compute | None = None
+    limit: Compute | None = None
+    lending_limit: Compute | None = None
+    caps: dict[Name, Annotated[int, Field(ge=0)]] | None = Field(default=None, max_length=64)
+    weight: float | None = Field(default=None, gt=0, le=1e6, allow_inf_nan=False)
+
+
+class WhatIfIn(Request):
+    changes: list[WhatIfChange] = Field(min_length=1, max_length=MAX_CHANGES)
+
+
+class WhatIfPreempt(Response):
+    job_id: str
+    tenant: str
+    name: str
+    devices: int
+    reason: str
+    for_job: str
+
+
+class WhatIfStart(Response):
+    job_id: str
+    tenant: str
+    name: str
+    devices: int
+    accelerator: str
+    borrowing: bool
+
+
+class WhatIfOut(Response):
+    #: Running jobs the next step would preempt with the proposed quotas.
+    would_preempt: list[WhatIfPreempt]
+    #: Pending jobs the next step would start with the proposed quotas.
+    would_start: list[WhatIfStart]
+    #: Of those, the ones that would NOT happen without the change.
+    preempt_because_of_change: list[str]
+    start_because_of_change: list[str]
+    #: Jobs that would start or be preempted without the change but not with it.
+    prevented_by_change: list[str]
+
+
+# -- audit and problems -----------------------------------------------------------------
+
+
+class AuditOut(Response):
+    id: int
+    at: str
+    actor: str
+    action: str
+    target: str
+    detail: dict[str, Any]
+
+
+class AuditList(Response):
+    items: list[AuditOut]
+    continue_: str | None = Field(alias="continue")
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class Problem(Response):
+    """RFC 9457 problem details; ``type`` is stable per kind of error."""
+
+    type: str
+    title: str
+    status: int
+    detail: str = ""
+    instance: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+class Health(Response):
+    status: Literal["ok", "starting"]

@@ -1,0 +1,111 @@
+"""Jobs: a tenant submits, lists, reads, cancels its own (another tenant's job is a 404).
+
+The admin token may read and cancel any job here too; submitting needs a tenant token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query
+from starlette.responses import Response
+
+from scheduler.api import views
+from scheduler.api.auth import Caller, Svc, TenantCaller
+from scheduler.api.errors import Problem
+from scheduler.api.models import JobList, JobOut, JobSubmit, LogsOut
+from scheduler.api.responses import Json, ok, problems
+from scheduler.domain import JobKind, JobSpec, JobState, Resources
+from scheduler.service import ServiceError
+
+router = APIRouter(tags=["jobs"])
+
+STATES = [s.value for s in JobState]
+KINDS = [k.value for k in JobKind]
+
+
+def spec_of(tenant: str, body: JobSubmit) -> JobSpec:
+    r = body.resources
+    return JobSpec(tenant=tenant, name=body.name, kind=body.kind, workers=body.workers,
+                   resources=Resources(r.accelerators, tuple(r.accelerator_types), r.cpus, r.memory),
+                   priority=body.priority, preemptible=body.preemptible,
+                   max_runtime_s=body.max_runtime_s, estimated_runtime_s=body.estimated_runtime_s,
+                   entrypoint=body.entrypoint, runtime_env=body.runtime_env)
+
+
+@router.post("/v1/jobs", status_code=201,
+             responses={**ok(JobOut, 201), **problems(401, 403, 409, 413, 422, 503)},
+             summary="Submit a job (the tenant comes from the token)")
+async def submit(body: JobSubmit, caller: TenantCaller, svc: Svc,
+                 idempotency_key: Annotated[str | None, Header(max_length=255)] = None) -> Response:
+    assert caller.tenant is not None
+    sha = hashlib.sha256(body.model_dump_json().encode()).hexdigest() if idempotency_key else None
+    job, future, created = svc.submit(spec_of(caller.tenant, body), idempotency_key, sha)
+    try:
+        await asyncio.wrap_future(future)
+    except Exception:
+        raise ServiceError("store-unavailable", "the job could not be recorded; try again") from None
+    view = svc.view(job)
+    return Json(views.job(view), status_code=201 if created else 200,
+                headers={"Location": f"/v1/jobs/{job.id}"})
+
+
+def _filters(values: list[str] | None, allowed: list[str], what: str) -> list[str]:
+    out: list[str] = []
+    for v in values or []:
+        for part in v.split(","):
+            part = part.strip().lower()
+            if not part:
+                continue
+            if part not in allowed:
+                raise Problem(422, "validation", f"{what}: {part!r} is not one of {', '.join(allowed)}")
+            out.append(part)
+    return sorted(set(out))
+
+
+def list_jobs(svc: Svc, tenant: str | None, state: list[str] | None, kind: list[str] | None,
+              limit: int, continue_: str | None) -> Response:
+    states = _filters(state, STATES, "state")
+    kinds = _filters(kind, KINDS, "kind")
+    if limit > svc.settings.max_page:
+        raise Problem(422, "validation", f"limit: at most {svc.settings.max_page}")
+    query = f"{tenant or '*'}|{','.join(states)}|{','.join(kinds)}"
+    after = views.decode_continue(continue_, query)
+    found = svc.list_jobs(tenant=tenant, states=states, kinds=kinds, after_seq=after, limit=limit + 1)
+    more = len(found) > limit
+    page = found[:limit]
+    token = views.encode_continue(page[-1].job.seq, query) if more and page else None
+    return Json({"items": [views.job(v) for v in page], "continue": token})
+
+
+StateQ = Annotated[list[str] | None, Query(description="pending, running, ... (repeat or comma-separate)")]
+KindQ = Annotated[list[str] | None, Query(description="training, finetune, inference, batch")]
+LimitQ = Annotated[int, Query(ge=1, le=100_000)]
+ContinueQ = Annotated[str | None, Query(alias="continue", max_length=512)]
+
+
+@router.get("/v1/jobs", responses={**ok(JobList), **problems(400, 401, 422)},
+            summary="List your jobs in submission order (an admin sees all)")
+def list_own(caller: Caller, svc: Svc, state: StateQ = None, kind: KindQ = None,
+             limit: LimitQ = 100, continue_: ContinueQ = None) -> Response:
+    return list_jobs(svc, caller.tenant, state, kind, limit, continue_)
+
+
+@router.get("/v1/jobs/{job_id}", responses={**ok(JobOut), **problems(401, 404)},
+            summary="A job: state, placement, pending reason, queue position, timestamps")
+def get(job_id: str, caller: Caller, svc: Svc) -> Response:
+    return Json(views.job(svc.get_job(job_id, caller.tenant)))
+
+
+@router.post("/v1/jobs/{job_id}/cancel", responses={**ok(JobOut), **problems(401, 404)},
+             summary="Cancel a job (a no-op on a finished one)")
+def cancel(job_id: str, caller: Caller, svc: Svc) -> Response:
+    return Json(views.job(svc.cancel(caller.name, job_id, caller.tenant)))
+
+
+@router.get("/v1/jobs/{job_id}/logs", responses={**ok(LogsOut), **problems(401, 404)},
+            summary="What the executor offers of a job's output")
+def logs(job_id: str, caller: Caller, svc: Svc) -> Response:
+    return Json({"job_id": job_id, "text": svc.logs(job_id, caller.tenant)})

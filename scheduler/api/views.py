@@ -1,0 +1,194 @@
+"""Domain objects to the JSON the API answers (the shapes of ``scheduler.api.models``).
+
+Built as plain dicts and serialized with orjson: the submit path answers
+thousands of times a second, and validating our own output would cost more
+than the rest of the request.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from scheduler.domain import Center, Tenant
+from scheduler.domain.units import GFLOPS_PER_PFLOPS, format_compute, format_memory
+from scheduler.service import JobView
+from scheduler.service.errors import ServiceError
+from scheduler.store import TokenInfo
+
+
+def rfc3339(t: float | None) -> str | None:
+    if t is None:
+        return None
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_time(value: str | None, default: float) -> float:
+    """RFC 3339 / ISO 8601 (a date alone is midnight UTC) or epoch seconds."""
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ServiceError("validation", f"cannot read time {value!r}: expected RFC 3339, e.g. "
+                           "2026-01-31T00:00:00Z, or epoch seconds") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.timestamp()
+
+
+def pflops(gflops: int | float) -> float:
+    return round(gflops / GFLOPS_PER_PFLOPS, 6)
+
+
+def job(v: JobView) -> dict[str, Any]:
+    j = v.job
+    s = j.spec
+    r = s.resources
+    p = j.placement
+    return {
+        "id": j.id,
+        "name": s.name,
+        "tenant": s.tenant,
+        "kind": s.kind.value,
+        "state": j.state.value,
+        "priority": s.priority,
+        "preemptible": s.preemptible,
+        "workers": s.workers,
+        "devices": s.devices,
+        "resources": {"accelerators": r.accelerators, "accelerator_types": list(r.accelerator_types),
+                      "cpus": r.cpus, "memory": format_memory(r.memory_bytes)},
+        "max_runtime_s": s.max_runtime_s,
+        "estimated_runtime_s": s.estimated_runtime_s,
+        "entrypoint": s.entrypoint,
+        "runtime_env": dict(s.runtime_env),
+        "submitted_at": rfc3339(j.submitted_at),
+        "admitted_at": rfc3339(j.admitted_at),
+        "started_at": rfc3339(j.started_at),
+        "finished_at": rfc3339(j.finished_at),
+        "placement": None if p is None else {
+            "accelerator": p.accelerator, "nodes": list(p.nodes),
+            "workers": [{"node": w.node, "devices": list(w.devices)} for w in p.workers]},
+        "borrowing": j.borrowing,
+        "reason": v.reason,
+        "detail": v.detail,
+        "queue_position": v.position,
+        "preemptions": j.preemptions,
+    }
+
+
+def quota(t: Tenant) -> dict[str, Any]:
+    q = t.quota
+    return {
+        "guaranteed": format_compute(q.guaranteed),
+        "guaranteed_pflops": pflops(q.guaranteed),
+        "limit": format_compute(q.limit),
+        "limit_pflops": pflops(q.limit),
+        "lending_limit": None if q.lending_limit is None else format_compute(q.lending_limit),
+        "lending_limit_pflops": None if q.lending_limit is None else pflops(q.lending_limit),
+        "caps": dict(q.caps),
+    }
+
+
+def tenant(t: Tenant, live: Mapping[str, int]) -> dict[str, Any]:
+    return {"name": t.name, "weight": t.weight, "quota": quota(t), "live_jobs": dict(live)}
+
+
+def token(info: TokenInfo) -> dict[str, Any]:
+    return {"id": info.id, "tenant": info.tenant, "name": info.name,
+            "created_at": rfc3339(info.created_at), "created_by": info.created_by,
+            "revoked_at": rfc3339(info.revoked_at)}
+
+
+def usage(t: Tenant, u: Mapping[str, Any]) -> dict[str, Any]:
+    q = t.quota
+    return {
+        "tenant": t.name,
+        "guaranteed": format_compute(q.guaranteed), "guaranteed_pflops": pflops(q.guaranteed),
+        "limit": format_compute(q.limit), "limit_pflops": pflops(q.limit),
+        "in_use": format_compute(u["in_use"]), "in_use_pflops": pflops(u["in_use"]),
+        "borrowed": format_compute(u["borrowed"]), "borrowed_pflops": pflops(u["borrowed"]),
+        "devices": dict(sorted(u["devices"].items())),
+        "pending_jobs": u["pending"], "running_jobs": u["running"],
+    }
+
+
+def _capacity(devices: int, allocated: int, ready: int, gflops: int) -> dict[str, Any]:
+    free = max(0, ready - allocated)
+    return {"devices": devices, "pflops": pflops(devices * gflops),
+            "allocated_devices": allocated, "allocated_pflops": pflops(allocated * gflops),
+            "free_devices": free, "free_pflops": pflops(free * gflops),
+            "unschedulable_devices": devices - ready}
+
+
+def center(c: Center, allocated: Mapping[str, int], guaranteed: int,
+           priority_classes: Mapping[str, int]) -> dict[str, Any]:
+    """Capacity by pool and by type: total, allocated (held by jobs), free (ready and unheld)."""
+    g = {n: a.gflops for n, a in c.accelerators.items()}
+    pools = []
+    by_type: dict[str, list[int]] = {n: [0, 0, 0] for n in c.accelerators}
+    for pool in c.pools:
+        nodes = [c.node(n) for n in pool.nodes]
+        devices = sum(n.devices for n in nodes)
+        alloc = sum(allocated.get(n.name, 0) for n in nodes)
+        ready = sum(n.devices for n in nodes if n.schedulable)
+        ready_alloc = sum(allocated.get(n.name, 0) for n in nodes if n.schedulable)
+        entry = {"name": pool.name, "accelerator": pool.accelerator, "nodes": len(nodes),
+                 "racks": len({n.rack for n in nodes}),
+                 **_capacity(devices, alloc, ready, g[pool.accelerator])}
+        entry["free_devices"] = ready - ready_alloc
+        entry["free_pflops"] = pflops((ready - ready_alloc) * g[pool.accelerator])
+        pools.append(entry)
+        t = by_type[pool.accelerator]
+        t[0] += devices
+        t[1] += alloc
+        t[2] += ready - ready_alloc
+    accels = []
+    for name, a in c.accelerators.items():
+        devices, alloc, free = by_type[name]
+        accels.append({"name": name, "tflops_fp16": a.tflops["fp16"], "memory": format_memory(a.memory_bytes),
+                       "devices": devices, "pflops": pflops(devices * g[name]),
+                       "allocated_devices": alloc, "allocated_pflops": pflops(alloc * g[name]),
+                       "free_devices": free, "free_pflops": pflops(free * g[name]),
+                       "unschedulable_devices": sum(p["unschedulable_devices"] for p in pools
+                                                    if p["accelerator"] == name)})
+    total = {k: sum(p[k] for p in pools) for k in
+             ("devices", "allocated_devices", "free_devices", "unschedulable_devices")}
+    total |= {k: round(sum(p[k] for p in pools), 6) for k in ("pflops", "allocated_pflops", "free_pflops")}
+    return {"name": c.name, "total": total, "pools": pools, "accelerators": accels,
+            "guaranteed_pflops": pflops(guaranteed), "priority_classes": dict(priority_classes)}
+
+
+# -- continue tokens: opaque to clients, checked against the query they continue ---------
+
+
+def encode_continue(after: int, query: str) -> str:
+    raw = orjson.dumps({"a": after, "q": query})
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_continue(token: str | None, query: str) -> int | None:
+    if not token:
+        return None
+    try:
+        pad = "=" * (-len(token) % 4)
+        data = orjson.loads(base64.urlsafe_b64decode(token + pad))
+        after, q = int(data["a"]), str(data["q"])
+    except Exception:
+        raise ServiceError("invalid-continue", "the continue token is not one this API gave") from None
+    if q != query:
+        raise ServiceError("invalid-continue", "the continue token belongs to a query with other filters")
+    return after
+
+
+def now() -> float:
+    return time.time()

@@ -1,0 +1,67 @@
+"""``aicc serve``: the scheduler service (store, scheduling loop, HTTP API)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from scheduler.cli.output import fail
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve", help="Run the scheduler service: HTTP API, store and scheduling loop.\n\n"
+                "Example: aicc serve --port 8080 --db postgresql://aicc@db/aicc --executor sleep")(serve)
+
+
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8080,
+    db: Annotated[str | None, typer.Option(
+        "--db", help="SQLAlchemy URL (default: SQLite in the data dir).")] = None,
+    center: Annotated[Path | None, typer.Option(
+        "--center", help="Center file (default: the shipped 610P center).")] = None,
+    executor: Annotated[str, typer.Option("--executor", help="sleep or ray.")] = "sleep",
+    data_dir: Annotated[Path | None, typer.Option(
+        "--data-dir", envvar="AICC_DATA_DIR",
+        help="Where the default database and the admin token file live.")] = None,
+    log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")] = "info",
+) -> None:
+    try:
+        import uvicorn
+
+        from scheduler.api import create_app
+        from scheduler.centerfile import CenterFileError
+        from scheduler.service import ExecutorUnavailable, Settings, build_service
+    except ImportError as exc:
+        fail(f"the service needs the 'service' extra (pip install 'aicc[service]'): {exc}")
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    token = os.environ.get("AICC_ADMIN_TOKEN") or None
+    fields: dict[str, object] = {"host": host, "port": port, "db_url": db, "center_file": center,
+                                 "executor": executor, "admin_token": token}
+    if data_dir is not None:
+        fields["data_dir"] = data_dir
+    settings = Settings.model_validate(fields)
+    try:
+        service = build_service(settings)
+    except (ExecutorUnavailable, CenterFileError) as exc:
+        fail(str(exc))
+    except Exception as exc:  # the database cannot be opened or migrated
+        fail(f"cannot start: {type(exc).__name__}: {exc}")
+    if service.generated_admin_token is not None:
+        typer.echo(f"admin token (shown once; saved to {settings.resolved_admin_token_file()}):")
+        typer.echo(service.generated_admin_token, nl=True)
+    repairs = service.start()
+    if repairs:
+        logging.getLogger("aicc").info("reconciled after restart: %d repairs", len(repairs))
+    app = create_app(settings, service)
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(), access_log=False,
+                            timeout_graceful_shutdown=5)
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        service.stop()
+        service.store.close()

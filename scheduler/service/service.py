@@ -1,0 +1,518 @@
+"""The use cases: the engine under one lock, the scheduling loop, tokens, admin actions.
+
+Everything that changes state goes through ``Service`` (the API is a thin
+layer over it). The engine is not thread safe: every call into it holds
+``lock``. The loop runs in a background thread: it polls the executor and
+steps when something changed (submit, cancel, finish, quota or node change),
+at most every ``min_step_gap_s`` and at least every ``step_interval_s``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, replace
+from typing import Any
+
+from scheduler.centerfile import CenterConfig
+from scheduler.core import Policy
+from scheduler.domain import JobRecord, JobSpec, JobState, NodeState, Quota, QuotaError, Tenant
+from scheduler.engine import Clock, Engine, EngineError, Executor
+from scheduler.service import tokens as tok
+from scheduler.service.errors import ServiceError
+from scheduler.service.ledger import LedgerLine, ledger
+from scheduler.service.settings import Settings
+from scheduler.service.whatif import WhatIf, what_if
+from scheduler.store import SqlStore, TokenInfo
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobView:
+    """A job and, while it waits, why and where in its queue."""
+
+    job: JobRecord
+    reason: str
+    detail: str
+    position: int | None
+
+
+@dataclass(frozen=True)
+class QuotaChange:
+    """A proposed or requested quota; None keeps the current value."""
+
+    tenant: str
+    guaranteed: int | None = None
+    limit: int | None = None
+    lending_limit: int | None = None
+    caps: Mapping[str, int] | None = None
+    weight: float | None = None
+    clear_lending_limit: bool = False
+
+
+class Service:
+    def __init__(self, settings: Settings, store: SqlStore, config: CenterConfig,
+                 executor: Executor, clock: Clock, policy: Policy | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.config = config
+        self.executor = executor
+        self.clock = clock
+        self.policy = policy or Policy(priority_classes=dict(config.priority_classes))
+        self.lock = threading.RLock()
+        self.generated_admin_token: str | None = None
+        self._bootstrap_tenants()
+        self.engine = Engine(config.center, store, executor, clock, self.policy)
+        self._tokens: dict[str, TokenInfo] = {t.id: t for t in store.tokens()}
+        self._admin_digest = (tok.digest(settings.admin_token.get_secret_value())
+                              if settings.admin_token is not None else None)
+        self._bootstrap_admin_token()
+        self._idem: dict[tuple[str, str], tuple[str, str | None, Future[None]]] = {}
+        self._wake = threading.Condition()
+        self._dirty = True
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._last_history_save = 0.0
+        self.loop_errors = 0
+        self.ready = False
+
+    # -- life ---------------------------------------------------------------------------
+
+    def _bootstrap_tenants(self) -> None:
+        """First start with an empty database: the tenants and quotas of the center file."""
+        if self.store.get_meta("bootstrapped"):
+            return
+        if not self.store.load().tenants:
+            with self.store.acting_as("bootstrap"):
+                for tenant in self.config.tenants.values():
+                    self.store.put_tenant(tenant)
+            if self.config.tenants:
+                self.store.audit("bootstrap", "tenants.bootstrap", self.config.center.name,
+                                 {"tenants": sorted(self.config.tenants)})
+        self.store.set_meta("bootstrapped", True)
+
+    def _bootstrap_admin_token(self) -> None:
+        """No AICC_ADMIN_TOKEN and no admin token yet: make one, write it 0600, keep it to print."""
+        if self._admin_digest is not None or any(t.tenant is None for t in self._tokens.values()):
+            return
+        token_id, token = tok.new_token()
+        info = TokenInfo(token_id, None, "bootstrap-admin", tok.digest(token), self.clock.now(),
+                         "bootstrap", None)
+        path = self.settings.resolved_admin_token_file()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        import os
+
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+            os.write(fd, (token + "\n").encode())
+        finally:
+            os.close(fd)
+        self.store.add_token(info)
+        self._tokens[info.id] = info
+        self.generated_admin_token = token
+
+    def start(self) -> list[str]:
+        """Reconcile with the executor, then start the loop. Returns the repairs made."""
+        with self.lock:
+            repairs = self.engine.reconcile()
+            self.engine.step()
+        self._thread = threading.Thread(target=self._loop, name="aicc-scheduler", daemon=True)
+        self._thread.start()
+        self.ready = True
+        return repairs
+
+    def stop(self) -> None:
+        self.ready = False
+        with self._wake:
+            self._stopping = True
+            self._wake.notify()
+        if self._thread is not None:
+            self._thread.join(10)
+        with self.lock:
+            self._save_history(force=True)
+
+    def kick(self) -> None:
+        """Something changed: step soon."""
+        with self._wake:
+            if not self._dirty:
+                self._dirty = True
+                self._wake.notify()
+
+    def _loop(self) -> None:
+        s = self.settings
+        last_step = time.monotonic()
+        while True:
+            with self._wake:
+                while not self._stopping:
+                    wait = s.step_interval_s - (time.monotonic() - last_step)
+                    due = self._executor_due()
+                    if due is not None:
+                        wait = min(wait, due)
+                    if self._dirty or wait <= 0:
+                        break
+                    self._wake.wait(wait)
+                if self._stopping:
+                    return
+                self._dirty = False
+            gap = s.min_step_gap_s - (time.monotonic() - last_step)
+            if gap > 0:
+                time.sleep(gap)
+            try:
+                with self.lock:
+                    self.engine.sync()
+                    self.engine.step()
+                    self._save_history()
+            except Exception:
+                self.loop_errors += 1
+                log.exception("scheduling step failed")
+                time.sleep(min(1.0, s.step_interval_s))
+            last_step = time.monotonic()
+
+    def _executor_due(self) -> float | None:
+        """Seconds until the executor's next event; the poll interval if it cannot say."""
+        next_at = getattr(self.executor, "next_event_at", None)
+        if next_at is None:
+            return self.settings.poll_interval_s
+        at = next_at()
+        return None if at is None else max(0.0, at - self.clock.now())
+
+    def _save_history(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._last_history_save >= self.settings.history_save_interval_s:
+            e = self.engine
+            if e.history_at is not None:
+                self.store.save_usage_history(e.history, e.history_at)
+            self._last_history_save = now
+
+    # -- tokens -------------------------------------------------------------------------
+
+    def authenticate(self, token: str) -> tok.Principal | None:
+        digest = tok.digest(token)
+        token_id = tok.token_id_of(token)
+        info = self._tokens.get(token_id) if token_id is not None else None
+        if info is not None and info.revoked_at is None and tok.same(digest, info.sha256):
+            if info.tenant is None:
+                return tok.Principal("admin", None, info.id)
+            return tok.Principal(f"tenant:{info.tenant}", info.tenant, info.id)
+        if self._admin_digest is not None and tok.same(digest, self._admin_digest):
+            return tok.Principal("admin", None, None)
+        return None
+
+    def issue_token(self, actor: str, tenant: str | None, name: str) -> tuple[TokenInfo, str]:
+        with self.lock:
+            if tenant is not None and tenant not in self.engine.tenants:
+                raise ServiceError("tenant-not-found", f"tenant {tenant!r} not found")
+            token_id, token = tok.new_token()
+            info = TokenInfo(token_id, tenant, name, tok.digest(token), self.clock.now(), actor, None)
+            self.store.add_token(info)
+            self._tokens[token_id] = info
+            self.store.audit(actor, "token.issue", tenant or "admin", {"token_id": token_id, "name": name})
+        return info, token
+
+    def list_tokens(self, tenant: str | None = None) -> list[TokenInfo]:
+        return self.store.tokens(tenant)
+
+    def revoke_token(self, actor: str, token_id: str, tenant: str | None = None) -> TokenInfo:
+        with self.lock:
+            info = self._tokens.get(token_id)
+            if info is None or (tenant is not None and info.tenant != tenant):
+                raise ServiceError("token-not-found", f"token {token_id!r} not found")
+            if info.revoked_at is None:
+                self.store.revoke_token(token_id)
+                info = replace(info, revoked_at=self.clock.now())
+                self._tokens[token_id] = info
+                self.store.audit(actor, "token.revoke", info.tenant or "admin", {"token_id": token_id})
+            return info
+
+    # -- jobs ---------------------------------------------------------------------------
+
+    def submit(self, spec: JobSpec, idempotency_key: str | None = None,
+               request_sha256: str | None = None) -> tuple[JobRecord, Future[None], bool]:
+        """Queue a job. Returns (job, commit future, created); answer only once the future is done."""
+        with self.lock:
+            if idempotency_key is not None:
+                hit = self._idempotent(spec.tenant, idempotency_key)
+                if hit is not None:
+                    job_id, sha, future = hit
+                    if sha != request_sha256:
+                        raise ServiceError("idempotency-key-reused",
+                                           "this Idempotency-Key was used with another request body")
+                    job = self.engine.jobs.get(job_id) or self.store.get_job(job_id)
+                    assert job is not None
+                    return job, future, False
+            try:
+                job = self.engine.prepare_submit(spec)
+            except EngineError as exc:
+                raise ServiceError(exc.code, str(exc)) from None
+            future = self.store.add_job_deferred(job, idempotency_key, request_sha256)
+            self.engine.accept(job)
+            if idempotency_key is not None:
+                if len(self._idem) > 10_000:
+                    self._idem = {k: v for k, v in self._idem.items() if not v[2].done()}
+                self._idem[(spec.tenant, idempotency_key)] = (job.id, request_sha256, future)
+        future.add_done_callback(lambda f: self._committed(job.id, f))
+        self.kick()
+        return job, future, True
+
+    def _committed(self, job_id: str, future: Future[None]) -> None:
+        if future.exception() is not None:
+            with self.lock:
+                self.engine.forget(job_id)
+
+    def _idempotent(self, tenant: str, key: str) -> tuple[str, str | None, Future[None]] | None:
+        hit = self._idem.get((tenant, key))
+        if hit is not None:
+            return hit
+        stored = self.store.find_idempotent(tenant, key)
+        if stored is None:
+            return None
+        done: Future[None] = Future()
+        done.set_result(None)
+        return stored[0], stored[1], done
+
+    def current(self, job: JobRecord) -> JobRecord:
+        """The freshest record of a job: memory for live jobs, else what is stored."""
+        return self.engine.jobs.get(job.id, job)
+
+    def view(self, job: JobRecord) -> JobView:
+        with self.lock:
+            live = self.engine.jobs.get(job.id)
+            if live is not None:
+                job = live
+            waiting = self.engine.waiting(job.id) if job.state is JobState.PENDING else None
+        if waiting is not None:
+            return JobView(job, waiting[0], waiting[1], waiting[2])
+        if job.state is JobState.PENDING:
+            return JobView(job, job.reason or "Queued", job.detail or "not yet considered", None)
+        return JobView(job, job.reason, job.detail, None)
+
+    def get_job(self, job_id: str, tenant: str | None = None) -> JobView:
+        job = self.engine.jobs.get(job_id) or self.store.get_job(job_id)
+        if job is None or (tenant is not None and job.spec.tenant != tenant):
+            raise ServiceError("job-not-found", f"job {job_id!r} not found")
+        return self.view(job)
+
+    def list_jobs(self, *, tenant: str | None, states: Sequence[str], kinds: Sequence[str],
+                  after_seq: int | None, limit: int) -> list[JobView]:
+        jobs = self.store.list_jobs(tenant=tenant, states=states, kinds=kinds, after_seq=after_seq,
+                                    limit=limit)
+        return [self.view(j) for j in jobs]
+
+    def cancel(self, actor: str, job_id: str, tenant: str | None = None) -> JobView:
+        self.get_job(job_id, tenant)  # 404 for another tenant's job
+        with self.lock:
+            if job_id in self.engine.jobs:
+                try:
+                    self.engine.cancel(job_id)
+                except EngineError as exc:
+                    raise ServiceError(exc.code, str(exc)) from None
+                if tenant is None:
+                    self.store.audit(actor, "job.cancel", job_id, {})
+        self.kick()
+        return self.get_job(job_id, tenant)
+
+    def logs(self, job_id: str, tenant: str | None = None) -> str:
+        job = self.get_job(job_id, tenant).job
+        offer = getattr(self.executor, "logs", None)
+        if offer is not None:
+            return str(offer(job_id))
+        runtime = job.spec.runtime_env.get("sleep_s") if job.spec.runtime_env else None
+        lines = [f"[aicc] job {job.id} ({job.spec.name}) is {job.state.value}",
+                 f"[aicc] the sleep executor runs no process: a job sleeps for its runtime"
+                 f" ({runtime if runtime is not None else job.spec.estimated_runtime_s or job.spec.max_runtime_s or 60}"
+                 " s) and succeeds"]
+        if job.placement is not None:
+            lines.append(f"[aicc] placed on {', '.join(job.placement.nodes)} ({job.placement.devices}"
+                         f" x {job.placement.accelerator})")
+        return "\n".join(lines) + "\n"
+
+    # -- tenants and quotas ------------------------------------------------------------
+
+    def tenants(self) -> list[Tenant]:
+        with self.lock:
+            return [self.engine.tenants[n] for n in sorted(self.engine.tenants)]
+
+    def tenant(self, name: str) -> Tenant:
+        t = self.engine.tenants.get(name)
+        if t is None:
+            raise ServiceError("tenant-not-found", f"tenant {name!r} not found")
+        return t
+
+    def live_job_counts(self) -> dict[str, dict[str, int]]:
+        """Per tenant: live jobs by state."""
+        with self.lock:
+            out: dict[str, dict[str, int]] = {t: {} for t in self.engine.tenants}
+            for j in self.engine.jobs.values():
+                if not j.state.terminal:
+                    by = out.setdefault(j.spec.tenant, {})
+                    by[j.state.value] = by.get(j.state.value, 0) + 1
+            return out
+
+    def create_tenant(self, actor: str, tenant: Tenant, *, allow_overcommit: bool = False) -> Tenant:
+        with self.lock:
+            if tenant.name in self.engine.tenants:
+                raise ServiceError("tenant-exists", f"tenant {tenant.name!r} exists")
+            self._check_caps(tenant.quota)
+            self._check_capacity({**self.engine.tenants, tenant.name: tenant}, allow_overcommit)
+            with self.store.acting_as(actor):
+                self.engine.put_tenant(tenant)
+            self.store.audit(actor, "tenant.create", tenant.name, _quota_detail(tenant))
+        self.kick()
+        return tenant
+
+    def update_tenant(self, actor: str, change: QuotaChange, *, allow_overcommit: bool = False,
+                      action: str = "quota.set") -> Tenant:
+        with self.lock:
+            tenant = self._changed(self.tenant(change.tenant), change)
+            self._check_caps(tenant.quota)
+            self._check_capacity({**self.engine.tenants, tenant.name: tenant}, allow_overcommit)
+            with self.store.acting_as(actor):
+                self.engine.put_tenant(tenant)
+            self.store.audit(actor, action, tenant.name, _quota_detail(tenant))
+        self.kick()
+        return tenant
+
+    def delete_tenant(self, actor: str, name: str, *, force: bool = False) -> list[str]:
+        with self.lock:
+            self.tenant(name)
+            try:
+                with self.store.acting_as(actor):
+                    cancelled = self.engine.delete_tenant(name, force=force)
+            except EngineError as exc:
+                raise ServiceError(exc.code, f"{exc}; delete with force to cancel them") from None
+            for token_id, info in list(self._tokens.items()):
+                if info.tenant == name and info.revoked_at is None:
+                    self._tokens[token_id] = replace(info, revoked_at=self.clock.now())
+            self.store.audit(actor, "tenant.delete", name, {"force": force, "cancelled": cancelled})
+        self.kick()
+        return cancelled
+
+    def quota_history(self, name: str) -> list[dict[str, Any]]:
+        return self.store.quota_history(name)
+
+    @staticmethod
+    def _changed(t: Tenant, c: QuotaChange) -> Tenant:
+        q = t.quota
+        lending = None if c.clear_lending_limit else (
+            c.lending_limit if c.lending_limit is not None else q.lending_limit)
+        try:
+            quota = Quota(c.guaranteed if c.guaranteed is not None else q.guaranteed,
+                          c.limit if c.limit is not None else max(q.limit, c.guaranteed or 0),
+                          lending, dict(c.caps) if c.caps is not None else dict(q.caps))
+            return Tenant(t.name, quota, c.weight if c.weight is not None else t.weight)
+        except QuotaError as exc:
+            raise ServiceError("invalid-quota", str(exc)) from None
+
+    def _check_caps(self, quota: Quota) -> None:
+        for accel in quota.caps:
+            if accel not in self.config.center.accelerators:
+                raise ServiceError("invalid-quota", f"caps.{accel}: unknown accelerator type")
+
+    def _check_capacity(self, tenants: Mapping[str, Tenant], allow_overcommit: bool) -> None:
+        total = sum(t.quota.guaranteed for t in tenants.values())
+        capacity = self.engine.center.capacity_gflops()
+        if total > capacity and not allow_overcommit:
+            from scheduler.domain.units import format_compute
+
+            raise ServiceError("overcommitted",
+                               f"guarantees would sum to {format_compute(total)}, beyond the center's "
+                               f"capacity of {format_compute(capacity)} (set allow_overcommit to accept)")
+
+    # -- what-if ------------------------------------------------------------------------
+
+    def what_if(self, changes: Sequence[QuotaChange]) -> WhatIf:
+        with self.lock:
+            e = self.engine
+            proposed = dict(e.tenants)
+            for c in changes:
+                proposed[c.tenant] = self._changed(self.tenant(c.tenant), c)
+                self._check_caps(proposed[c.tenant].quota)
+            return what_if(e.center, dict(e.tenants), proposed, list(e.holding.values()),
+                           list(e.queue), dict(e.history), self.policy, self.clock.now())
+
+    # -- nodes and the center ---------------------------------------------------------
+
+    def node_allocations(self) -> dict[str, int]:
+        """Devices held per node."""
+        with self.lock:
+            out: dict[str, int] = {}
+            for a in self.engine.holding.values():
+                for w in a.placement.workers:
+                    out[w.node] = out.get(w.node, 0) + len(w.devices)
+            return out
+
+    def node_jobs(self, name: str) -> list[str]:
+        with self.lock:
+            return [j.id for j in self.engine.jobs_on_node(name)]
+
+    def set_node_state(self, actor: str, name: str, state: NodeState) -> None:
+        with self.lock:
+            try:
+                self.engine.set_node_state(name, state)
+            except EngineError as exc:
+                raise ServiceError(exc.code, str(exc)) from None
+            self.store.audit(actor, f"node.{'cordon' if state is NodeState.CORDONED else 'uncordon'}",
+                             name, {"state": state.value})
+        self.kick()
+
+    def drain(self, actor: str, name: str, *, preempt: bool) -> tuple[list[str], list[str]]:
+        """Cordon and, with ``preempt``, stop what runs there. Returns (stopped, still running)."""
+        with self.lock:
+            try:
+                if preempt:
+                    stopped = self.engine.drain(name)
+                else:
+                    self.engine.set_node_state(name, NodeState.CORDONED)
+                    stopped = []
+            except EngineError as exc:
+                raise ServiceError(exc.code, str(exc)) from None
+            left = [j.id for j in self.engine.jobs_on_node(name) if j.id not in stopped]
+            self.store.audit(actor, "node.drain", name, {"preempt": preempt, "stopped": stopped})
+        self.kick()
+        return stopped, left
+
+    # -- usage --------------------------------------------------------------------------
+
+    def usage(self) -> dict[str, dict[str, Any]]:
+        """Per tenant: devices and GFLOPS in use, GFLOPS borrowed, by type; live job counts."""
+        with self.lock:
+            e = self.engine
+            gflops = {n: a.gflops for n, a in e.center.accelerators.items()}
+            out: dict[str, dict[str, Any]] = {
+                t: {"devices": {}, "in_use": 0, "borrowed": 0, "pending": 0, "running": 0}
+                for t in sorted(e.tenants)}
+            for a in e.holding.values():
+                u = out.setdefault(a.spec.tenant, {"devices": {}, "in_use": 0, "borrowed": 0,
+                                                   "pending": 0, "running": 0})
+                g = gflops[a.placement.accelerator] * a.placement.devices
+                u["devices"][a.placement.accelerator] = u["devices"].get(a.placement.accelerator, 0) + a.placement.devices
+                u["in_use"] += g
+                if e.jobs[a.id].borrowing:
+                    u["borrowed"] += g
+            for j in e.jobs.values():
+                t = out.get(j.spec.tenant)
+                if t is None:
+                    continue
+                if j.state is JobState.PENDING:
+                    t["pending"] += 1
+                elif j.state in (JobState.ADMITTED, JobState.RUNNING):
+                    t["running"] += 1
+            return out
+
+    def ledger(self, start: float, end: float, tenant: str | None) -> list[LedgerLine]:
+        gflops = {n: a.gflops for n, a in self.config.center.accelerators.items()}
+        return ledger(self.store.runs(start, end, tenant), start, end, self.clock.now(), gflops)
+
+    def audit(self, actor: str, action: str, target: str, detail: Mapping[str, Any]) -> None:
+        self.store.audit(actor, action, target, detail)
+
+
+def _quota_detail(t: Tenant) -> dict[str, Any]:
+    q = t.quota
+    return {"weight": t.weight, "guaranteed": q.guaranteed, "limit": q.limit,
+            "lending_limit": q.lending_limit, "caps": dict(q.caps)}

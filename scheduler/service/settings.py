@@ -1,0 +1,46 @@
+"""How the service is run: addresses, database, center file, executor, loop timing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+
+def default_data_dir() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("aicc", appauthor=False))
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    #: SQLAlchemy URL; None: a SQLite file in ``data_dir``.
+    db_url: str | None = None
+    data_dir: Path = Field(default_factory=default_data_dir)
+    #: None: the shipped 610P center.
+    center_file: Path | None = None
+    executor: str = "sleep"
+    #: The admin token (AICC_ADMIN_TOKEN); None: generate one on first start.
+    admin_token: SecretStr | None = None
+    #: Where a generated admin token is written (0600); None: ``data_dir/admin-token``.
+    admin_token_file: Path | None = None
+    #: The loop steps at least this often, changes or not.
+    step_interval_s: float = Field(default=2.0, gt=0)
+    #: ... and at most this often: changes arriving closer together share one step.
+    min_step_gap_s: float = Field(default=0.005, ge=0)
+    #: How often to poll an executor that cannot say when its next event is due.
+    poll_interval_s: float = Field(default=0.25, gt=0)
+    #: How often the fair-share usage history is saved.
+    history_save_interval_s: float = Field(default=60.0, gt=0)
+    max_body_bytes: int = Field(default=1 << 20, ge=1024)
+    max_page: int = Field(default=1000, ge=100)
+
+    def resolved_db_url(self) -> str:
+        return self.db_url or f"sqlite:///{self.data_dir / 'aicc.db'}"
+
+    def resolved_admin_token_file(self) -> Path:
+        return self.admin_token_file or self.data_dir / "admin-token"

@@ -1,0 +1,114 @@
+"""One writer thread with group commit.
+
+Every write is a small function of a connection, queued; the writer takes
+everything queued so far and runs it in ONE transaction, then resolves each
+caller's future. Many concurrent submissions then cost one commit, and all
+writes are serialized in the order they were queued (SQLite's one-writer rule,
+and "record before act": a job's insert is always committed no later than the
+decision that admits it). If a batch fails, its writes are retried one by one
+so that one bad write fails alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.engine import Engine
+
+log = logging.getLogger(__name__)
+
+Write = Callable[[Connection], Any]
+
+#: Most writes per transaction; a bigger burst is split.
+MAX_BATCH = 2000
+
+
+class WriterClosed(RuntimeError):
+    """The store was closed; nothing more is written."""
+
+
+class Writer:
+    def __init__(self, engine: Engine, name: str = "aicc-store-writer") -> None:
+        self.engine = engine
+        self._queue: deque[tuple[Write, Future[Any]]] = deque()
+        self._cond = threading.Condition()
+        self._closed = False
+        self.batches = 0
+        self.writes = 0
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, write: Write) -> Future[Any]:
+        future: Future[Any] = Future()
+        with self._cond:
+            if self._closed:
+                raise WriterClosed("the store is closed")
+            self._queue.append((write, future))
+            if len(self._queue) == 1:
+                self._cond.notify()
+        return future
+
+    def run(self, write: Write, timeout: float | None = 60.0) -> Any:
+        """Queue a write and wait until it is committed."""
+        if threading.current_thread() is self._thread:  # a write inside a write: run inline
+            raise RuntimeError("nested write")
+        return self.submit(write).result(timeout)
+
+    def close(self, timeout: float = 10.0) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join(timeout)
+
+    def _take(self) -> list[tuple[Write, Future[Any]]] | None:
+        with self._cond:
+            while not self._queue:
+                if self._closed:
+                    return None
+                self._cond.wait()
+            n = min(len(self._queue), MAX_BATCH)
+            return [self._queue.popleft() for _ in range(n)]
+
+    def _run(self) -> None:
+        while True:
+            batch = self._take()
+            if batch is None:
+                return
+            self._commit(batch)
+
+    def _commit(self, batch: list[tuple[Write, Future[Any]]]) -> None:
+        batch = [(w, f) for w, f in batch if f.set_running_or_notify_cancel()]
+        try:
+            with self.engine.begin() as conn:
+                results = [w(conn) for w, _ in batch]
+        except Exception as exc:
+            if len(batch) == 1:
+                log.warning("store write failed: %s", exc)
+                batch[0][1].set_exception(exc)
+                return
+            for item in batch:  # find the bad one: each alone
+                self._commit_one(item)
+            return
+        self.batches += 1
+        self.writes += len(batch)
+        for (_, future), result in zip(batch, results, strict=True):
+            future.set_result(result)
+
+    def _commit_one(self, item: tuple[Write, Future[Any]]) -> None:
+        write, future = item
+        try:
+            with self.engine.begin() as conn:
+                result = write(conn)
+        except Exception as exc:
+            future.set_exception(exc)
+            return
+        self.batches += 1
+        self.writes += 1
+        future.set_result(result)
+
