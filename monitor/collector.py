@@ -1,0 +1,239 @@
+"""The live state of the center, read from the engine when Prometheus scrapes.
+
+Nothing here is pushed on every change: a scrape takes a consistent copy of
+the engine's containers (under the caller's lock, if the engine is stepped
+on another thread), then builds the families from that copy outside the lock.
+Tenants, accelerator types, live states and wait reasons are emitted with
+zeros, so a quiet center shows zeros on its dashboards, not "No data".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+import scheduler
+from monitor import metrics as m
+from scheduler.core import Allocation, Decision, Reason
+from scheduler.domain import Center, JobRecord, JobState, NodeState, Tenant
+from scheduler.domain.center import QUOTA_PRECISION
+from scheduler.engine import Engine
+
+FLOPS_PER_GFLOPS = 1e9
+FLOPS_PER_TFLOPS = 1e12
+
+#: Every reason a pending job may carry, in a stable order.
+PENDING_REASONS: tuple[str, ...] = (*(r.value for r in Reason), m.QUEUED_REASON)
+
+
+@dataclass(frozen=True)
+class EngineView:
+    """What a scrape copies out of the engine, quickly, under the lock."""
+
+    center: Center
+    tenants: Mapping[str, Tenant]
+    holding: Sequence[Allocation]
+    jobs: Sequence[JobRecord]
+    decision: Decision | None
+    now: float
+    last_step_at: float | None
+
+    @classmethod
+    def of(cls, engine: Engine) -> EngineView:
+        # list()/dict() of a dict are single C calls: safe against a concurrent
+        # step even without a lock (the GIL is not released inside them).
+        return cls(engine.center, dict(engine.tenants), list(engine.holding.values()),
+                   list(engine.jobs.values()), engine.last_decision, engine.clock.now(),
+                   engine.last_step_at)
+
+
+def _gauge(d: m.MetricDef) -> GaugeMetricFamily:
+    assert d.kind is m.Kind.GAUGE
+    return GaugeMetricFamily(d.name, d.help, labels=list(d.labels))
+
+
+class EngineCollector(Collector):
+    """A prometheus_client collector over a live engine.
+
+    ``engine`` returns the engine to read, or None before the service has one
+    (then only ``aicc_build_info`` is exposed). ``last_step_wall`` returns the
+    wall-clock time of the last successful step (the instrumentation keeps it;
+    the engine's own clock may be simulated); without it the engine's
+    ``last_step_at`` is used. ``device_series`` exposes aicc_device_allocated_info.
+    """
+
+    def __init__(
+        self,
+        engine: Callable[[], Engine | None],
+        *,
+        lock: AbstractContextManager[object] | None = None,
+        last_step_wall: Callable[[], float | None] | None = None,
+        device_series: bool = True,
+    ) -> None:
+        self._engine = engine
+        self._lock = lock
+        self._last_step_wall = last_step_wall
+        self._device_series = device_series
+
+    def describe(self) -> Iterator[Metric]:
+        for d in m.STATE_METRICS:
+            yield _gauge(d)
+
+    def collect(self) -> Iterator[Metric]:
+        info = _gauge(m.BUILD_INFO)
+        info.add_metric([scheduler.__version__], 1.0)
+        yield info
+        engine = self._engine()
+        if engine is None:
+            return
+        with self._lock if self._lock is not None else nullcontext():
+            view = EngineView.of(engine)
+        wall = self._last_step_wall() if self._last_step_wall is not None else None
+        yield from build_families(view, wall, device_series=self._device_series)
+
+
+def build_families(view: EngineView, last_step_wall: float | None = None, *,
+                   device_series: bool = True) -> Iterator[Metric]:
+    """The state families for one copy of the engine (pure: testable without a registry)."""
+    center = view.center
+    accels = center.accelerators
+    # Devices held per node, and which allocation holds each device.
+    used_on: dict[str, int] = {}
+    for a in view.holding:
+        for w in a.placement.workers:
+            used_on[w.node] = used_on.get(w.node, 0) + len(w.devices)
+
+    yield from _center(center, used_on)
+
+    peak = _gauge(m.ACCELERATOR_PEAK_FLOPS)
+    for name in sorted(accels):
+        for precision, tflops in sorted(accels[name].tflops.items()):
+            peak.add_metric([name, precision], tflops * FLOPS_PER_TFLOPS)
+    yield peak
+
+    yield from _tenants(view)
+    yield from _jobs(view)
+
+    last = _gauge(m.SCHEDULER_LAST_STEP)
+    stamp = last_step_wall if last_step_wall is not None else view.last_step_at
+    last.add_metric([], stamp if stamp is not None else 0.0)
+    yield last
+
+    if device_series:
+        held = _gauge(m.DEVICE_ALLOCATED_INFO)
+        rows = []
+        for a in view.holding:
+            for w in a.placement.workers:
+                pool = center.node(w.node).pool
+                rows.extend((w.node, str(d), pool, a.placement.accelerator, a.spec.tenant)
+                            for d in w.devices)
+        for row in sorted(rows):
+            held.add_metric(list(row), 1.0)
+        yield held
+
+
+def _center(center: Center, used_on: Mapping[str, int]) -> Iterator[Metric]:
+    capacity, allocated = _gauge(m.CENTER_CAPACITY_FLOPS), _gauge(m.CENTER_ALLOCATED_FLOPS)
+    devices, alloc_dev = _gauge(m.CENTER_DEVICES), _gauge(m.CENTER_ALLOCATED_DEVICES)
+    free, nodes = _gauge(m.CENTER_FREE_DEVICES), _gauge(m.NODES)
+    for pool in center.pools:
+        accel = center.accelerators[pool.accelerator]
+        by_state = dict.fromkeys(NodeState, 0)
+        devices_by_state = dict.fromkeys(NodeState, 0)
+        held = free_count = 0
+        for name in pool.nodes:
+            node = center.node(name)
+            used = used_on.get(name, 0)
+            by_state[node.state] += 1
+            devices_by_state[node.state] += node.devices
+            held += used
+            if node.schedulable:
+                free_count += max(0, node.devices - used)
+        installed = sum(devices_by_state.values())
+        for state in NodeState:
+            nodes.add_metric([pool.name, accel.name, state.value], float(by_state[state]))
+            devices.add_metric([pool.name, accel.name, state.value], float(devices_by_state[state]))
+        for precision, tflops in sorted(accel.tflops.items()):
+            capacity.add_metric([pool.name, accel.name, precision], installed * tflops * FLOPS_PER_TFLOPS)
+            allocated.add_metric([pool.name, accel.name, precision], held * tflops * FLOPS_PER_TFLOPS)
+        alloc_dev.add_metric([pool.name, accel.name], float(held))
+        free.add_metric([pool.name, accel.name], float(free_count))
+    yield from (capacity, allocated, devices, alloc_dev, free, nodes)
+
+
+def _tenants(view: EngineView) -> Iterator[Metric]:
+    accels = view.center.accelerators
+    borrowing = {j.id for j in view.jobs if j.borrowing}
+    used_gflops: dict[str, int] = {}
+    used_dev: dict[tuple[str, str], int] = {}
+    borrowed_dev: dict[tuple[str, str], int] = {}
+    for a in view.holding:
+        tenant, accel, count = a.spec.tenant, a.placement.accelerator, a.placement.devices
+        used_gflops[tenant] = used_gflops.get(tenant, 0) + accels[accel].gflops * count
+        used_dev[tenant, accel] = used_dev.get((tenant, accel), 0) + count
+        if a.id in borrowing:
+            borrowed_dev[tenant, accel] = borrowed_dev.get((tenant, accel), 0) + count
+
+    guaranteed, limit = _gauge(m.TENANT_GUARANTEED_FLOPS), _gauge(m.TENANT_LIMIT_FLOPS)
+    lending, used = _gauge(m.TENANT_LENDING_LIMIT_FLOPS), _gauge(m.TENANT_USED_FLOPS)
+    borrowed, weight = _gauge(m.TENANT_BORROWED_FLOPS), _gauge(m.TENANT_WEIGHT)
+    used_d, borrowed_d = _gauge(m.TENANT_USED_DEVICES), _gauge(m.TENANT_BORROWED_DEVICES)
+    caps = _gauge(m.TENANT_CAP_DEVICES)
+    p = QUOTA_PRECISION
+    for name in sorted(set(view.tenants) | set(used_gflops)):
+        tenant = view.tenants.get(name)
+        u = used_gflops.get(name, 0)
+        used.add_metric([name, p], u * FLOPS_PER_GFLOPS)
+        if tenant is not None:
+            q = tenant.quota
+            guaranteed.add_metric([name, p], q.guaranteed * FLOPS_PER_GFLOPS)
+            limit.add_metric([name, p], q.limit * FLOPS_PER_GFLOPS)
+            if q.lending_limit is not None:
+                lending.add_metric([name, p], q.lending_limit * FLOPS_PER_GFLOPS)
+            borrowed.add_metric([name, p], max(0, u - q.guaranteed) * FLOPS_PER_GFLOPS)
+            weight.add_metric([name], tenant.weight)
+            for accel, cap in sorted(q.caps.items()):
+                caps.add_metric([name, accel], float(cap))
+        for accel in sorted(accels):
+            used_d.add_metric([name, accel], float(used_dev.get((name, accel), 0)))
+            borrowed_d.add_metric([name, accel], float(borrowed_dev.get((name, accel), 0)))
+    yield from (guaranteed, limit, lending, used, borrowed, used_d, borrowed_d, caps, weight)
+
+
+def _jobs(view: EngineView) -> Iterator[Metric]:
+    waiting: dict[str, str] = {}
+    if view.decision is not None:
+        waiting = {p.job_id: p.reason.value for p in view.decision.pending}
+    tenants = set(view.tenants)
+    states: dict[tuple[str, str], int] = {}
+    reasons: dict[tuple[str, str], int] = {}
+    oldest: dict[str, float] = {}
+    for job in view.jobs:
+        tenant = job.spec.tenant
+        tenants.add(tenant)
+        if job.state.terminal:
+            continue
+        states[tenant, job.state.value] = states.get((tenant, job.state.value), 0) + 1
+        if job.state is JobState.PENDING:
+            reason = waiting.get(job.id, m.QUEUED_REASON)
+            reasons[tenant, reason] = reasons.get((tenant, reason), 0) + 1
+            if job.submitted_at < oldest.get(tenant, float("inf")):
+                oldest[tenant] = job.submitted_at
+    jobs, pending, age = (_gauge(m.TENANT_JOBS), _gauge(m.TENANT_PENDING_JOBS),
+                          _gauge(m.TENANT_OLDEST_PENDING_AGE))
+    known_reasons = set(PENDING_REASONS)
+    for tenant in sorted(tenants):
+        for state in m.LIVE_STATES:
+            jobs.add_metric([tenant, state], float(states.get((tenant, state), 0)))
+        for reason in PENDING_REASONS:
+            pending.add_metric([tenant, reason], float(reasons.get((tenant, reason), 0)))
+        for (t, reason), count in sorted(reasons.items()):
+            if t == tenant and reason not in known_reasons:
+                pending.add_metric([tenant, reason], float(count))
+        since = oldest.get(tenant)
+        age.add_metric([tenant], max(0.0, view.now - since) if since is not None else 0.0)
+    yield from (jobs, pending, age)

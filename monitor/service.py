@@ -1,0 +1,113 @@
+"""One object that wires the monitor into the service: ``Monitor`` and ``mount``.
+
+In ``create_app`` (before the app starts)::
+
+    from monitor import mount
+    monitor = mount(app, lambda: service.engine)      # GET /metrics + HTTP metrics
+    engine = Engine(..., executor=monitor.wrap_executor(executor),
+                    observers=[monitor.observer])     # events
+    monitor.reconcile(engine)                         # counts reconcile errors
+
+Everything lives in the monitor's own ``CollectorRegistry``: two apps in one
+process (tests) never share counts, and nothing is made at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
+
+from monitor.collector import EngineCollector
+from monitor.http import HTTPMetrics, HTTPMetricsMiddleware
+from monitor.instrumentation import EventMetrics, InstrumentedExecutor, MetricsObserver, reconcile
+from scheduler.engine import Engine, Executor
+
+EngineProvider = Callable[[], Engine | None]
+
+
+class Monitor:
+    """The metrics of one aicc service: state collector, engine observer, HTTP metrics.
+
+    ``engine``: the engine, or a function returning the current one (None
+    while there is none). ``lock``: held while a scrape copies the engine's
+    state, when the engine is stepped on another thread.
+    """
+
+    def __init__(
+        self,
+        engine: Engine | EngineProvider | None = None,
+        *,
+        registry: CollectorRegistry | None = None,
+        lock: AbstractContextManager[object] | None = None,
+        device_series: bool = True,
+    ) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self.events = EventMetrics(self.registry)
+        self.observer = MetricsObserver(self.events)
+        self.http = HTTPMetrics(self.registry)
+        self._provider: EngineProvider = lambda: None
+        if isinstance(engine, Engine):
+            self.attach(engine)
+        elif engine is not None:
+            self._provider = engine
+        self.registry.register(EngineCollector(
+            self._current, lock=lock, last_step_wall=lambda: self.observer.last_step_wall,
+            device_series=device_series))
+
+    def attach(self, engine: Engine) -> Engine:
+        """Read this engine from now on and observe its events."""
+        self._provider = lambda: engine
+        self._observe(engine)
+        return engine
+
+    def _observe(self, engine: Engine) -> None:
+        if self.observer not in engine.observers:
+            engine.observers.append(self.observer)
+        self.observer.know_engine(engine)
+
+    def _current(self) -> Engine | None:
+        engine = self._provider()
+        if engine is not None:
+            self._observe(engine)  # a provider's new engine (after a restart) is observed too
+        return engine
+
+    def wrap_executor(self, executor: Executor) -> InstrumentedExecutor:
+        """The executor, with its errors counted in aicc_executor_errors_total."""
+        return InstrumentedExecutor(executor, self.events)
+
+    def reconcile(self, engine: Engine) -> list[str]:
+        """``engine.reconcile()``, counting failures in aicc_reconcile_errors_total."""
+        self._observe(engine)
+        return reconcile(engine, self.events)
+
+    def exposition(self, accept: str | None = None) -> tuple[bytes, str]:
+        """The scrape body and its content type (OpenMetrics when the scraper asks for it)."""
+        encoder, content_type = choose_encoder(accept or "")
+        return encoder(self.registry), content_type
+
+    def mount(self, app: Any, path: str = "/metrics") -> None:
+        """Add ``GET path`` and the HTTP metrics middleware to a Starlette/FastAPI app.
+
+        Call it while building the app: Starlette refuses new middleware once it started.
+        """
+        from starlette.requests import Request
+        from starlette.responses import Response
+
+        async def metrics_endpoint(request: Request) -> Response:
+            body, content_type = self.exposition(request.headers.get("accept"))
+            return Response(body, headers={"Content-Type": content_type})
+
+        app.add_middleware(HTTPMetricsMiddleware, metrics=self.http)
+        app.add_route(path, metrics_endpoint, methods=["GET"], include_in_schema=False)
+
+
+def mount(app: Any, engine: Engine | EngineProvider | None = None, *, path: str = "/metrics",
+          lock: AbstractContextManager[object] | None = None) -> Monitor:
+    """Make a ``Monitor`` over ``engine`` and mount it on ``app``; returns it."""
+    monitor = Monitor(engine, lock=lock)
+    monitor.mount(app, path)
+    return monitor
