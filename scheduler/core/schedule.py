@@ -132,6 +132,8 @@ class _Cycle:
         self._lendable_epoch = -1
         self._lendable = 0
         self._candidates: list[list[_Holder]] | None = None
+        #: per run of jobs (by identity, within this cycle): their shapes and ids
+        self._columns: dict[int, tuple[list[str], list[str]]] = {}
         #: victim candidates by (type, tenant, priority, may reclaim); reset on admission
         self._cand_cache: dict[tuple[int, str, int, bool], list[_Holder]] = {}
 
@@ -304,38 +306,56 @@ class _Cycle:
         """Consider jobs[start:] in order; with ``stop_on_admit``, return after an admission.
 
         A job's place in its tenant's queue is ``positions[i]`` or ``base + i + 1``.
+        Stretches of jobs whose shape has a remembered reason are recorded in bulk:
+        the cache is looked up chunk by chunk and the lists are extended at C speed.
         """
-        ids, infos, places = self.wait_ids.append, self.wait_infos.append, self.wait_positions.append
         fast = self.policy.blocking in (Blocking.BACKFILL, Blocking.NONE)
+        columns = self._columns.get(id(jobs))
+        if columns is None:
+            columns = self._columns[id(jobs)] = (list(map(_shape, jobs)), list(map(_job_id, jobs)))
+        shapes, job_ids = columns
+        out_ids, out_infos, out_places = self.wait_ids, self.wait_infos, self.wait_positions
         now = self.now
-        starts = self.reservation_starts
-        cache, cache_k = self.cache, self.cache_k
         i = start
         n = len(jobs)
+        chunk = 8
         while i < n:
+            if fast:
+                # Fast path: these shapes could not start and nothing has changed since.
+                end = min(n, i + chunk)
+                hits = list(map(self.cache.get, shapes[i:end]))
+                try:
+                    m = hits.index(None)
+                except ValueError:
+                    m = end - i
+                    chunk = min(chunk * 2, 4096)
+                else:
+                    chunk = 8
+                if m:
+                    out_ids.extend(job_ids[i:i + m])
+                    out_infos.extend(hits[:m] if m < len(hits) else hits)
+                    out_places.extend(range(base + i + 1, base + i + m + 1) if positions is None
+                                      else positions[i:i + m])
+                    i += m
+                    continue
             job = jobs[i]
+            pos = base + i + 1 if positions is None else positions[i]
             i += 1
             k = 0
-            if fast:
-                # Fast path: the same shape could not start and nothing has changed since.
-                hit = cache.get(job.shape)
-                if hit is None and starts:
-                    bound = job.runtime_bound_s
-                    k = len(starts) if bound is None else bisect_left(starts, now + bound)
-                    hit = cache_k[k].get(job.shape)
-                if hit is not None:
-                    ids(job.id)
-                    infos(hit)
-                    places(base + i if positions is None else positions[i - 1])
-                    continue
-            elif starts:
+            starts = self.reservation_starts
+            if starts:
                 bound = job.runtime_bound_s
                 k = len(starts) if bound is None else bisect_left(starts, now + bound)
-            admitted = self._consider(job, base + i if positions is None else positions[i - 1], k)
-            starts, cache, cache_k = self.reservation_starts, self.cache, self.cache_k
-            if admitted and stop_on_admit:
+                if fast:
+                    hit = self.cache_k[k].get(job.shape)
+                    if hit is not None:
+                        out_ids.append(job.id)
+                        out_infos.append(hit)
+                        out_places.append(pos)
+                        continue
+            if self._consider(job, pos, k) and stop_on_admit:
                 return i
-        return len(jobs)
+        return n
 
     # -- one job ------------------------------------------------------------------------
 
@@ -667,23 +687,12 @@ class _Cycle:
                 for idx, h in enumerate(self.holders)
                 if h.type_idx == t and (h.terminating or h.end is not None)
             )
-            lo, hi = 1, len(ending)
-            found: tuple[float, dict[int, int]] | None = None
-            while lo <= hi:
-                mid = (lo + hi) // 2
-                for _, _, idx in ending[:mid]:
-                    self._release(self.holders[idx])
-                fit = self.cap.fit(t, workers, per, cpus, mem, everything)
-                if fit is not None:
-                    _, masks = self.cap.to_placement(t, fit.takes, per, everything)
-                    found = (ending[mid - 1][0], dict(masks))
-                    hi = mid - 1
-                else:
-                    lo = mid + 1
-                for _, _, idx in ending[:mid]:
-                    self._retake(self.holders[idx])
+            holders = [self.holders[idx] for _, _, idx in ending]
+            found = self._earliest_fit(t, workers, per, cpus, mem, everything, holders)
+            if found is not None:
+                found = (ending[found[0]][0], found[1])
             if found is not None and (best is None or found[0] < best[0]):
-                best = (found[0], t, found[1])
+                best = (float(found[0]), t, found[1])
         if best is None:
             return
         start, _, reserved = best
@@ -694,11 +703,60 @@ class _Cycle:
         self._changed()
 
 
+    def _earliest_fit(self, t: int, workers: int, per: int, cpus: int, mem: int,
+                      blocked: Mapping[int, int] | None, ending: list[_Holder]
+                      ) -> tuple[int, dict[int, int]] | None:
+        """How many of ``ending`` (in order of their end) must be gone for the gang to fit,
+        as (index of the last one, the devices it would take). Gallops forward, then
+        bisects back, releasing and retaking holders one at a time."""
+        cap = self.cap
+        need = workers * per
+        released = 0
+
+        def goto(m: int) -> None:
+            nonlocal released
+            while released < m:
+                self._release(ending[released])
+                released += 1
+            while released > m:
+                released -= 1
+                self._retake(ending[released])
+
+        try:
+            lo, hi, step = 0, None, 1
+            while released < len(ending):
+                goto(min(len(ending), released + (step if cap.free_by_type[t] >= need else 1)))
+                if cap.free_by_type[t] < need:
+                    continue
+                if cap.fit(t, workers, per, cpus, mem, blocked) is not None:
+                    hi = released
+                    break
+                lo, step = released, step * 2
+            if hi is None:
+                return None
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                goto(mid)
+                if cap.fit(t, workers, per, cpus, mem, blocked) is not None:
+                    hi = mid
+                else:
+                    lo = mid
+            goto(hi)
+            fit = cap.fit(t, workers, per, cpus, mem, blocked)
+            assert fit is not None
+            _, masks = cap.to_placement(t, fit.takes, per, blocked)
+            return hi - 1, dict(masks)
+        finally:
+            goto(0)
+
+
 def _submitted(job: PendingJob) -> float:
     return job.submitted_at
 
 
 _by_seq = attrgetter("seq")
+_shape = attrgetter("shape")
+_job_id = attrgetter("id")
 
 
 def _by_runtime(job: PendingJob) -> tuple[float, int]:
