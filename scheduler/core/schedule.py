@@ -333,7 +333,7 @@ class _Cycle:
                     chunk = 8
                 if m:
                     out_ids.extend(job_ids[i:i + m])
-                    out_infos.extend(hits[:m] if m < len(hits) else hits)
+                    out_infos.extend(hits[:m] if m < len(hits) else hits)  # type: ignore[arg-type]
                     out_places.extend(range(base + i + 1, base + i + m + 1) if positions is None
                                       else positions[i:i + m])
                     i += m
@@ -690,9 +690,9 @@ class _Cycle:
             holders = [self.holders[idx] for _, _, idx in ending]
             found = self._earliest_fit(t, workers, per, cpus, mem, everything, holders)
             if found is not None:
-                found = (ending[found[0]][0], found[1])
-            if found is not None and (best is None or found[0] < best[0]):
-                best = (float(found[0]), t, found[1])
+                start = ending[found[0]][0]
+                if best is None or start < best[0]:
+                    best = (start, t, found[1])
         if best is None:
             return
         start, _, reserved = best
