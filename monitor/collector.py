@@ -75,7 +75,7 @@ class EngineCollector(Collector):
         device_series: bool = True,
     ) -> None:
         self._engine = engine
-        self._lock = lock
+        self.lock = lock
         self._last_step_wall = last_step_wall
         self._device_series = device_series
 
@@ -90,7 +90,7 @@ class EngineCollector(Collector):
         engine = self._engine()
         if engine is None:
             return
-        with self._lock if self._lock is not None else nullcontext():
+        with self.lock if self.lock is not None else nullcontext():
             view = EngineView.of(engine)
         wall = self._last_step_wall() if self._last_step_wall is not None else None
         yield from build_families(view, wall, device_series=self._device_series)

@@ -1,12 +1,17 @@
 """One object that wires the monitor into the service: ``Monitor`` and ``mount``.
 
-In ``create_app`` (before the app starts)::
+Where the service is built::
 
-    from monitor import mount
-    monitor = mount(app, lambda: service.engine)      # GET /metrics + HTTP metrics
-    engine = Engine(..., executor=monitor.wrap_executor(executor),
-                    observers=[monitor.observer])     # events
-    monitor.reconcile(engine)                         # counts reconcile errors
+    monitor = Monitor()
+    executor = monitor.wrap_executor(executor)         # counts executor errors
+    service = Service(settings, store, config, executor, clock)
+    monitor.attach(service.engine, lock=service.lock)  # state at scrape time + events
+
+and in ``create_app`` (before the app starts)::
+
+    monitor.mount(app)                                 # GET /metrics + HTTP metrics
+
+``mount(app, engine_or_provider, lock=...)`` does both of the last two in one.
 
 Everything lives in the monitor's own ``CollectorRegistry``: two apps in one
 process (tests) never share counts, and nothing is made at import time.
@@ -54,13 +59,16 @@ class Monitor:
             self.attach(engine)
         elif engine is not None:
             self._provider = engine
-        self.registry.register(EngineCollector(
+        self.collector = EngineCollector(
             self._current, lock=lock, last_step_wall=lambda: self.observer.last_step_wall,
-            device_series=device_series))
+            device_series=device_series)
+        self.registry.register(self.collector)
 
-    def attach(self, engine: Engine) -> Engine:
-        """Read this engine from now on and observe its events."""
+    def attach(self, engine: Engine, *, lock: AbstractContextManager[object] | None = None) -> Engine:
+        """Read this engine from now on and observe its events; ``lock`` guards the engine."""
         self._provider = lambda: engine
+        if lock is not None:
+            self.collector.lock = lock
         self._observe(engine)
         return engine
 
