@@ -34,19 +34,23 @@ class SleepExecutor:
         self.runtime_of = runtime_of
         self.start_delay_s = start_delay_s
         self.stop_delay_s = stop_delay_s
-        self._events: list[tuple[float, int, ExecutorEvent]] = []
+        self._events: list[tuple[float, int, ExecutorEvent, int]] = []
         self._seq = 0
         self._state: dict[str, EventKind] = {}
+        self._attempt: dict[str, int] = {}  # a requeued job runs again under the same id
         self._lock = threading.Lock()
 
     def _push(self, at: float, job_id: str, kind: EventKind, detail: str = "") -> None:
         self._seq += 1
-        heapq.heappush(self._events, (at, self._seq, ExecutorEvent(job_id, kind, at, detail)))
+        attempt = self._attempt.get(job_id, 0)
+        heapq.heappush(self._events, (at, self._seq, ExecutorEvent(job_id, kind, at, detail), attempt))
 
     def start(self, job: JobRecord) -> None:
         with self._lock:
-            if job.id in self._state:
+            if self._state.get(job.id) in (EventKind.STARTED, EventKind.SUCCEEDED):
                 return
+            if job.id in self._state:  # stopped or lost, then requeued: a new attempt
+                self._attempt[job.id] = self._attempt.get(job.id, 0) + 1
             now = self.clock.now()
             started = now + self.start_delay_s
             self._state[job.id] = EventKind.STARTED
@@ -69,11 +73,13 @@ class SleepExecutor:
 
     def next_event_at(self) -> float | None:
         with self._lock:
-            while self._events and self._stale(self._events[0][2]):
+            while self._events and self._stale(self._events[0][2], self._events[0][3]):
                 heapq.heappop(self._events)
             return self._events[0][0] if self._events else None
 
-    def _stale(self, event: ExecutorEvent) -> bool:
+    def _stale(self, event: ExecutorEvent, attempt: int) -> bool:
+        if attempt != self._attempt.get(event.job_id, 0):
+            return True
         state = self._state.get(event.job_id)
         if event.kind is EventKind.SUCCEEDED:
             return state is not EventKind.STARTED  # stopped or lost before it finished
@@ -84,8 +90,8 @@ class SleepExecutor:
         out = []
         with self._lock:
             while self._events and self._events[0][0] <= now:
-                event = heapq.heappop(self._events)[2]
-                if self._stale(event):
+                _, _, event, attempt = heapq.heappop(self._events)
+                if self._stale(event, attempt):
                     continue
                 if event.kind is not EventKind.STARTED:
                     self._state[event.job_id] = event.kind

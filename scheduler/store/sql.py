@@ -105,6 +105,11 @@ def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+def _loads(value: Any) -> Any:
+    """SQLite gives a JSON scalar back as a number (the column has numeric affinity)."""
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
 def make_engine(url: str) -> Engine:
     """An SQLAlchemy engine with the settings each backend wants."""
     u = make_url(url)
@@ -115,7 +120,7 @@ def make_engine(url: str) -> Engine:
         kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
         if memory:
             kwargs["poolclass"] = StaticPool
-        engine = create_engine(u, json_serializer=_dumps, json_deserializer=orjson.loads, **kwargs)
+        engine = create_engine(u, json_serializer=_dumps, json_deserializer=_loads, **kwargs)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -129,7 +134,7 @@ def make_engine(url: str) -> Engine:
         return engine
     if u.get_backend_name() == "postgresql" and u.drivername == "postgresql":
         u = u.set(drivername="postgresql+psycopg")
-    return create_engine(u, json_serializer=_dumps, json_deserializer=orjson.loads,
+    return create_engine(u, json_serializer=_dumps, json_deserializer=_loads,
                          pool_size=8, max_overflow=8, pool_pre_ping=True)
 
 
