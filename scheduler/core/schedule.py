@@ -6,7 +6,7 @@ the order of a set, so the same inputs give the same decision byte for byte.
 
 Order of consideration: priority class (raised by aging), then weighted
 dominant-resource fair share across tenants (re-ranked after each admission),
-then submission order. Each job is checked against its tenant's quota, then
+then the job's own class, then submission order. Each job is checked against its tenant's quota, then
 placed all-or-nothing; if it cannot be placed, it may reclaim lent guarantee or
 preempt lower priority work of its own tenant; failing that it waits with a
 reason, and the first few capacity-blocked jobs get a backfill reservation that
@@ -135,7 +135,7 @@ class _Cycle:
         #: per run of jobs (by identity, within this cycle): their shapes and ids
         self._columns: dict[int, tuple[list[str], list[str]]] = {}
         #: victim candidates by (type, tenant, priority, may reclaim); reset on admission
-        self._cand_cache: dict[tuple[int, str, int, bool], list[_Holder]] = {}
+        self._cand_cache: dict[tuple[int, str, int, bool], tuple[list[_Holder], int, int]] = {}
 
     # -- state ----------------------------------------------------------------------
 
@@ -216,13 +216,17 @@ class _Cycle:
         for level in sorted(levels, reverse=True):
             runs: dict[str, Sequence[PendingJob]] = {}
             for tenant, segments in levels[level].items():
+                # Within a level: the higher base class first (an aged job joins the
+                # level behind those born there), each stretch in submission order.
+                segments.sort(key=lambda seg: -seg[0])
                 if len(segments) == 1 and not policy.shortest_first:
-                    runs[tenant] = segments[0]
+                    runs[tenant] = segments[0][1]
                 else:
                     merged: list[PendingJob] = []
-                    for seg in segments:
+                    for _, seg in segments:
                         merged.extend(seg)
-                    merged.sort(key=self.order)
+                    if policy.shortest_first:
+                        merged.sort(key=_by_runtime)
                     runs[tenant] = merged
             if policy.fair_share:
                 self._fair_level(runs, offset)
@@ -250,8 +254,8 @@ class _Cycle:
     def order(self) -> Callable[[PendingJob], Any]:
         return _by_runtime if self.policy.shortest_first else _by_seq
 
-    def _levels(self, queue: PendingQueue) -> dict[int, dict[str, list[Sequence[PendingJob]]]]:
-        """Effective priority level -> tenant -> runs of jobs in submission order.
+    def _levels(self, queue: PendingQueue) -> dict[int, dict[str, list[tuple[int, Sequence[PendingJob]]]]]:
+        """Effective priority level -> tenant -> (base priority, jobs in submission order).
 
         Aging raises a job by ``aging_boost`` for every ``aging_interval_s`` it waited,
         up to the highest class; since a list is in submission order, the jobs
@@ -261,7 +265,7 @@ class _Cycle:
         classes = policy.priority_classes
         top = max(classes.values(), default=0)
         aging, boost = policy.aging_interval_s, policy.aging_boost
-        levels: dict[int, dict[str, list[Sequence[PendingJob]]]] = {}
+        levels: dict[int, dict[str, list[tuple[int, Sequence[PendingJob]]]]] = {}
         for (tenant, cls), jobs in queue.lists():
             base = classes.get(cls)
             if tenant not in self.tenants or base is None:
@@ -272,7 +276,7 @@ class _Cycle:
                     self.wait_positions.append(0)
                 continue
             if aging <= 0 or boost <= 0 or base >= top:
-                levels.setdefault(base, {}).setdefault(tenant, []).append(jobs)
+                levels.setdefault(base, {}).setdefault(tenant, []).append((base, jobs))
                 continue
             steps = -(-(top - base) // boost)
             hi = len(jobs)
@@ -281,7 +285,8 @@ class _Cycle:
                 cut = 0 if m > steps else bisect_right(jobs, self.now - m * aging, key=_submitted)
                 if cut < hi:
                     level = min(top, base + (m - 1) * boost)
-                    levels.setdefault(level, {}).setdefault(tenant, []).append(jobs[cut:hi] if cut or hi < len(jobs) else jobs)
+                    stretch = jobs[cut:hi] if cut or hi < len(jobs) else jobs
+                    levels.setdefault(level, {}).setdefault(tenant, []).append((base, stretch))
                 hi = cut
                 if hi == 0:
                     break
@@ -577,17 +582,21 @@ class _Cycle:
             if reclaim and not own_lower and self.used[tenant] + gflops > quota.guaranteed:
                 reclaim = False
             key = (t, tenant, priority, reclaim)
-            cands = self._cand_cache.get(key)
-            if cands is None:
-                cands = self._cand_cache[key] = [
+            entry = self._cand_cache.get(key)
+            if entry is None:
+                cands = [
                     h for h in self._victim_candidates(t)
                     if (own_lower and h.tenant == tenant and h.priority < priority)
                     or (reclaim and h.tenant != tenant and h.tenant in over)
                 ]
-            if not cands:
+                own_gflops = sum(h.gflops for h in cands if h.tenant == tenant)
+                entry = self._cand_cache[key] = (cands, sum(h.devices for h in cands), own_gflops)
+            cands, releasable, own_gflops = entry
+            # Hopeless whatever is chosen: too few devices, or too little own quota freed.
+            if not cands or releasable + self.cap.free_by_type[t] < spec.devices:
                 continue
-            releasable = sum(h.devices for h in cands if not h.terminating)
-            if releasable + self.cap.free_by_type[t] < spec.devices:
+            ceiling = quota.limit if policy.borrowing else quota.guaranteed
+            if self.used[tenant] - own_gflops + gflops > ceiling:
                 continue
             chosen: list[tuple[_Holder, PreemptReason]] = []
             released: dict[str, int] = {}
@@ -619,13 +628,13 @@ class _Cycle:
                     self._retake(h)
                 continue
             # Drop victims the job does not need after all, most important first.
-            for entry in sorted(chosen, key=lambda e: (-e[0].priority, e[0].started_at, e[0].seq)):
-                h = entry[0]
+            for pick in sorted(chosen, key=lambda e: (-e[0].priority, e[0].started_at, e[0].seq)):
+                h = pick[0]
                 self._retake(h)
                 released[h.tenant] -= h.gflops
                 own_after = own_devices - (h.devices if h.tenant == tenant else 0)
                 if self._victims_suffice(tenant, t, spec, gflops, released, own_after, cap_devices):
-                    chosen.remove(entry)
+                    chosen.remove(pick)
                     own_devices = own_after
                 else:
                     self._release(h)
