@@ -1,0 +1,225 @@
+"""The chart as `helm template` renders it (Go text/template + sprig), each manifest
+checked against the real Kubernetes schemas and the CRDs' minimal schemas."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.deploy.chart import CHART, ROOT, VALUES_DIR, Renderer, by_kind, one
+from tests.deploy.validate import manifest_errors
+
+FULL_610P = (ROOT / "deploy" / "helm" / "values-610p.yaml", ROOT / "deploy" / "helm" / "center-610p.yaml")
+EXAMPLES = {
+    "defaults": (),
+    "610p": FULL_610P,
+    **{p.stem: (p,) for p in sorted(VALUES_DIR.glob("good-*.yaml"))},
+}
+
+
+@pytest.fixture(scope="module")
+def rendered(helm: Renderer) -> dict[str, list[dict[str, Any]]]:
+    return {name: helm.manifests(files) for name, files in EXAMPLES.items()}
+
+
+def container(doc: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(c for c in doc["spec"]["template"]["spec"]["containers"] if c["name"] == name)
+
+
+@pytest.mark.parametrize("example", sorted(EXAMPLES))
+def test_every_manifest_passes_the_kubernetes_and_crd_schemas(rendered, example: str) -> None:  # type: ignore[no-untyped-def]
+    docs = rendered[example]
+    assert docs
+    errors = [e for d in docs for e in manifest_errors(d)]
+    assert errors == []
+
+
+@pytest.mark.parametrize("example", sorted(EXAMPLES))
+def test_every_object_has_the_recommended_labels(rendered, example: str) -> None:  # type: ignore[no-untyped-def]
+    for d in rendered[example]:
+        labels = d["metadata"]["labels"]
+        assert labels["helm.sh/chart"] == "aicc-0.1.0"
+        assert labels["app.kubernetes.io/name"] == "aicc"
+        assert labels["app.kubernetes.io/instance"] == "aicc"
+        assert labels["app.kubernetes.io/managed-by"] == "Helm"
+        assert labels["app.kubernetes.io/version"] == "0.1.0"
+
+
+def test_defaults_make_a_runnable_non_root_read_only_scheduler(rendered) -> None:  # type: ignore[no-untyped-def]
+    docs = rendered["defaults"]
+    assert sorted(d["kind"] for d in docs) == sorted(
+        ["Deployment", "Service", "Secret", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Pod"])
+    dep = one(docs, "Deployment")
+    pod = dep["spec"]["template"]["spec"]
+    c = container(dep, "scheduler")
+    assert dep["spec"]["replicas"] == 1 and dep["spec"]["strategy"]["type"] == "Recreate"
+    assert c["args"][:3] == ["serve", "--host", "0.0.0.0"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert c["securityContext"]["readOnlyRootFilesystem"] is True
+    assert c["securityContext"]["allowPrivilegeEscalation"] is False
+    mounts = {m["mountPath"] for m in c["volumeMounts"]}
+    assert {"/tmp", "/var/lib/aicc"} <= mounts
+    assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert c["startupProbe"]["httpGet"]["path"] == "/healthz"
+    env = {e["name"]: e for e in c["env"]}
+    ref = env["AICC_ADMIN_TOKEN"]["valueFrom"]["secretKeyRef"]
+    secret = one(docs, "Secret")
+    assert ref == {"name": secret["metadata"]["name"], "key": "token"}
+    assert len(base64.b64decode(secret["data"]["token"])) == 48
+    assert "--db" not in c["args"] and "--center" not in c["args"]  # SQLite, shipped center
+    svc = one(docs, "Service")
+    assert svc["spec"]["selector"] == dep["spec"]["selector"]["matchLabels"]
+    assert svc["spec"]["ports"][0]["port"] == 8080
+
+
+def test_rbac_reads_nodes_namespaces_and_quotas_and_writes_only_when_asked(rendered) -> None:  # type: ignore[no-untyped-def]
+    def verbs(docs: list[dict[str, Any]]) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for rule in one(docs, "ClusterRole")["rules"]:
+            for r in rule["resources"]:
+                out.setdefault(r, set()).update(rule["verbs"])
+        return out
+
+    assert verbs(rendered["defaults"]) == {r: {"get", "list", "watch"} for r in ("nodes", "namespaces", "resourcequotas")}
+    full = verbs(rendered["610p"])
+    assert full["nodes"] == {"get", "list", "watch"}
+    assert {"create", "patch"} <= full["namespaces"] and {"create", "patch"} <= full["resourcequotas"]
+    binding = one(rendered["610p"], "ClusterRoleBinding")
+    assert binding["subjects"][0]["name"] == one(rendered["610p"], "ServiceAccount")["metadata"]["name"]
+    assert by_kind(rendered["good-external-ray"], "ClusterRole") == []
+
+
+def test_the_helm_test_hook_calls_readyz_on_the_service(rendered) -> None:  # type: ignore[no-untyped-def]
+    pod = one(rendered["defaults"], "Pod")
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    script = pod["spec"]["containers"][0]["command"][-1]
+    assert "http://aicc.aicc.svc:8080/readyz" in script
+    compile(script, "readyz", "exec")  # the probe script is valid Python
+
+
+def test_the_610p_values_render_the_center_ray_cluster_and_monitoring(rendered) -> None:  # type: ignore[no-untyped-def]
+    from scheduler.centerfile import build_center, load_center
+
+    docs = rendered["610p"]
+    cm = next(d for d in by_kind(docs, "ConfigMap") if d["metadata"]["name"] == "aicc-center")
+    center = build_center(yaml.safe_load(cm["data"]["center.yaml"]))
+    shipped = load_center()
+    assert center.center == shipped.center and center.tenants == shipped.tenants
+    c = container(one(docs, "Deployment"), "scheduler")
+    assert c["args"][c["args"].index("--center") + 1] == "/etc/aicc/center.yaml"
+    assert c["args"][c["args"].index("--executor") + 1] == "ray"
+    assert c["args"][c["args"].index("--db") + 1] == "$(AICC_DATABASE_URL)"
+    env = {e["name"]: e for e in c["env"]}
+    assert env["AICC_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {"name": "aicc-database", "key": "url"}
+    assert env["AICC_ADMIN_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "aicc-admin", "key": "token"}
+    assert env["RAY_ADDRESS"]["value"] == "ray://aicc-ray-head-svc.aicc.svc:10001"
+    assert by_kind(docs, "Secret") == []  # both come from existing Secrets
+
+    ray = one(docs, "RayCluster")
+    groups = {g["groupName"]: g for g in ray["spec"]["workerGroupSpecs"]}
+    gpu, npu = groups["a800"], groups["ascend910b"]
+    gpu_limits = gpu["template"]["spec"]["containers"][0]["resources"]["limits"]
+    npu_limits = npu["template"]["spec"]["containers"][0]["resources"]["limits"]
+    assert gpu_limits["nvidia.com/gpu"] == "8" and gpu["rayStartParams"]["num-gpus"] == "8"
+    assert npu_limits["huawei.com/Ascend910"] == "8" and "nvidia.com/gpu" not in npu_limits
+    assert yaml.safe_load(yaml.safe_load(npu["rayStartParams"]["resources"])) == {"NPU": 8}
+    assert (gpu["replicas"], npu["replicas"]) == (128, 114)  # the 610P center's node counts
+    assert ray["spec"]["headGroupSpec"]["rayStartParams"]["num-cpus"] == "0"
+
+    sm = one(docs, "ServiceMonitor")
+    assert sm["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert sm["spec"]["endpoints"][0]["path"] == "/metrics"
+    assert sm["spec"]["jobLabel"] == "app.kubernetes.io/part-of"
+    assert one(docs, "Service")["metadata"]["labels"]["app.kubernetes.io/part-of"] == "aicc"  # job="aicc"
+    pr = one(docs, "PrometheusRule")
+    assert pr["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+
+
+def test_the_prometheus_rule_holds_exactly_the_shipped_rules(rendered) -> None:  # type: ignore[no-untyped-def]
+    shipped = []
+    for f in sorted((ROOT / "monitor" / "rules").glob("*.yaml")):
+        shipped += yaml.safe_load(f.read_text())["groups"]
+    assert shipped, "monitor/rules has no rule groups"
+    assert one(rendered["610p"], "PrometheusRule")["spec"]["groups"] == shipped
+
+
+def test_promtool_accepts_the_rendered_rules(rendered, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        from tests.deploy.chart import unavailable
+
+        unavailable("promtool (Debian package prometheus) checks the PrometheusRule's expressions")
+    spec = one(rendered["610p"], "PrometheusRule")["spec"]
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(yaml.safe_dump(spec))
+    proc = subprocess.run([str(promtool), "check", "rules", str(rules)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_dashboards_become_sidecar_config_maps(rendered) -> None:  # type: ignore[no-untyped-def]
+    shipped = sorted((ROOT / "monitor" / "dashboards").glob("*.json"))
+    maps = [d for d in by_kind(rendered["610p"], "ConfigMap") if "-dashboard-" in d["metadata"]["name"]]
+    assert len(maps) == len(shipped)
+    for cm in maps:
+        assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+        assert cm["metadata"]["annotations"] == {"grafana_folder": "aicc"}
+    got = {k: v for cm in maps for k, v in cm["data"].items()}
+    assert got == {p.name: p.read_text().rstrip("\n") for p in shipped}
+
+
+def test_bundled_postgresql_is_wired_by_a_generated_password(rendered) -> None:  # type: ignore[no-untyped-def]
+    docs = rendered["good-bundled-postgresql"]
+    sts = one(docs, "StatefulSet")
+    pg = container(sts, "postgresql")
+    assert pg["securityContext"]["readOnlyRootFilesystem"] is True
+    assert sts["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
+    c = container(one(docs, "Deployment"), "scheduler")
+    env = {e["name"]: e for e in c["env"]}
+    assert env["AICC_DATABASE_URL"]["value"] == (
+        "postgresql+psycopg://aicc:$(AICC_DATABASE_PASSWORD)@aicc-postgresql:5432/aicc")
+    names = [e["name"] for e in c["env"]]
+    assert names.index("AICC_DATABASE_PASSWORD") < names.index("AICC_DATABASE_URL")  # $(VAR) expands
+    secrets = {s["metadata"]["name"]: s for s in by_kind(docs, "Secret")}
+    assert len(base64.b64decode(secrets["aicc-postgresql"]["data"]["password"])) == 32
+    assert base64.b64decode(secrets["aicc-admin-token"]["data"]["token"]) == b"change-me-please"
+    # tenants given apart replace those of center.file
+    from scheduler.centerfile import build_center
+
+    cm = next(d for d in by_kind(docs, "ConfigMap") if d["metadata"]["name"] == "aicc-center")
+    cfg = build_center(yaml.safe_load(cm["data"]["center.yaml"]))
+    assert sorted(cfg.tenants) == ["prod", "research"]
+    assert one(docs, "ServiceMonitor")["metadata"]["namespace"] == "monitoring"
+    assert one(docs, "ServiceMonitor")["spec"]["namespaceSelector"] == {"matchNames": ["aicc"]}
+
+
+def test_a_changed_center_rolls_the_pod(helm: Renderer, tmp_path: Path) -> None:
+    def checksum(files: tuple[Path, ...]) -> str:
+        dep = one(helm.manifests(files), "Deployment")
+        return str(dep["spec"]["template"]["metadata"]["annotations"]["checksum/center"])
+
+    extra = tmp_path / "tenants.yaml"
+    extra.write_text("tenants: [{name: solo, guaranteed: 1P, limit: 2P}]\n")
+    assert checksum(FULL_610P) != checksum((*FULL_610P, extra))
+
+
+def test_notes_tell_how_to_reach_it_and_warn_about_an_ephemeral_store(helm: Renderer) -> None:
+    notes = helm.notes()
+    assert "kubectl -n aicc port-forward svc/aicc 8080:8080" in notes
+    assert "get secret aicc-admin-token" in notes
+    assert "LOST when the pod is replaced" in notes
+    full = helm.notes(FULL_610P)
+    assert "LOST" not in full and "RAY_ADDRESS=ray://aicc-ray-head-svc.aicc.svc:10001" in full
+    assert "a800 (gpu x8) ascend910b (npu x8)" in full
+
+
+def test_chart_yaml_is_a_v2_application_chart() -> None:
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert chart["apiVersion"] == "v2" and chart["type"] == "application"
+    assert chart["name"] == "aicc" and chart["version"] and chart["appVersion"]
