@@ -17,12 +17,12 @@ from scheduler.service.tokens import Principal
 _BEARER = {"WWW-Authenticate": "Bearer"}
 
 
-def service(request: Request) -> Service:
+async def service(request: Request) -> Service:
     svc: Service = request.app.state.service
     return svc
 
 
-def principal(request: Request) -> Principal:
+async def principal(request: Request) -> Principal:
     header = request.headers.get("authorization")
     if not header:
         raise Problem(401, "unauthorized", "send 'Authorization: Bearer <token>'", headers=_BEARER)
@@ -30,19 +30,20 @@ def principal(request: Request) -> Principal:
     if scheme.lower() != "bearer" or not token.strip():
         raise Problem(401, "unauthorized", "the Authorization header must be 'Bearer <token>'",
                       headers=_BEARER)
-    found = service(request).authenticate(token.strip())
+    svc: Service = request.app.state.service
+    found = svc.authenticate(token.strip())
     if found is None:
         raise Problem(401, "unauthorized", "the token is not valid (unknown or revoked)", headers=_BEARER)
     return found
 
 
-def admin(p: Annotated[Principal, Depends(principal)]) -> Principal:
+async def admin(p: Annotated[Principal, Depends(principal)]) -> Principal:
     if not p.is_admin:
         raise Problem(403, "forbidden", "this route needs the admin token")
     return p
 
 
-def tenant(p: Annotated[Principal, Depends(principal)]) -> Principal:
+async def tenant(p: Annotated[Principal, Depends(principal)]) -> Principal:
     if p.is_admin:
         raise Problem(403, "tenant-token-required", "jobs are submitted with a tenant's token")
     return p

@@ -31,6 +31,10 @@ from scheduler.store import SqlStore, TokenInfo
 log = logging.getLogger(__name__)
 
 
+class Busy(Exception):
+    """The engine is busy (a step runs); retry from a thread that may wait."""
+
+
 @dataclass(frozen=True)
 class JobView:
     """A job and, while it waits, why and where in its queue."""
@@ -146,6 +150,7 @@ class Service:
     def _loop(self) -> None:
         s = self.settings
         last_step = time.monotonic()
+        took = 0.0
         while True:
             with self._wake:
                 while not self._stopping:
@@ -159,9 +164,12 @@ class Service:
                 if self._stopping:
                     return
                 self._dirty = False
-            gap = s.min_step_gap_s - (time.monotonic() - last_step)
+            # Steps may take at most ``step_share`` of the time: under a storm of
+            # submissions over a long queue the API keeps the rest.
+            gap = max(s.min_step_gap_s, took * (1.0 / s.step_share - 1.0)) - (time.monotonic() - last_step)
             if gap > 0:
                 time.sleep(gap)
+            began = time.monotonic()
             try:
                 with self.lock:
                     self.engine.sync()
@@ -172,6 +180,7 @@ class Service:
                 log.exception("scheduling step failed")
                 time.sleep(min(1.0, s.step_interval_s))
             last_step = time.monotonic()
+            took = last_step - began
 
     def _executor_due(self) -> float | None:
         """Seconds until the executor's next event; the poll interval if it cannot say."""
@@ -232,9 +241,16 @@ class Service:
     # -- jobs ---------------------------------------------------------------------------
 
     def submit(self, spec: JobSpec, idempotency_key: str | None = None,
-               request_sha256: str | None = None) -> tuple[JobRecord, Future[None], bool]:
-        """Queue a job. Returns (job, commit future, created); answer only once the future is done."""
-        with self.lock:
+               request_sha256: str | None = None, *, blocking: bool = True,
+               ) -> tuple[JobRecord, Future[None], bool]:
+        """Queue a job. Returns (job, commit future, created); answer only once the future is done.
+
+        With ``blocking=False`` raise ``Busy`` rather than wait for the lock (a step
+        holds it): an event loop then hands the call to a thread instead of stalling.
+        """
+        if not self.lock.acquire(blocking=blocking):
+            raise Busy
+        try:
             if idempotency_key is not None:
                 hit = self._idempotent(spec.tenant, idempotency_key)
                 if hit is not None:
@@ -255,6 +271,8 @@ class Service:
                 if len(self._idem) > 10_000:
                     self._idem = {k: v for k, v in self._idem.items() if not v[2].done()}
                 self._idem[(spec.tenant, idempotency_key)] = (job.id, request_sha256, future)
+        finally:
+            self.lock.release()
         future.add_done_callback(lambda f: self._committed(job.id, f))
         self.kick()
         return job, future, True
@@ -278,6 +296,11 @@ class Service:
     def current(self, job: JobRecord) -> JobRecord:
         """The freshest record of a job: memory for live jobs, else what is stored."""
         return self.engine.jobs.get(job.id, job)
+
+    def quick_view(self, job: JobRecord) -> JobView:
+        """The freshest record without taking the lock (no queue position)."""
+        job = self.engine.jobs.get(job.id, job)
+        return JobView(job, job.reason, job.detail, None)
 
     def view(self, job: JobRecord) -> JobView:
         with self.lock:

@@ -32,6 +32,8 @@ class Settings(BaseModel):
     step_interval_s: float = Field(default=2.0, gt=0)
     #: ... and at most this often: changes arriving closer together share one step.
     min_step_gap_s: float = Field(default=0.005, ge=0)
+    #: Most of the time steps may take: after a step of d seconds the next waits d * (1/share - 1).
+    step_share: float = Field(default=0.25, gt=0, le=1)
     #: How often to poll an executor that cannot say when its next event is due.
     poll_interval_s: float = Field(default=0.25, gt=0)
     #: How often the fair-share usage history is saved.

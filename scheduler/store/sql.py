@@ -52,7 +52,7 @@ from scheduler.store.models import (
     TokenRow,
     UsageHistoryRow,
 )
-from scheduler.store.writer import Writer
+from scheduler.store.writer import Inserts, Writer
 
 _actor: contextvars.ContextVar[str] = contextvars.ContextVar("aicc_store_actor", default="system")
 _TERMINAL = [s.value for s in TERMINAL_STATES]
@@ -67,6 +67,8 @@ nodes_t = cast(Table, NodeStateRow.__table__)
 audit_t = cast(Table, AuditRow.__table__)
 usage_t = cast(Table, UsageHistoryRow.__table__)
 meta_t = cast(Table, MetaRow.__table__)
+_INSERT_JOB = insert(jobs_t)
+_INSERT_EVENT = insert(events_t)
 
 
 class StoreError(RuntimeError):
@@ -189,12 +191,7 @@ class SqlStore:
         row["idempotency_key"] = idempotency_key
         row["request_sha256"] = request_sha256
         ev = _event(job, job.submitted_at)
-
-        def write(conn: Connection) -> None:
-            conn.execute(insert(jobs_t), row)
-            conn.execute(insert(events_t), ev)
-
-        return self.writer.submit(write)
+        return self.writer.submit(Inserts([(_INSERT_JOB, [row]), (_INSERT_EVENT, [ev])]))
 
     def update_jobs(self, jobs: Sequence[JobRecord]) -> None:
         if not jobs:

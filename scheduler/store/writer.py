@@ -25,6 +25,24 @@ log = logging.getLogger(__name__)
 
 Write = Callable[[Connection], Any]
 
+
+class Inserts:
+    """A write that is only inserts: consecutive ones are merged into one executemany each.
+
+    ``parts`` is a list of (statement, rows); merged writes keep the order of statements.
+    """
+
+    __slots__ = ("parts",)
+
+    def __init__(self, parts: list[tuple[Any, list[dict[str, Any]]]]) -> None:
+        self.parts = parts
+
+    def __call__(self, conn: Connection) -> None:
+        for stmt, rows in self.parts:
+            if rows:
+                conn.execute(stmt, rows)
+
+
 #: Most writes per transaction; a bigger burst is split.
 MAX_BATCH = 2000
 
@@ -86,7 +104,7 @@ class Writer:
         batch = [(w, f) for w, f in batch if f.set_running_or_notify_cancel()]
         try:
             with self.engine.begin() as conn:
-                results = [w(conn) for w, _ in batch]
+                results = _run_merged(conn, [w for w, _ in batch])
         except Exception as exc:
             if len(batch) == 1:
                 log.warning("store write failed: %s", exc)
@@ -112,3 +130,31 @@ class Writer:
         self.writes += 1
         future.set_result(result)
 
+
+def _run_merged(conn: Connection, writes: list[Write]) -> list[Any]:
+    """Run the writes in order; a run of ``Inserts`` with the same statements is one executemany."""
+    results: list[Any] = []
+    i = 0
+    while i < len(writes):
+        w = writes[i]
+        if not isinstance(w, Inserts):
+            results.append(w(conn))
+            i += 1
+            continue
+        stmts = [stmt for stmt, _ in w.parts]
+        rows = [list(r) for _, r in w.parts]
+        j = i + 1
+        while j < len(writes):
+            nxt = writes[j]
+            if not isinstance(nxt, Inserts) or len(nxt.parts) != len(stmts) or any(
+                    a is not b for a, (b, _) in zip(stmts, nxt.parts, strict=True)):
+                break
+            for k, (_, more) in enumerate(nxt.parts):
+                rows[k].extend(more)
+            j += 1
+        for stmt, r in zip(stmts, rows, strict=True):
+            if r:
+                conn.execute(stmt, r)
+        results.extend([None] * (j - i))
+        i = j
+    return results

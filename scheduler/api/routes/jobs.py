@@ -10,6 +10,7 @@ import hashlib
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
+from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from scheduler.api import views
@@ -19,6 +20,7 @@ from scheduler.api.models import JobList, JobOut, JobSubmit, LogsOut
 from scheduler.api.responses import Json, ok, problems
 from scheduler.domain import JobKind, JobSpec, JobState, Resources
 from scheduler.service import ServiceError
+from scheduler.service.service import Busy
 
 router = APIRouter(tags=["jobs"])
 
@@ -42,12 +44,16 @@ async def submit(body: JobSubmit, caller: TenantCaller, svc: Svc,
                  idempotency_key: Annotated[str | None, Header(max_length=255)] = None) -> Response:
     assert caller.tenant is not None
     sha = hashlib.sha256(body.model_dump_json().encode()).hexdigest() if idempotency_key else None
-    job, future, created = svc.submit(spec_of(caller.tenant, body), idempotency_key, sha)
+    spec = spec_of(caller.tenant, body)
+    try:
+        job, future, created = svc.submit(spec, idempotency_key, sha, blocking=False)
+    except Busy:  # a step holds the engine: wait in a thread, not in the event loop
+        job, future, created = await run_in_threadpool(svc.submit, spec, idempotency_key, sha)
     try:
         await asyncio.wrap_future(future)
     except Exception:
         raise ServiceError("store-unavailable", "the job could not be recorded; try again") from None
-    view = svc.view(job)
+    view = svc.quick_view(job)
     return Json(views.job(view), status_code=201 if created else 200,
                 headers={"Location": f"/v1/jobs/{job.id}"})
 

@@ -1,0 +1,216 @@
+"""Job submissions per second over real HTTP, SQLite, 16 connections, with wrk.
+
+Starts ``aicc serve`` (SQLite, sleep executor, the shipped 610P center) as a
+real process, issues a tenant token, and drives ``POST /v1/jobs`` with wrk and
+a Lua script. Then does the same against a naive FastAPI + SQLAlchemy app (one
+ORM session and one commit per request) in the same run, for comparison.
+
+What makes aicc faster than the naive app: one writer thread with group
+commit (the inserts of many concurrent requests share one transaction, each
+request waits on a future), no scheduling step per request (the loop steps at
+most every few ms), token checks against an in-memory table of hashes, uvloop
+and httptools under uvicorn, orjson, and the response built as a dict without
+validating our own output.
+
+Prints, as its last line, one JSON object: submits_per_s, p99_ms, p50_ms,
+naive_submits_per_s, naive_p99_ms, connections, duration_s, errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+PORT = 18101
+NAIVE_PORT = 18102
+ADMIN = "bench-admin-token"
+JOB = {"name": "bench", "kind": "batch", "workers": 1,
+       "resources": {"accelerators": 1, "cpus": 4, "memory": "16Gi"},
+       "priority": "normal", "runtime_env": {"sleep_s": 3600}}
+
+LUA = """
+wrk.method = "POST"
+wrk.body = '%(body)s'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer %(token)s"
+"""
+
+
+def request(url: str, method: str = "GET", body: object = None, token: str | None = None) -> dict[str, object]:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read() or b"{}")  # type: ignore[no-any-return]
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with {proc.returncode}")
+        try:
+            request(url)
+            return
+        except Exception:
+            time.sleep(0.2)
+    raise SystemExit(f"server at {url} not ready after {timeout} s")
+
+
+def run_wrk(url: str, token: str, seconds: int, connections: int, workdir: Path) -> dict[str, float]:
+    script = workdir / "post.lua"
+    script.write_text(LUA % {"body": json.dumps(JOB), "token": token})
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
+                         capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    lat = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors:.*", out)
+    return {"rps": rps, "p50_ms": _ms(lat["50"]), "p99_ms": _ms(lat["99"]),
+            "non_2xx": float(bad.group(1)) if bad else 0.0, "socket_errors": 1.0 if errors else 0.0,
+            "raw": out}  # type: ignore[dict-item]
+
+
+def _ms(value: str) -> float:
+    m = re.match(r"([\d.]+)(us|ms|s)", value)
+    assert m is not None, value
+    return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+
+
+def serve_aicc(workdir: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "AICC_ADMIN_TOKEN": ADMIN}
+    aicc = [sys.executable, "-c", "from scheduler.cli import main; main()"]
+    return subprocess.Popen([*aicc, "serve", "--port", str(PORT), "--data-dir", str(workdir / "aicc"),
+                             "--log-level", "warning"], env=env)
+
+
+# -- the naive baseline: what a first FastAPI + SQLAlchemy service does ----------------------
+
+NAIVE_APP = '''
+import json, sys, time
+from fastapi import FastAPI, Header
+from pydantic import BaseModel
+from sqlalchemy import JSON, Float, Integer, String, create_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+import uvicorn
+
+class Base(DeclarativeBase): pass
+
+class Job(Base):
+    __tablename__ = "jobs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(63))
+    name: Mapped[str] = mapped_column(String(253))
+    state: Mapped[str] = mapped_column(String(16))
+    spec: Mapped[dict] = mapped_column(JSON)
+    submitted_at: Mapped[float] = mapped_column(Float)
+
+class Resources(BaseModel):
+    accelerators: int
+    cpus: int = 0
+    memory: str = "0"
+
+class JobIn(BaseModel):
+    name: str
+    kind: str
+    workers: int
+    resources: Resources
+    priority: str = "normal"
+    runtime_env: dict = {}
+
+engine = create_engine(f"sqlite:///{sys.argv[2]}", connect_args={"check_same_thread": False})
+Base.metadata.create_all(engine)
+app = FastAPI()
+
+@app.post("/v1/jobs", status_code=201)
+def submit(body: JobIn, authorization: str = Header()):
+    with Session(engine) as s:
+        job = Job(tenant="t", name=body.name, state="pending", spec=body.model_dump(), submitted_at=time.time())
+        s.add(job)
+        s.commit()
+        return {"id": job.id, "name": job.name, "state": job.state}
+
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+'''
+
+
+def serve_naive(workdir: Path) -> subprocess.Popen[bytes]:
+    app = workdir / "naive_app.py"
+    app.write_text(NAIVE_APP)
+    return subprocess.Popen([sys.executable, str(app), str(NAIVE_PORT), str(workdir / "naive.db")])
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--skip-naive", action="store_true")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (apt-get install wrk)")
+    workdir = Path(tempfile.mkdtemp(prefix="aicc-bench-api-"))
+    try:
+        proc = serve_aicc(workdir)
+        try:
+            base = f"http://127.0.0.1:{PORT}"
+            wait_ready(base + "/readyz", proc)
+            token = str(request(base + "/v1/admin/tenants/large-models/tokens", "POST", {"name": "bench"}, ADMIN)["token"])
+            run_wrk(base + "/v1/jobs", token, 2, args.connections, workdir)  # warm up
+            aicc = run_wrk(base + "/v1/jobs", token, args.seconds, args.connections, workdir)
+            stored = request(base + "/v1/admin/jobs?limit=1", token=ADMIN)
+            assert stored["items"], "no job was stored"
+        finally:
+            stop(proc)
+        print(aicc["raw"])
+        naive: dict[str, float] = {"rps": 0.0, "p99_ms": 0.0}
+        if not args.skip_naive:
+            nproc = serve_naive(workdir)
+            try:
+                nbase = f"http://127.0.0.1:{NAIVE_PORT}"
+                deadline = time.monotonic() + 60
+                while True:
+                    try:
+                        request(nbase + "/v1/jobs", "POST", JOB, "x")
+                        break
+                    except Exception:
+                        if time.monotonic() > deadline or nproc.poll() is not None:
+                            raise SystemExit("naive app did not start") from None
+                        time.sleep(0.2)
+                run_wrk(nbase + "/v1/jobs", "x", 2, args.connections, workdir)
+                naive = run_wrk(nbase + "/v1/jobs", "x", args.seconds, args.connections, workdir)
+            finally:
+                stop(nproc)
+            print(naive["raw"])
+        result = {"submits_per_s": round(aicc["rps"], 1), "p99_ms": round(aicc["p99_ms"], 2),
+                  "p50_ms": round(aicc["p50_ms"], 2), "errors": int(aicc["non_2xx"]),
+                  "naive_submits_per_s": round(naive["rps"], 1), "naive_p99_ms": round(naive["p99_ms"], 2),
+                  "connections": args.connections, "duration_s": args.seconds, "db": "sqlite",
+                  "target": {"submits_per_s": 1500, "p99_ms": 50}}
+        print(json.dumps(result))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
