@@ -1,0 +1,124 @@
+"""The use cases without HTTP: bootstrap, the loop, executors by name, `aicc serve` errors."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from scheduler.cli import build
+from scheduler.domain import JobKind, JobSpec, JobState, Quota, Resources, Tenant
+from scheduler.engine.clock import SystemClock
+from scheduler.executors.sleep import SleepExecutor
+from scheduler.service import ExecutorUnavailable, Service, ServiceError, Settings, make_executor
+from scheduler.store import SqlStore
+from tests.api.conftest import small_center
+
+
+def make(tmp_path: Path, **settings: object) -> Service:
+    s = Settings(data_dir=tmp_path, step_interval_s=0.2, min_step_gap_s=0.0, **settings)  # type: ignore[arg-type]
+    clock = SystemClock()
+    return Service(s, SqlStore(s.resolved_db_url(), clock=clock), small_center(), SleepExecutor(clock), clock)
+
+
+def spec(name: str = "j", devices: int = 8, sleep_s: float = 0.2, tenant: str = "acme") -> JobSpec:
+    return JobSpec(tenant, name, JobKind.TRAINING, 1, Resources(devices, ("a800",)),
+                   runtime_env={"sleep_s": sleep_s})
+
+
+def test_first_start_creates_the_center_files_tenants_once(tmp_path: Path) -> None:
+    svc = make(tmp_path)
+    assert [t.name for t in svc.tenants()] == ["acme", "beta"]
+    svc.delete_tenant("admin", "beta")
+    svc.store.close()
+    again = make(tmp_path)  # not a first start: what was deleted stays deleted
+    assert [t.name for t in again.tenants()] == ["acme"]
+    history = again.quota_history("acme")
+    assert history[-1]["actor"] == "bootstrap"
+    again.store.close()
+
+
+def test_generated_admin_token_is_written_0600_and_works(tmp_path: Path) -> None:
+    svc = make(tmp_path)
+    token = svc.generated_admin_token
+    assert token is not None
+    path = tmp_path / "admin-token"
+    assert path.read_text().strip() == token and path.stat().st_mode & 0o777 == 0o600
+    p = svc.authenticate(token)
+    assert p is not None and p.is_admin
+    assert svc.authenticate(token + "x") is None
+    svc.store.close()
+    again = make(tmp_path)
+    assert again.generated_admin_token is None  # only on first start
+    assert again.authenticate(token) is not None
+    again.store.close()
+
+
+def test_admin_token_from_settings_is_not_stored(tmp_path: Path) -> None:
+    svc = make(tmp_path, admin_token="from-env")
+    assert svc.generated_admin_token is None and not (tmp_path / "admin-token").exists()
+    assert svc.authenticate("from-env") is not None
+    assert svc.store.tokens() == []
+    svc.store.close()
+
+
+def test_the_loop_admits_runs_and_finishes_jobs_by_itself(tmp_path: Path) -> None:
+    svc = make(tmp_path)
+    svc.start()
+    try:
+        jobs = []
+        for i in range(3):
+            job, future, created = svc.submit(spec(f"j{i}"))
+            future.result(5)
+            assert created
+            jobs.append(job.id)
+        deadline = time.monotonic() + 10
+        while any(svc.get_job(j).job.state is not JobState.SUCCEEDED for j in jobs):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        done = svc.get_job(jobs[0]).job
+        assert done.started_at is not None and done.finished_at is not None
+        assert done.finished_at - done.started_at == pytest.approx(0.2, abs=0.05)
+    finally:
+        svc.stop()
+        svc.store.close()
+
+
+def test_a_tenant_never_sees_another_tenants_job(tmp_path: Path) -> None:
+    svc = make(tmp_path)
+    job, future, _ = svc.submit(spec())
+    future.result(5)
+    with pytest.raises(ServiceError) as err:
+        svc.get_job(job.id, tenant="beta")
+    assert err.value.code == "job-not-found" and err.value.status == 404
+    svc.store.close()
+
+
+def test_quota_checks(tmp_path: Path) -> None:
+    svc = make(tmp_path)
+    with pytest.raises(ServiceError) as err:
+        svc.create_tenant("admin", Tenant("gamma", Quota(5_000_000, 5_000_000)))
+    assert err.value.code == "overcommitted"
+    svc.create_tenant("admin", Tenant("gamma", Quota(5_000_000, 5_000_000)), allow_overcommit=True)
+    with pytest.raises(ServiceError) as err:
+        svc.create_tenant("admin", Tenant("gamma", Quota(0, 0)))
+    assert err.value.code == "tenant-exists"
+    svc.store.close()
+
+
+def test_executors_by_name() -> None:
+    clock = SystemClock()
+    assert isinstance(make_executor("sleep", clock), SleepExecutor)
+    with pytest.raises(ExecutorUnavailable, match="ray executor is not available yet"):
+        make_executor("ray", clock)
+    with pytest.raises(ExecutorUnavailable, match="unknown executor"):
+        make_executor("k8s", clock)
+
+
+def test_serve_with_ray_fails_in_one_clear_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(build(), ["serve", "--executor", "ray", "--data-dir", str(tmp_path)])
+    assert result.exit_code != 0
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines == ["error: the ray executor is not available yet; use --executor sleep"]
