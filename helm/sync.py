@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
-"""Copy the one-source files the chart ships into helm/aicc/files/ (and the
-610P center into deploy/helm/center-610p.yaml), because Helm can only read
-files inside the chart.
+"""Write deploy/helm/center-610p.yaml, the reference center
+(scheduler/data/center.yaml) as chart values, since values cannot include a file.
 
-    python helm/sync.py          # copy
-    python helm/sync.py --check  # exit 1 and name the files that differ
+    python helm/sync.py          # write it
+    python helm/sync.py --check  # exit 1 when it is stale
 
-Sources: monitor/rules/*.yaml (Prometheus rules), monitor/dashboards/*.json
-(Grafana dashboards), scheduler/data/center.yaml (the reference center).
-tests/deploy/test_sync.py fails when a copy is stale.
+The rules and dashboards need no copy: helm/aicc/files/rules and
+files/dashboards are symbolic links to monitor/rules and monitor/dashboards,
+which Helm follows when it loads or packages the chart.
+tests/deploy/test_sync.py fails when the generated file is stale.
 """
 
 from __future__ import annotations
@@ -18,12 +18,6 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CHART = ROOT / "helm" / "aicc"
-#: (source folder, glob, destination folder inside the chart)
-COPIES = (
-    (ROOT / "monitor" / "rules", "*.yaml", CHART / "files" / "rules"),
-    (ROOT / "monitor" / "dashboards", "*.json", CHART / "files" / "dashboards"),
-)
 CENTER_SOURCE = ROOT / "scheduler" / "data" / "center.yaml"
 CENTER_VALUES = ROOT / "deploy" / "helm" / "center-610p.yaml"
 
@@ -41,18 +35,8 @@ def center_values_text() -> str:
 
 
 def planned() -> dict[Path, bytes | None]:
-    """Every destination file and its wanted content (None: to be removed)."""
-    plan: dict[Path, bytes | None] = {}
-    for src_dir, pattern, dst_dir in COPIES:
-        wanted = {p.name: p.read_bytes() for p in sorted(src_dir.glob(pattern))} if src_dir.is_dir() else {}
-        if dst_dir.is_dir():
-            for stale in dst_dir.glob(pattern):
-                if stale.name not in wanted:
-                    plan[stale] = None
-        for name, data in wanted.items():
-            plan[dst_dir / name] = data
-    plan[CENTER_VALUES] = center_values_text().encode()
-    return plan
+    """Every generated file and its wanted content (None: to be removed)."""
+    return {CENTER_VALUES: center_values_text().encode()}
 
 
 def differences(plan: dict[Path, bytes | None]) -> list[Path]:

@@ -13,9 +13,17 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from scheduler.domain import AcceleratorType, Center, Node, Quota, QuotaError, Tenant
+from scheduler.domain import AcceleratorType, Center, Node, NodeState, Quota, QuotaError, Tenant
 from scheduler.domain.units import UnitError, parse_compute, parse_memory
 
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
@@ -63,14 +71,39 @@ class AcceleratorModel(_Strict):
         return v
 
 
+class NodeModel(_Strict):
+    """One real node (``aicc kube inventory`` writes these): its name is the host's."""
+
+    name: str = Field(pattern=r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
+    rack: str = Field(min_length=1, max_length=253)
+    devices: int = Field(ge=1, le=64)
+    cpus: int = Field(ge=1)
+    memory: Memory
+    state: NodeState = NodeState.READY
+
+
 class PoolModel(_Strict):
+    """A pool is either a grid (racks x nodes_per_rack of one shape) or a list of nodes."""
+
     name: Name
     accelerator: Name
-    racks: int = Field(ge=1, le=10_000)
-    nodes_per_rack: int = Field(ge=1, le=1_000)
-    devices_per_node: int = Field(ge=1, le=64)
-    cpus_per_node: int = Field(ge=1)
-    memory_per_node: Memory
+    racks: int | None = Field(default=None, ge=1, le=10_000)
+    nodes_per_rack: int | None = Field(default=None, ge=1, le=1_000)
+    devices_per_node: int | None = Field(default=None, ge=1, le=64)
+    cpus_per_node: int | None = Field(default=None, ge=1)
+    memory_per_node: Memory | None = None
+    nodes: list[NodeModel] | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> PoolModel:
+        grid = (self.racks, self.nodes_per_rack, self.devices_per_node, self.cpus_per_node,
+                self.memory_per_node)
+        if self.nodes is None and None in grid:
+            raise ValueError("give racks, nodes_per_rack, devices_per_node, cpus_per_node and "
+                             "memory_per_node, or a list of nodes")
+        if self.nodes is not None and any(g is not None for g in grid):
+            raise ValueError("give either the grid fields or nodes, not both")
+        return self
 
 
 class TenantModel(_Strict):
@@ -148,11 +181,17 @@ def _from_model(m: CenterModel) -> CenterConfig:
     for i, p in enumerate(m.pools):
         if p.accelerator not in accels:
             raise CenterFileError(f"pools.{i}.accelerator: unknown accelerator {p.accelerator!r}")
+        if p.nodes is not None:
+            nodes.extend(Node(n.name, p.name, n.rack, p.accelerator, n.devices, n.cpus, n.memory, n.state)
+                         for n in p.nodes)
+            continue
+        assert p.racks and p.nodes_per_rack and p.devices_per_node and p.cpus_per_node and p.memory_per_node
         for r in range(p.racks):
             rack = f"{p.name}-r{r + 1:02d}"
             for n in range(p.nodes_per_rack):
                 nodes.append(Node(f"{rack}-n{n + 1:02d}", p.name, rack, p.accelerator,
                                   p.devices_per_node, p.cpus_per_node, p.memory_per_node))
+    _unique([n.name for n in nodes], "nodes")
     center = Center(m.name, accels, tuple(nodes))
     tenants: dict[str, Tenant] = {}
     for i, t in enumerate(m.tenants):

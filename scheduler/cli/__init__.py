@@ -10,7 +10,7 @@ import importlib
 
 import typer
 
-COMMAND_MODULES = ("demo", "up", "serve", "simulate")
+COMMAND_MODULES = ("demo", "up", "serve", "simulate", "kube")
 
 app = typer.Typer(
     name="aicc",

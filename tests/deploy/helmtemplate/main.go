@@ -26,7 +26,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -46,11 +45,13 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 // Files mirrors Helm's .Files: the chart's non-template files by path.
 type Files map[string][]byte
 
-func (f Files) Get(name string) string       { return string(f[name]) }
-func (f Files) GetBytes(name string) []byte  { return f[name] }
-func (f Files) Lines(name string) []string   { return strings.Split(strings.TrimSuffix(string(f[name]), "\n"), "\n") }
-func (f Files) AsConfig() string             { return f.asMap(false) }
-func (f Files) AsSecrets() string            { return f.asMap(true) }
+func (f Files) Get(name string) string      { return string(f[name]) }
+func (f Files) GetBytes(name string) []byte { return f[name] }
+func (f Files) Lines(name string) []string {
+	return strings.Split(strings.TrimSuffix(string(f[name]), "\n"), "\n")
+}
+func (f Files) AsConfig() string  { return f.asMap(false) }
+func (f Files) AsSecrets() string { return f.asMap(true) }
 func (f Files) Glob(pattern string) Files {
 	out := Files{}
 	for name, data := range f {
@@ -249,27 +250,41 @@ func run() error {
 	chartName, _ := chart["name"].(string)
 	files := Files{}
 	var templates []string
-	err = filepath.WalkDir(chartDir, func(p string, d fs.DirEntry, err error) error {
+	// Symbolic links are followed, as Helm's chart loader does (files/rules and
+	// files/dashboards link to monitor/: one source for the chart and compose).
+	var walk func(dir string) error
+	walk = func(dir string) error {
+		entries, err := os.ReadDir(dir)
 		if err != nil {
 			return err
 		}
-		if d.IsDir() {
-			return nil
+		for _, e := range entries {
+			p := filepath.Join(dir, e.Name())
+			info, err := os.Stat(p)
+			if err != nil {
+				return err
+			}
+			if info.IsDir() {
+				if err := walk(p); err != nil {
+					return err
+				}
+				continue
+			}
+			rel, _ := filepath.Rel(chartDir, p)
+			rel = filepath.ToSlash(rel)
+			if strings.HasPrefix(rel, "templates/") {
+				templates = append(templates, rel)
+				continue
+			}
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			files[rel] = data
 		}
-		rel, _ := filepath.Rel(chartDir, p)
-		rel = filepath.ToSlash(rel)
-		if strings.HasPrefix(rel, "templates/") {
-			templates = append(templates, rel)
-			return nil
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		files[rel] = data
 		return nil
-	})
-	if err != nil {
+	}
+	if err := walk(chartDir); err != nil {
 		return err
 	}
 	sort.Strings(templates)
