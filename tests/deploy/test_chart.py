@@ -120,7 +120,11 @@ def test_the_610p_values_render_the_center_ray_cluster_and_monitoring(rendered) 
     assert env["AICC_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {"name": "aicc-database", "key": "url"}
     assert env["AICC_ADMIN_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "aicc-admin", "key": "token"}
     assert env["RAY_ADDRESS"]["value"] == "ray://aicc-ray-head-svc.aicc.svc:10001"
-    assert by_kind(docs, "Secret") == []  # both come from existing Secrets
+    # The admin token and the database URL come from existing Secrets; the Ray token is made.
+    assert [s["metadata"]["name"] for s in by_kind(docs, "Secret")] == ["aicc-ray-auth"]
+    assert env["RAY_AUTH_MODE"]["value"] == "token"
+    ray_token = env["RAY_AUTH_TOKEN"]["valueFrom"]["secretKeyRef"]
+    assert ray_token == {"name": "aicc-ray-auth", "key": "token"}
 
     ray = one(docs, "RayCluster")
     groups = {g["groupName"]: g for g in ray["spec"]["workerGroupSpecs"]}
@@ -132,6 +136,13 @@ def test_the_610p_values_render_the_center_ray_cluster_and_monitoring(rendered) 
     assert yaml.safe_load(yaml.safe_load(npu["rayStartParams"]["resources"])) == {"NPU": 8}
     assert (gpu["replicas"], npu["replicas"]) == (128, 114)  # the 610P center's node counts
     assert ray["spec"]["headGroupSpec"]["rayStartParams"]["num-cpus"] == "0"
+    templates = [ray["spec"]["headGroupSpec"]["template"], gpu["template"], npu["template"]]
+    for tpl in templates:  # every Ray container shares aicc's token
+        ray_env = {e["name"]: e for e in tpl["spec"]["containers"][0]["env"]}
+        assert ray_env["RAY_AUTH_MODE"]["value"] == "token"
+        assert ray_env["RAY_AUTH_TOKEN"]["valueFrom"]["secretKeyRef"] == ray_token
+    worker_env = {e["name"]: e for e in gpu["template"]["spec"]["containers"][0]["env"]}
+    assert worker_env["AICC_NODE_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "spec.nodeName"
 
     sm = one(docs, "ServiceMonitor")
     assert sm["metadata"]["labels"]["release"] == "kube-prometheus-stack"

@@ -123,3 +123,29 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "ray://%s-head-svc.%s.svc:%d" (include "aicc.rayCluster.name" .) .Release.Namespace (int .Values.ray.cluster.head.clientPort) }}
 {{- end }}
 {{- end }}
+
+{{/* Ray token auth: on when asked and aicc talks to a Ray cluster. */}}
+{{- define "aicc.rayAuth" -}}
+{{- if and .Values.ray.auth.enabled (or .Values.ray.cluster.enabled .Values.ray.address) }}true{{ end }}
+{{- end }}
+
+{{- define "aicc.rayAuthSecret" -}}
+{{- .Values.ray.auth.existingSecret | default (printf "%s-ray-auth" (include "aicc.fullname" .)) }}
+{{- end }}
+
+{{- define "aicc.rayAuthKey" -}}
+{{- if .Values.ray.auth.existingSecret }}{{ .Values.ray.auth.existingSecretKey }}{{ else }}token{{ end }}
+{{- end }}
+
+{{/* The env of every Ray container and of aicc itself. */}}
+{{- define "aicc.rayAuthEnv" -}}
+{{- if include "aicc.rayAuth" . }}
+- name: RAY_AUTH_MODE
+  value: token
+- name: RAY_AUTH_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "aicc.rayAuthSecret" . }}
+      key: {{ include "aicc.rayAuthKey" . }}
+{{- end }}
+{{- end }}

@@ -26,6 +26,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -261,6 +262,9 @@ func run() error {
 		for _, e := range entries {
 			p := filepath.Join(dir, e.Name())
 			info, err := os.Stat(p)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // a dangling link: nothing to load, as for an absent folder
+			}
 			if err != nil {
 				return err
 			}
