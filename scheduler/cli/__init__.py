@@ -10,7 +10,8 @@ import importlib
 
 import typer
 
-COMMAND_MODULES = ("demo", "up", "serve", "simulate", "kube")
+COMMAND_MODULES = ("demo", "up", "serve", "simulate", "center", "tenant", "quota", "token", "job", "node",
+                   "usage", "top", "audit", "config", "kube")
 
 app = typer.Typer(
     name="aicc",

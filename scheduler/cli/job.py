@@ -1,0 +1,188 @@
+"""``aicc job submit|list|get|cancel|logs``: jobs, as ``ray job`` and Slurm show them."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from scheduler.cli.connect import (
+    Output,
+    Yes,
+    age,
+    api_command,
+    confirm,
+    dump,
+    dump_items,
+    listing,
+    show,
+)
+from scheduler.cli.output import Format, fail, table
+
+if TYPE_CHECKING:
+    from scheduler.api.models import JobOut
+    from scheduler.client import Client
+
+JobArg = Annotated[str, typer.Argument(help="Job id (from job list or job submit).")]
+LIVE = ("pending", "admitted", "running", "preempted")
+TERMINAL = ("succeeded", "failed", "cancelled")
+
+EXAMPLE_SPEC = """\b
+    name: bert-finetune
+    kind: finetune            # training, finetune, inference, batch
+    workers: 2                # a gang: all start together or none
+    resources: {accelerators: 8, accelerator_types: [a800], cpus: 16, memory: 128Gi}
+    priority: normal
+    estimated_runtime_s: 3600
+    entrypoint: python train.py"""
+
+
+def register(app: typer.Typer) -> None:
+    j = typer.Typer(name="job", help="Submit, list, inspect and cancel jobs.", no_args_is_help=True)
+    j.command("submit", help="Submit a job from a YAML (or JSON) file with the keys of the API's job spec; "
+              "needs a tenant token. Retries reuse one Idempotency-Key, so a job is made once.\n\n"
+              f"{EXAMPLE_SPEC}\n\nExample: aicc job submit -f job.yaml")(api_command(submit))
+    j.command("list", help="The queue, as squeue shows it: live jobs by default (--all for finished ones "
+              "too), with the nodes of running jobs or the REASON a pending one waits.\n\n"
+              "Example: aicc job list --tenant finance --state pending")(api_command(list_))
+    j.command("get", help="Show a job: state, placement, why it waits, queue position, times.\n\n"
+              "Example: aicc job get j42 -o yaml")(api_command(get))
+    j.command("cancel", help="Cancel jobs (your own; the admin: any). Finished jobs stay as they are.\n\n"
+              "Example: aicc job cancel j42 j43 --yes")(api_command(cancel))
+    j.command("logs", help="Print a job's output; --follow keeps printing until the job ends.\n\n"
+              "Example: aicc job logs j42 --follow")(api_command(logs))
+    app.add_typer(j)
+
+
+def _read_spec(path: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        text = typer.get_text_stream("stdin").read() if str(path) == "-" else path.read_text()
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc.strerror or exc}")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        fail(f"{path}: not YAML: {str(exc).splitlines()[0]}")
+    if not isinstance(data, dict):
+        fail(f"{path}: expected a mapping with the job spec (name, resources, ...)")
+    return data
+
+
+def submit(client: Client,
+           file: Annotated[Path, typer.Option("--file", "-f", help="Job spec, YAML or JSON ('-': stdin).")],
+           name: Annotated[str | None, typer.Option("--name", help="Override the spec's name.")] = None,
+           idempotency_key: Annotated[str | None, typer.Option(
+               "--idempotency-key", help="Make resubmits of this key return the same job (default: a new key).")] = None,
+           output: Output = Format.TABLE) -> None:
+    spec = _read_spec(file)
+    if name is not None:
+        spec["name"] = name
+    job = client.submit(spec, idempotency_key=idempotency_key)
+    show(dump(job), output, lambda: f"submitted job {job.id} ({job.name}) for {job.tenant}: {job.state}"
+         + (f" ({job.reason})" if job.reason and job.state == "pending" else ""))
+
+
+def _nodes(nodes: list[str]) -> str:
+    if len(nodes) <= 3:
+        return ",".join(nodes)
+    return f"{','.join(nodes[:2])},+{len(nodes) - 2}"
+
+
+def where_or_why(j: JobOut) -> str:
+    """NODES for a job holding devices, (REASON) otherwise, as squeue's NODELIST(REASON)."""
+    if j.placement is not None and j.state in ("admitted", "running", "preempted"):
+        return _nodes(j.placement.nodes)
+    return f"({j.reason})" if j.reason else ""
+
+
+def queue_table(items: list[JobOut]) -> str:
+    rows = [[j.id, j.tenant, j.name, j.state.upper(), j.devices, age(j.submitted_at), where_or_why(j)]
+            for j in items]
+    return table(["ID", "TENANT", "NAME", "STATE", "DEVICES", "AGE", "NODES(REASON)"], rows)
+
+
+def list_(client: Client,
+          tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant's jobs (admin).")] = None,
+          state: Annotated[list[str] | None, typer.Option(
+              "--state", help="pending, admitted, running, preempted, succeeded, failed, cancelled "
+              "(repeat or comma-separate).")] = None,
+          kind: Annotated[list[str] | None, typer.Option("--kind", help="training, finetune, inference, batch.")] = None,
+          all_: Annotated[bool, typer.Option("--all", "-a", help="Finished jobs too.")] = False,
+          output: Output = Format.TABLE) -> None:
+    states = [s.strip().lower() for v in state or [] for s in v.split(",") if s.strip()]
+    if not states and not all_:
+        states = list(LIVE)
+    items = list(client.jobs(tenant=tenant, state=states or None, kind=kind or None))
+    show(dump_items(items), output, lambda: queue_table(items))
+
+
+def job_text(j: JobOut) -> str:
+    r = j.resources
+    accel = "/".join(r.accelerator_types) or "any"
+    shape = f"{j.workers} x {r.accelerators} {accel}, {r.cpus} cpus, {r.memory} memory per worker"
+    placed = None
+    if j.placement is not None:
+        placed = "; ".join(f"{w.node}[{','.join(map(str, w.devices))}]" for w in j.placement.workers)
+    return listing([
+        ("Job", j.id), ("Name", j.name), ("Tenant", j.tenant), ("Kind", j.kind), ("State", j.state),
+        ("Reason", j.reason), ("Detail", j.detail), ("Queue position", j.queue_position),
+        ("Priority", j.priority + ("" if j.preemptible else ", not preemptible")),
+        ("Resources", shape), ("Devices", j.devices),
+        ("Placement", f"{j.placement.accelerator}: {placed}" if j.placement else None),
+        ("Borrowing", "yes" if j.borrowing else None), ("Preemptions", j.preemptions or None),
+        ("Submitted", j.submitted_at), ("Admitted", j.admitted_at), ("Started", j.started_at),
+        ("Finished", j.finished_at), ("Estimated runtime", j.estimated_runtime_s and f"{j.estimated_runtime_s:g} s"),
+        ("Max runtime", j.max_runtime_s and f"{j.max_runtime_s:g} s"), ("Entrypoint", j.entrypoint),
+    ])
+
+
+def get(client: Client, job_id: JobArg, output: Output = Format.TABLE) -> None:
+    j = client.job(job_id)
+    show(dump(j), output, lambda: job_text(j))
+
+
+def cancel(client: Client, job_ids: Annotated[list[str], typer.Argument(help="Job ids.")],
+           yes: Yes = False, output: Output = Format.TABLE) -> None:
+    confirm(yes, f"cancel {', '.join(job_ids)}")
+    done = [client.cancel(i) for i in job_ids]
+    data: Any = dump(done[0]) if len(done) == 1 else dump_items(done)
+    show(data, output, lambda: "\n".join(f"job {j.id} ({j.name}): {j.state}" for j in done))
+
+
+def _new_lines(before: list[str], after: list[str]) -> list[str]:
+    """The lines of ``after`` past what it shares with ``before`` (logs grow; a rewrite reprints)."""
+    k = 0
+    while k < len(before) and k < len(after) and before[k] == after[k]:
+        k += 1
+    if k < len(before):  # rewritten, not appended: show it whole
+        return after
+    return after[k:]
+
+
+def logs(client: Client, job_id: JobArg,
+         follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing until the job ends.")] = False,
+         interval: Annotated[float, typer.Option("--interval", min=0.1, help="Seconds between polls.")] = 1.0,
+         output: Output = Format.TABLE) -> None:
+    out = client.logs(job_id)
+    if not follow:
+        show(dump(out), output, lambda: out.text.rstrip("\n"))
+        return
+    if output is not Format.TABLE:
+        fail("--follow prints text; use it without -o")
+    seen: list[str] = []
+    while True:
+        lines = out.text.splitlines()
+        for line in _new_lines(seen, lines):
+            typer.echo(line)
+        seen = lines
+        if client.job(job_id).state in TERMINAL:
+            final = client.logs(job_id).text.splitlines()
+            for line in _new_lines(seen, final):
+                typer.echo(line)
+            return
+        time.sleep(interval)
+        out = client.logs(job_id)

@@ -1,0 +1,92 @@
+"""``aicc tenant create|list|get|delete``: tenants and their quotas (admin)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from scheduler.cli.connect import (
+    Output,
+    Yes,
+    api_command,
+    caps,
+    compute,
+    confirm,
+    dump,
+    dump_items,
+    show,
+)
+from scheduler.cli.output import Format, table
+
+if TYPE_CHECKING:
+    from scheduler.api.models import TenantOut
+    from scheduler.client import Client
+
+Guaranteed = Annotated[str | None, typer.Option("--guaranteed", help="Guaranteed compute, e.g. 120P or 500T.")]
+Limit = Annotated[str | None, typer.Option("--limit", help="How far it may borrow idle compute, e.g. 200P.")]
+LendingLimit = Annotated[str | None, typer.Option(
+    "--lending-limit", help="How much of its unused guarantee others may borrow (default: all).")]
+Caps = Annotated[list[str] | None, typer.Option(
+    "--cap", help="Cap per accelerator type in devices, TYPE=N (repeatable): --cap a800=256.")]
+Overcommit = Annotated[bool, typer.Option(
+    "--allow-overcommit", help="Accept guarantees that sum beyond the center's capacity.")]
+
+
+def register(app: typer.Typer) -> None:
+    t = typer.Typer(name="tenant", help="Tenants of the center and their quotas (admin).", no_args_is_help=True)
+    t.command("create", help="Create a tenant, with its quota (a bare number is PFLOPS).\n\n"
+              "Example: aicc tenant create robotics --guaranteed 40P --limit 80P --cap a800=64 --weight 2")(
+        api_command(create))
+    t.command("list", help="List tenants with their quota and live jobs.\n\n"
+              "Example: aicc tenant list -o yaml")(api_command(list_))
+    t.command("get", help="Show one tenant.\n\nExample: aicc tenant get finance")(api_command(get))
+    t.command("delete", help="Delete a tenant; refused while it has live jobs unless --force (which "
+              "cancels them). Its tokens are revoked.\n\nExample: aicc tenant delete robotics --yes")(
+        api_command(delete))
+    app.add_typer(t)
+
+
+def caps_text(c: dict[str, int]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(c.items()))
+
+
+def tenants_table(items: list[TenantOut]) -> str:
+    rows = [[t.name, f"{t.weight:g}", t.quota.guaranteed, t.quota.limit, t.quota.lending_limit or "-",
+             caps_text(t.quota.caps) or "-", t.live_jobs.get("pending", 0),
+             t.live_jobs.get("running", 0) + t.live_jobs.get("admitted", 0)] for t in items]
+    return table(["TENANT", "WEIGHT", "GUARANTEED", "LIMIT", "LENDING LIMIT", "CAPS", "PENDING", "RUNNING"],
+                 rows)
+
+
+def create(client: Client, name: Annotated[str, typer.Argument(help="Tenant name (lowercase, digits, -).")],
+           guaranteed: Guaranteed = None, limit: Limit = None, lending_limit: LendingLimit = None,
+           cap: Caps = None,
+           weight: Annotated[float, typer.Option("--weight", help="Share of idle compute.")] = 1.0,
+           allow_overcommit: Overcommit = False, output: Output = Format.TABLE) -> None:
+    fields = {"name": name, "weight": weight, "allow_overcommit": allow_overcommit,
+              "guaranteed": compute(guaranteed, "--guaranteed"), "limit": compute(limit, "--limit"),
+              "lending_limit": compute(lending_limit, "--lending-limit"), "caps": caps(cap)}
+    t = client.create_tenant({k: v for k, v in fields.items() if v is not None})
+    show(dump(t), output, lambda: tenants_table([t]))
+
+
+def list_(client: Client, output: Output = Format.TABLE) -> None:
+    items = client.tenants()
+    show(dump_items(items), output, lambda: tenants_table(items))
+
+
+def get(client: Client, name: Annotated[str, typer.Argument(help="Tenant name.")],
+        output: Output = Format.TABLE) -> None:
+    t = client.tenant(name)
+    show(dump(t), output, lambda: tenants_table([t]))
+
+
+def delete(client: Client, name: Annotated[str, typer.Argument(help="Tenant name.")],
+           force: Annotated[bool, typer.Option("--force", help="Cancel its live jobs.")] = False,
+           yes: Yes = False, output: Output = Format.TABLE) -> None:
+    confirm(yes, f"delete tenant {name}" + (" and cancel its live jobs" if force else ""))
+    gone = client.delete_tenant(name, force=force)
+    show(dump(gone), output, lambda: f"deleted tenant {gone.name}" + (
+        f"; cancelled {len(gone.cancelled_jobs)} jobs: {', '.join(gone.cancelled_jobs)}"
+        if gone.cancelled_jobs else ""))
