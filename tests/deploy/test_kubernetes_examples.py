@@ -1,0 +1,31 @@
+"""deploy/kubernetes: every manifest passes the Kubernetes schemas (and the RayCluster
+minimal schema with real PodTemplate checks); the RayCluster has a GPU and an NPU pool."""
+
+from __future__ import annotations
+
+import yaml
+
+from tests.deploy.chart import ROOT
+from tests.deploy.validate import manifest_errors
+
+EXAMPLES = sorted((ROOT / "deploy" / "kubernetes").glob("*.yaml"))
+
+
+def docs() -> list[dict]:  # type: ignore[type-arg]
+    return [d for f in EXAMPLES for d in yaml.safe_load_all(f.read_text()) if d]
+
+
+def test_every_example_manifest_is_valid() -> None:
+    assert EXAMPLES
+    assert [e for d in docs() for e in manifest_errors(d)] == []
+
+
+def test_the_ray_cluster_has_one_gpu_and_one_npu_pool() -> None:
+    (ray,) = [d for d in docs() if d["kind"] == "RayCluster"]
+    groups = {g["groupName"]: g for g in ray["spec"]["workerGroupSpecs"]}
+    gpu = groups["a800"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+    npu = groups["ascend910b"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+    assert gpu["nvidia.com/gpu"] == "8" and npu["huawei.com/Ascend910"] == "8"
+    assert groups["a800"]["rayStartParams"]["num-gpus"] == "8"
+    assert yaml.safe_load(yaml.safe_load(groups["ascend910b"]["rayStartParams"]["resources"])) == {"NPU": 8}
+    assert ray["spec"]["rayVersion"] == "2.60.0"
