@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 
 from scheduler import __version__
-from scheduler.api import errors
+from scheduler.api import errors, models
+from scheduler.api.bridge import CommitBridge
 from scheduler.api.limits import BodyLimit
 from scheduler.api.responses import Json
 from scheduler.api.routes import admin, center, jobs, tenants, usage
@@ -23,8 +26,27 @@ def create_app(settings: Settings, service: Service) -> FastAPI:
     )
     app.state.service = service
     app.state.settings = settings
+    app.state.commits = CommitBridge()
     errors.install(app)
     for module in (jobs, usage, tenants, admin, center):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    _document(app)
     return app
+
+
+def _document(app: FastAPI) -> None:
+    """Models that routes read by hand (the submit hot path) still appear in the OpenAPI schema."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+            extra = models.JobSubmit.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(extra.pop("$defs", {}))
+            schemas["JobSubmit"] = extra
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

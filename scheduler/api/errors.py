@@ -8,6 +8,8 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -94,6 +96,16 @@ def install(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else ""
         return problem_response(request, exc.status_code, code, detail,
                                 headers=getattr(exc, "headers", None))
+
+    async def _store_down(request: Request, exc: Exception) -> Response:
+        log.warning("store unavailable on %s %s: %s", request.method, request.url.path,
+                    str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        return problem_response(request, 503, "store-unavailable",
+                                "the database cannot be reached; try again shortly",
+                                headers={"Retry-After": "1"})
+
+    for kind in (OperationalError, InterfaceError, PoolTimeout):  # the database is down or gone
+        app.add_exception_handler(kind, _store_down)
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -29,6 +29,8 @@ def serve(
         "--data-dir", envvar="AICC_DATA_DIR",
         help="Where the default database and the admin token file live.")] = None,
     log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")] = "info",
+    metrics: Annotated[bool, typer.Option("--metrics/--no-metrics",
+                                          help="Serve Prometheus metrics at /metrics.")] = True,
 ) -> None:
     try:
         import uvicorn
@@ -45,8 +47,9 @@ def serve(
     if data_dir is not None:
         fields["data_dir"] = data_dir
     settings = Settings.model_validate(fields)
+    monitor = _monitor() if metrics else None
     try:
-        service = build_service(settings)
+        service = build_service(settings, wrap_executor=monitor.wrap_executor if monitor else None)
     except (ExecutorUnavailable, CenterFileError) as exc:
         fail(str(exc))
     except Exception as exc:  # the database cannot be opened or migrated
@@ -54,10 +57,14 @@ def serve(
     if service.generated_admin_token is not None:
         typer.echo(f"admin token (shown once; saved to {settings.resolved_admin_token_file()}):")
         typer.echo(service.generated_admin_token, nl=True)
+    if monitor is not None:
+        monitor.attach(service.engine, lock=service.lock)
     repairs = service.start()
     if repairs:
         logging.getLogger("aicc").info("reconciled after restart: %d repairs", len(repairs))
     app = create_app(settings, service)
+    if monitor is not None:
+        monitor.mount(app)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(), access_log=False,
                             timeout_graceful_shutdown=5)
     try:
@@ -65,3 +72,12 @@ def serve(
     finally:
         service.stop()
         service.store.close()
+
+
+def _monitor() -> Any:
+    """The monitor (metrics), when its package is installed."""
+    try:
+        from monitor.service import Monitor
+    except ImportError:
+        return None
+    return Monitor()
