@@ -91,6 +91,12 @@ def test_rbac_reads_nodes_namespaces_and_quotas_and_writes_only_when_asked(rende
     full = verbs(rendered["610p"])
     assert full["nodes"] == {"get", "list", "watch"}
     assert {"create", "patch"} <= full["namespaces"] and {"create", "patch"} <= full["resourcequotas"]
+    job = one(rendered["610p"], "Job")  # makes the namespaces and quotas after install/upgrade
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,post-upgrade"
+    assert job["spec"]["template"]["spec"]["containers"][0]["args"] == [
+        "kube", "sync-quotas", "--center", "/etc/aicc/center.yaml"]
+    assert job["spec"]["template"]["spec"]["serviceAccountName"] == "aicc"
+    assert by_kind(rendered["defaults"], "Job") == []
     binding = one(rendered["610p"], "ClusterRoleBinding")
     assert binding["subjects"][0]["name"] == one(rendered["610p"], "ServiceAccount")["metadata"]["name"]
     assert by_kind(rendered["good-external-ray"], "ClusterRole") == []
