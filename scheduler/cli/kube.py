@@ -57,6 +57,8 @@ def inventory(
     name: Annotated[str, typer.Option("--name", help="The center's name.")] = "kubernetes",
     tenants_from: Annotated[Path | None, typer.Option(
         "--tenants-from", help="Take tenants and priority classes from this center file.")] = None,
+    as_values: Annotated[bool, typer.Option(
+        "--as-values", help="Print it as Helm chart values (center.file) for helm -f.")] = False,
     output: Format = OutputOption,
 ) -> None:
     from scheduler.centerfile import CenterFileError, build_center
@@ -93,7 +95,7 @@ def inventory(
         fail(f"the built center is not usable: {exc}")
     if output is Format.TABLE:
         output = Format.YAML  # a center file is what this verb is for
-    emit(data, output)
+    emit({"center": {"file": data}} if as_values else data, output)
 
 
 @kube_app.command("sync-quotas", help="Create a namespace per tenant with a ResourceQuota of its limit.\n\n"

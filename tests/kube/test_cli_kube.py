@@ -31,6 +31,8 @@ def test_inventory_prints_a_center_file_that_serve_accepts(fake_kube: FakeKube, 
     assert cfg.priority_classes == {"normal": 1, "urgent": 9}
     assert len(cfg.center.nodes) == 5
     assert "skipped gpu-odd" in result.stderr and "skipped cpu-1" in result.stderr
+    values = run("kube", "inventory", "--kubeconfig", kc, "--as-values")
+    assert values.exit_code == 0 and build_center(yaml.safe_load(values.stdout)["center"]["file"])
     as_json = run("kube", "inventory", "--kubeconfig", kc, "-o", "json")
     assert as_json.exit_code == 0 and as_json.stdout.lstrip().startswith("{")
 
