@@ -36,16 +36,16 @@ Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do it without asking (re
 _SERVER = inspect.Parameter(
     "server", inspect.Parameter.KEYWORD_ONLY, default=None,
     annotation=Annotated[str | None, typer.Option(
-        "--server", help="API address [env: AICC_SERVER; default: the profile's, else http://127.0.0.1:8080].",
+        "--server", help="API address (env AICC_SERVER; default: the profile's, else http://127.0.0.1:8080).",
         show_default=False)])
 _TOKEN = inspect.Parameter(
     "token", inspect.Parameter.KEYWORD_ONLY, default=None,
     annotation=Annotated[str | None, typer.Option(
-        "--token", help="Bearer token, a tenant's or the admin's [env: AICC_TOKEN].", show_default=False)])
+        "--token", help="Bearer token, a tenant's or the admin's (env AICC_TOKEN).", show_default=False)])
 _PROFILE = inspect.Parameter(
     "profile", inspect.Parameter.KEYWORD_ONLY, default=None,
     annotation=Annotated[str | None, typer.Option(
-        "--profile", help="Profile of ~/.config/aicc/config.yaml [env: AICC_PROFILE].", show_default=False)])
+        "--profile", help="Profile of ~/.config/aicc/config.yaml (env AICC_PROFILE).", show_default=False)])
 
 
 def open_client(server: str | None, token: str | None, profile: str | None) -> Client:
@@ -63,6 +63,10 @@ def one_line_errors() -> Iterator[None]:
         raise
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
+    except BrokenPipeError:  # `aicc job list | head`: the reader has what it wanted
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise typer.Exit(0) from None
     except Exception as exc:
         if os.environ.get("AICC_DEBUG"):
             raise

@@ -33,7 +33,11 @@ EXAMPLE_SPEC = """\b
     name: bert-finetune
     kind: finetune            # training, finetune, inference, batch
     workers: 2                # a gang: all start together or none
-    resources: {accelerators: 8, accelerator_types: [a800], cpus: 16, memory: 128Gi}
+    resources:                # per worker
+      accelerators: 8
+      accelerator_types: ["a800"]
+      cpus: 16
+      memory: 128Gi
     priority: normal
     estimated_runtime_s: 3600
     entrypoint: python train.py"""
@@ -123,7 +127,8 @@ def list_(client: Client,
 def job_text(j: JobOut) -> str:
     r = j.resources
     accel = "/".join(r.accelerator_types) or "any"
-    shape = f"{j.workers} x {r.accelerators} {accel}, {r.cpus} cpus, {r.memory} memory per worker"
+    extra = "".join([f", {r.cpus} cpus" if r.cpus else "", f", {r.memory} memory" if r.memory != "0" else ""])
+    shape = f"{j.workers} x {r.accelerators} {accel}{extra} per worker"
     placed = None
     if j.placement is not None:
         placed = "; ".join(f"{w.node}[{','.join(map(str, w.devices))}]" for w in j.placement.workers)

@@ -70,6 +70,13 @@ def top(client: Client,
         emit({"center": dump(center), "usage": [dump(u) for u in usage]}, output)
         return
     clear = sys.stdout.isatty() and not once
+    try:
+        _refresh(client, interval, once, clear)
+    except KeyboardInterrupt:  # the way out of a live view: not an error
+        return
+
+
+def _refresh(client: Client, interval: float, once: bool, clear: bool) -> None:
     while True:
         center, usage = snapshot(client)
         text = frame(center, usage)
