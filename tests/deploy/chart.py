@@ -46,8 +46,9 @@ def build_renderer(out_dir: Path) -> Path:
                     "are needed to render the chart (apt-get install golang-go "
                     "golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev)")
     binary = out_dir / "helmtemplate"
-    env = {**os.environ, "GO111MODULE": "off", "GOPATH": str(GOPATH), "GOFLAGS": "",
-           "GOCACHE": str(out_dir / "gocache")}
+    # Go's own build cache when there is a home for it (a warm build takes about a second).
+    cache = Path(os.environ["HOME"]) / ".cache" / "go-build" if os.environ.get("HOME") else out_dir / "gocache"
+    env = {**os.environ, "GO111MODULE": "off", "GOPATH": str(GOPATH), "GOFLAGS": "", "GOCACHE": str(cache)}
     proc = subprocess.run([go, "build", "-o", str(binary), "."], cwd=RENDERER_SRC, env=env,
                           capture_output=True, text=True, timeout=300)
     if proc.returncode != 0:
