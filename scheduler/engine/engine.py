@@ -126,6 +126,7 @@ class Engine:
         self.last_step_at: float | None = None
         self.steps = 0
         self._waiting: dict[str, tuple[str, str, int]] | None = None
+        self._unrecorded: list[ExecutorEvent] = []  # polled, but the store refused them
         for job in state.jobs:
             self._load(job)
 
@@ -143,10 +144,11 @@ class Engine:
         return PendingJob(job.id, job.seq, job.spec, job.submitted_at, job.preemptions, estimate)
 
     @staticmethod
-    def _allocation(job: JobRecord, terminating: bool) -> Allocation:
+    def _allocation(job: JobRecord, terminating: bool, estimate: float | None = None) -> Allocation:
         assert job.placement is not None
         start = job.started_at if job.started_at is not None else job.admitted_at
-        return Allocation(job.id, job.seq, job.spec, job.placement, start or job.submitted_at, terminating)
+        return Allocation(job.id, job.seq, job.spec, job.placement, start or job.submitted_at, terminating,
+                          estimate)
 
     # -- requests --------------------------------------------------------------------
 
@@ -271,8 +273,9 @@ class Engine:
         before = {j.id: self.jobs[j.id] for j in admitted + preempted}
         for job in admitted:
             self.jobs[job.id] = job
-            self.queue.remove(job.id)
-            self.holding[job.id] = self._allocation(job, terminating=False)
+            queued = self.queue.remove(job.id)  # its runtime estimate lets backfill plan around it
+            self.holding[job.id] = self._allocation(
+                job, terminating=False, estimate=queued.estimated_runtime_s if queued else None)
         for job in preempted:
             self.jobs[job.id] = job
             self.holding[job.id] = replace(self.holding[job.id], terminating=True)
@@ -325,9 +328,18 @@ class Engine:
     # -- what the executor says ------------------------------------------------------------
 
     def sync(self) -> int:
-        """Poll the executor and apply what it reports; returns the number of events."""
-        events = self.executor.poll()
-        self.handle(events)
+        """Poll the executor and apply what it reports; returns the number of events.
+
+        The executor gives each event once: if the store cannot record them (the
+        database is down), they are kept and applied first by the next sync.
+        """
+        events = [*self._unrecorded, *self.executor.poll()]
+        self._unrecorded = []
+        try:
+            self.handle(events)
+        except Exception:
+            self._unrecorded = events
+            raise
         return len(events)
 
     def handle(self, events: Iterable[ExecutorEvent]) -> None:
@@ -335,21 +347,23 @@ class Engine:
         transitions: list[tuple[JobRecord, JobRecord]] = []
         released: list[str] = []
         requeued: list[JobRecord] = []
+        updated: dict[str, JobRecord] = {}  # believed only once recorded
         for event in events:
-            job = self.jobs.get(event.job_id)
+            job = updated.get(event.job_id) or self.jobs.get(event.job_id)
             if job is None:
                 continue
             new = self._apply(job, event)
             if new is not job:
                 changed.append(new)
                 transitions.append((job, new))
-                self.jobs[job.id] = new
+                updated[job.id] = new
             if event.kind is not EventKind.STARTED:
                 released.append(job.id)
                 if new.state is JobState.PENDING:
                     requeued.append(new)
         if changed:
             self.store.update_jobs(changed)
+            self.jobs.update(updated)
             if self.estimator is not None:
                 for job in changed:
                     if job.state in (JobState.SUCCEEDED, JobState.FAILED):

@@ -12,8 +12,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -29,10 +31,6 @@ from scheduler.service.whatif import WhatIf, what_if
 from scheduler.store import SqlStore, TokenInfo
 
 log = logging.getLogger(__name__)
-
-
-class Busy(Exception):
-    """The engine is busy (a step runs); retry from a thread that may wait."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +73,10 @@ class Service:
         self._admin_digest = (tok.digest(settings.admin_token.get_secret_value())
                               if settings.admin_token is not None else None)
         self._bootstrap_admin_token()
-        self._idem: dict[tuple[str, str], tuple[str, str | None, Future[None]]] = {}
+        self._idem: dict[tuple[str, str], tuple[JobRecord, str | None, Future[None]]] = {}
+        #: Submissions take this lock, not ``lock``: a step never delays them.
+        self._submit_lock = threading.Lock()
+        self._inbox: deque[JobRecord] = deque()
         self._wake = threading.Condition()
         self._dirty = True
         self._stopping = False
@@ -83,6 +84,10 @@ class Service:
         self._last_history_save = 0.0
         self.loop_errors = 0
         self.ready = False
+        #: Jobs whose insert failed, to drop from the engine by the loop. Not done in the
+        #: writer's callback: it must never wait for the lock (a step holding the lock
+        #: may itself be waiting for the writer).
+        self._unrecorded: list[str] = []
 
     # -- life ---------------------------------------------------------------------------
 
@@ -122,7 +127,7 @@ class Service:
 
     def start(self) -> list[str]:
         """Reconcile with the executor, then start the loop. Returns the repairs made."""
-        with self.lock:
+        with self._locked():
             repairs = self.engine.reconcile()
             self.engine.step()
         self._thread = threading.Thread(target=self._loop, name="aicc-scheduler", daemon=True)
@@ -137,7 +142,7 @@ class Service:
             self._wake.notify()
         if self._thread is not None:
             self._thread.join(10)
-        with self.lock:
+        with self._locked():
             self._save_history(force=True)
 
     def kick(self) -> None:
@@ -171,7 +176,7 @@ class Service:
                 time.sleep(gap)
             began = time.monotonic()
             try:
-                with self.lock:
+                with self._locked():
                     self.engine.sync()
                     self.engine.step()
                     self._save_history()
@@ -213,7 +218,7 @@ class Service:
         return None
 
     def issue_token(self, actor: str, tenant: str | None, name: str) -> tuple[TokenInfo, str]:
-        with self.lock:
+        with self._locked():
             if tenant is not None and tenant not in self.engine.tenants:
                 raise ServiceError("tenant-not-found", f"tenant {tenant!r} not found")
             token_id, token = tok.new_token()
@@ -227,7 +232,7 @@ class Service:
         return self.store.tokens(tenant)
 
     def revoke_token(self, actor: str, token_id: str, tenant: str | None = None) -> TokenInfo:
-        with self.lock:
+        with self._locked():
             info = self._tokens.get(token_id)
             if info is None or (tenant is not None and info.tenant != tenant):
                 raise ServiceError("token-not-found", f"token {token_id!r} not found")
@@ -241,57 +246,64 @@ class Service:
     # -- jobs ---------------------------------------------------------------------------
 
     def submit(self, spec: JobSpec, idempotency_key: str | None = None,
-               request_sha256: str | None = None, *, blocking: bool = True,
-               ) -> tuple[JobRecord, Future[None], bool]:
+               request_sha256: str | None = None) -> tuple[JobRecord, Future[None], bool]:
         """Queue a job. Returns (job, commit future, created); answer only once the future is done.
 
-        With ``blocking=False`` raise ``Busy`` rather than wait for the lock (a step
-        holds it): an event loop then hands the call to a thread instead of stalling.
+        Never waits for a scheduling step: the job gets its sequence number and its
+        insert is queued under a small lock of its own; the loop hands it to the
+        engine before the next step (the insert is committed first: the writer
+        keeps order).
         """
-        if not self.lock.acquire(blocking=blocking):
-            raise Busy
-        try:
+        with self._submit_lock:
             if idempotency_key is not None:
                 hit = self._idempotent(spec.tenant, idempotency_key)
                 if hit is not None:
-                    job_id, sha, future = hit
+                    job, sha, future = hit
                     if sha != request_sha256:
                         raise ServiceError("idempotency-key-reused",
                                            "this Idempotency-Key was used with another request body")
-                    job = self.engine.jobs.get(job_id) or self.store.get_job(job_id)
-                    assert job is not None
-                    return job, future, False
+                    return self.engine.jobs.get(job.id, job), future, False
             try:
                 job = self.engine.prepare_submit(spec)
             except EngineError as exc:
                 raise ServiceError(exc.code, str(exc)) from None
             future = self.store.add_job_deferred(job, idempotency_key, request_sha256)
-            self.engine.accept(job)
+            self._inbox.append(job)
             if idempotency_key is not None:
                 if len(self._idem) > 10_000:
                     self._idem = {k: v for k, v in self._idem.items() if not v[2].done()}
-                self._idem[(spec.tenant, idempotency_key)] = (job.id, request_sha256, future)
-        finally:
-            self.lock.release()
+                self._idem[(spec.tenant, idempotency_key)] = (job, request_sha256, future)
         future.add_done_callback(lambda f: self._committed(job.id, f))
         self.kick()
         return job, future, True
 
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """The engine, with every submitted job handed to it."""
+        with self.lock:
+            while self._inbox:
+                self.engine.accept(self._inbox.popleft())
+            while self._unrecorded:
+                self.engine.forget(self._unrecorded.pop())
+            yield
+
     def _committed(self, job_id: str, future: Future[None]) -> None:
         if future.exception() is not None:
-            with self.lock:
-                self.engine.forget(job_id)
+            self._unrecorded.append(job_id)
+            self.kick()
 
-    def _idempotent(self, tenant: str, key: str) -> tuple[str, str | None, Future[None]] | None:
+    def _idempotent(self, tenant: str, key: str) -> tuple[JobRecord, str | None, Future[None]] | None:
         hit = self._idem.get((tenant, key))
         if hit is not None:
             return hit
         stored = self.store.find_idempotent(tenant, key)
         if stored is None:
             return None
+        job = self.store.get_job(stored[0])
+        assert job is not None
         done: Future[None] = Future()
         done.set_result(None)
-        return stored[0], stored[1], done
+        return job, stored[1], done
 
     def current(self, job: JobRecord) -> JobRecord:
         """The freshest record of a job: memory for live jobs, else what is stored."""
@@ -303,7 +315,7 @@ class Service:
         return JobView(job, job.reason, job.detail, None)
 
     def view(self, job: JobRecord) -> JobView:
-        with self.lock:
+        with self._locked():
             live = self.engine.jobs.get(job.id)
             if live is not None:
                 job = live
@@ -328,7 +340,7 @@ class Service:
 
     def cancel(self, actor: str, job_id: str, tenant: str | None = None) -> JobView:
         self.get_job(job_id, tenant)  # 404 for another tenant's job
-        with self.lock:
+        with self._locked():
             if job_id in self.engine.jobs:
                 try:
                     self.engine.cancel(job_id)
@@ -357,7 +369,7 @@ class Service:
     # -- tenants and quotas ------------------------------------------------------------
 
     def tenants(self) -> list[Tenant]:
-        with self.lock:
+        with self._locked():
             return [self.engine.tenants[n] for n in sorted(self.engine.tenants)]
 
     def tenant(self, name: str) -> Tenant:
@@ -368,7 +380,7 @@ class Service:
 
     def live_job_counts(self) -> dict[str, dict[str, int]]:
         """Per tenant: live jobs by state."""
-        with self.lock:
+        with self._locked():
             out: dict[str, dict[str, int]] = {t: {} for t in self.engine.tenants}
             for j in self.engine.jobs.values():
                 if not j.state.terminal:
@@ -377,12 +389,12 @@ class Service:
             return out
 
     def create_tenant(self, actor: str, tenant: Tenant, *, allow_overcommit: bool = False) -> Tenant:
-        with self.lock:
+        with self._locked():
             if tenant.name in self.engine.tenants:
                 raise ServiceError("tenant-exists", f"tenant {tenant.name!r} exists")
             self._check_caps(tenant.quota)
             self._check_capacity({**self.engine.tenants, tenant.name: tenant}, allow_overcommit)
-            with self.store.acting_as(actor):
+            with self.store.acting_as(actor), self._submit_lock:
                 self.engine.put_tenant(tenant)
             self.store.audit(actor, "tenant.create", tenant.name, _quota_detail(tenant))
         self.kick()
@@ -390,21 +402,21 @@ class Service:
 
     def update_tenant(self, actor: str, change: QuotaChange, *, allow_overcommit: bool = False,
                       action: str = "quota.set") -> Tenant:
-        with self.lock:
+        with self._locked():
             tenant = self._changed(self.tenant(change.tenant), change)
             self._check_caps(tenant.quota)
             self._check_capacity({**self.engine.tenants, tenant.name: tenant}, allow_overcommit)
-            with self.store.acting_as(actor):
+            with self.store.acting_as(actor), self._submit_lock:
                 self.engine.put_tenant(tenant)
             self.store.audit(actor, action, tenant.name, _quota_detail(tenant))
         self.kick()
         return tenant
 
     def delete_tenant(self, actor: str, name: str, *, force: bool = False) -> list[str]:
-        with self.lock:
+        with self._locked():
             self.tenant(name)
             try:
-                with self.store.acting_as(actor):
+                with self.store.acting_as(actor), self._submit_lock:
                     cancelled = self.engine.delete_tenant(name, force=force)
             except EngineError as exc:
                 raise ServiceError(exc.code, f"{exc}; delete with force to cancel them") from None
@@ -449,7 +461,7 @@ class Service:
     # -- what-if ------------------------------------------------------------------------
 
     def what_if(self, changes: Sequence[QuotaChange]) -> WhatIf:
-        with self.lock:
+        with self._locked():
             e = self.engine
             proposed = dict(e.tenants)
             for c in changes:
@@ -462,7 +474,7 @@ class Service:
 
     def node_allocations(self) -> dict[str, int]:
         """Devices held per node."""
-        with self.lock:
+        with self._locked():
             out: dict[str, int] = {}
             for a in self.engine.holding.values():
                 for w in a.placement.workers:
@@ -470,11 +482,11 @@ class Service:
             return out
 
     def node_jobs(self, name: str) -> list[str]:
-        with self.lock:
+        with self._locked():
             return [j.id for j in self.engine.jobs_on_node(name)]
 
     def set_node_state(self, actor: str, name: str, state: NodeState) -> None:
-        with self.lock:
+        with self._locked():
             try:
                 self.engine.set_node_state(name, state)
             except EngineError as exc:
@@ -485,7 +497,7 @@ class Service:
 
     def drain(self, actor: str, name: str, *, preempt: bool) -> tuple[list[str], list[str]]:
         """Cordon and, with ``preempt``, stop what runs there. Returns (stopped, still running)."""
-        with self.lock:
+        with self._locked():
             try:
                 if preempt:
                     stopped = self.engine.drain(name)
@@ -503,7 +515,7 @@ class Service:
 
     def usage(self) -> dict[str, dict[str, Any]]:
         """Per tenant: devices and GFLOPS in use, GFLOPS borrowed, by type; live job counts."""
-        with self.lock:
+        with self._locked():
             e = self.engine
             gflops = {n: a.gflops for n, a in e.center.accelerators.items()}
             out: dict[str, dict[str, Any]] = {

@@ -9,7 +9,6 @@ import hashlib
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.responses import Response
@@ -21,7 +20,6 @@ from scheduler.api.models import JobList, JobOut, JobSubmit, LogsOut
 from scheduler.api.responses import Json, ok, problems
 from scheduler.domain import JobKind, JobSpec, JobState, Resources
 from scheduler.service import ServiceError
-from scheduler.service.service import Busy
 
 router = APIRouter(tags=["jobs"])
 
@@ -55,10 +53,7 @@ async def submit(request: Request, caller: TenantCaller, svc: Svc,
     assert caller.tenant is not None
     sha = hashlib.sha256(body.model_dump_json().encode()).hexdigest() if idempotency_key else None
     spec = spec_of(caller.tenant, body)
-    try:
-        job, future, created = svc.submit(spec, idempotency_key, sha, blocking=False)
-    except Busy:  # a step holds the engine: wait in a thread, not in the event loop
-        job, future, created = await run_in_threadpool(svc.submit, spec, idempotency_key, sha)
+    job, future, created = svc.submit(spec, idempotency_key, sha)  # never waits for a step
     try:
         await request.app.state.commits.wait(future)
     except Exception:
