@@ -37,6 +37,8 @@ def register(app: typer.Typer) -> None:
               "(a bare number is PFLOPS).\n\n"
               "Example: aicc quota set finance --guaranteed 120P --limit 200P --cap a800=256 --weight 2")(
         api_command(set_))
+    q.command("list", help="Every tenant's quota with what it uses and borrows now.\n\n"
+              "Example: aicc quota list")(api_command(list_))
     q.command("get", help="Show a tenant's quota.\n\nExample: aicc quota get finance -o json")(api_command(get))
     q.command("history", help="Every quota the tenant had, newest first: who set it and when.\n\n"
               "Example: aicc quota history finance")(api_command(history))
@@ -103,6 +105,22 @@ def set_(client: Client, tenant: TenantArg, guaranteed: Guaranteed = None, limit
         fail("nothing to set: give --guaranteed, --limit, --lending-limit, --cap, --no-caps or --weight")
     t = client.set_quota(tenant, fields, allow_overcommit=allow_overcommit)
     show(dump(t), output, lambda: quota_text(t))
+
+
+def list_(client: Client, output: Output = Format.TABLE) -> None:
+    items = client.tenants()
+    if output is not Format.TABLE:
+        show(dump_items(items), output, str)
+        return
+    used = {u.tenant: u for u in client.usage_all()}
+    rows = []
+    for t in items:
+        q, u = t.quota, used.get(t.name)
+        rows.append([t.name, f"{t.weight:g}", q.guaranteed, q.limit, q.lending_limit or "-",
+                     caps_text(q.caps) or "-", u.in_use if u else "", u.borrowed if u else "",
+                     u.pending_jobs if u else ""])
+    typer.echo(table(["TENANT", "WEIGHT", "GUARANTEED", "LIMIT", "LENDING LIMIT", "CAPS", "IN USE",
+                      "BORROWED", "QUEUED"], rows))
 
 
 def get(client: Client, tenant: TenantArg, output: Output = Format.TABLE) -> None:

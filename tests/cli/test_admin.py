@@ -80,6 +80,9 @@ def test_quota_set_get_history(cli: Cli, admin: Client, new_tenant: NewTenant) -
     cli.ok("quota", "set", name, "--lending-limit", "none", "--no-caps")
     q = admin.quota(name).quota
     assert (q.lending_limit, q.caps, q.guaranteed) == (None, {}, "2P")
+    row = next(r.split() for r in cli.ok("quota", "list").stdout.splitlines() if r.startswith(name + " "))
+    assert row == [name, "2", "2P", "4P", "-", "-", "0P", "0P", "0"]
+    assert json.loads(cli.ok("quota", "list", "-o", "json").stdout) == admin.request("GET", "/v1/admin/tenants")
     hist = cli.ok("quota", "history", name).stdout.splitlines()
     assert hist[0].split()[:4] == ["AT", "ACTOR", "ACTION", "GUARANTEED"]
     assert len(hist) == 4 and hist[1].split()[1:5] == ["admin", "set", "2P", "4P"]
