@@ -186,7 +186,7 @@ def check_usage_matches_jobs(base: str, admin: str, timeout: float = 30.0) -> No
     while time.monotonic() < deadline:
         with httpx.Client(base_url=base, headers=auth(admin), timeout=30) as c:
             before = c.get("/v1/admin/usage").json()["items"]
-            holding = all_jobs(base, admin, HOLDING)
+            holding = [j for j in all_jobs(base, admin, HOLDING) if j["state"] in HOLDING.split(",")]
             after = c.get("/v1/admin/usage").json()["items"]
         if before != after:
             time.sleep(0.1)
