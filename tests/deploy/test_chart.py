@@ -125,7 +125,8 @@ def test_the_610p_values_render_the_center_ray_cluster_and_monitoring(rendered) 
     env = {e["name"]: e for e in c["env"]}
     assert env["AICC_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {"name": "aicc-database", "key": "url"}
     assert env["AICC_ADMIN_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "aicc-admin", "key": "token"}
-    assert env["RAY_ADDRESS"]["value"] == "ray://aicc-ray-head-svc.aicc.svc:10001"
+    assert env["RAY_ADDRESS"]["value"] == "aicc-ray-head-svc.aicc.svc:6379"
+    assert env["RAY_DASHBOARD_ADDRESS"]["value"] == "http://aicc-ray-head-svc.aicc.svc:8265"
     # The admin token and the database URL come from existing Secrets; the Ray token is made.
     assert [s["metadata"]["name"] for s in by_kind(docs, "Secret")] == ["aicc-ray-auth"]
     assert env["RAY_AUTH_MODE"]["value"] == "token"
@@ -149,6 +150,14 @@ def test_the_610p_values_render_the_center_ray_cluster_and_monitoring(rendered) 
         assert ray_env["RAY_AUTH_TOKEN"]["valueFrom"]["secretKeyRef"] == ray_token
     worker_env = {e["name"]: e for e in gpu["template"]["spec"]["containers"][0]["env"]}
     assert worker_env["AICC_NODE_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "spec.nodeName"
+    # the Ray node labels the executor builds the center from, the node name expanded by Kubernetes
+    assert gpu["rayStartParams"]["labels"] == (
+        "aicc.io/node=$(AICC_NODE_NAME),aicc.io/accelerator=a800,aicc.io/pool=a800")
+    assert npu["rayStartParams"]["labels"].split(",")[1] == "aicc.io/accelerator=ascend910b"
+    center_types = set(center.center.accelerators)
+    for g in (gpu, npu):
+        accel = dict(kv.split("=") for kv in g["rayStartParams"]["labels"].split(","))["aicc.io/accelerator"]
+        assert accel in center_types
 
     sm = one(docs, "ServiceMonitor")
     assert sm["metadata"]["labels"]["release"] == "kube-prometheus-stack"
@@ -232,7 +241,7 @@ def test_notes_tell_how_to_reach_it_and_warn_about_an_ephemeral_store(helm: Rend
     assert "get secret aicc-admin-token" in notes
     assert "LOST when the pod is replaced" in notes
     full = helm.notes(FULL_610P)
-    assert "LOST" not in full and "RAY_ADDRESS=ray://aicc-ray-head-svc.aicc.svc:10001" in full
+    assert "LOST" not in full and "RAY_ADDRESS=aicc-ray-head-svc.aicc.svc:6379" in full
     assert "a800 (gpu x8) ascend910b (npu x8)" in full
 
 

@@ -74,9 +74,11 @@ def test_aicc_is_wired_to_postgres_ray_and_its_center() -> None:
     db = args[args.index("--db") + 1]
     assert db == f"postgresql+psycopg://aicc:{ENV['POSTGRES_PASSWORD']}@postgres:5432/aicc"
     assert args[args.index("--executor") + 1] == "sleep"
-    assert aicc["environment"]["RAY_ADDRESS"] == "ray://ray-head:10001"
+    assert aicc["environment"]["RAY_ADDRESS"] == "ray-head:6379"
+    assert aicc["environment"]["RAY_DASHBOARD_ADDRESS"] == "http://ray-head:8265"
     head = doc["services"]["ray-head"]
-    assert "--ray-client-server-port=10001" in head["command"]
+    assert "--port=6379" in head["command"]
+    assert "--labels=aicc.io/node=ray-head,aicc.io/accelerator=a800,aicc.io/pool=a800" in head["command"]
     assert aicc["environment"]["RAY_AUTH_TOKEN"] == head["environment"]["RAY_AUTH_TOKEN"]
     assert aicc["environment"]["RAY_AUTH_MODE"] == head["environment"]["RAY_AUTH_MODE"] == "token"
     assert aicc["image"] == head["image"]  # the same Ray on both sides

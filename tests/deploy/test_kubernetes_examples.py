@@ -29,3 +29,9 @@ def test_the_ray_cluster_has_one_gpu_and_one_npu_pool() -> None:
     assert groups["a800"]["rayStartParams"]["num-gpus"] == "8"
     assert yaml.safe_load(yaml.safe_load(groups["ascend910b"]["rayStartParams"]["resources"])) == {"NPU": 8}
     assert ray["spec"]["rayVersion"] == "2.60.0"
+    from scheduler.centerfile import load_center
+
+    shipped = set(load_center().center.accelerators)
+    for g in groups.values():  # Ray node labels name the center's accelerator types
+        labels = dict(kv.split("=", 1) for kv in g["rayStartParams"]["labels"].split(","))
+        assert labels["aicc.io/node"] == "$(AICC_NODE_NAME)" and labels["aicc.io/accelerator"] in shipped

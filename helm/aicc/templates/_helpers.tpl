@@ -115,12 +115,21 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "%s-ray" (include "aicc.fullname" .) | trunc 50 | trimSuffix "-" }}
 {{- end }}
 
-{{/* RAY_ADDRESS: the value given, else the bundled RayCluster's head service (Ray Client port). */}}
+{{/* RAY_ADDRESS (the GCS, host:port): the value given, else the bundled RayCluster's head service. */}}
 {{- define "aicc.rayAddress" -}}
 {{- if .Values.ray.address }}
 {{- .Values.ray.address }}
 {{- else if .Values.ray.cluster.enabled }}
-{{- printf "ray://%s-head-svc.%s.svc:%d" (include "aicc.rayCluster.name" .) .Release.Namespace (int .Values.ray.cluster.head.clientPort) }}
+{{- printf "%s-head-svc.%s.svc:6379" (include "aicc.rayCluster.name" .) .Release.Namespace }}
+{{- end }}
+{{- end }}
+
+{{/* RAY_DASHBOARD_ADDRESS (Job Submission API): the value given, else the bundled head's. */}}
+{{- define "aicc.rayDashboard" -}}
+{{- if .Values.ray.dashboardAddress }}
+{{- .Values.ray.dashboardAddress }}
+{{- else if and .Values.ray.cluster.enabled (not .Values.ray.address) }}
+{{- printf "http://%s-head-svc.%s.svc:8265" (include "aicc.rayCluster.name" .) .Release.Namespace }}
 {{- end }}
 {{- end }}
 
