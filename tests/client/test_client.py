@@ -22,6 +22,7 @@ from scheduler.client import (
     NodeNotFound,
     NotFound,
     Overcommitted,
+    ProtocolError,
     TenantExists,
     TenantNotFound,
     TenantTokenRequired,
@@ -316,3 +317,26 @@ def test_errors_read_by_status_when_the_answer_is_not_a_problem() -> None:
     e: Any = err2.value
     assert (type(e), e.type, e.problem_code, e.detail) == (ApiError, "https://aicc.dev/problems/teapot",
                                                           "teapot", "short and stout")
+
+
+def test_a_503_is_retried_for_submits_with_the_same_key_but_a_lost_create_is_not_repeated() -> None:
+    seen: list[tuple[str, str, str | None]] = []
+    job = {"id": "j1"}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append((request.method, request.url.path, request.headers.get("idempotency-key")))
+        if request.url.path == "/v1/admin/tenants":
+            raise httpx.ReadTimeout("lost", request=request)
+        if len(seen) == 1:
+            return httpx.Response(503, json={"type": "https://aicc.dev/problems/store-unavailable",
+                                             "title": "The store could not record the request", "status": 503})
+        return httpx.Response(201, json=job)
+
+    with Client("http://x", "t", transport=httpx.MockTransport(answer), sleep=lambda s: None) as c:
+        with pytest.raises(ProtocolError, match="not a JobOut"):  # the fake answer is checked, not trusted
+            c.submit(job_spec("x"))
+        assert [s[0:2] for s in seen] == [("POST", "/v1/jobs")] * 2 and seen[0][2] == seen[1][2]
+        seen.clear()
+        with pytest.raises(TransportError, match="may or may not have been done"):
+            c.create_tenant(name="once")
+        assert len(seen) == 1
