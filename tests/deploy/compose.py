@@ -16,7 +16,7 @@ from tests.deploy.chart import ROOT
 
 DEPLOY = ROOT / "deploy"
 COMPOSE = DEPLOY / "compose.yaml"
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
+_VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
 
 
 class MissingVariable(ValueError):
@@ -24,7 +24,7 @@ class MissingVariable(ValueError):
 
 
 def interpolate(value: Any, env: Mapping[str, str]) -> Any:
-    """${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error}, as Compose does."""
+    """${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error} and $$, as Compose does."""
     if isinstance(value, list):
         return [interpolate(v, env) for v in value]
     if isinstance(value, dict):
@@ -33,6 +33,8 @@ def interpolate(value: Any, env: Mapping[str, str]) -> Any:
         return value
 
     def one(m: re.Match[str]) -> str:
+        if m.group(0) == "$$":
+            return "$"  # Compose's escape: a literal $ for the container's shell
         name, op, arg = m.group(1), m.group(2), m.group(3)
         v = env.get(name)
         if op == ":-":
@@ -51,7 +53,7 @@ def raw() -> dict[str, Any]:
 
 
 def required_variables() -> set[str]:
-    return {m.group(1) for m in _VAR.finditer(COMPOSE.read_text()) if m.group(2) in (":?", "?")}
+    return {m.group(1) for m in _VAR.finditer(COMPOSE.read_text()) if m.group(1) and m.group(2) in (":?", "?")}
 
 
 def env_example() -> dict[str, str]:

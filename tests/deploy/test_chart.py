@@ -4,6 +4,7 @@ checked against the real Kubernetes schemas and the CRDs' minimal schemas."""
 from __future__ import annotations
 
 import base64
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -119,9 +120,18 @@ def test_the_610p_values_render_the_center_ray_cluster_and_monitoring(rendered) 
     shipped = load_center()
     assert center.center == shipped.center and center.tenants == shipped.tenants
     c = container(one(docs, "Deployment"), "scheduler")
-    assert c["args"][c["args"].index("--center") + 1] == "/etc/aicc/center.yaml"
-    assert c["args"][c["args"].index("--executor") + 1] == "ray"
-    assert c["args"][c["args"].index("--db") + 1] == "$(AICC_DATABASE_URL)"
+    # executor ray, attached: a zero-resource Ray node in the container, then the service
+    assert c["command"] == ["/bin/sh", "-c"]
+    script = c["args"][0]
+    assert subprocess.run(["sh", "-n", "-c", script], timeout=10).returncode == 0
+    start, serve = script.split(" && ")
+    assert shlex.split(start) == ["ray", "start", "--address=$RAY_ADDRESS", "--num-cpus=0", "--num-gpus=0",
+                                  "--disable-usage-stats"]
+    args = shlex.split(serve)
+    assert args[:3] == ["exec", "aicc", "serve"]
+    assert args[args.index("--center") + 1] == "/etc/aicc/center.yaml"
+    assert args[args.index("--executor") + 1] == "ray"
+    assert args[args.index("--db") + 1] == "$AICC_DATABASE_URL"
     env = {e["name"]: e for e in c["env"]}
     assert env["AICC_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {"name": "aicc-database", "key": "url"}
     assert env["AICC_ADMIN_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "aicc-admin", "key": "token"}
@@ -207,6 +217,7 @@ def test_bundled_postgresql_is_wired_by_a_generated_password(rendered) -> None: 
     assert pg["securityContext"]["readOnlyRootFilesystem"] is True
     assert sts["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
     c = container(one(docs, "Deployment"), "scheduler")
+    assert c["args"][c["args"].index("--db") + 1] == "$(AICC_DATABASE_URL)"
     env = {e["name"]: e for e in c["env"]}
     assert env["AICC_DATABASE_URL"]["value"] == (
         "postgresql+psycopg://aicc:$(AICC_DATABASE_PASSWORD)@aicc-postgresql:5432/aicc")

@@ -4,6 +4,7 @@ Prometheus/Grafana provisioning fit together (docker itself cannot pull images h
 from __future__ import annotations
 
 import fnmatch
+import shlex
 import shutil
 import subprocess
 from pathlib import Path, PurePosixPath
@@ -69,11 +70,18 @@ def test_mounts_exist_named_volumes_are_declared_and_ports_stay_on_loopback() ->
 def test_aicc_is_wired_to_postgres_ray_and_its_center() -> None:
     doc = interpolate(raw(), ENV)
     aicc = doc["services"]["aicc"]
-    args = aicc["command"]
-    assert args[0] == "serve"
-    db = args[args.index("--db") + 1]
-    assert db == f"postgresql+psycopg://aicc:{ENV['POSTGRES_PASSWORD']}@postgres:5432/aicc"
-    assert args[args.index("--executor") + 1] == "sleep"
+    assert aicc["entrypoint"] == ["/bin/sh", "-c"]
+    (script,) = aicc["command"]
+    assert subprocess.run(["sh", "-n", "-c", script], timeout=10).returncode == 0
+    start, serve = script.split(" && ")
+    assert shlex.split(start)[:3] == ["ray", "start", "--address=$RAY_ADDRESS"]  # the shell expands it
+    args = shlex.split(serve)
+    assert args[:3] == ["exec", "aicc", "serve"]
+    assert args[args.index("--db") + 1] == "$AICC_DATABASE_URL"
+    assert args[args.index("--executor") + 1] == "$AICC_EXECUTOR"
+    env = aicc["environment"]
+    assert env["AICC_DATABASE_URL"] == f"postgresql+psycopg://aicc:{ENV['POSTGRES_PASSWORD']}@postgres:5432/aicc"
+    assert env["AICC_EXECUTOR"] == "sleep"
     assert aicc["environment"]["RAY_ADDRESS"] == "ray-head:6379"
     assert aicc["environment"]["RAY_DASHBOARD_ADDRESS"] == "http://ray-head:8265"
     head = doc["services"]["ray-head"]

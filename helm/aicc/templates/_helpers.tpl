@@ -124,6 +124,11 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- end }}
 
+{{/* A local zero-resource Ray node in the aicc container: executor ray, attached, asked for. */}}
+{{- define "aicc.rayLocalNode" -}}
+{{- if and (eq .Values.executor "ray") .Values.ray.localNode (include "aicc.rayAddress" .) }}true{{ end }}
+{{- end }}
+
 {{/* RAY_DASHBOARD_ADDRESS (Job Submission API): the value given, else the bundled head's. */}}
 {{- define "aicc.rayDashboard" -}}
 {{- if .Values.ray.dashboardAddress }}
