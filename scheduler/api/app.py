@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from fastapi import FastAPI
@@ -23,6 +24,7 @@ def create_app(settings: Settings, service: Service) -> FastAPI:
                     "preemption. Bearer tokens: a tenant's, or the admin's for /v1/admin.",
         default_response_class=Json,
         openapi_url="/openapi.json",
+        **_no_telemetry(),
     )
     app.state.service = service
     app.state.settings = settings
@@ -33,6 +35,13 @@ def create_app(settings: Settings, service: Service) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     _document(app)
     return app
+
+
+def _no_telemetry() -> dict[str, Any]:
+    """FastAPI's built-in OpenTelemetry hooks cost per request; aicc exports Prometheus metrics."""
+    if "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
+        return {}
+    return {"telemetry": {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}}
 
 
 def _document(app: FastAPI) -> None:

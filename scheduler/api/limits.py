@@ -30,8 +30,10 @@ class BodyLimit:
                     too_big = True
                 if too_big:
                     await self._refuse(scope, receive, send)
-                    return
-        seen = 0
+                else:  # the server holds the body to its declared length
+                    await self.app(scope, receive, send)
+                return
+        seen = 0  # chunked: count as it comes
         started = False
 
         async def limited() -> Message:

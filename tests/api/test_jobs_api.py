@@ -6,8 +6,10 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
+import pytest
 from fastapi.testclient import TestClient
 
+from scheduler.service import Service
 from tests.api.conftest import auth, job_body
 
 Issue = Callable[[str], dict[str, str]]
@@ -196,3 +198,18 @@ def test_openapi_and_health(client: TestClient) -> None:
     assert "JobSubmit" in spec["components"]["schemas"]
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/readyz").json() == {"status": "ok"}
+
+
+def test_a_failure_answers_500_problem_json_without_a_trace(client: TestClient, tenant_token: Issue,
+                                                           service: Service,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    acme = tenant_token("acme")
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("secret internals /etc/passwd")
+
+    monkeypatch.setattr(service, "usage", boom)
+    r = client.get("/v1/usage", headers=acme)
+    assert r.status_code == 500 and r.headers["content-type"] == "application/problem+json"
+    assert r.json()["type"].endswith("/internal")
+    assert "secret" not in r.text and "Traceback" not in r.text
