@@ -133,7 +133,8 @@ class _Cycle:
         self._lendable = 0
         self._candidates: list[list[_Holder]] | None = None
         #: per run of jobs (by identity, within this cycle): their shapes and ids
-        self._columns: dict[int, tuple[list[str], list[str]]] = {}
+        # Keyed by id(jobs); the entry holds jobs itself, so the id cannot be reused meanwhile.
+        self._columns: dict[int, tuple[Sequence[PendingJob], list[str], list[str]]] = {}
         #: victim candidates by (type, tenant, priority, may reclaim); reset on admission
         self._cand_cache: dict[tuple[int, str, int, bool], tuple[list[_Holder], int, int]] = {}
 
@@ -316,9 +317,9 @@ class _Cycle:
         """
         fast = self.policy.blocking in (Blocking.BACKFILL, Blocking.NONE)
         columns = self._columns.get(id(jobs))
-        if columns is None:
-            columns = self._columns[id(jobs)] = (list(map(_shape, jobs)), list(map(_job_id, jobs)))
-        shapes, job_ids = columns
+        if columns is None or columns[0] is not jobs:
+            columns = self._columns[id(jobs)] = (jobs, list(map(_shape, jobs)), list(map(_job_id, jobs)))
+        _, shapes, job_ids = columns
         out_ids, out_infos, out_places = self.wait_ids, self.wait_infos, self.wait_positions
         now = self.now
         i = start
