@@ -70,8 +70,10 @@ def one_line_errors() -> Iterator[None]:
     except Exception as exc:
         if os.environ.get("AICC_DEBUG"):
             raise
-        from scheduler.client import AiccError
+        from scheduler.client import AiccError, Unauthorized
 
+        if isinstance(exc, Unauthorized):
+            fail(f"{exc}; give a token with --token, AICC_TOKEN or a profile (aicc config set)")
         if isinstance(exc, AiccError):
             fail(str(exc))
         fail(f"{type(exc).__name__}: {exc}")
