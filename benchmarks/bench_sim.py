@@ -1,0 +1,67 @@
+"""Replay speed: the full ITP trace (69,351 jobs, 10 tenants) and a million synthetic jobs.
+
+Targets: ITP replay <= 15 s; 1M synthetic jobs on the shipped 610P center <= 180 s.
+Each replay runs the live engine and core under aicc's policy. ``--budget-s``
+caps each replay's wall time: a replay cut short reports the share of its jobs
+it reached and a linear projection of the full time (``*_projected``), so that
+``make bench`` stays bounded. The last line is one JSON object.
+
+    python benchmarks/bench_sim.py [--policy aicc] [--tick 0] [--budget-s 300] [--jobs 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from scheduler.centerfile import load_center
+from scheduler.sim import Simulation, Trace
+from scheduler.sim.synthetic import synthetic_trace
+from scheduler.sim.trace import DEFAULT_TRACES
+
+
+def replay(trace: Trace, policy: str, tick: float, budget: float) -> dict[str, object]:
+    began = time.perf_counter()
+    res = Simulation(trace, policy, tick_s=tick, progress=True).run(max_wall_s=budget)
+    wall = time.perf_counter() - began
+    out: dict[str, object] = {"s": round(wall, 2), "complete": res.complete, "jobs_reached": res.done,
+                              "steps": res.steps,
+                              "avg_step_ms": round(1000 * res.recorder.step_seconds / max(res.steps, 1), 3)}
+    if not res.complete and res.done > 0:
+        out["projected_s"] = round(wall / res.done, 1)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--policy", default="aicc")
+    ap.add_argument("--tick", type=float, default=0.0)
+    ap.add_argument("--budget-s", type=float, default=300.0)
+    ap.add_argument("--jobs", type=int, default=1_000_000)
+    ap.add_argument("--traces", default=str(DEFAULT_TRACES))
+    args = ap.parse_args()
+    result: dict[str, object] = {"policy": args.policy, "tick_s": args.tick, "budget_s": args.budget_s}
+    from scheduler.sim.itp import load_itp
+
+    t0 = time.perf_counter()
+    itp = load_itp(args.traces)
+    result["itp_load_s"] = round(time.perf_counter() - t0, 2)
+    r = replay(itp, args.policy, args.tick, args.budget_s)
+    print("itp", r, flush=True)
+    result["itp_replay_s"] = r["s"] if r["complete"] else r.get("projected_s")
+    result["itp"] = r
+    cfg = load_center(None)
+    t0 = time.perf_counter()
+    syn = synthetic_trace(cfg.center, cfg.tenants, args.jobs, seed=1, load=0.95)
+    result["synthetic_gen_s"] = round(time.perf_counter() - t0, 2)
+    r = replay(syn, args.policy, args.tick, args.budget_s)
+    print("synthetic", r, flush=True)
+    result["synthetic_1m_s"] = r["s"] if r["complete"] else r.get("projected_s")
+    result["synthetic"] = r
+    result["targets"] = {"itp_replay_s": 15, "synthetic_1m_s": 180}
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

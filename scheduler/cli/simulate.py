@@ -1,0 +1,136 @@
+"""``aicc simulate``: replay a trace under several policies and compare them.
+
+Example: ``aicc simulate --trace itp --policy all --out out/itp``
+writes ``summary.json`` (keyed by policy), ``jobs.csv`` and PNG plots.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from scheduler.centerfile import CenterFileError, load_center
+from scheduler.cli.output import fail, table
+from scheduler.domain import Quota, Tenant
+from scheduler.sim import DEFAULT_TRACES, Simulation, Trace, TraceError
+from scheduler.sim.policies import STATIC_NOTE, expand, make_policy
+from scheduler.sim.simulator import Failures, SimResult
+
+
+def register(app: typer.Typer) -> None:
+    app.command("simulate", help=(
+        "Replay a trace through the scheduler in simulated time and compare policies.\n\n"
+        "--trace itp | openb | synthetic | PATH.csv (job_id,tenant,submit_s,duration_s,devices).\n\n"
+        "Example: aicc simulate --trace itp --policy all --out out/itp"))(simulate)
+
+
+def _rescale(tenants: dict[str, Tenant], old_capacity: int, new_capacity: int) -> dict[str, Tenant]:
+    f = new_capacity / old_capacity if old_capacity else 1.0
+    return {n: Tenant(n, Quota(round(t.quota.guaranteed * f), min(new_capacity, round(t.quota.limit * f))),
+                      t.weight) for n, t in tenants.items()}
+
+
+def load_trace(trace: str, traces: Path, center: Path | None, jobs: int, seed: int,
+               tenants: str | None, load: float) -> tuple[Trace, list[str]]:
+    from scheduler.sim.helios import helios_shares, tenants_for
+    from scheduler.sim.itp import load_itp
+    from scheduler.sim.openb import load_openb
+    from scheduler.sim.synthetic import synthetic_trace
+    from scheduler.sim.trace import load_csv_trace
+
+    notes: list[str] = []
+    shares = None
+    if tenants:
+        if not tenants.startswith("helios-"):
+            raise TraceError(f"--tenants {tenants!r}: expected helios-venus or helios-earth")
+        shares = helios_shares(tenants.removeprefix("helios-"), root=traces)
+    cfg = load_center(center) if center is not None or trace not in ("itp", "openb") else None
+    if trace == "itp":
+        t = load_itp(traces)
+    elif trace == "openb":
+        t = load_openb(traces, tenants_from=shares, seed=seed)
+    elif trace == "synthetic":
+        assert cfg is not None
+        ten = tenants_for(shares, cfg.center) if shares else cfg.tenants
+        return synthetic_trace(cfg.center, ten, jobs, seed=seed, load=load), notes
+    else:
+        t = load_csv_trace(trace)
+    if cfg is not None:
+        if t.tenants and t.center is not None:
+            ten = _rescale(dict(t.tenants), t.center.capacity_gflops(), cfg.center.capacity_gflops())
+            notes.append(f"tenants of {t.name} rescaled to the center {cfg.center.name}")
+        else:
+            ten = tenants_for(shares, cfg.center) if shares else cfg.tenants
+        t = Trace(t.name, t.jobs, cfg.center, ten, cfg.priority_classes, t.notes)
+    elif shares and trace != "openb" and t.center is not None:
+        t = Trace(t.name, t.jobs, t.center, tenants_for(shares, t.center), t.priority_classes, t.notes)
+    return t, notes
+
+
+def simulate(
+    trace: Annotated[str, typer.Option(help="itp, openb, synthetic, or a CSV file.")] = "itp",
+    center: Annotated[Path | None, typer.Option(help="Center file (YAML); default: the trace's own "
+                                                "(itp, openb) or the shipped 610P center.")] = None,
+    policy: Annotated[str, typer.Option(help="fifo, static, drf, aicc, oracle, a comma list, or all "
+                                        "(all but the oracle).")] = "all",
+    out: Annotated[Path, typer.Option(help="Folder for summary.json, jobs.csv and plots.")] = Path("out/sim"),
+    traces: Annotated[Path, typer.Option(help="The traces folder.")] = DEFAULT_TRACES,
+    tenants: Annotated[str | None, typer.Option(help="Tenant shares from Helios: helios-venus or "
+                                                "helios-earth.")] = None,
+    jobs: Annotated[int, typer.Option(min=1, help="Synthetic: number of jobs.")] = 10_000,
+    load: Annotated[float, typer.Option(min=0.01, help="Synthetic: offered load vs capacity.")] = 0.9,
+    limit: Annotated[int | None, typer.Option(min=1, help="Replay only the first N jobs.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed (synthetic workload, failures).")] = 0,
+    tick: Annotated[float, typer.Option(min=0, help="Step at most once per TICK seconds (0: at every event).")] = 0.0,
+    mtbf: Annotated[float | None, typer.Option(help="Node failures: mean time between failures per node (s).")] = None,
+    plots: Annotated[bool, typer.Option(help="Write PNG plots.")] = True,
+    progress: Annotated[bool | None, typer.Option(help="Progress bar (default: on long runs).")] = None,
+) -> None:
+    from scheduler.sim.report import summarize, write_jobs_csv, write_plots, write_summary
+
+    try:
+        names = expand(policy)
+        t, notes = load_trace(trace, traces, center, jobs, seed, tenants, load)
+    except (TraceError, CenterFileError, ValueError) as exc:
+        fail(str(exc))
+    if limit is not None:
+        t = Trace(t.name, t.jobs[:limit], t.center, t.tenants, t.priority_classes, t.notes)
+    for line in (*t.notes, *notes):
+        typer.echo(line, err=True)
+    out.mkdir(parents=True, exist_ok=True)
+    results: dict[str, SimResult] = {}
+    summary: dict[str, Any] = {}
+    for name in names:
+        typer.echo(f"replaying {len(t.jobs)} jobs under {name} ...", err=True)
+        sim = Simulation(t, make_policy(name, t.priority_classes), seed=seed, tick_s=tick,
+                         failures=Failures(mtbf) if mtbf else None, progress=progress)
+        res = sim.run()
+        results[name] = res
+        summary[name] = summarize(res)
+        write_summary(out / "summary.json", summary)  # partial results survive an interrupt
+    if "static" in summary:
+        summary["static"]["note"] = STATIC_NOTE
+    if trace == "openb":
+        from scheduler.sim.openb import plain_best_fit_fragmentation
+        summary["plain_best_fit"] = plain_best_fit_fragmentation(t)
+    summary["_trace"] = {"name": t.name, "jobs": len(t.jobs), "notes": list(t.notes) + notes,
+                         "tick_s": tick, "seed": seed}
+    write_summary(out / "summary.json", summary)
+    write_jobs_csv(out / "jobs.csv", {n: list(r.recorder.results.values()) for n, r in results.items()})
+    if plots:
+        write_plots(out, results)
+    rows = []
+    for name in names:
+        s = summary[name]
+        rows.append([name, f"{s['avg_queue_s']:.0f}", f"{s['p95_queue_s']:.0f}", f"{s['avg_jct_s']:.0f}",
+                     f"{s['makespan_s'] / 86400:.2f}", f"{s['allocation_ratio']:.3f}",
+                     "-" if s["allocation_ratio_saturated"] is None else f"{s['allocation_ratio_saturated']:.3f}",
+                     f"{s['jain_fairness']:.3f}", f"{s['guarantee_violations']:.0f}", s["preemptions"],
+                     f"{s['unallocated_devices_fragmentation']:.1f}", f"{s['wall_s']:.1f}"])
+    typer.echo(table(["POLICY", "AVG QUEUE S", "P95 QUEUE S", "AVG JCT S", "MAKESPAN D", "ALLOC",
+                      "ALLOC SAT", "JAIN", "GUAR VIOL S", "PREEMPT", "FRAG DEV", "WALL S"], rows))
+    typer.echo(f"\nwrote {out / 'summary.json'}, {out / 'jobs.csv'}" + (" and plots" if plots else ""))
+
+

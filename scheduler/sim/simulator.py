@@ -1,0 +1,294 @@
+"""Discrete-event replay of a trace through the live engine and core.
+
+The same ``Engine`` the service runs, with a ``ManualClock``, a store in
+memory and the ``SleepExecutor``, whose ``runtime_of`` is the trace's true
+duration (only the executor knows it). Events are taken in (time, sequence)
+order: arrivals, executor events (starts, finishes, stops), node failures and
+repairs, and wake-ups. All events at one timestamp are applied first; the
+engine then steps, only if something changed while jobs wait; a step that
+admitted or preempted is followed by one more (a step is not a fixpoint: jobs
+admitted in a cycle count differently from those already running), as the
+live loop's next tick would.
+Wake-ups cover what changes with time alone: a running job becomes a possible
+preemption victim ``min_runtime_s`` after it started (a step then, if a tenant
+below its guarantee waits), and a backfill reservation's start passing (a job
+that ran past its estimate no longer holds it).
+
+With ``tick_s`` the engine steps at most once per tick (at tick boundaries),
+like a live loop with that period; 0 steps at every event time.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import random
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from scheduler.core import Decision
+from scheduler.domain import Center, JobRecord, JobState, NodeState, Tenant
+from scheduler.engine import Engine, EventKind, ManualClock, MemoryStore
+from scheduler.executors.sleep import SleepExecutor
+from scheduler.sim.estimates import LearnedEstimator
+from scheduler.sim.metrics import Recorder
+from scheduler.sim.policies import PolicySpec, make_policy
+from scheduler.sim.trace import Trace
+
+
+class LeanStore(MemoryStore):
+    """A memory store that forgets finished jobs: a million-job replay keeps only live ones.
+
+    The recorder keeps what the reports need of each job.
+    """
+
+    def add_job(self, job: JobRecord) -> None:
+        self.jobs[job.id] = job
+
+    def update_jobs(self, jobs: Sequence[JobRecord]) -> None:
+        for job in jobs:
+            if job.state.terminal:
+                self.jobs.pop(job.id, None)
+            else:
+                self.jobs[job.id] = job
+
+
+@dataclass
+class Failures:
+    """Seeded node failures: each node fails after an exponential time, is down ``repair_s``."""
+
+    mtbf_s: float
+    repair_s: float = 3600.0
+
+
+@dataclass
+class SimResult:
+    policy: PolicySpec
+    recorder: Recorder
+    wall_s: float
+    steps: int
+    journal: list[str] | None = None
+    extra: dict[str, float] = field(default_factory=dict)
+    #: False when ``run(max_wall_s=...)`` stopped early; ``done`` is the share of jobs submitted
+    complete: bool = True
+    done: float = 1.0
+
+
+class Simulation:
+    def __init__(
+        self,
+        trace: Trace,
+        policy: PolicySpec | str = "aicc",
+        *,
+        center: Center | None = None,
+        tenants: Mapping[str, Tenant] | None = None,
+        seed: int = 0,
+        journal: list[str] | None = None,
+        tick_s: float = 0.0,
+        stop_delay_s: float = 30.0,
+        failures: Failures | None = None,
+        grace_s: float = 120.0,
+        resume: bool = True,
+        progress: bool | None = None,
+        samples: int = 2000,
+    ) -> None:
+        center = center or trace.center
+        if center is None:
+            raise ValueError(f"trace {trace.name} names no center: pass one")
+        tenants = dict(tenants if tenants is not None else trace.tenants)
+        if not tenants:
+            raise ValueError(f"trace {trace.name} names no tenants: pass them")
+        self.trace = trace
+        self.spec = make_policy(policy, trace.priority_classes) if isinstance(policy, str) else policy
+        self.tick_s = tick_s
+        self.rng = random.Random(seed)
+        self.failures = failures
+        self.progress = progress
+        self.durations = {j.id: j.duration_s for j in trace.jobs}
+        durations = self.durations
+        self.clock = ManualClock(trace.jobs[0].submit_s if trace.jobs else 0.0)
+        self.store = LeanStore(tenants)
+        #: work done before a preemption or a node loss: with ``resume`` (jobs checkpoint, as
+        #: training jobs do) a restarted job runs only what is left; without, all of it again
+        self.done: dict[str, float] = {}
+        done = self.done
+        self.executor = SleepExecutor(
+            self.clock, runtime_of=(lambda job: durations[job.id] - done.get(job.id, 0.0)) if resume
+            else (lambda job: durations[job.id]), stop_delay_s=stop_delay_s)
+        self.recorder = Recorder(center, tenants, durations, grace_s=grace_s, samples=samples,
+                                 span_s=trace.span_s)
+        estimator = LearnedEstimator() if self.spec.learned_estimates else None
+        self.engine = Engine(center, self.store, self.executor, self.clock, self.spec.policy,
+                             journal=journal, estimator=estimator, observers=[self.recorder, self])
+        self.journal = journal
+        p = self.spec.policy
+        self._victims_age = p.quotas and (p.reclaim or p.priority_preemption)
+        self._classes = len({j.priority for j in trace.jobs[:10_000]}) > 1
+
+    def run(self, on_step: Callable[[Decision], None] | None = None, *,
+            max_wall_s: float | None = None) -> SimResult:
+        """Replay to the end; with ``max_wall_s``, stop after that much wall time (a partial result)."""
+        began = time.perf_counter()
+        deadline = began + max_wall_s if max_wall_s is not None else math.inf
+        complete = True
+        trace, engine, executor, clock, rec = self.trace, self.engine, self.executor, self.clock, self.recorder
+        jobs = trace.jobs
+        n = len(jobs)
+        oracle = self.spec.oracle
+        queue = engine.queue
+        nodes: list[tuple[float, int, str, bool]] = []  # time, seq, node, up
+        node_seq = 0
+        if self.failures is not None:
+            for node in engine.center.nodes:
+                node_seq += 1
+                heapq.heappush(nodes, (clock.now() + self.rng.expovariate(1 / self.failures.mtbf_s),
+                                       node_seq, node.name, False))
+        wakes: list[float] = []
+        woken: set[float] = set()
+        restep = False
+        last_step = -math.inf
+        admitted_at: deque[float] = deque()  # times of steps that admitted jobs
+        min_runtime = self.spec.policy.min_runtime_s
+        bar = _progress(n, self.progress)
+        i = 0
+        inf = math.inf
+        step_due = inf  # with a tick: when the next step is due
+        last_tick = 0
+        while True:
+            t = jobs[i].submit_s if i < n else inf
+            nxt = executor.next_event_at()
+            if nxt is not None and nxt < t:
+                t = nxt
+            if nodes and nodes[0][0] < t:
+                t = nodes[0][0]
+            if wakes and wakes[0] < t:
+                t = wakes[0]
+            if step_due < t:
+                t = step_due
+            if restep and self.tick_s == 0:
+                t = clock.now()
+            if t == inf:
+                break
+            if i >= n and not queue and nxt is None:
+                break  # only failures or wake-ups left, and nothing to run
+            clock.advance_to(t)
+            rec.advance_to(t)
+            changed = False
+            while nodes and nodes[0][0] <= t:
+                _, _, name, up = heapq.heappop(nodes)
+                changed = True
+                self._node_event(name, up, nodes, node_seq)
+                node_seq += 1
+            first = i
+            while i < n and jobs[i].submit_s <= t:
+                job = jobs[i]
+                engine.submit(job.spec(oracle=oracle), job.id)
+                i += 1
+            if i != first:
+                changed = True
+                if bar is not None and i - last_tick >= 1000:
+                    bar.update(i - last_tick)
+                    last_tick = i
+            events = executor.poll()
+            if events:
+                engine.handle(events)
+                if not changed:
+                    changed = any(e.kind is not EventKind.STARTED for e in events)
+            while wakes and wakes[0] <= t:
+                woken.discard(heapq.heappop(wakes))
+                changed = True
+            if restep:  # the last step admitted or preempted: step once more, as a live loop would
+                changed = True
+                restep = False
+            if self.tick_s > 0:
+                if changed and step_due == inf:
+                    step_due = math.ceil(t / self.tick_s) * self.tick_s
+                    if step_due <= last_step:
+                        step_due += self.tick_s
+                if t < step_due:
+                    continue
+                step_due = inf
+                changed = True
+            if not (changed and queue):
+                continue
+            if deadline < math.inf and time.perf_counter() > deadline:
+                complete = False
+                break
+            decision = engine.step()
+            last_step = t
+            restep = bool(decision.admits or decision.preempts)
+            if on_step is not None:
+                on_step(decision)
+            for r in decision.reservations:  # backfill's picture changes when a reserved start passes
+                if r.start > t and r.start not in woken:
+                    woken.add(r.start)
+                    heapq.heappush(wakes, r.start)
+            if self._victims_age and queue:
+                if decision.admits:
+                    admitted_at.append(t)
+                while admitted_at and admitted_at[0] + min_runtime <= t:
+                    admitted_at.popleft()
+                if admitted_at and self._wants_victims():
+                    wake = admitted_at[0] + min_runtime
+                    if wake not in woken:
+                        woken.add(wake)
+                        heapq.heappush(wakes, wake)
+        if bar is not None:
+            bar.update(n - last_tick)
+            bar.close()
+        rec.advance_to(clock.now())
+        return SimResult(self.spec, rec, time.perf_counter() - began, engine.steps, self.journal,
+                         complete=complete, done=i / n if n else 1.0)
+
+    # -- EngineObserver: the work a stopped job had done ---------------------------------
+
+    def submitted(self, job: JobRecord) -> None:
+        pass
+
+    def stepped(self, decision: Decision, seconds: float, at: float) -> None:
+        pass
+
+    def changed(self, before: JobRecord, after: JobRecord) -> None:
+        if after.state is JobState.PENDING and before.started_at is not None:
+            ran = self.clock.now() - before.started_at
+            self.done[after.id] = min(self.done.get(after.id, 0.0) + max(0.0, ran),
+                                      self.durations[after.id])
+
+    def repaired(self, repairs: object) -> None:
+        pass
+
+    def _wants_victims(self) -> bool:
+        """Could a waiting job preempt once young jobs age: a tenant below its guarantee waits."""
+        if self._classes:
+            return True
+        return any(ts.pending_jobs and ts.held_gflops < ts.guaranteed_gflops
+                   for ts in self.recorder.tenants.values())
+
+    def _node_event(self, name: str, up: bool, nodes: list[tuple[float, int, str, bool]], seq: int) -> None:
+        engine, failures = self.engine, self.failures
+        assert failures is not None
+        now = self.clock.now()
+        if up:
+            engine.set_node_state(name, NodeState.READY)
+            self.recorder.node_state(name, True)
+            heapq.heappush(nodes, (now + self.rng.expovariate(1 / failures.mtbf_s), seq, name, False))
+        else:
+            engine.set_node_state(name, NodeState.DOWN)
+            self.recorder.node_state(name, False)
+            for job in sorted(engine.jobs_on_node(name), key=lambda j: j.seq):
+                if job.state in (JobState.ADMITTED, JobState.RUNNING, JobState.PREEMPTED):
+                    self.executor.lose(job.id, f"node {name} failed")
+            heapq.heappush(nodes, (now + failures.repair_s, seq, name, True))
+
+
+def _progress(total: int, enabled: bool | None):  # type: ignore[no-untyped-def]
+    """A tqdm bar on stderr for long runs (``None``: only when there are many jobs)."""
+    if enabled is False or (enabled is None and total < 20_000):
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:  # the sim extra is not installed: run without a bar
+        return None
+    return tqdm(total=total, unit="job", desc="replay", leave=False, mininterval=0.5)
