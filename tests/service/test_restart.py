@@ -19,12 +19,14 @@ import yaml
 
 from scheduler.store.pg_testing import free_port
 from tests.api.conftest import CENTER, job_body
+from tests.conftest_pg import postgres_server  # noqa: F401
 
 
 class Server:
-    def __init__(self, tmp: Path, env: dict[str, str]) -> None:
+    def __init__(self, tmp: Path, env: dict[str, str], db: str | None = None) -> None:
         self.tmp = tmp
         self.env = env
+        self.db = db
         self.port = free_port(18200, 18299)
         self.proc: subprocess.Popen[str] | None = None
         self.base = f"http://127.0.0.1:{self.port}"
@@ -35,7 +37,7 @@ class Server:
         self.proc = subprocess.Popen(
             [sys.executable, "-c", "from scheduler.cli import main; main()", "serve",
              "--port", str(self.port), "--data-dir", str(self.tmp / "data"), "--center", str(center),
-             "--log-level", "warning"],
+             "--log-level", "warning", *(["--db", self.db] if self.db else [])],
             env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -83,10 +85,13 @@ class Server:
             return e.code, json.loads(e.read())
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
     env = {k: v for k, v in os.environ.items() if k != "AICC_ADMIN_TOKEN"}
-    s = Server(tmp_path, env)
+    db = None  # the default: SQLite in the data dir
+    if request.param == "postgresql":
+        db = request.getfixturevalue("postgres_server").create_database(f"restart_{os.getpid()}")
+    s = Server(tmp_path, env, db)
     yield s
     s.stop()
 
