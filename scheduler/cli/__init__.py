@@ -7,6 +7,7 @@ app is assembled on first use, so importing the package stays cheap.
 from __future__ import annotations
 
 import importlib
+import sys
 
 import typer
 
@@ -34,4 +35,22 @@ def build() -> typer.Typer:
 
 
 def main() -> None:
-    build()()
+    """Run the CLI; a usage error is one line on stderr and exit status 2, not a box."""
+    try:  # newer typer carries its own copy of click
+        from typer._click import exceptions as exc_mod  # type: ignore[import-not-found]
+    except ImportError:  # pragma: no cover
+        from click import exceptions as exc_mod
+    command = typer.main.get_command(build())
+    try:
+        code = command.main(standalone_mode=False)
+    except exc_mod.NoArgsIsHelpError as exc:
+        typer.echo(exc.ctx.get_help() if exc.ctx else str(exc))
+        code = 0
+    except exc_mod.UsageError as exc:
+        where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+        print(f"error: {exc.format_message()}{where}", file=sys.stderr)
+        code = 2
+    except typer.Abort:
+        print("error: aborted", file=sys.stderr)
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)
