@@ -36,10 +36,7 @@ def build() -> typer.Typer:
 
 def main() -> None:
     """Run the CLI; a usage error is one line on stderr and exit status 2, not a box."""
-    try:  # newer typer carries its own copy of click
-        from typer._click import exceptions as exc_mod  # type: ignore[import-not-found]
-    except ImportError:  # pragma: no cover
-        from click import exceptions as exc_mod
+    from typer._click import exceptions as exc_mod  # typer carries its own copy of click
     command = typer.main.get_command(build())
     try:
         code = command.main(standalone_mode=False)
