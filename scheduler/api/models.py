@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+import orjson
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from scheduler.domain import JobKind
 from scheduler.domain.units import UnitError, parse_compute, parse_memory
@@ -19,22 +20,34 @@ NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 JOB_NAME_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$"
 MAX_WORKERS = 4096
 MAX_CHANGES = 100
+#: Bounds that keep every number within what the store holds (64-bit integers).
+MAX_COMPUTE_GFLOPS = 10**15  # 1,000,000P
+MAX_MEMORY_BYTES = 2**60  # 1Ei
+MAX_DEVICES = 1_000_000
+#: Token names are labels people read in listings: printable ASCII only.
+LABEL_PATTERN = r"^[ -~]*$"
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN, min_length=1, max_length=63)]
 
 
 def _compute(value: Any) -> int:
     try:
-        return parse_compute(value)
-    except UnitError as exc:
+        gflops = parse_compute(value)
+    except (UnitError, TypeError, OverflowError) as exc:  # a list, a float beyond any int
         raise ValueError(str(exc)) from None
+    if gflops > MAX_COMPUTE_GFLOPS:
+        raise ValueError("compute may not exceed 1000000P")
+    return gflops
 
 
 def _memory(value: Any) -> int:
     try:
-        return parse_memory(value)
-    except UnitError as exc:
-        raise ValueError(str(exc)) from None
+        nbytes = parse_memory(value)
+    except (UnitError, TypeError, OverflowError):  # a float, a list, beyond any int
+        raise ValueError(f"memory must be bytes or a string like '128Gi', not {value!r}"[:200]) from None
+    if nbytes > MAX_MEMORY_BYTES:
+        raise ValueError("memory may not exceed 1Ei")
+    return nbytes
 
 
 #: GFLOPS, read from ``"120P"``, ``"500T"`` or a number of PFLOPS.
@@ -74,6 +87,17 @@ class JobSubmit(Request):
     estimated_runtime_s: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     entrypoint: str = Field(default="", max_length=16_384)
     runtime_env: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("runtime_env")
+    @classmethod
+    def _storable(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """Plain JSON the store can keep (integers within 64 bits), or a 422 now rather
+        than a failed write later."""
+        try:
+            orjson.dumps(value)
+        except TypeError as exc:
+            raise ValueError(f"not storable JSON: {exc}") from None
+        return value
 
 
 class ResourcesOut(Response):
@@ -184,7 +208,7 @@ class QuotaIn(Request):
     limit: Compute | None = None
     #: How much of its unused guarantee others may borrow; null: all of it.
     lending_limit: Compute | None = None
-    caps: dict[Name, Annotated[int, Field(ge=0)]] | None = Field(default=None, max_length=64)
+    caps: dict[Name, Annotated[int, Field(ge=0, le=MAX_DEVICES)]] | None = Field(default=None, max_length=64)
     weight: float | None = Field(default=None, gt=0, le=1e6, allow_inf_nan=False)
     #: Accept guarantees that sum beyond the center's capacity.
     allow_overcommit: bool = False
@@ -208,7 +232,7 @@ class TenantCreate(Request):
     guaranteed: Compute = 0
     limit: Compute | None = None
     lending_limit: Compute | None = None
-    caps: dict[Name, Annotated[int, Field(ge=0)]] = Field(default_factory=dict, max_length=64)
+    caps: dict[Name, Annotated[int, Field(ge=0, le=MAX_DEVICES)]] = Field(default_factory=dict, max_length=64)
     allow_overcommit: bool = False
 
 
@@ -253,7 +277,7 @@ class TenantDeleted(Response):
 
 
 class TokenCreate(Request):
-    name: str = Field(default="", max_length=128)
+    name: str = Field(default="", max_length=128, pattern=LABEL_PATTERN)
 
 
 class TokenIssued(Response):
@@ -351,7 +375,7 @@ class WhatIfChange(Request):
     guaranteed: Compute | None = None
     limit: Compute | None = None
     lending_limit: Compute | None = None
-    caps: dict[Name, Annotated[int, Field(ge=0)]] | None = Field(default=None, max_length=64)
+    caps: dict[Name, Annotated[int, Field(ge=0, le=MAX_DEVICES)]] | None = Field(default=None, max_length=64)
     weight: float | None = Field(default=None, gt=0, le=1e6, allow_inf_nan=False)
 
 

@@ -33,17 +33,22 @@ def parse_time(value: str | None, default: float) -> float:
     if value is None or value == "":
         return default
     try:
-        return float(value)
+        t = float(value)
     except ValueError:
-        pass
-    try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ServiceError("validation", f"cannot read time {value!r}: expected RFC 3339, e.g. "
-                           "2026-01-31T00:00:00Z, or epoch seconds") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.timestamp()
+        try:
+            dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise ServiceError("validation", f"cannot read time {value!r}: expected RFC 3339, e.g. "
+                               "2026-01-31T00:00:00Z, or epoch seconds") from None
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=UTC)
+        t = dt.timestamp()
+    if not _MIN_TIME <= t <= _MAX_TIME:  # NaN fails this too
+        raise ServiceError("validation", f"time {value!r} is out of range (years 1970 to 9999)")
+    return t
+
+
+_MIN_TIME, _MAX_TIME = 0.0, 253402300799.0  # 1970-01-01 .. 9999-12-31T23:59:59Z
 
 
 def pflops(gflops: int | float) -> float:
