@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -55,8 +56,14 @@ def serve(
     except Exception as exc:  # the database cannot be opened or migrated
         fail(f"cannot start: {type(exc).__name__}: {exc}")
     if service.generated_admin_token is not None:
-        typer.echo(f"admin token (shown once; saved to {settings.resolved_admin_token_file()}):")
-        typer.echo(service.generated_admin_token, nl=True)
+        # Shown on a terminal only: a redirected stdout is a log (journald, kubectl logs),
+        # and the admin token must never reach a log. The file is 0600.
+        where = settings.resolved_admin_token_file()
+        if sys.stdout.isatty():
+            typer.echo(f"admin token (shown once; saved to {where}):")
+            typer.echo(service.generated_admin_token, nl=True)
+        else:
+            typer.echo(f"admin token generated and saved to {where} (mode 0600)")
     if monitor is not None:
         monitor.attach(service.engine, lock=service.lock)
     repairs = service.start()
