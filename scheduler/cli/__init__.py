@@ -12,7 +12,7 @@ import sys
 import typer
 
 COMMAND_MODULES = ("demo", "up", "serve", "simulate", "center", "tenant", "quota", "token", "job", "node",
-                   "usage", "top", "audit", "config", "kube")
+                   "usage", "top", "audit", "config", "kube", "grafana")
 
 app = typer.Typer(
     name="aicc",
