@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 UV := $(shell command -v uv 2>/dev/null)
-EXTRAS ?= service,ray,sim,kube,test,dev
+EXTRAS ?= service,ray,sim,kube,monitor,test,dev
 
 .PHONY: install run test lint bench clean
 
