@@ -9,9 +9,11 @@ Ray installed the tests are skipped loudly, except under CI=true where they fail
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,7 +42,7 @@ def _ports(base: int) -> dict[str, int]:
 
 def _require_ray() -> None:
     try:
-        import ray  # noqa: F401
+        import ray
         import ray.cluster_utils  # noqa: F401
     except ImportError as exc:
         if os.environ.get("CI") == "true":
@@ -56,11 +58,13 @@ def ray_cluster() -> Iterator[RayCluster]:
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # 127.0.0.1 stays 127.0.0.1
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     os.environ.setdefault("RAY_agent_register_timeout_ms", "180000")
+    # Job entrypoints say ``python``: this interpreter, with Ray and numpy.
+    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     _require_ray()
     import ray
     from ray.cluster_utils import Cluster
 
-    head_args = {"num_cpus": 2, "port": HEAD_BASE, "include_dashboard": True, "dashboard_host": "127.0.0.1",
+    head_args = {"num_cpus": 2, "gcs_server_port": HEAD_BASE, "include_dashboard": True, "dashboard_host": "127.0.0.1",
                  "dashboard_port": HEAD_BASE + 1, "ray_client_server_port": HEAD_BASE + 8,
                  "node_ip_address": "127.0.0.1", "object_store_memory": 100 * 1024 * 1024, **_ports(HEAD_BASE)}
     cluster = Cluster(initialize_head=True, connect=False, head_node_args=head_args)

@@ -115,41 +115,33 @@ def test_the_center_is_built_from_rays_nodes(executor: RayExecutor, ray_cluster:
         assert executor.topology.binding(name).ray_node_id == ray_cluster.ray_node_id(name)
 
 
-def test_a_gang_runs_on_exactly_the_nodes_the_scheduler_chose(executor: RayExecutor,
-                                                                ray_cluster: RayCluster) -> None:
+def test_a_gang_runs_on_exactly_the_nodes_the_scheduler_chose_and_only_once(executor: RayExecutor,
+                                                                          ray_cluster: RayCluster) -> None:
+    from ray.job_submission import JobSubmissionClient
+
     engine = engine_for(executor)
     job = engine.submit(probe("owner", "spread", workers=3, devices=3), job_id="gang-1")
+    engine.step()
+    admitted = state(engine, job.id)
+    assert admitted.placement is not None
+    executor.start(admitted)  # a retry, as after a crash between record and act: no second run
     run_until(engine, lambda: state(engine, job.id).state.terminal)
     done = state(engine, job.id)
     assert done.state is JobState.SUCCEEDED, done.detail
     out = probe_output(executor, job.id)
-    # The scheduler's placement, as the job saw it, worker by worker ...
+    # The job saw the scheduler's placement, worker by worker ...
     assert [(p["node"], p["devices"]) for p in out["placement"]] == [
-        (w.node, list(w.devices)) for w in engine.store.jobs[job.id].placement.workers  # type: ignore[attr-defined]
-    ] or done.placement is None
-    # ... and the Ray node each worker's task really ran on is that node.
+        (w.node, list(w.devices)) for w in admitted.placement.workers]
     placed = [p["node"] for p in out["placement"]]
-    assert sorted(placed) == ["gpu-a", "gpu-b", "gpu-c"]  # 3 x 3 devices: one per node
+    assert sorted(placed) == ["gpu-a", "gpu-b", "gpu-c"]  # 3 x 3 devices: one worker per node
+    # ... and each worker's task ran on exactly that Ray node.
     for worker, node in zip(out["workers"], placed, strict=True):
         assert worker["ray_node"] == ray_cluster.ray_node_id(node)
         assert worker["tenant"] == "owner"
-    assert free_gpus() == 12  # all devices back once it ended
-
-
-def test_start_is_idempotent_per_job_id(executor: RayExecutor) -> None:
-    from ray.job_submission import JobSubmissionClient
-
-    engine = engine_for(executor)
-    job = engine.submit(probe("owner", "twice", workers=1, devices=2), job_id="idem-1")
-    engine.step()
-    admitted = state(engine, job.id)
-    executor.start(admitted)  # a retry after a crash
-    executor.start(admitted)
-    run_until(engine, lambda: state(engine, job.id).state.terminal)
-    assert state(engine, job.id).state is JobState.SUCCEEDED
     client = JobSubmissionClient(executor.dashboard_url)
-    ours = [j for j in client.list_jobs() if (j.submission_id or "").startswith("aicc-idem-1-")]
-    assert [j.submission_id for j in ours] == [submission_id("idem-1", 0)]
+    ours = [j.submission_id for j in client.list_jobs() if (j.submission_id or "").startswith("aicc-gang-1-")]
+    assert ours == [submission_id("gang-1", 0)]
+    assert free_gpus() == 12  # every device back once it ended
 
 
 def test_preemption_stops_the_job_returns_its_devices_and_requeues_it(executor: RayExecutor) -> None:

@@ -113,6 +113,8 @@ class RayExecutor:
         self._nodes_checked = 0.0
         self._we_connected = False
         self._ray: Any = self._connect()
+        # Ray's job SDK logs every working_dir upload at INFO.
+        logging.getLogger("ray.dashboard.modules.dashboard_sdk").setLevel(logging.WARNING)
         from ray.job_submission import JobSubmissionClient
 
         headers = {"Authorization": f"Bearer {auth_token}"} if auth_token else None
@@ -279,6 +281,15 @@ class RayExecutor:
             log.info("removing orphan placement group %s", name)
             with contextlib.suppress(Exception):
                 self._ray.util.remove_placement_group(self._pg_handle(pg_hex))
+        # Runs that ended while aicc was away: give their devices back now, so that
+        # known() reports how they ended rather than "still started".
+        deadline = time.monotonic() + 15.0
+        while time.monotonic() < deadline:
+            ending = [a for a in self._attempts.values() if a.phase is Phase.RELEASING]
+            if not ending:
+                break
+            self._release(ending)
+            time.sleep(0.1)
 
     # -- the monitor -----------------------------------------------------------------------
 
