@@ -38,11 +38,23 @@ class HTTPMetrics:
 
 
 def route_template(scope: Scope) -> str:
-    """The path template of the route the router matched (Starlette and FastAPI set it)."""
-    route = scope.get("route")
-    path = getattr(route, "path", None)
+    """The path template of the route the router matched.
+
+    Starlette and FastAPI's own routes leave it in ``scope["route"]``; a plain
+    Starlette route on a FastAPI app (``app.add_route``) does not, so the
+    router's routes are matched again for it.
+    """
+    path = getattr(scope.get("route"), "path", None)
     if isinstance(path, str) and path:
         return path
+    router = scope.get("router") or getattr(scope.get("app"), "router", None)
+    for route in getattr(router, "routes", ()):
+        try:
+            match, _ = route.matches(scope)
+        except Exception:
+            continue
+        if getattr(match, "name", "") == "FULL" and isinstance(getattr(route, "path", None), str):
+            return str(route.path)
     return UNMATCHED
 
 

@@ -51,6 +51,12 @@ class Monitor:
         device_series: bool = True,
     ) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
+        # The state collector first: a scrape reads the engine (and starts a new tenant's
+        # counters at zero) before the counters are collected.
+        self.collector = EngineCollector(
+            self._current, lock=lock, last_step_wall=lambda: self.observer.last_step_wall,
+            device_series=device_series)
+        self.registry.register(self.collector)
         self.events = EventMetrics(self.registry)
         self.observer = MetricsObserver(self.events)
         self.http = HTTPMetrics(self.registry)
@@ -59,10 +65,6 @@ class Monitor:
             self.attach(engine)
         elif engine is not None:
             self._provider = engine
-        self.collector = EngineCollector(
-            self._current, lock=lock, last_step_wall=lambda: self.observer.last_step_wall,
-            device_series=device_series)
-        self.registry.register(self.collector)
 
     def attach(self, engine: Engine, *, lock: AbstractContextManager[object] | None = None) -> Engine:
         """Read this engine from now on and observe its events; ``lock`` guards the engine."""

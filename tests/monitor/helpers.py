@@ -91,3 +91,20 @@ def finite_values(result: list[dict[str, Any]]) -> Iterator[float]:
             v = float(value)
             if math.isfinite(v):
                 yield v
+
+
+def samples(body: bytes | str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """An exposition as {(sample name, labels): value}."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = body.decode() if isinstance(body, bytes) else body
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[s.name, frozenset(s.labels.items())] = s.value
+    return out
+
+
+def value(found: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str) -> float:
+    """The one sample of that name with exactly these labels (KeyError if absent)."""
+    return found[name, frozenset(labels.items())]
