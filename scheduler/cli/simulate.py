@@ -113,8 +113,11 @@ def simulate(
     if "static" in summary:
         summary["static"]["note"] = STATIC_NOTE
     if trace == "openb":
-        from scheduler.sim.openb import plain_best_fit_fragmentation
-        summary["plain_best_fit"] = plain_best_fit_fragmentation(t)
+        # FGD's experiment: every task arrives, none leaves; aicc's placement vs plain best-fit.
+        from scheduler.sim.openb import fill_snapshot, fill_snapshot_best_fit
+        fill = {name: fill_snapshot(t, name) for name in names if name != "oracle"}
+        fill["plain_best_fit"] = fill_snapshot_best_fit(t)
+        summary["_openb_fill"] = fill
     summary["_trace"] = {"name": t.name, "jobs": len(t.jobs), "notes": list(t.notes) + notes,
                          "tick_s": tick, "seed": seed}
     write_summary(out / "summary.json", summary)

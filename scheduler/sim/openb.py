@@ -187,3 +187,81 @@ def plain_best_fit_fragmentation(trace: Trace) -> dict[str, float]:
         current = fragmentation()
     return {"unallocated_devices_fragmentation": round(frag_area / wait_time, 3) if wait_time else 0.0,
             "avg_queue_s": round(queue_total / started, 3) if started else 0.0}
+
+
+def fragmentation_of(free_by_node: list[int], pending_per_worker: list[int]) -> float:
+    """FGD's measure on the waiting workload: free devices a pending worker cannot use, weighted
+    by the share of pending workers too big for them."""
+    if not pending_per_worker:
+        return 0.0
+    total = len(pending_per_worker)
+    needs = sorted(pending_per_worker)
+    import bisect
+
+    out = 0.0
+    for f in free_by_node:
+        if f:
+            bigger = total - bisect.bisect_right(needs, f)
+            out += f * bigger / total
+    return out
+
+
+def fill_snapshot(trace: Trace, policy: str = "aicc") -> dict[str, float]:
+    """The FGD experiment: every task arrives, in trace order, and none leaves.
+
+    One engine step (repeated while it admits) over the whole list; then how
+    many GPUs are allocated, how many sit free while tasks still wait, and the
+    fragmentation measure over what waits.
+    """
+    from scheduler.sim.simulator import Simulation
+
+    jobs = tuple(TraceJob(j.id, j.tenant, 0.0, 1e12, j.workers, j.per_worker, j.accelerator_types,
+                          j.priority, j.preemptible, j.cpus, j.memory_bytes) for j in trace.jobs)
+    snap = Trace(trace.name, jobs, trace.center, trace.tenants, trace.priority_classes)
+    sim = Simulation(snap, policy, progress=False)
+    engine = sim.engine
+    for j in jobs:
+        engine.submit(j.spec(), j.id)
+    while engine.step().admits:
+        engine.sync()
+    center = engine.center
+    free = dict.fromkeys((n.name for n in center.nodes), 0)
+    for n in center.nodes:
+        free[n.name] = n.devices
+    for a in engine.holding.values():
+        for w in a.placement.workers:
+            free[w.node] -= len(w.devices)
+    waiting = [engine.jobs[p.id].spec.resources.accelerators for p in engine.queue]
+    capacity = sum(n.devices for n in center.nodes)
+    allocated = capacity - sum(free.values())
+    return {"allocated_gpus": allocated, "unallocated_gpus": capacity - allocated,
+            "placed_tasks": len(jobs) - len(waiting), "waiting_tasks": len(waiting),
+            "fragmented_gpus": round(fragmentation_of(list(free.values()), waiting), 1)}
+
+
+def fill_snapshot_best_fit(trace: Trace) -> dict[str, float]:
+    """Baseline for ``fill_snapshot``: plain best-fit (tightest node of any model, first in node
+    order on ties), each task in trace order, skipped if no node holds it."""
+    center = trace.center
+    assert center is not None
+    free = [n.devices for n in center.nodes]
+    cpu = [n.cpus for n in center.nodes]
+    mem = [n.memory_bytes for n in center.nodes]
+    waiting = []
+    for j in trace.jobs:
+        best = -1
+        for k, f in enumerate(free):
+            if f >= j.per_worker and cpu[k] >= j.cpus and mem[k] >= j.memory_bytes and (
+                    best < 0 or f < free[best]):
+                best = k
+        if best < 0:
+            waiting.append(j.per_worker)
+            continue
+        free[best] -= j.per_worker
+        cpu[best] -= j.cpus
+        mem[best] -= j.memory_bytes
+    capacity = sum(n.devices for n in center.nodes)
+    allocated = capacity - sum(free)
+    return {"allocated_gpus": allocated, "unallocated_gpus": capacity - allocated,
+            "placed_tasks": len(trace.jobs) - len(waiting), "waiting_tasks": len(waiting),
+            "fragmented_gpus": round(fragmentation_of(free, waiting), 1)}

@@ -116,3 +116,15 @@ def test_shortest_first_with_learned_estimates_beats_fifo_on_mixed_runtimes() ->
     spec = make_policy("aicc")
     aicc = summarize(Simulation(t, replace(spec, policy=replace(spec.policy, quotas=False))).run())
     assert aicc["avg_jct_s"] < 0.7 * fifo["avg_jct_s"]
+
+
+def test_fill_snapshot_counts_gpus_left_free_by_fragmentation() -> None:
+    from scheduler.sim.openb import fill_snapshot, fill_snapshot_best_fit
+
+    # Two 8-GPU nodes; tasks of 3, 3, 6 then 4 GPUs: 2 + 2 GPUs stay free, and the 4 fits nowhere.
+    t = trace([job(1, "a", 0, 10, 3), job(2, "a", 1, 10, 3), job(3, "a", 2, 10, 6), job(4, "a", 3, 10, 4)],
+              nodes=2, a=16)
+    expect = {"allocated_gpus": 12, "unallocated_gpus": 4, "placed_tasks": 3, "waiting_tasks": 1,
+              "fragmented_gpus": 4.0}
+    assert fill_snapshot_best_fit(t) == expect
+    assert fill_snapshot(t, "aicc") == expect
