@@ -68,7 +68,7 @@ class Response(BaseModel):
 
 
 class ResourcesIn(Request):
-    accelerators: int = Field(ge=0, le=64)
+    accelerators: int = Field(ge=1, le=64)  # 0 would stop every scheduling step (the core divides by it)
     accelerator_types: list[Name] = Field(default_factory=list, max_length=16)
     cpus: int = Field(default=0, ge=0, le=4096)
     memory: Memory = 0
