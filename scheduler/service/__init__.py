@@ -32,7 +32,8 @@ def build_service(settings: Settings, *,
 
     config = load_center(settings.center_file)
     clock = SystemClock()
-    executor = make_executor(settings.executor, clock)
+    executor = make_executor(settings.executor, clock,
+                             **({"center": config.center} if settings.executor == "ray" else {}))
     if wrap_executor is not None:
         executor = wrap_executor(executor)
     store = SqlStore(settings.resolved_db_url(), clock=clock)

@@ -22,5 +22,20 @@ def make_executor(name: str, clock: Clock, **options: Any) -> Executor:
 
         return SleepExecutor(clock, **options)
     if name == "ray":
-        raise ExecutorUnavailable("the ray executor is not available yet; use --executor sleep")
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:
+            raise ExecutorUnavailable("the ray executor needs Ray: pip install 'aicc[ray]' (or make install)")
+        from scheduler.executors.ray import make_ray_executor
+
+        # center: the center file's (embedded head); with RAY_ADDRESS, its catalog (attached).
+        center = options.pop("center", None)
+        if center is None:
+            from scheduler.centerfile import load_center
+
+            center = load_center().center
+        try:
+            return make_ray_executor(clock, center=center, **options)
+        except (ValueError, RuntimeError, ConnectionError) as exc:  # bad address, head that cannot start
+            raise ExecutorUnavailable(f"ray: {str(exc).splitlines()[0]}") from exc
     raise ExecutorUnavailable(f"unknown executor {name!r}; choose one of: {', '.join(EXECUTOR_NAMES)}")

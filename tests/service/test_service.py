@@ -108,17 +108,19 @@ def test_quota_checks(tmp_path: Path) -> None:
     svc.store.close()
 
 
-def test_executors_by_name() -> None:
+def test_executors_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = SystemClock()
     assert isinstance(make_executor("sleep", clock), SleepExecutor)
-    with pytest.raises(ExecutorUnavailable, match="ray executor is not available yet"):
+    monkeypatch.setenv("RAY_ADDRESS", "ray://nowhere:10001")  # a bad address: refused before any Ray call
+    with pytest.raises(ExecutorUnavailable, match="RAY_ADDRESS must be the GCS address"):
         make_executor("ray", clock)
     with pytest.raises(ExecutorUnavailable, match="unknown executor"):
         make_executor("k8s", clock)
 
 
-def test_serve_with_ray_fails_in_one_clear_line(tmp_path: Path) -> None:
+def test_serve_with_ray_fails_in_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAY_ADDRESS", "ray://nowhere:10001")
     result = CliRunner().invoke(build(), ["serve", "--executor", "ray", "--data-dir", str(tmp_path)])
     assert result.exit_code != 0
     lines = [line for line in result.output.splitlines() if line.strip()]
-    assert lines == ["error: the ray executor is not available yet; use --executor sleep"]
+    assert lines == ["error: ray: RAY_ADDRESS must be the GCS address (host:port), not a Ray Client ray:// URL"]

@@ -73,6 +73,7 @@ class Attempt:
     detail: str = ""
     release_at: float | None = None
     pg_removed: bool = False
+    placed_at: float | None = None  # monotonic: when Ray placed the whole gang
 
     @property
     def nodes(self) -> tuple[str, ...]:
@@ -237,6 +238,17 @@ class RayExecutor:
         except Exception as exc:
             return f"[aicc] logs unavailable: {exc}"
 
+    def placed_at(self) -> dict[str, float]:
+        """When Ray placed each job's gang (time.monotonic()), for benchmarks."""
+        with self._lock:
+            return {j: a.placed_at for j, a in self._attempts.items() if a.placed_at is not None}
+
+    def lost_nodes(self) -> list[str]:
+        """aicc nodes whose Ray node is dead: the service marks them down so nothing new lands there."""
+        with self._lock:
+            dead = set(self._dead_nodes)
+        return sorted(n for n, b in self.topology.bindings.items() if b.ray_node_id in dead)
+
     def wait_idle(self, timeout_s: float = 60.0) -> bool:
         """True once no attempt is placing, running or releasing (tests, demos)."""
         deadline = time.monotonic() + timeout_s
@@ -399,6 +411,7 @@ class RayExecutor:
                     if a.phase is not Phase.PLACING:
                         continue
                     a.phase = Phase.SUBMITTING
+                    a.placed_at = time.monotonic()
                 self._pool.submit(self._submit, a)
             elif now - a.created > PLACE_TIMEOUT_S:
                 self._end(a, EventKind.FAILED, f"Ray could not place its placement group in {PLACE_TIMEOUT_S:.0f} s")

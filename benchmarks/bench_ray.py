@@ -1,0 +1,133 @@
+"""Jobs on the embedded local Ray: submit-to-running latency, and gangs started per second.
+
+Starts an embedded Ray head declaring the shipped 610P center (242 virtual
+nodes), and drives the real engine (MemoryStore, system clock) with the Ray
+executor:
+
+1. latency: ``--latency-jobs`` jobs one after another (2 workers x 1 device
+   each): from ``engine.submit`` to the job being RUNNING in the engine, i.e.
+   step (admit), placement group created and placed, Ray job submitted, Ray
+   reports its entrypoint running, the executor's event applied.
+2. burst: ``--burst`` gang jobs (2 workers x 4 devices each) submitted at once;
+   one step admits them all; gangs started per second is the burst size over
+   the time until the last one is RUNNING. Also reported: how fast Ray placed
+   the gangs (placement groups ready per second).
+
+The jobs' entrypoint is ``true``: what is measured is aicc + Ray, not the job.
+Prints, as its last line, one JSON object with submit_to_running_p50_s and
+gangs_started_per_s (targets: <= 2 s and >= 10/s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from scheduler.centerfile import load_center
+from scheduler.core import Policy
+from scheduler.domain import JobKind, JobSpec, JobState, Resources
+from scheduler.engine import Engine
+from scheduler.engine.clock import SystemClock
+from scheduler.engine.memory_store import MemoryStore
+from scheduler.executors.ray import RayPorts, RaySettings, make_ray_executor
+
+
+def spec(tenant: str, name: str, workers: int, devices: int, entrypoint: str) -> JobSpec:
+    return JobSpec(tenant, name, JobKind.BATCH, workers, Resources(devices, ("a800",)), entrypoint=entrypoint,
+                   runtime_env={"grace_period_s": 1})
+
+
+def wait_running(engine: Engine, store: MemoryStore, ids: list[str], timeout_s: float) -> dict[str, float]:
+    """Step and sync until every job has started (RUNNING or already ended); when each did."""
+    started: dict[str, float] = {}
+    deadline = time.monotonic() + timeout_s
+    while len(started) < len(ids) and time.monotonic() < deadline:
+        engine.step()
+        engine.sync()
+        now = time.monotonic()
+        for i in ids:
+            if i not in started and (store.jobs[i].started_at is not None
+                                     or store.jobs[i].state is JobState.SUCCEEDED):
+                started[i] = now
+        time.sleep(0.02)
+    return started
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description="aicc on the embedded local Ray")
+    ap.add_argument("--latency-jobs", type=int, default=10)
+    ap.add_argument("--burst", type=int, default=200)
+    ap.add_argument("--port-base", type=int, default=20200)
+    ap.add_argument("--timeout", type=float, default=420.0)
+    args = ap.parse_args()
+
+    cfg = load_center()
+    clock = SystemClock()
+    began = time.monotonic()
+    ex = make_ray_executor(clock, center=cfg.center, settings=RaySettings(ports=RayPorts(args.port_base)))
+    head_start_s = time.monotonic() - began
+    print(f"embedded Ray head for {len(cfg.center.nodes)} virtual nodes up in {head_start_s:.1f} s", flush=True)
+    try:
+        store = MemoryStore(cfg.tenants)
+        engine = Engine(cfg.center, store, ex, clock, Policy(priority_classes=cfg.priority_classes))
+
+        # Warm-up: the first job pays for Ray's first worker processes.
+        warm = engine.submit(spec("vr", "warm", 1, 1, "true"))
+        wait_running(engine, store, [warm.id], 120)
+
+        latencies = []
+        for n in range(args.latency_jobs):
+            t0 = time.monotonic()
+            job = engine.submit(spec("finance", f"lat-{n}", 2, 1, "sleep 1"))
+            got = wait_running(engine, store, [job.id], 120)
+            if job.id in got:
+                latencies.append(got[job.id] - t0)
+                print(f"latency job {n}: {latencies[-1]:.2f} s", flush=True)
+        wait_settled(engine, store, 120)
+
+        ids = []
+        t0 = time.monotonic()
+        for n in range(args.burst):
+            ids.append(engine.submit(spec("large-models", f"gang-{n}", 2, 4, "true")).id)
+        started = wait_running(engine, store, ids, args.timeout)
+        elapsed = (max(started.values()) - t0) if started else float("nan")
+        placed = [t for j, t in ex.placed_at().items() if j in set(ids)]
+        placed_s = (max(placed) - t0) if placed else float("nan")
+        print(f"burst: {len(started)}/{len(ids)} gangs started in {elapsed:.1f} s; "
+              f"{len(placed)} placed by Ray in {placed_s:.1f} s", flush=True)
+        wait_settled(engine, store, 120)
+        result = {
+            "submit_to_running_p50_s": round(statistics.median(latencies), 3) if latencies else None,
+            "submit_to_running_p90_s": round(sorted(latencies)[int(0.9 * (len(latencies) - 1))], 3)
+            if latencies else None,
+            "gangs_started_per_s": round(len(started) / elapsed, 2) if started else 0.0,
+            "gangs_placed_per_s": round(len(placed) / placed_s, 2) if placed else 0.0,
+            "burst": args.burst,
+            "burst_started": len(started),
+            "gang_shape": "2 workers x 4 a800",
+            "latency_jobs": len(latencies),
+            "head_start_s": round(head_start_s, 1),
+            "virtual_nodes": len(cfg.center.nodes),
+        }
+    finally:
+        ex.close()
+    print(json.dumps(result))
+
+
+def wait_settled(engine: Engine, store: MemoryStore, timeout_s: float) -> None:
+    """Until every job has ended and given its devices back."""
+    deadline = time.monotonic() + timeout_s
+    while engine.holding and time.monotonic() < deadline:
+        engine.step()
+        engine.sync()
+        time.sleep(0.1)
+
+
+if __name__ == "__main__":
+    main()
