@@ -125,7 +125,7 @@ def build_families(view: EngineView, last_step_wall: float | None = None, *,
 
     if device_series:
         held = _gauge(m.DEVICE_ALLOCATED_INFO)
-        rows = []
+        rows: list[tuple[str, str, str, str, str]] = []
         for a in view.holding:
             for w in a.placement.workers:
                 pool = center.node(w.node).pool
@@ -185,17 +185,17 @@ def _tenants(view: EngineView) -> Iterator[Metric]:
     caps = _gauge(m.TENANT_CAP_DEVICES)
     p = QUOTA_PRECISION
     for name in sorted(set(view.tenants) | set(used_gflops)):
-        tenant = view.tenants.get(name)
+        quota_of = view.tenants.get(name)
         u = used_gflops.get(name, 0)
         used.add_metric([name, p], u * FLOPS_PER_GFLOPS)
-        if tenant is not None:
-            q = tenant.quota
+        if quota_of is not None:
+            q = quota_of.quota
             guaranteed.add_metric([name, p], q.guaranteed * FLOPS_PER_GFLOPS)
             limit.add_metric([name, p], q.limit * FLOPS_PER_GFLOPS)
             if q.lending_limit is not None:
                 lending.add_metric([name, p], q.lending_limit * FLOPS_PER_GFLOPS)
             borrowed.add_metric([name, p], max(0, u - q.guaranteed) * FLOPS_PER_GFLOPS)
-            weight.add_metric([name], tenant.weight)
+            weight.add_metric([name], quota_of.weight)
             for accel, cap in sorted(q.caps.items()):
                 caps.add_metric([name, accel], float(cap))
         for accel in sorted(accels):

@@ -34,9 +34,9 @@ def provision(
     output: Format = OutputOption,
 ) -> None:
     try:
-        from grafana_client import GrafanaApi
+        from grafana_client.api import GrafanaApi
 
-        from monitor.grafana import Action, ProvisionError, Provisioner
+        from monitor.grafana import Action, Provisioner, ProvisionError
     except ImportError as exc:
         fail(f"provisioning needs the 'monitor' extra (pip install 'aicc[monitor]'): {exc}")
     api = GrafanaApi.from_url(url, credential=token, timeout=10.0)

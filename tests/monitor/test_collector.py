@@ -103,7 +103,7 @@ def test_capacity_allocation_quotas_jobs_and_reasons(world: Any) -> None:
 
 
 def test_last_step_timestamp_is_wall_clock_of_the_last_step(world: Any) -> None:
-    engine, clock, monitor = world
+    engine, _clock, monitor = world
     assert value(scrape(monitor), "aicc_scheduler_last_step_timestamp_seconds") == 0
     monitor.observer._wall = lambda: 1_700_000_000.0
     engine.step()

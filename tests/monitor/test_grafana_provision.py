@@ -150,7 +150,7 @@ def test_grafana_400_on_a_provisioned_dashboard_is_a_conflict_not_a_crash(grafan
     s.edit_dashboard("aicc-tenant", "from files")
     s.dashboards["aicc-tenant"]["provisioned"] = True
     s.hide_provisioned_meta = True
-    code, body, err = provision(grafana)
+    code, body, _err = provision(grafana)
     assert code == 1
     change = next(c for c in body["changes"] if c["uid"] == "aicc-tenant")
     assert change["action"] == "conflict" and "Cannot save provisioned dashboard" in change["detail"]
@@ -160,7 +160,7 @@ def test_read_only_datasource_is_a_conflict(grafana: FakeGrafana) -> None:
     provision(grafana)
     ds = grafana.state.datasources[DATASOURCE_UID]
     ds.update(readOnly=True, url="http://from-file:9090")
-    code, body, err = provision(grafana)
+    code, body, _err = provision(grafana)
     assert code == 1
     assert actions(body)[DATASOURCE_UID] == "conflict"
     assert ds["url"] == "http://from-file:9090"
