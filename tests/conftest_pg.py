@@ -1,8 +1,8 @@
 """A real PostgreSQL for the tests, started from Debian's binaries (one per test session).
 
-Use it from any conftest with ``from tests.conftest_pg import postgres_server  # noqa: F401``,
-then ask for the ``postgres_server`` fixture (a ``PostgresServer``; ``create_database(name)``
-gives a fresh database URL). Without the binaries the tests that need it are skipped,
+tests/conftest.py makes the ``postgres_server`` fixture available to every test package
+(a ``PostgresServer``: ``fresh_database()`` gives the URL of an emptied database, cheap;
+``create_database(name)`` a new one, for tests that leave connections behind). Without the binaries the tests that need it are skipped,
 loudly, except under CI=true where they fail.
 """
 

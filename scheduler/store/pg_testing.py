@@ -80,6 +80,22 @@ class PostgresServer:
                   "-U", "aicc", name)
         return f"postgresql+psycopg://aicc@127.0.0.1:{self.port}/{name}"
 
+    def fresh_database(self, name: str = "tests") -> str:
+        """A database emptied of every table (reused: much cheaper than a new one per test).
+
+        Nothing may be connected to it while it is emptied.
+        """
+        import psycopg
+
+        dsn = f"host=127.0.0.1 port={self.port} user=aicc"
+        with psycopg.connect(f"{dsn} dbname=aicc", autocommit=True) as conn:
+            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+                conn.execute(f'CREATE DATABASE "{name}"')
+        with psycopg.connect(f"{dsn} dbname={name}", autocommit=True) as conn:
+            conn.execute("DROP SCHEMA public CASCADE")
+            conn.execute("CREATE SCHEMA public")
+        return f"postgresql+psycopg://aicc@127.0.0.1:{self.port}/{name}"
+
     def stop(self) -> None:
         if self.dir is None:
             return

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,10 +15,8 @@ from scheduler.engine.clock import SystemClock
 from scheduler.executors.sleep import SleepExecutor
 from scheduler.service import Service, Settings
 from scheduler.store import SqlStore
-from tests.conftest_pg import postgres_server  # noqa: F401
 
 ADMIN = "admin-secret-for-tests"
-_names = itertools.count()
 
 #: 4 nodes x 8 a800 = 32 devices = 9.984P; acme and beta are guaranteed 10 devices each.
 CENTER: dict[str, Any] = {
@@ -42,7 +39,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'aicc.db'}"
     server = request.getfixturevalue("postgres_server")
-    return str(server.create_database(f"api_{next(_names)}"))
+    return str(server.fresh_database())
 
 
 @pytest.fixture

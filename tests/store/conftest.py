@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,9 +9,6 @@ import pytest
 
 from scheduler.engine.clock import ManualClock
 from scheduler.store import SqlStore
-from tests.conftest_pg import postgres_server  # noqa: F401
-
-_names = itertools.count()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -20,7 +16,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'aicc.db'}"
     server = request.getfixturevalue("postgres_server")
-    return str(server.create_database(f"store_{next(_names)}"))
+    return str(server.fresh_database())
 
 
 @pytest.fixture
