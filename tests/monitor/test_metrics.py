@@ -63,3 +63,11 @@ def test_exposition_is_exactly_the_declared_families() -> None:
     expected.discard("aicc_jobs_requeued_created")
     assert "aicc_reconcile_errors_created" in expected
     assert exposed == expected
+
+
+def test_readme_lists_every_metric() -> None:
+    from tests.monitor.helpers import REPO
+
+    readme = (REPO / "monitor" / "README.md").read_text()
+    for d in m.ALL_METRICS:
+        assert f"`{d.name}`" in readme, d.name
