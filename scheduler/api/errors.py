@@ -69,6 +69,9 @@ def problem_response(request: Request | None, status: int, code: str, detail: st
     return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+#: What FastAPI says of a body it cannot even decode.
+_UNPARSEABLE = "There was an error parsing the body"
+
 _HTTP_CODES = {401: "unauthorized", 403: "forbidden", 404: "not-found", 405: "method-not-allowed",
                413: "payload-too-large", 422: "validation"}
 
@@ -94,6 +97,8 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         code = _HTTP_CODES.get(exc.status_code, "http-error")
         detail = exc.detail if isinstance(exc.detail, str) else ""
+        if exc.status_code == 400 and detail == _UNPARSEABLE:  # not UTF-8 JSON: as any bad JSON
+            return problem_response(request, 422, "validation", "body: not valid JSON (UTF-8)")
         return problem_response(request, exc.status_code, code, detail,
                                 headers=getattr(exc, "headers", None))
 

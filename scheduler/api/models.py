@@ -154,6 +154,20 @@ class JobList(Response):
     model_config = ConfigDict(populate_by_name=True)
 
 
+class JobEventOut(Response):
+    """One recorded state change of a job (the decisions that moved it, too)."""
+
+    at: str
+    state: str
+    reason: str
+    detail: str
+    placement: PlacementOut | None
+
+
+class JobEventList(Response):
+    items: list[JobEventOut]
+
+
 class LogsOut(Response):
     job_id: str
     text: str

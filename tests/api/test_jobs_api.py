@@ -71,7 +71,7 @@ def test_another_tenants_job_is_a_404(client: TestClient, tenant_token: Issue) -
     acme, beta = tenant_token("acme"), tenant_token("beta")
     job = client.post("/v1/jobs", headers=acme, json=job_body()).json()
     for method, path in (("GET", f"/v1/jobs/{job['id']}"), ("POST", f"/v1/jobs/{job['id']}/cancel"),
-                         ("GET", f"/v1/jobs/{job['id']}/logs")):
+                         ("GET", f"/v1/jobs/{job['id']}/logs"), ("GET", f"/v1/jobs/{job['id']}/events")):
         r = client.request(method, path, headers=beta)
         assert r.status_code == 404, (path, r.text)
         assert r.json()["type"].endswith("/job-not-found")
@@ -124,6 +124,9 @@ def test_cancel_and_logs(client: TestClient, tenant_token: Issue) -> None:
     assert "sleep executor" in logs["text"]
     r = client.post(f"/v1/jobs/{job['id']}/cancel", headers=acme)
     assert r.status_code == 200 and r.json()["state"] == "cancelled"
+    events = client.get(f"/v1/jobs/{job['id']}/events", headers=acme).json()["items"]
+    assert [e["state"] for e in events] == ["pending", "admitted", "running", "cancelled"]
+    assert events[1]["placement"]["accelerator"] == "a800"
     assert client.post(f"/v1/jobs/{job['id']}/cancel", headers=acme).json()["state"] == "cancelled"
 
 

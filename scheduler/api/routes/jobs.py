@@ -16,7 +16,7 @@ from starlette.responses import Response
 from scheduler.api import auth, views
 from scheduler.api.auth import Caller, Svc
 from scheduler.api.errors import Problem
-from scheduler.api.models import JobList, JobOut, JobSubmit, LogsOut
+from scheduler.api.models import JobEventList, JobList, JobOut, JobSubmit, LogsOut
 from scheduler.api.responses import Json, ok, problems
 from scheduler.domain import JobKind, JobSpec, JobState, Resources
 from scheduler.service import Service, ServiceError
@@ -124,6 +124,21 @@ def get(job_id: str, caller: Caller, svc: Svc) -> Response:
              summary="Cancel a job (a no-op on a finished one)")
 def cancel(job_id: str, caller: Caller, svc: Svc) -> Response:
     return Json(views.job(svc.cancel(caller.name, job_id, caller.tenant)))
+
+
+@router.get("/v1/jobs/{job_id}/events", responses={**ok(JobEventList), **problems(401, 404)},
+            summary="Every state change of a job, oldest first")
+def events(job_id: str, caller: Caller, svc: Svc) -> Response:
+    svc.get_job(job_id, caller.tenant)  # 404 for another tenant's job
+    items = []
+    for e in svc.store.job_events(job_id):
+        p = e["placement"]
+        placement = None if p is None else {
+            "accelerator": p["accelerator"], "nodes": list(dict.fromkeys(w["node"] for w in p["workers"])),
+            "workers": p["workers"]}
+        items.append({"at": views.rfc3339(e["at"]), "state": e["state"], "reason": e["reason"],
+                      "detail": e["detail"], "placement": placement})
+    return Json({"items": items})
 
 
 @router.get("/v1/jobs/{job_id}/logs", responses={**ok(LogsOut), **problems(401, 404)},
