@@ -104,11 +104,13 @@ class Monitor:
 
         Call it while building the app: Starlette refuses new middleware once it started.
         """
+        from starlette.concurrency import run_in_threadpool
         from starlette.requests import Request
         from starlette.responses import Response
 
         async def metrics_endpoint(request: Request) -> Response:
-            body, content_type = self.exposition(request.headers.get("accept"))
+            # In a worker thread: a scrape of a long queue must not stall the event loop.
+            body, content_type = await run_in_threadpool(self.exposition, request.headers.get("accept"))
             return Response(body, headers={"Content-Type": content_type})
 
         app.add_middleware(HTTPMetricsMiddleware, metrics=self.http)
