@@ -53,12 +53,20 @@ class EngineView:
 
     @classmethod
     def of(cls, engine: Engine) -> EngineView:
-        holding = list(engine.holding.values())
-        jobs = engine.jobs
-        held = {a.id: jobs[a.id] for a in holding if a.id in jobs}
-        queue = [(key, list(lst)) for key, lst in engine.queue.lists()]
-        return cls(engine.center, dict(engine.tenants), holding, held, queue,
-                   engine.last_decision, engine.clock.now(), engine.last_step_at)
+        """Hold the engine's lock around this. Without one (a test, a demo), a step on
+        another thread may change the containers while they are copied: then copy again."""
+        for attempt in range(5):
+            try:
+                holding = list(engine.holding.values())
+                jobs = engine.jobs
+                held = {a.id: j for a in holding if (j := jobs.get(a.id)) is not None}
+                queue = [(key, list(lst)) for key, lst in engine.queue.lists()]
+                return cls(engine.center, dict(engine.tenants), holding, held, queue,
+                           engine.last_decision, engine.clock.now(), engine.last_step_at)
+            except (KeyError, RuntimeError, IndexError):
+                if attempt == 4:
+                    raise
+        raise AssertionError("unreachable")
 
 
 def _gauge(d: m.MetricDef) -> GaugeMetricFamily:

@@ -137,3 +137,57 @@ def test_new_tenant_appears_without_restart(world: Any) -> None:
     s = scrape(monitor)
     assert value(s, "aicc_tenant_limit_flops", tenant="newcomer", precision="fp16") == pytest.approx(P)
     assert value(s, "aicc_jobs_submitted_total", tenant="newcomer", priority="normal") == 0
+
+
+def test_a_cancelled_job_still_stopping_holds_devices_but_is_not_live(world: Any) -> None:
+    engine, clock, monitor = world
+    job = engine.submit(spec("vr", 1, 8, ("a800",), runtime=1000))
+    engine.step()
+    clock.advance_to(1.0)
+    engine.sync()
+    engine.executor.stop_delay_s = 30.0  # the stop takes a while
+    engine.cancel(job.id)
+    s = scrape(monitor)
+    assert value(s, "aicc_tenant_used_devices", tenant="vr", accelerator="a800") == 8
+    assert sum(v for k, v in s.items() if k[0] == "aicc_tenant_jobs" and dict(k[1])["tenant"] == "vr") == 0
+    assert value(s, "aicc_jobs_completed_total", tenant="vr", state="cancelled") == 1
+
+
+def test_scrapes_while_the_engine_steps_on_another_thread(world: Any) -> None:
+    """What the service does (its lock held around the copy), and a scrape never fails."""
+    import threading
+
+    engine, clock, _ = world
+    lock = threading.Lock()
+    monitor = Monitor()
+    monitor.attach(engine, lock=lock)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def churn() -> None:
+        t = 0.0
+        try:
+            while not stop.is_set():
+                with lock:
+                    for _ in range(5):
+                        engine.submit(spec("vr", 1, 1, runtime=3))
+                        engine.submit(spec("finance", 1, 2, runtime=5))
+                    t += 1.0
+                    clock.advance_to(t)
+                    engine.sync()
+                    engine.step()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    worker = threading.Thread(target=churn)
+    worker.start()
+    try:
+        for _ in range(30):
+            s = scrape(monitor)
+            assert value(s, "aicc_center_capacity_flops", pool="a800", accelerator="a800",
+                         precision="fp16") > 0
+    finally:
+        stop.set()
+        worker.join(10)
+    assert not errors
+    assert engine.steps > 0
