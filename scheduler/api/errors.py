@@ -76,7 +76,27 @@ _HTTP_CODES = {401: "unauthorized", 403: "forbidden", 404: "not-found", 405: "me
                413: "payload-too-large", 422: "validation"}
 
 
+def _document_problems(app: FastAPI) -> None:
+    """Say in the OpenAPI description what a 422 really is: problem+json, not FastAPI's default."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            for ops in schema.get("paths", {}).values():
+                for op in ops.values():
+                    r = op.get("responses", {}).get("422")
+                    if r is not None:
+                        r["content"] = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install(app: FastAPI) -> None:
+    _document_problems(app)
+
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> Response:
         return problem_response(request, exc.status, exc.code, exc.detail, exc.errors, exc.headers)

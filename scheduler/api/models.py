@@ -457,4 +457,5 @@ class Problem(Response):
 
 
 class Health(Response):
-    status: Literal["ok", "starting"]
+    status: Literal["ok", "starting", "unavailable"]
+    detail: str | None = None

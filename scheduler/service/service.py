@@ -145,6 +145,20 @@ class Service:
         with self._locked():
             self._save_history(force=True)
 
+    def readiness(self) -> str | None:
+        """None when ready; else why not (for /readyz)."""
+        if not self.ready:
+            return "starting"
+        if self._thread is None or not self._thread.is_alive():
+            return "the scheduling loop is not running"
+        if not self.store.writer.alive:
+            return "the store writer is not running"
+        try:
+            self.store.ping()
+        except Exception as exc:
+            return f"the database does not answer: {type(exc).__name__}"
+        return None
+
     def kick(self) -> None:
         """Something changed: step soon."""
         with self._wake:

@@ -157,6 +157,10 @@ class SqlStore:
         self.writer.close()
         self.engine.dispose()
 
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
     @contextmanager
     def acting_as(self, actor: str) -> Iterator[None]:
         """Writes in this block (quota history) name ``actor`` as who made them."""

@@ -62,6 +62,10 @@ class Writer:
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
     def submit(self, write: Write) -> Future[Any]:
         future: Future[Any] = Future()
         with self._cond:

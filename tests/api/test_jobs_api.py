@@ -203,6 +203,18 @@ def test_openapi_and_health(client: TestClient) -> None:
     assert client.get("/readyz").json() == {"status": "ok"}
 
 
+def test_readyz_fails_when_the_database_does_not_answer(client: TestClient, service: Service,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    def down() -> None:
+        raise ConnectionError("gone")
+
+    monkeypatch.setattr(service.store, "ping", down)
+    r = client.get("/readyz")
+    assert r.status_code == 503
+    assert r.json() == {"status": "unavailable", "detail": "the database does not answer: ConnectionError"}
+    assert client.get("/healthz").status_code == 200  # the process itself still answers
+
+
 def test_a_failure_answers_500_problem_json_without_a_trace(client: TestClient, tenant_token: Issue,
                                                            service: Service,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:

@@ -29,6 +29,8 @@ def healthz() -> Response:
 @router.get("/readyz", responses={**ok(Health), **problems(503)}, tags=["health"],
             summary="The store is loaded, reconciled, and the scheduling loop runs")
 def readyz(svc: Svc) -> Response:
-    if not svc.ready:
-        return Json({"status": "starting"}, status_code=503)
+    why = svc.readiness()
+    if why is not None:
+        return Json({"status": "starting" if why == "starting" else "unavailable", "detail": why},
+                    status_code=503)
     return Json({"status": "ok"})
