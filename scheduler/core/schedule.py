@@ -392,6 +392,9 @@ class _Cycle:
         head = self.blocked_by or self.tenant_blocked_by.get(tenant)
         if head is not None:
             return self._wait(job, pos, Reason.QUEUE_BLOCKED, f"behind {head}", None)
+        if spec.workers < 1 or spec.resources.accelerators < 1:
+            return self._wait(job, pos, Reason.UNSATISFIABLE,
+                              "a gang needs at least one worker with at least one accelerator", self.cache)
         types = self._types(spec.resources.accelerator_types)
         if not types:
             wanted = ",".join(spec.resources.accelerator_types)

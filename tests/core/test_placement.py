@@ -99,3 +99,10 @@ def test_cpu_and_memory_per_worker_bind_placement_too() -> None:
     c, tenants = center(("a", "gpu", 1, 2), tenants=T)  # 64 cpus per node
     d = decide(c, tenants, pending(spec("t", 2, 1, cpus=40)))
     assert len(set(nodes_of(admitted(d)["p1"]))) == 2  # 2 x 40 cpus cannot share a node
+
+
+def test_a_gang_without_workers_or_devices_waits_as_unsatisfiable_and_harms_no_one() -> None:
+    c, tenants = center(("a", "gpu", 1, 1), tenants=T)
+    d = decide(c, tenants, pending(spec("t", 1, 0), spec("t", 0, 1), spec("t", 1, 1)))
+    assert waiting(d) == {"p1": "Unsatisfiable", "p2": "Unsatisfiable"}
+    assert list(admitted(d)) == ["p3"]
