@@ -109,6 +109,24 @@ def start_prometheus(
     raise RuntimeError(f"prometheus did not get ready on {url} in {wait_s:.0f}s; see {log_path}")
 
 
+def maybe_start(target: str, port: int, data_dir: Path,
+                **options: Any) -> tuple[subprocess.Popen[bytes] | None, str]:
+    """For ``make run``: start it if the binary is there; always a line to print.
+
+    Returns (the process or None, a line saying where to look or why it did not start).
+    """
+    if prometheus_binary() is None:
+        return None, ("Prometheus: not installed, not started (Debian/Ubuntu: apt-get install "
+                      "prometheus); the metrics are at http://" + target + "/metrics")
+    try:
+        proc = start_prometheus(target, port, data_dir, **options)
+    except (OSError, RuntimeError) as exc:
+        return None, f"Prometheus: did not start: {exc}"
+    host = options.get("host", "127.0.0.1")
+    return proc, (f"Prometheus: http://{host}:{port} (scraping {target} with the aicc rules; "
+                  f"alerts at http://{host}:{port}/alerts)")
+
+
 def stop(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
     if proc.poll() is None:
         proc.terminate()

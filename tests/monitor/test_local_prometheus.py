@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 from monitor.local_prometheus import JOB, rule_files, write_config
@@ -47,3 +48,11 @@ def test_grafana_file_provisioning_matches_the_api_provisioning() -> None:
     assert provider["folderUid"] == FOLDER_UID
     compose = (RULES.parents[1] / "deploy" / "compose.yaml").read_text()
     assert f"../monitor/dashboards:{provider['options']['path']}:ro" in compose
+
+
+def test_maybe_start_says_where_to_look_or_why_not(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import monitor.local_prometheus as lp
+
+    monkeypatch.setattr(lp, "prometheus_binary", lambda: None)
+    proc, line = lp.maybe_start("127.0.0.1:8080", 19999, tmp_path)
+    assert proc is None and "apt-get install prometheus" in line
