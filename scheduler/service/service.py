@@ -330,10 +330,13 @@ class Service:
 
     def view(self, job: JobRecord) -> JobView:
         with self._locked():
-            live = self.engine.jobs.get(job.id)
-            if live is not None:
-                job = live
-            waiting = self.engine.waiting(job.id) if job.state is JobState.PENDING else None
+            return self._view(job)
+
+    def _view(self, job: JobRecord) -> JobView:
+        live = self.engine.jobs.get(job.id)
+        if live is not None:
+            job = live
+        waiting = self.engine.waiting(job.id) if job.state is JobState.PENDING else None
         if waiting is not None:
             return JobView(job, waiting[0], waiting[1], waiting[2])
         if job.state is JobState.PENDING:
@@ -350,7 +353,8 @@ class Service:
                   after_seq: int | None, limit: int) -> list[JobView]:
         jobs = self.store.list_jobs(tenant=tenant, states=states, kinds=kinds, after_seq=after_seq,
                                     limit=limit)
-        return [self.view(j) for j in jobs]
+        with self._locked():
+            return [self._view(j) for j in jobs]
 
     def cancel(self, actor: str, job_id: str, tenant: str | None = None) -> JobView:
         self.get_job(job_id, tenant)  # 404 for another tenant's job
