@@ -82,14 +82,18 @@ def main() -> None:
         wait_running(engine, store, [warm.id], 120)
 
         latencies = []
+        lat_ids = []
         for n in range(args.latency_jobs):
             t0 = time.monotonic()
             job = engine.submit(spec("finance", f"lat-{n}", 2, 1, "sleep 1"))
+            lat_ids.append(job.id)
             got = wait_running(engine, store, [job.id], 120)
             if job.id in got:
                 latencies.append(got[job.id] - t0)
                 print(f"latency job {n}: {latencies[-1]:.2f} s", flush=True)
         wait_settled(engine, store, 120)
+        stages = phase_medians(ex.timeline(), lat_ids)
+        print(f"latency by stage (p50 s): {stages}", flush=True)
 
         ids = []
         t0 = time.monotonic()
@@ -97,7 +101,8 @@ def main() -> None:
             ids.append(engine.submit(spec("large-models", f"gang-{n}", 2, 4, "true")).id)
         started = wait_running(engine, store, ids, args.timeout)
         elapsed = (max(started.values()) - t0) if started else float("nan")
-        placed = [t for j, t in ex.placed_at().items() if j in set(ids)]
+        timeline = ex.timeline()
+        placed = [t[1] for j, t in timeline.items() if j in set(ids) and t[1] is not None]
         placed_s = (max(placed) - t0) if placed else float("nan")
         print(f"burst: {len(started)}/{len(ids)} gangs started in {elapsed:.1f} s; "
               f"{len(placed)} placed by Ray in {placed_s:.1f} s", flush=True)
@@ -110,6 +115,7 @@ def main() -> None:
             "gangs_placed_per_s": round(len(placed) / placed_s, 2) if placed else 0.0,
             "burst": args.burst,
             "burst_started": len(started),
+            "latency_stages_p50_s": stages,
             "gang_shape": "2 workers x 4 a800",
             "latency_jobs": len(latencies),
             "head_start_s": round(head_start_s, 1),
@@ -118,6 +124,17 @@ def main() -> None:
     finally:
         ex.close()
     print(json.dumps(result))
+
+
+def phase_medians(timeline: dict[str, tuple[float, float | None, float | None, float | None]],
+                  ids: list[str]) -> dict[str, float]:
+    """Where the latency goes: placing the gang, submitting the Ray job, Ray starting its driver."""
+    rows = [timeline[i] for i in ids if i in timeline and None not in timeline[i]]
+    if not rows:
+        return {}
+    def med(k: int) -> float:
+        return round(statistics.median(r[k] - r[k - 1] for r in rows), 3)  # type: ignore[operator]
+    return {"place": med(1), "submit": med(2), "ray_start": med(3)}
 
 
 def wait_settled(engine: Engine, store: MemoryStore, timeout_s: float) -> None:

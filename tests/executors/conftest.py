@@ -67,13 +67,21 @@ def ray_cluster() -> Iterator[RayCluster]:
     head_args = {"num_cpus": 2, "gcs_server_port": HEAD_BASE, "include_dashboard": True, "dashboard_host": "127.0.0.1",
                  "dashboard_port": HEAD_BASE + 1, "ray_client_server_port": HEAD_BASE + 8,
                  "node_ip_address": "127.0.0.1", "object_store_memory": 100 * 1024 * 1024, **_ports(HEAD_BASE)}
-    cluster = Cluster(initialize_head=True, connect=False, head_node_args=head_args)
-    nodes = {}
-    for name, rack, base in WORKERS:
-        nodes[name] = cluster.add_node(num_cpus=1, num_gpus=DEVICES_PER_NODE, node_ip_address="127.0.0.1",
-                                       labels={"aicc.io/node": name, "aicc.io/rack": rack},
-                                       object_store_memory=80 * 1024 * 1024, **_ports(base))
-    cluster.wait_for_nodes()
+    for attempt in range(3):  # Ray gives a node 30 s to register: a busy machine can miss that
+        cluster = Cluster(initialize_head=False)
+        try:
+            cluster.add_node(**head_args)
+            nodes = {}
+            for name, rack, base in WORKERS:
+                nodes[name] = cluster.add_node(num_cpus=1, num_gpus=DEVICES_PER_NODE, node_ip_address="127.0.0.1",
+                                               labels={"aicc.io/node": name, "aicc.io/rack": rack},
+                                               object_store_memory=80 * 1024 * 1024, **_ports(base))
+            cluster.wait_for_nodes()
+            break
+        except Exception as exc:
+            cluster.shutdown()
+            if attempt == 2 or "timed out during startup" not in str(exc):
+                raise
     ray.init(address=cluster.address, namespace="aicc", logging_level="WARNING", log_to_driver=False)
     try:
         yield RayCluster(cluster, cluster.address, f"http://127.0.0.1:{HEAD_BASE + 1}", nodes)

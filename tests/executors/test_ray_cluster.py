@@ -157,7 +157,7 @@ def test_preemption_stops_the_job_returns_its_devices_and_requeues_it(executor: 
     assert victim.state in (JobState.PENDING, JobState.ADMITTED, JobState.RUNNING)
     assert victim.preemptions == 1
     assert time.monotonic() - began < 60
-    assert "AICC-PROBE got SIGTERM" in executor.logs(borrowed.id) or victim.preemptions == 1
+    assert "AICC-PROBE got SIGTERM" in executor.logs(borrowed.id)  # it was told, and had its grace
     # The borrower is requeued; it may run again once the owner is done.
     engine.cancel(borrowed.id)
     run_until(engine, lambda: state(engine, owner.id).state.terminal and not engine.holding)

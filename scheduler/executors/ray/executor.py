@@ -74,6 +74,8 @@ class Attempt:
     release_at: float | None = None
     pg_removed: bool = False
     placed_at: float | None = None  # monotonic: when Ray placed the whole gang
+    submitted_at: float | None = None  # ... when Ray accepted the job
+    started_at: float | None = None  # ... when the executor saw it running
 
     @property
     def nodes(self) -> tuple[str, ...]:
@@ -228,20 +230,27 @@ class RayExecutor:
                 self._expected[job.id] = launch.attempt_of(job)
 
     def logs(self, job_id: str) -> str:
+        """The job's output; after a preemption or a node loss, every run's, oldest first."""
         with self._lock:
             a = self._attempts.get(job_id)
-            sid = a.sid if a is not None and a.phase not in (Phase.PLACING, Phase.SUBMITTING) else None
-        if sid is None:
-            return ""
-        try:
-            return str(self._client.get_job_logs(sid))
-        except Exception as exc:
-            return f"[aicc] logs unavailable: {exc}"
+            if a is None:
+                return ""
+            latest = a.attempt if a.phase not in (Phase.PLACING, Phase.SUBMITTING) else a.attempt - 1
+        parts = []
+        for attempt in range(latest + 1):
+            try:
+                text = str(self._client.get_job_logs(launch.submission_id(job_id, attempt)))
+            except Exception as exc:
+                if attempt < latest:
+                    continue  # that run never reached Ray (stopped while being placed)
+                text = f"[aicc] logs unavailable: {exc}\n"
+            parts.append(text if latest == 0 else f"[aicc] run {attempt + 1}\n{text}")
+        return "".join(parts)
 
-    def placed_at(self) -> dict[str, float]:
-        """When Ray placed each job's gang (time.monotonic()), for benchmarks."""
+    def timeline(self) -> dict[str, tuple[float, float | None, float | None, float | None]]:
+        """Per job (time.monotonic()): asked to start, gang placed by Ray, job accepted, seen running."""
         with self._lock:
-            return {j: a.placed_at for j, a in self._attempts.items() if a.placed_at is not None}
+            return {j: (a.created, a.placed_at, a.submitted_at, a.started_at) for j, a in self._attempts.items()}
 
     def lost_nodes(self) -> list[str]:
         """aicc nodes whose Ray node is dead: the service marks them down so nothing new lands there."""
@@ -448,6 +457,7 @@ class RayExecutor:
                 self._wake.set()
                 return
         with self._lock:
+            a.submitted_at = time.monotonic()
             if a.phase is Phase.SUBMITTING:
                 a.phase = Phase.SUBMITTED
         self._wake.set()
@@ -458,7 +468,7 @@ class RayExecutor:
         watched = [a for a in live if a.phase is Phase.SUBMITTED]
         if not watched:
             return
-        infos = {i.submission_id: i for i in self._list_jobs()}
+        infos = self._job_infos([a.sid for a in watched])
         for a in watched:
             info = infos.get(a.sid)
             if info is None:
@@ -468,6 +478,7 @@ class RayExecutor:
                 continue
             if not a.started:
                 a.started = True
+                a.started_at = time.monotonic()
                 self._emit(a, EventKind.STARTED)
             if status == "RUNNING":
                 continue
@@ -520,6 +531,27 @@ class RayExecutor:
         except Exception as exc:
             log.warning("list_jobs: %s", exc)
             return []
+
+    def _job_infos(self, sids: list[str]) -> dict[str, Any]:
+        """The Ray job records of ``sids``: read straight from the GCS (one round trip, no
+        load on the dashboard); through the Job Submission API if that is not possible."""
+        try:
+            from ray.dashboard.modules.job.common import JobInfo, JobInfoStorageClient
+            from ray.experimental import internal_kv
+
+            prefix = JobInfoStorageClient.JOB_DATA_KEY_PREFIX
+            keys = [f"{prefix}{sid}".encode() for sid in sids]
+            gcs: Any = internal_kv.global_gcs_client
+            raw = gcs.internal_kv_multi_get(keys, b"job", timeout=10)
+            out: dict[str, Any] = {}
+            for key, value in raw.items():
+                sid = key.decode()[len(prefix):]
+                out[sid] = JobInfo.from_json(json.loads(value))
+                out[sid].submission_id = sid
+            return out
+        except Exception as exc:
+            log.debug("job records from the GCS: %s; using the Job Submission API", exc)
+            return {i.submission_id: i for i in self._list_jobs()}
 
     def _pg_states(self, attempts: list[Attempt]) -> dict[str, str]:
         if not attempts:

@@ -56,7 +56,7 @@ def center_resources(center: Center) -> tuple[int, dict[str, float]]:
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
     """The head goes when the process that started it goes, even on SIGKILL."""
     with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
 
 
 class EmbeddedHead:
