@@ -220,7 +220,9 @@ class Provisioner:
                 version = have.get("version")
                 for key in _SERVER_FIELDS:
                     have.pop(key, None)
-                if have == want and meta.get("folderUid", "") == self.folder_uid:
+                # Only what aicc ships is compared: fields a Grafana adds on save do not count.
+                same = all(have.get(k) == v for k, v in want.items())
+                if same and meta.get("folderUid", "") == self.folder_uid:
                     return Change("dashboard", uid, title, Action.UNCHANGED)
                 if meta.get("provisioned"):
                     return Change("dashboard", uid, title, Action.CONFLICT,
