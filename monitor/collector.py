@@ -149,7 +149,7 @@ def build_families(view: EngineView, last_step_wall: float | None = None, *,
                 pool = center.node(w.node).pool
                 rows.extend((w.node, str(d), pool, a.placement.accelerator, a.spec.tenant)
                             for d in w.devices)
-        for row in sorted(rows):
+        for row in sorted(set(rows)):  # a duplicate series would fail the whole scrape
             held.add_metric(list(row), 1.0)
         yield held
 
