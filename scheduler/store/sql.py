@@ -52,7 +52,7 @@ from scheduler.store.models import (
     TokenRow,
     UsageHistoryRow,
 )
-from scheduler.store.writer import Inserts, Writer
+from scheduler.store.writer import Inserts, RawInsert, Writer
 
 _actor: contextvars.ContextVar[str] = contextvars.ContextVar("aicc_store_actor", default="system")
 _TERMINAL = [s.value for s in TERMINAL_STATES]
@@ -67,8 +67,12 @@ nodes_t = cast(Table, NodeStateRow.__table__)
 audit_t = cast(Table, AuditRow.__table__)
 usage_t = cast(Table, UsageHistoryRow.__table__)
 meta_t = cast(Table, MetaRow.__table__)
-_INSERT_JOB = insert(jobs_t)
-_INSERT_EVENT = insert(events_t)
+_JOB_COLUMNS = ("id", "seq", "tenant", "name", "kind", "state", "spec", "submitted_at", "admitted_at",
+                "started_at", "finished_at", "placement", "borrowing", "reason", "detail", "preemptions",
+                "idempotency_key", "request_sha256")
+_EVENT_COLUMNS = ("job_id", "at", "state", "reason", "detail", "placement")
+_INSERT_JOB = RawInsert("jobs", _JOB_COLUMNS)
+_INSERT_EVENT = RawInsert("job_events", _EVENT_COLUMNS)
 
 
 class StoreError(RuntimeError):
@@ -191,10 +195,13 @@ class SqlStore:
     def add_job_deferred(self, job: JobRecord, idempotency_key: str | None = None,
                          request_sha256: str | None = None) -> Future[None]:
         """Queue a job's insert; the future resolves once it is committed."""
-        row = job_to_row(job)
-        row["idempotency_key"] = idempotency_key
-        row["request_sha256"] = request_sha256
-        ev = _event(job, job.submitted_at)
+        r = job_to_row(job)
+        r["spec"] = _dumps(r["spec"])
+        r["placement"] = None if r["placement"] is None else _dumps(r["placement"])
+        r["idempotency_key"] = idempotency_key
+        r["request_sha256"] = request_sha256
+        row = tuple(r[c] for c in _JOB_COLUMNS)
+        ev = (job.id, job.submitted_at, job.state.value, job.reason, job.detail, r["placement"])
         return self.writer.submit(Inserts([(_INSERT_JOB, [row]), (_INSERT_EVENT, [ev])]))
 
     def update_jobs(self, jobs: Sequence[JobRecord]) -> None:

@@ -26,6 +26,36 @@ log = logging.getLogger(__name__)
 Write = Callable[[Connection], Any]
 
 
+class RawInsert:
+    """An INSERT run on the driver's cursor with rows as tuples: no per-row work in SQLAlchemy.
+
+    For the hot path (job submissions); JSON values must already be strings.
+    """
+
+    def __init__(self, table: str, columns: tuple[str, ...]) -> None:
+        self.table = table
+        self.columns = columns
+        self._sql: dict[str, str] = {}
+
+    def sql(self, paramstyle: str) -> str:
+        text = self._sql.get(paramstyle)
+        if text is None:
+            mark = "?" if paramstyle == "qmark" else "%s"
+            text = (f"INSERT INTO {self.table} ({', '.join(self.columns)}) "
+                    f"VALUES ({', '.join([mark] * len(self.columns))})")
+            self._sql[paramstyle] = text
+        return text
+
+    def executemany(self, conn: Connection, rows: list[Any]) -> None:
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        cursor = raw.cursor()
+        try:
+            cursor.executemany(self.sql(conn.dialect.paramstyle), rows)
+        finally:
+            cursor.close()
+
+
 class Inserts:
     """A write that is only inserts: consecutive ones are merged into one executemany each.
 
@@ -34,7 +64,7 @@ class Inserts:
 
     __slots__ = ("parts",)
 
-    def __init__(self, parts: list[tuple[Any, list[dict[str, Any]]]]) -> None:
+    def __init__(self, parts: list[tuple[Any, list[Any]]]) -> None:
         self.parts = parts
 
     def __call__(self, conn: Connection) -> None:
@@ -157,7 +187,11 @@ def _run_merged(conn: Connection, writes: list[Write]) -> list[Any]:
                 rows[k].extend(more)
             j += 1
         for stmt, r in zip(stmts, rows, strict=True):
-            if r:
+            if not r:
+                continue
+            if isinstance(stmt, RawInsert):
+                stmt.executemany(conn, r)
+            else:
                 conn.execute(stmt, r)
         results.extend([None] * (j - i))
         i = j
