@@ -56,6 +56,15 @@ Compute = Annotated[int, BeforeValidator(_compute)]
 Memory = Annotated[int, BeforeValidator(_memory)]
 
 
+def escapes_jobs_dir(path: str) -> bool:
+    """A local path a tenant may not have packaged: absolute, from home, climbing with '..',
+    or a file:// URI. Remote URIs and relative paths below the jobs directory are fine."""
+    scheme, sep, _ = path.partition("://")
+    if sep:
+        return scheme.lower() == "file"
+    return path.startswith(("/", "~", "\\")) or ".." in path.replace("\\", "/").split("/")
+
+
 class Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -97,6 +106,12 @@ class JobSubmit(Request):
             orjson.dumps(value)
         except TypeError as exc:
             raise ValueError(f"not storable JSON: {exc}") from None
+        for key in ("working_dir", "py_modules"):  # Ray packages local paths on the scheduler's host
+            paths = value.get(key)
+            for path in paths if isinstance(paths, list) else [paths]:
+                if isinstance(path, str) and escapes_jobs_dir(path):
+                    raise ValueError(f"{key}: {path!r} must be a remote URI (s3://, gs://, https://) "
+                                     "or a relative path without '..'")
         return value
 
 
