@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from operator import attrgetter, itemgetter
 
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 import scheduler
@@ -74,6 +74,12 @@ def _gauge(d: m.MetricDef) -> GaugeMetricFamily:
     return GaugeMetricFamily(d.name, d.help, labels=list(d.labels))
 
 
+def _family(d: m.MetricDef) -> Metric:
+    if d.kind is m.Kind.COUNTER:
+        return CounterMetricFamily(d.family, d.help, labels=list(d.labels))
+    return _gauge(d)
+
+
 class EngineCollector(Collector):
     """A prometheus_client collector over a live engine.
 
@@ -82,6 +88,7 @@ class EngineCollector(Collector):
     wall-clock time of the last successful step (the instrumentation keeps it;
     the engine's own clock may be simulated); without it the engine's
     ``last_step_at`` is used. ``device_series`` exposes aicc_device_allocated_info.
+    ``step_errors`` returns the service's count of failed scheduling loop iterations.
     """
 
     def __init__(
@@ -91,20 +98,26 @@ class EngineCollector(Collector):
         lock: AbstractContextManager[object] | None = None,
         last_step_wall: Callable[[], float | None] | None = None,
         device_series: bool = True,
+        step_errors: Callable[[], int] | None = None,
     ) -> None:
         self._engine = engine
         self.lock = lock
         self._last_step_wall = last_step_wall
         self._device_series = device_series
+        #: The service's count of failed loop iterations (``Service.loop_errors``), if any.
+        self.step_errors = step_errors
 
     def describe(self) -> Iterator[Metric]:
         for d in m.STATE_METRICS:
-            yield _gauge(d)
+            yield _family(d)
 
     def collect(self) -> Iterator[Metric]:
         info = _gauge(m.BUILD_INFO)
         info.add_metric([scheduler.__version__], 1.0)
         yield info
+        errors = CounterMetricFamily(m.STEP_ERRORS.family, m.STEP_ERRORS.help)
+        errors.add_metric([], float(self.step_errors() if self.step_errors is not None else 0))
+        yield errors
         engine = self._engine()
         if engine is None:
             return

@@ -315,8 +315,10 @@ def scheduler_health() -> dict[str, Any]:
                        "executor disagreed), by action.",
                        [(f"sum by (action) (increase(aicc_reconcile_repairs_total[{RATE}]))",
                          "{{action}}")], decimals=0), 12, 8)
-    lay.add(timeseries("Reconcile and executor errors", "Reconcile runs and executor calls that raised.",
-                       [(f"sum(increase(aicc_reconcile_errors_total[{RATE}]))", "reconcile"),
+    lay.add(timeseries("Errors: steps, reconcile, executor", "Scheduling loop iterations, reconcile "
+                       "runs and executor calls that raised.",
+                       [(f"sum(increase(aicc_scheduler_step_errors_total[{RATE}]))", "scheduling step"),
+                        (f"sum(increase(aicc_reconcile_errors_total[{RATE}]))", "reconcile"),
                         (f"sum by (operation) (increase(aicc_executor_errors_total[{RATE}]))",
                          "executor {{operation}}")], decimals=0), 12, 8)
     lay.add(timeseries("Pending jobs by reason", "Why jobs wait, from the last scheduling step.",

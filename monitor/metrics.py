@@ -150,6 +150,9 @@ DEVICE_ALLOCATED_INFO = MetricDef(
     "Joins device exporters (DCGM, Ascend) to tenants.",
     ("node", "device", "pool", "accelerator", "tenant"))
 BUILD_INFO = MetricDef("aicc_build_info", G, "1, with the aicc version.", ("version",))
+STEP_ERRORS = MetricDef(
+    "aicc_scheduler_step_errors_total", C,
+    "Scheduling loop iterations that raised (the service's count, read at scrape time).")
 
 # -- events, by direct instrumentation ----------------------------------------------
 
@@ -201,7 +204,7 @@ STATE_METRICS: tuple[MetricDef, ...] = (
     TENANT_LIMIT_FLOPS, TENANT_LENDING_LIMIT_FLOPS, TENANT_USED_FLOPS, TENANT_BORROWED_FLOPS,
     TENANT_USED_DEVICES, TENANT_BORROWED_DEVICES, TENANT_CAP_DEVICES, TENANT_WEIGHT,
     TENANT_JOBS, TENANT_PENDING_JOBS, TENANT_OLDEST_PENDING_AGE, SCHEDULER_LAST_STEP,
-    DEVICE_ALLOCATED_INFO, BUILD_INFO,
+    DEVICE_ALLOCATED_INFO, BUILD_INFO, STEP_ERRORS,
 )
 EVENT_METRICS: tuple[MetricDef, ...] = (
     JOBS_SUBMITTED, JOBS_ADMITTED, JOBS_PREEMPTED, JOBS_REQUEUED, JOBS_COMPLETED, ADMISSION_WAIT,

@@ -5,7 +5,8 @@ Where the service is built::
     monitor = Monitor()
     executor = monitor.wrap_executor(executor)         # counts executor errors
     service = Service(settings, store, config, executor, clock)
-    monitor.attach(service.engine, lock=service.lock)  # state at scrape time + events
+    monitor.attach(service.engine, lock=service.lock,  # state at scrape time + events
+                   step_errors=lambda: service.loop_errors)
 
 and in ``create_app`` (before the app starts)::
 
@@ -66,11 +67,15 @@ class Monitor:
         elif engine is not None:
             self._provider = engine
 
-    def attach(self, engine: Engine, *, lock: AbstractContextManager[object] | None = None) -> Engine:
-        """Read this engine from now on and observe its events; ``lock`` guards the engine."""
+    def attach(self, engine: Engine, *, lock: AbstractContextManager[object] | None = None,
+               step_errors: Callable[[], int] | None = None) -> Engine:
+        """Read this engine from now on and observe its events; ``lock`` guards the engine;
+        ``step_errors`` counts the scheduling loop's failed iterations (``Service.loop_errors``)."""
         self._provider = lambda: engine
         if lock is not None:
             self.collector.lock = lock
+        if step_errors is not None:
+            self.collector.step_errors = step_errors
         self._observe(engine)
         return engine
 

@@ -191,3 +191,12 @@ def test_scrapes_while_the_engine_steps_on_another_thread(world: Any) -> None:
         worker.join(10)
     assert not errors
     assert engine.steps > 0
+
+
+def test_step_errors_are_the_service_count(world: Any) -> None:
+    engine, _, monitor = world
+    assert value(scrape(monitor), "aicc_scheduler_step_errors_total") == 0
+    errors = {"n": 0}
+    monitor.attach(engine, step_errors=lambda: errors["n"])
+    errors["n"] = 4
+    assert value(scrape(monitor), "aicc_scheduler_step_errors_total") == 4
