@@ -97,12 +97,28 @@ def job_env(job: JobRecord, *, attempt: int, pg_id: str, pg_name: str, namespace
     }
 
 
+def _confined(path: str, base_dir: Path) -> str:
+    """A remote URI as it is; a local path resolved below ``base_dir``, or ValueError: Ray's
+    client would package it from this host and hand it to the tenant's job."""
+    scheme, sep, _ = path.partition("://")
+    if sep and scheme.lower() != "file":
+        return path
+    base = base_dir.resolve()
+    full = (base / path).resolve() if not sep and not path.startswith("~") else None
+    if full is None or not full.is_relative_to(base):
+        raise ValueError(f"runtime_env path {path!r} is outside the jobs directory {base}")
+    return str(full)
+
+
 def ray_runtime_env(spec: JobSpec, base_dir: Path, extra_env: Mapping[str, str]) -> dict[str, Any]:
     """The spec's runtime env for Ray; a relative working_dir is taken from ``base_dir``."""
     env: dict[str, Any] = {k: v for k, v in (spec.runtime_env or {}).items() if k in RAY_RUNTIME_ENV_KEYS}
     wd = env.get("working_dir")
-    if isinstance(wd, str) and "://" not in wd and not Path(wd).is_absolute():
-        env["working_dir"] = str((base_dir / wd).resolve())
+    if isinstance(wd, str):
+        env["working_dir"] = _confined(wd, base_dir)
+    mods = env.get("py_modules")
+    if isinstance(mods, list):
+        env["py_modules"] = [_confined(m, base_dir) if isinstance(m, str) else m for m in mods]
     env_vars = {str(k): str(v) for k, v in (env.get("env_vars") or {}).items()}
     env_vars.update(extra_env)
     env["env_vars"] = env_vars
