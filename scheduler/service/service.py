@@ -128,6 +128,9 @@ class Service:
     def start(self) -> list[str]:
         """Reconcile with the executor, then start the loop. Returns the repairs made."""
         with self._locked():
+            adopt = getattr(self.executor, "adopt", None)  # the Ray executor: which run of each job is current
+            if adopt is not None:
+                adopt(self.engine.live_jobs())
             repairs = self.engine.reconcile()
             self.engine.step()
         self._thread = threading.Thread(target=self._loop, name="aicc-scheduler", daemon=True)
@@ -144,6 +147,9 @@ class Service:
             self._thread.join(10)
         with self._locked():
             self._save_history(force=True)
+        close = getattr(self.executor, "close", None)  # the Ray executor: stops the embedded head
+        if close is not None:
+            close()
 
     def readiness(self) -> str | None:
         """None when ready; else why not (for /readyz)."""
