@@ -32,7 +32,8 @@ def two(client: TestClient, issue: Issue) -> tuple[Headers, Headers, dict[str, A
 def test_another_tenants_job_is_a_404_like_a_missing_one(client: TestClient,
                                                          two: tuple[Headers, Headers, dict[str, Any]]) -> None:
     acme, beta, job = two
-    for method, path in (("GET", "/v1/jobs/{}"), ("POST", "/v1/jobs/{}/cancel"), ("GET", "/v1/jobs/{}/logs")):
+    for method, path in (("GET", "/v1/jobs/{}"), ("POST", "/v1/jobs/{}/cancel"), ("GET", "/v1/jobs/{}/logs"),
+                         ("GET", "/v1/jobs/{}/events")):
         theirs = client.request(method, path.format(job["id"]), headers=beta)
         missing = client.request(method, path.format("j999999"), headers=beta)
         a, b = assert_problem(theirs, 404), assert_problem(missing, 404)
