@@ -110,6 +110,7 @@ class RayExecutor:
         self._wake = threading.Event()
         self._closing = threading.Event()
         self._attempts: dict[str, Attempt] = {}
+        self._retired: list[Attempt] = []  # earlier runs being ended; their events are not reported
         self._events: list[ExecutorEvent] = []
         self._expected: dict[str, int] = {}
         self._dead_nodes: set[str] = set()
@@ -185,6 +186,10 @@ class RayExecutor:
             current = self._attempts.get(job.id)
             if current is not None and current.attempt >= attempt:
                 return
+            if current is not None and current.phase is not Phase.DONE:
+                # An earlier run is still in Ray (seen after a restart): end it, quietly.
+                current.stop_at = current.stop_at or time.monotonic()
+                self._retired.append(current)
             sid = launch.submission_id(job.id, attempt)
             a = Attempt(job.id, attempt, sid, job.placement, job.spec, Phase.PLACING, time.monotonic(), job=job)
             self._attempts[job.id] = a
@@ -326,7 +331,8 @@ class RayExecutor:
 
     def _tick(self) -> None:
         with self._lock:
-            live = [a for a in self._attempts.values() if a.phase is not Phase.DONE]
+            self._retired = [a for a in self._retired if a.phase is not Phase.DONE]
+            live = [a for a in [*self._attempts.values(), *self._retired] if a.phase is not Phase.DONE]
         if not live:
             return
         self._check_nodes(live)
@@ -337,6 +343,8 @@ class RayExecutor:
 
     def _emit(self, a: Attempt, kind: EventKind, detail: str = "") -> None:
         with self._lock:
+            if self._attempts.get(a.job_id) is not a:
+                return  # a retired run
             self._events.append(ExecutorEvent(a.job_id, kind, self.clock.now(), detail))
 
     def _end(self, a: Attempt, outcome: EventKind, detail: str = "") -> None:
@@ -458,8 +466,11 @@ class RayExecutor:
                 return
         with self._lock:
             a.submitted_at = time.monotonic()
-            if a.phase is Phase.SUBMITTING:
+            ended = a.phase is not Phase.SUBMITTING  # lost or failed while being submitted
+            if not ended:
                 a.phase = Phase.SUBMITTED
+        if ended:
+            self._stop_job(a.sid)
         self._wake.set()
 
     # watching
