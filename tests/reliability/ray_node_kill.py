@@ -1,0 +1,152 @@
+"""The scenario of ``test_ray_node_kill``, run in a process of its own (a Ray driver connects
+to one cluster per process, and the session may hold another).
+
+A real Ray cluster on loopback (ports 23600-23699): a head and two worker nodes of
+4 logical GPUs. A gang of 2 workers x 4 devices runs on both; a second job of the
+same tenant waits behind it for lack of devices. The node under one of the gang's
+workers is killed. Then: the gang is requeued (it is preemptible: the policy is
+to requeue, with the reason NodeLost); its placement group is gone, so its bundle
+on the surviving node is released; the tenant's usage is exactly the jobs still
+holding devices; and the queue goes on: the waiting job starts on the released
+devices. Prints one JSON line with what it saw; exits non-zero on a failed check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HEAD = 23600
+WORKERS = (("rel-a", "rack-1", 23620), ("rel-b", "rack-2", 23640))
+SLEEP = "python -c 'import time; time.sleep(600)'"
+
+
+def _ports(base: int) -> dict[str, int]:
+    return {"node_manager_port": base + 3, "object_manager_port": base + 2, "metrics_export_port": base + 4,
+            "dashboard_agent_listen_port": base + 5, "metrics_agent_port": base + 6,
+            "runtime_env_agent_port": base + 7, "min_worker_port": base + 10, "max_worker_port": base + 19}
+
+
+def main() -> int:
+    os.environ["RAY_AUTH_MODE"] = "disabled"
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    os.environ.setdefault("RAY_agent_register_timeout_ms", "180000")
+    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    import ray
+    from ray.cluster_utils import Cluster
+
+    from scheduler.core import Policy
+    from scheduler.domain import (
+        AcceleratorType,
+        JobKind,
+        JobSpec,
+        JobState,
+        NodeState,
+        Quota,
+        Resources,
+        Tenant,
+    )
+    from scheduler.engine import Engine
+    from scheduler.engine.clock import SystemClock
+    from scheduler.engine.memory_store import MemoryStore
+    from scheduler.executors.ray import RayExecutor
+
+    a800 = AcceleratorType("a800", "nvidia.com/gpu", "GPU", {"fp16": 312.0}, 80 << 30)
+    head_args = {"num_cpus": 2, "gcs_server_port": HEAD, "include_dashboard": True, "dashboard_host": "127.0.0.1",
+                 "dashboard_port": HEAD + 1, "ray_client_server_port": HEAD + 8, "node_ip_address": "127.0.0.1",
+                 "object_store_memory": 100 * 1024 * 1024, **_ports(HEAD)}
+    seen: dict[str, Any] = {}
+    for attempt in range(3):  # Ray gives a node 30 s to register: a busy machine can miss that
+        cluster = Cluster(initialize_head=False)
+        try:
+            cluster.add_node(**head_args)
+            nodes = {name: cluster.add_node(num_cpus=1, num_gpus=4, node_ip_address="127.0.0.1",
+                                            labels={"aicc.io/node": name, "aicc.io/rack": rack},
+                                            object_store_memory=80 * 1024 * 1024, **_ports(base))
+                     for name, rack, base in WORKERS}
+            cluster.wait_for_nodes()
+            break
+        except Exception as exc:
+            cluster.shutdown()
+            if attempt == 2 or "timed out during startup" not in str(exc):
+                raise
+    seen["cluster_attempts"] = attempt + 1
+    try:
+        ray.init(address=cluster.address, namespace="aicc", logging_level="WARNING", log_to_driver=False)
+        ex = RayExecutor(SystemClock(), address=cluster.address, dashboard_url=f"http://127.0.0.1:{HEAD + 1}",
+                         catalog={"a800": a800})
+        try:
+            store = MemoryStore({"owner": Tenant("owner", Quota(8 * a800.gflops, 8 * a800.gflops))})
+            assert ex.center is not None
+            engine = Engine(ex.center, store, ex, SystemClock(), Policy(min_runtime_s=0.0))
+
+            def run_until(done: Callable[[], bool], timeout_s: float) -> None:
+                deadline = time.monotonic() + timeout_s
+                while not done():
+                    if time.monotonic() > deadline:
+                        raise AssertionError("timed out: " + "; ".join(
+                            f"{j.id} {j.state.value} {j.reason} {j.detail}" for j in engine.live_jobs()))
+                    engine.step()
+                    engine.sync()
+                    time.sleep(0.1)
+
+            def spec(name: str, workers: int) -> JobSpec:
+                return JobSpec("owner", name, JobKind.TRAINING, workers, Resources(4, ("a800",)),
+                               entrypoint=SLEEP, runtime_env={"grace_period_s": 1})
+
+            gang = engine.submit(spec("gang", 2), job_id="gang")
+            run_until(lambda: store.jobs["gang"].state is JobState.RUNNING, 120)
+            nxt = engine.submit(spec("next", 1), job_id="next")
+            engine.step()
+            placed = store.jobs["gang"].placement
+            assert placed is not None and sorted(placed.nodes) == ["rel-a", "rel-b"], placed
+            assert store.jobs["next"].state is JobState.PENDING
+            assert engine.usage()["owner"] == {"a800": 8}
+            pg = ex._attempts["gang"].pg_hex  # the gang's placement group, to see it go
+            seen["waiting_reason"] = engine.waiting("next")
+
+            began = time.monotonic()
+            cluster.remove_node(nodes["rel-a"])  # kills the node's raylet and the gang's worker there
+            run_until(lambda: store.jobs["gang"].state is not JobState.RUNNING, 60)
+            seen["detected_after_s"] = round(time.monotonic() - began, 1)
+            lost = store.jobs["gang"]
+            seen["gang_after_loss"] = {"state": lost.state.value, "reason": lost.reason, "detail": lost.detail,
+                                       "preemptions": lost.preemptions}
+            assert lost.state is JobState.PENDING and lost.reason == "NodeLost", lost
+            assert lost.preemptions == 1 and lost.placement is None
+            assert "gang" not in engine.holding
+            assert engine.usage()["owner"] == {}, engine.usage()  # nothing held for the lost gang
+
+            # The node watch (or the operator) marks it down; the queue goes on on what is left.
+            engine.set_node_state("rel-a", NodeState.DOWN)
+            run_until(lambda: store.jobs["next"].state is JobState.RUNNING, 120)
+            on = store.jobs["next"].placement
+            assert on is not None and on.nodes == ("rel-b",), on
+            assert engine.usage()["owner"] == {"a800": 4}, engine.usage()
+            assert engine.tenant_usage_gflops()["owner"] == 4 * a800.gflops
+            assert store.jobs["gang"].state is JobState.PENDING  # 8 devices no longer exist
+            table = ray.util.placement_group_table()
+            seen["gang_pg_state"] = table.get(pg, {}).get("state")
+            assert seen["gang_pg_state"] in ("REMOVED", None), table.get(pg)
+            seen["gang_waits_with"] = engine.waiting("gang")
+            engine.cancel(gang.id)
+            engine.cancel(nxt.id)
+            run_until(lambda: not engine.holding, 60)
+            seen["ok"] = True
+        finally:
+            ex.close()
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+        print(json.dumps(seen, default=str), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
