@@ -77,6 +77,7 @@ class Service:
         #: Submissions take this lock, not ``lock``: a step never delays them.
         self._submit_lock = threading.Lock()
         self._inbox: deque[JobRecord] = deque()
+        self._submits = 0  # how many so far: the loop tells a storm of them from quiet
         self._wake = threading.Condition()
         self._dirty = True
         self._stopping = False
@@ -176,6 +177,7 @@ class Service:
         s = self.settings
         last_step = time.monotonic()
         took = 0.0
+        seen = self._submits
         while True:
             with self._wake:
                 while not self._stopping:
@@ -189,9 +191,12 @@ class Service:
                 if self._stopping:
                     return
                 self._dirty = False
-            # Steps may take at most ``step_share`` of the time: under a storm of
-            # submissions over a long queue the API keeps the rest.
-            gap = max(s.min_step_gap_s, took * (1.0 / s.step_share - 1.0)) - (time.monotonic() - last_step)
+            # While submissions arrive, steps may take at most ``step_share`` of the
+            # time: under a storm over a long queue the API keeps the rest. Otherwise
+            # (jobs finishing) the next step comes at once: idle devices cost more.
+            storm, seen = self._submits != seen, self._submits
+            share = took * (1.0 / s.step_share - 1.0) if storm else 0.0
+            gap = max(s.min_step_gap_s, share) - (time.monotonic() - last_step)
             if gap > 0:
                 time.sleep(gap)
             began = time.monotonic()
@@ -289,6 +294,7 @@ class Service:
                 raise ServiceError(exc.code, str(exc)) from None
             future = self.store.add_job_deferred(job, idempotency_key, request_sha256)
             self._inbox.append(job)
+            self._submits += 1
             if idempotency_key is not None:
                 if len(self._idem) > 10_000:
                     self._idem = {k: v for k, v in self._idem.items() if not v[2].done()}
