@@ -148,7 +148,8 @@ def test_preemption_stops_the_job_returns_its_devices_and_requeues_it(executor: 
     engine = engine_for(executor)
     borrowed = engine.submit(probe("borrower", "long", workers=3, devices=4, seconds=120, grace_s=2),
                              job_id="pre-1")
-    run_until(engine, lambda: state(engine, borrowed.id).state is JobState.RUNNING)
+    run_until(engine, lambda: state(engine, borrowed.id).state is JobState.RUNNING
+              and "AICC-PROBE {" in executor.logs(borrowed.id))  # its SIGTERM handler is in place
     assert free_gpus(expect=0) == 0  # Ray holds all 12 devices for it
     began = time.monotonic()
     owner = engine.submit(probe("owner", "mine", workers=2, devices=4, seconds=1), job_id="pre-2")
