@@ -38,6 +38,9 @@ def describe() -> str:
             f"attempt {os.environ.get('AICC_ATTEMPT', '0')}, devices {os.environ.get('AICC_NODE_DEVICES', 'none')}")
 
 
+_stop_handler: list[Callable[[int, Any], None]] = []
+
+
 def on_stop(handler: Callable[[], None]) -> None:
     """Call ``handler`` on SIGTERM (cancel or preemption), then exit: the grace period is short."""
 
@@ -46,6 +49,7 @@ def on_stop(handler: Callable[[], None]) -> None:
         sys.stdout.flush()
         sys.exit(143)
 
+    _stop_handler[:] = [_term]
     signal.signal(signal.SIGTERM, _term)
 
 
@@ -61,6 +65,8 @@ def gang_map(fn: Callable[..., Any], *args: Any) -> list[Any]:
 
     if not ray.is_initialized():
         ray.init(logging_level="WARNING", log_to_driver=True)
+        if _stop_handler:  # ray.init puts its own SIGTERM handler in a driver: ours again
+            signal.signal(signal.SIGTERM, _stop_handler[0])
     pg = PlacementGroup(ray.PlacementGroupID(bytes.fromhex(pg_id)))
     per_worker = int(os.environ.get("AICC_DEVICES_PER_WORKER", "0"))
     resource = os.environ.get("AICC_RAY_RESOURCE", "GPU")

@@ -26,9 +26,10 @@ def main():
     ap.add_argument("--seconds", type=float, default=0.0)
     ap.add_argument("--exit", type=int, default=0)
     args = ap.parse_args()
-    signal.signal(signal.SIGTERM, lambda *_: (print("AICC-PROBE got SIGTERM", flush=True), sys.exit(143)))
     placement = json.loads(os.environ["AICC_PLACEMENT"])
     ray.init(logging_level="WARNING")
+    # After ray.init: Ray installs its own SIGTERM handler in a driver.
+    signal.signal(signal.SIGTERM, lambda *_: (print("AICC-PROBE got SIGTERM", flush=True), sys.exit(143)))
     pg = PlacementGroup(ray.PlacementGroupID(bytes.fromhex(os.environ["AICC_PLACEMENT_GROUP_ID"])))
     per = int(os.environ["AICC_DEVICES_PER_WORKER"])
     task = ray.remote(where)
