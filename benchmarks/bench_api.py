@@ -106,11 +106,11 @@ def _ms(value: str) -> float:
     return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
 
 
-def serve_aicc(workdir: Path) -> subprocess.Popen[bytes]:
+def serve_aicc(workdir: Path, metrics: bool = True) -> subprocess.Popen[bytes]:
     env = {**os.environ, "AICC_ADMIN_TOKEN": ADMIN}
     aicc = [sys.executable, "-c", "from scheduler.cli import main; main()"]
     return subprocess.Popen([*aicc, "serve", "--port", str(PORT), "--data-dir", str(workdir / "aicc"),
-                             "--log-level", "warning"], env=env)
+                             "--log-level", "warning", "--metrics" if metrics else "--no-metrics"], env=env)
 
 
 # -- the naive baseline: what a first FastAPI + SQLAlchemy service does ----------------------
@@ -183,12 +183,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--skip-naive", action="store_true")
+    parser.add_argument("--no-metrics", action="store_true", help="run aicc serve without /metrics")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
     workdir = Path(tempfile.mkdtemp(prefix="aicc-bench-api-"))
     try:
-        proc = serve_aicc(workdir)
+        proc = serve_aicc(workdir, metrics=not args.no_metrics)
         try:
             base = f"http://127.0.0.1:{PORT}"
             wait_ready(base + "/readyz", proc)
@@ -226,7 +227,7 @@ def main() -> None:
                   "server_cpu_us_per_submit": round(aicc["cpu_us"]),
                   "naive_server_cpu_us_per_submit": round(naive["cpu_us"]),
                   "load_average_1m": round(os.getloadavg()[0], 2),
-                  "connections": args.connections, "duration_s": args.seconds, "db": "sqlite",
+                  "metrics": not args.no_metrics, "connections": args.connections, "duration_s": args.seconds, "db": "sqlite",
                   "target": {"submits_per_s": 1500, "p99_ms": 50}}
         print(json.dumps(result))
     finally:
