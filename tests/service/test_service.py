@@ -124,3 +124,37 @@ def test_serve_with_ray_fails_in_one_clear_line(tmp_path: Path, monkeypatch: pyt
     assert result.exit_code != 0
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert lines == ["error: ray: RAY_ADDRESS must be the GCS address (host:port), not a Ray Client ray:// URL"]
+
+
+def test_concurrent_submissions_during_steps_each_land_once(tmp_path: Path) -> None:
+    import threading
+
+    svc = make(tmp_path)
+    svc.start()
+    ids: list[str] = []
+    lock = threading.Lock()
+
+    def submit(n: int) -> None:
+        for i in range(40):
+            job, future, _ = svc.submit(spec(f"t{n}-{i}", devices=1, sleep_s=0.05))
+            future.result(10)
+            with lock:
+                ids.append(job.id)
+
+    try:
+        threads = [threading.Thread(target=submit, args=(n,)) for n in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(ids) == len(set(ids)) == 240
+        deadline = time.monotonic() + 20
+        while svc.store.count_jobs(states=["succeeded"]) < 240:
+            assert time.monotonic() < deadline, svc.store.count_jobs(states=["succeeded"])
+            time.sleep(0.1)
+        seqs = [j.seq for j in svc.store.list_jobs(limit=1000)]
+        assert len(seqs) == 240 and seqs == sorted(set(seqs))  # one record each, in order
+        assert svc.loop_errors == 0
+    finally:
+        svc.stop()
+        svc.store.close()
