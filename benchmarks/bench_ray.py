@@ -64,7 +64,7 @@ def main() -> None:
     ap.add_argument("--latency-jobs", type=int, default=10)
     ap.add_argument("--burst", type=int, default=200)
     ap.add_argument("--port-base", type=int, default=20200)
-    ap.add_argument("--timeout", type=float, default=420.0)
+    ap.add_argument("--timeout", type=float, default=300.0, help="most seconds to wait for the burst")
     args = ap.parse_args()
 
     cfg = load_center()
