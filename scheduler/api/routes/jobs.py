@@ -46,7 +46,8 @@ _SUBMIT_DOC = {
 
 
 @router.post("/v1/jobs", status_code=201, openapi_extra=_SUBMIT_DOC,
-             responses={**ok(JobOut, 201), **problems(401, 403, 409, 413, 422, 503)},
+             responses={**ok(JobOut, 201), **ok(JobOut, 200),  # 200: replayed by its Idempotency-Key
+                        **problems(401, 403, 409, 413, 422, 503)},
              summary="Submit a job (the tenant comes from the token)")
 async def submit(request: Request) -> Response:
     # The hot path, by hand: no dependency solving; the body goes straight from bytes
