@@ -9,6 +9,7 @@ Ray installed the tests are skipped loudly, except under CI=true where they fail
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import warnings
 from collections.abc import Iterator
@@ -64,8 +65,14 @@ def ray_cluster() -> Iterator[RayCluster]:
     import ray
     from ray.cluster_utils import Cluster
 
-    head_args = {"num_cpus": 2, "gcs_server_port": HEAD_BASE, "include_dashboard": True, "dashboard_host": "127.0.0.1",
-                 "dashboard_port": HEAD_BASE + 1, "ray_client_server_port": HEAD_BASE + 8,
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.3)
+        if probe.connect_ex(("127.0.0.1", HEAD_BASE)) == 0:
+            pytest.fail(f"port {HEAD_BASE} is in use: another session running these tests? "
+                        "(they use 20400-20499 and 20700-20799)")
+    temp_dir = f"/tmp/aicc-ray-{HEAD_BASE}"  # not /tmp/ray, which other Rays on the machine share
+    head_args = {"num_cpus": 2, "temp_dir": temp_dir, "gcs_server_port": HEAD_BASE, "include_dashboard": True,
+                 "dashboard_host": "127.0.0.1", "dashboard_port": HEAD_BASE + 1, "ray_client_server_port": HEAD_BASE + 8,
                  "node_ip_address": "127.0.0.1", "object_store_memory": 100 * 1024 * 1024, **_ports(HEAD_BASE)}
     for attempt in range(3):  # Ray gives a node 30 s to register: a busy machine can miss that
         cluster = Cluster(initialize_head=False)
@@ -74,6 +81,7 @@ def ray_cluster() -> Iterator[RayCluster]:
             nodes = {}
             for name, rack, base in WORKERS:
                 nodes[name] = cluster.add_node(num_cpus=1, num_gpus=DEVICES_PER_NODE, node_ip_address="127.0.0.1",
+                                               temp_dir=temp_dir,
                                                labels={"aicc.io/node": name, "aicc.io/rack": rack},
                                                object_store_memory=80 * 1024 * 1024, **_ports(base))
             cluster.wait_for_nodes()
