@@ -205,8 +205,9 @@ def check_usage_matches_jobs(base: str, admin: str, timeout: float = 30.0) -> No
             if got != want or abs(u["in_use_pflops"] - sum(want.values()) * 0.312) > 1e-3:
                 ok = False
                 last = f"{u['tenant']}: usage says {got}, jobs hold {want}"
-            if u["running_jobs"] > running + sum(1 for j in holding if j["tenant"] == u["tenant"]):
+            elif u["running_jobs"] != running:
                 ok = False
+                last = f"{u['tenant']}: usage says {u['running_jobs']} running, the jobs {running}"
         if ok:
             return
         time.sleep(0.1)
