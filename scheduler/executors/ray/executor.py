@@ -143,9 +143,9 @@ class RayExecutor:
 
         if is_loopback(self.address):
             ray._private.ray_constants.ENABLE_RAY_CLUSTER = False
-        if self.auth_token:
-            os.environ.setdefault("RAY_AUTH_MODE", "token")
-            os.environ.setdefault("RAY_AUTH_TOKEN", self.auth_token)
+        if self.auth_token:  # the driver (this process) authenticates with the same token
+            os.environ["RAY_AUTH_MODE"] = "token"
+            os.environ["RAY_AUTH_TOKEN"] = self.auth_token
         if not ray.is_initialized():
             ray.init(address=self.address, namespace=self.namespace, logging_level=logging.WARNING,
                      log_to_driver=False)
