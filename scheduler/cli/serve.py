@@ -36,9 +36,7 @@ def serve(
     try:
         import uvicorn
 
-        from scheduler.api import create_app
-        from scheduler.centerfile import CenterFileError
-        from scheduler.service import ExecutorUnavailable, Settings, build_service
+        from scheduler.service import Settings
     except ImportError as exc:
         fail(f"the service needs the 'service' extra (pip install 'aicc[service]'): {exc}")
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -48,6 +46,23 @@ def serve(
     if data_dir is not None:
         fields["data_dir"] = data_dir
     settings = Settings.model_validate(fields)
+    service, app = assemble(settings, metrics=metrics)
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(), access_log=False,
+                            timeout_graceful_shutdown=5)
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        service.stop()
+        service.store.close()
+
+
+def assemble(settings: Any, *, metrics: bool) -> tuple[Any, Any]:
+    """The service, started, and its HTTP app, wired as ``aicc serve`` wires them
+    (``aicc up`` runs the same pair in one process with a demo around it)."""
+    from scheduler.api import create_app
+    from scheduler.centerfile import CenterFileError
+    from scheduler.service import ExecutorUnavailable, build_service
+
     monitor = _monitor() if metrics else None
     try:
         service = build_service(settings, wrap_executor=monitor.wrap_executor if monitor else None)
@@ -72,13 +87,7 @@ def serve(
     app = create_app(settings, service)
     if monitor is not None:
         monitor.mount(app)
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(), access_log=False,
-                            timeout_graceful_shutdown=5)
-    try:
-        uvicorn.Server(config).run()
-    finally:
-        service.stop()
-        service.store.close()
+    return service, app
 
 
 def _monitor() -> Any:
