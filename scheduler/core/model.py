@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from scheduler.domain import Center, JobSpec, Placement, Tenant
 
@@ -95,6 +95,10 @@ class Snapshot:
     running: Sequence[Allocation]
     #: Per tenant, decayed past dominant share (see fairshare.decay_usage).
     usage_history: Mapping[str, float] = field(default_factory=dict)
+    #: A dict the caller keeps between steps, where the decision leaves what it
+    #: can reuse (the center's layout, what each running job holds). Never
+    #: changes a decision; None: nothing is remembered.
+    memo: dict[str, Any] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ of (node index, worker count) that the caller turns into device indices.
 from __future__ import annotations
 
 from bisect import insort
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from scheduler.domain import Center, Placement, WorkerPlacement
@@ -26,8 +26,11 @@ class Fit:
     score: tuple[int, int, int]
 
 
-class Capacity:
-    """Mutable free-device state of the center's nodes for one decision."""
+class Layout:
+    """What stays the same between decisions on one center: node indices, types, racks.
+
+    Built once per center and reused (the engine keeps it in the snapshot's memo).
+    """
 
     def __init__(self, center: Center) -> None:
         self.center = center
@@ -41,11 +44,9 @@ class Capacity:
         self.rack: list[int] = [rack_index[n.rack] for n in nodes]
         self.size: list[int] = [n.devices for n in nodes]
         self.ready: list[bool] = [n.schedulable for n in nodes]
-        self.free: list[int] = [(1 << n.devices) - 1 for n in nodes]
-        self.cpu: list[int] = [n.cpus for n in nodes]
-        self.mem: list[int] = [n.memory_bytes for n in nodes]
-        #: devices held by jobs that are being stopped; free once they are gone
-        self.terminating: list[int] = [0] * len(nodes)
+        self.full: list[int] = [(1 << n.devices) - 1 for n in nodes]
+        self.cpus: list[int] = [n.cpus for n in nodes]
+        self.memory: list[int] = [n.memory_bytes for n in nodes]
         ntypes = len(self.type_names)
         # Ready nodes of each type grouped by rack, in center order.
         racks: list[dict[int, list[int]]] = [{} for _ in range(ntypes)]
@@ -55,17 +56,51 @@ class Capacity:
             target[self.node_type[i]].setdefault(self.rack[i], []).append(i)
         self.racks_of_type: list[list[list[int]]] = [list(r.values()) for r in racks]
         self.unready_racks_of_type: list[list[list[int]]] = [list(r.values()) for r in cordoned]
-        self.free_by_type: list[int] = [0] * ntypes
         self.total_by_type: list[int] = [0] * ntypes
-        largest = max((n.devices for n in nodes), default=0)
-        #: ready nodes of a type by free device count, each list in center order:
-        #: the best-fitting single node is the first of the first big-enough bucket
-        self.buckets: list[list[list[int]]] = [[[] for _ in range(largest + 1)] for _ in range(ntypes)]
         for i, n in enumerate(nodes):
             self.total_by_type[self.node_type[i]] += n.devices
-            if self.ready[i]:
-                self.free_by_type[self.node_type[i]] += n.devices
-                self.buckets[self.node_type[i]][n.devices].append(i)
+        self.largest = max((n.devices for n in nodes), default=0)
+
+
+class Capacity:
+    """Mutable free-device state of the center's nodes for one decision."""
+
+    def __init__(self, layout: Layout, held: Iterable[tuple[int, int, int, int]] = ()) -> None:
+        """``held``: (node, device mask, cpus, memory) taken by running jobs."""
+        self.center = layout.center
+        self.type_names = layout.type_names
+        self.index = layout.index
+        self.names = layout.names
+        self.node_type = layout.node_type
+        self.rack = layout.rack
+        self.size = layout.size
+        self.ready = layout.ready
+        self.racks_of_type = layout.racks_of_type
+        self.unready_racks_of_type = layout.unready_racks_of_type
+        self.total_by_type = layout.total_by_type
+        free = list(layout.full)
+        cpu = list(layout.cpus)
+        mem = list(layout.memory)
+        for node, mask, cpus, memory in held:
+            free[node] &= ~mask
+            cpu[node] -= cpus
+            mem[node] -= memory
+        self.free: list[int] = free
+        self.cpu: list[int] = cpu
+        self.mem: list[int] = mem
+        #: devices held by jobs that are being stopped; free once they are gone
+        self.terminating: list[int] = [0] * len(free)
+        ntypes = len(self.type_names)
+        self.free_by_type: list[int] = [0] * ntypes
+        #: ready nodes of a type by free device count, each list in center order:
+        #: the best-fitting single node is the first of the first big-enough bucket
+        self.buckets: list[list[list[int]]] = [[[] for _ in range(layout.largest + 1)] for _ in range(ntypes)]
+        node_type, ready = self.node_type, self.ready
+        for i, bits in enumerate(free):
+            if ready[i]:
+                count = bits.bit_count()
+                self.free_by_type[node_type[i]] += count
+                self.buckets[node_type[i]][count].append(i)
 
     # -- bookkeeping ---------------------------------------------------------------
 

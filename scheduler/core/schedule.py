@@ -42,7 +42,7 @@ from scheduler.core.model import (
     Reservation,
     Snapshot,
 )
-from scheduler.core.placement import Capacity, Fit
+from scheduler.core.placement import Capacity, Fit, Layout
 from scheduler.core.queue import PendingQueue
 from scheduler.domain import JobSpec, Tenant
 
@@ -92,26 +92,31 @@ class _Cycle:
         self.policy = policy
         self.now = now
         self.center = snapshot.center
-        self.cap = Capacity(snapshot.center)
         self.tenants: Mapping[str, Tenant] = snapshot.tenants
         self.history = snapshot.usage_history
-        cap = self.cap
-        self.type_of = {name: i for i, name in enumerate(cap.type_names)}
-        self.type_gflops = [snapshot.center.accelerators[n].gflops for n in cap.type_names]
+        layout, takes_memo = _remembered(snapshot)
+        self.type_of = {name: i for i, name in enumerate(layout.type_names)}
+        self.type_gflops = [snapshot.center.accelerators[n].gflops for n in layout.type_names]
         self.tenant_rank = {name: i for i, name in enumerate(sorted(self.tenants))}
         self.used: dict[str, int] = dict.fromkeys(self.tenants, 0)
-        self.used_dev: dict[str, list[int]] = {t: [0] * len(cap.type_names) for t in self.tenants}
+        self.used_dev: dict[str, list[int]] = {t: [0] * len(layout.type_names) for t in self.tenants}
         self.ready_gflops = sum(
-            self.type_gflops[cap.node_type[i]] * cap.size[i]
-            for i in range(len(cap.names))
-            if cap.ready[i]
+            self.type_gflops[layout.node_type[i]] * layout.size[i]
+            for i in range(len(layout.names))
+            if layout.ready[i]
         )
         self.holders: list[_Holder] = []
         self.stopping: dict[str, int] = {}  # per tenant, its jobs being stopped
+        held: list[tuple[int, int, int, int]] = []
         for alloc in snapshot.running:
-            self._hold(alloc)
+            held.extend(self._hold(alloc, layout, takes_memo))
             if alloc.terminating:
                 self.stopping[alloc.spec.tenant] = self.stopping.get(alloc.spec.tenant, 0) + 1
+        self.cap = Capacity(layout, held)
+        for h in self.holders:
+            if h.terminating:
+                for node, mask, _, _ in h.takes:
+                    self.cap.terminating[node] |= mask
         self.epoch = 0
         #: Why a job shape could not start, valid until the state changes (then
         #: cleared): ``cache`` when the reason holds whatever the job's runtime,
@@ -140,24 +145,18 @@ class _Cycle:
 
     # -- state ----------------------------------------------------------------------
 
-    def _hold(self, alloc: Allocation) -> None:
-        cap = self.cap
+    def _hold(self, alloc: Allocation, layout: Layout,
+              memo: dict[str, tuple[Allocation, list[tuple[int, int, int, int]]]]
+              ) -> list[tuple[int, int, int, int]]:
+        """Count a running job in; returns the (node, mask, cpus, memory) it holds."""
         spec = alloc.spec
         type_idx = self.type_of[alloc.placement.accelerator]
-        per_node: dict[int, list[int]] = {}
-        for w in alloc.placement.workers:
-            node = cap.index[w.node]
-            entry = per_node.setdefault(node, [0, 0])
-            for d in w.devices:
-                entry[0] |= 1 << d
-            entry[1] += 1
-        takes = []
-        for node, (mask, count) in per_node.items():
-            cpus, mem = count * spec.resources.cpus, count * spec.resources.memory_bytes
-            cap.take(node, mask, cpus, mem)
-            if alloc.terminating:
-                cap.terminating[node] |= mask
-            takes.append((node, mask, cpus, mem))
+        known = memo.get(alloc.id)
+        if known is not None and known[0] is alloc:
+            takes = known[1]
+        else:
+            takes = _takes(alloc, layout)
+            memo[alloc.id] = (alloc, takes)
         devices = alloc.placement.devices
         gflops = devices * self.type_gflops[type_idx]
         tenant = spec.tenant
@@ -171,6 +170,7 @@ class _Cycle:
                 spec.preemptible, alloc.terminating, False,
             )
         )
+        return takes
 
     def _release(self, holder: _Holder) -> None:
         for node, mask, cpus, mem in holder.takes:
@@ -761,6 +761,39 @@ class _Cycle:
             return hi - 1, dict(masks)
         finally:
             goto(0)
+
+
+def _remembered(snapshot: Snapshot) -> tuple[Layout, dict[str, tuple[Allocation, list[tuple[int, int, int, int]]]]]:
+    """The center's layout and what each running job holds, from the snapshot's memo.
+
+    A memo only saves work between steps: what is in it is derived from the
+    same center and the same allocation objects, so decisions do not change.
+    """
+    memo = snapshot.memo
+    if memo is None:
+        return Layout(snapshot.center), {}
+    layout = memo.get("layout")
+    if not isinstance(layout, Layout) or layout.center is not snapshot.center:
+        layout = memo["layout"] = Layout(snapshot.center)
+        memo["takes"] = {}
+    takes = memo.setdefault("takes", {})
+    if len(takes) > 2 * len(snapshot.running) + 64:  # forget jobs that ended
+        live = {a.id for a in snapshot.running}
+        takes = memo["takes"] = {k: v for k, v in takes.items() if k in live}
+    return layout, takes
+
+
+def _takes(alloc: Allocation, layout: Layout) -> list[tuple[int, int, int, int]]:
+    """(node, device mask, cpus, memory) per node of a running job's placement."""
+    per_node: dict[int, list[int]] = {}
+    for w in alloc.placement.workers:
+        entry = per_node.setdefault(layout.index[w.node], [0, 0])
+        for d in w.devices:
+            entry[0] |= 1 << d
+        entry[1] += 1
+    res = alloc.spec.resources
+    return [(node, mask, count * res.cpus, count * res.memory_bytes)
+            for node, (mask, count) in per_node.items()]
 
 
 def _submitted(job: PendingJob) -> float:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from scheduler.core import (
     Allocation,
@@ -123,6 +123,7 @@ class Engine:
         self.history_at = state.history_at
         self.next_seq = state.next_seq
         self.last_decision: Decision | None = None
+        self._memo: dict[str, Any] = {}  # what the decision may reuse between steps
         self.last_step_at: float | None = None
         self.steps = 0
         self._waiting: dict[str, tuple[str, str, int]] | None = None
@@ -253,7 +254,8 @@ class Engine:
         now = self.clock.now()
         began = time.perf_counter()
         self._advance_history(now)
-        snapshot = Snapshot(self.center, self.tenants, tuple(self.holding.values()), self.history)
+        snapshot = Snapshot(self.center, self.tenants, tuple(self.holding.values()), self.history,
+                            memo=self._memo)
         with _gc_paused():
             decision = schedule(snapshot, self.queue, self.policy, now)
         admitted = []

@@ -110,6 +110,12 @@ def test_shortest_first_orders_a_tenants_jobs_by_their_runtime_bound() -> None:
     assert [p.job_id for p in sorted(d.pending, key=lambda p: p.position)] == ["p1", "p3"]
 
 
+def running_from(admit, jobs):
+    job = next(j for j in jobs if j.id == admit.job_id)
+    return running(job.id, job.spec, [(w.node, w.devices) for w in admit.placement.workers],
+                   admit.placement.accelerator, seq=job.seq)
+
+
 def test_the_same_inputs_give_the_same_decision_byte_for_byte() -> None:
     c, tenants = center(("p", "gpu", 2, 4), ("q", "npu", 2, 3), tenants=[
         {"name": t, "guaranteed": "4P", "limit": "12P", "weight": w} for t, w in (("a", 1), ("b", 2), ("c", 1))])
@@ -122,5 +128,14 @@ def test_the_same_inputs_give_the_same_decision_byte_for_byte() -> None:
     random.Random(9).shuffle(shuffled)
     again = decide(c, tenants, PendingQueue(shuffled)).journal_lines()
     assert first == again
+    # What a memo remembers between steps never changes a decision.
+    from scheduler.core import Policy, Snapshot, schedule
+    memo: dict = {}
+    running = [running_from(a, jobs) for a in decide(c, tenants, jobs[:40]).admits]
+    plain = schedule(Snapshot(c, tenants, running), jobs[40:], Policy(), 1000.0).journal_lines()
+    for _ in range(2):
+        remembered = schedule(Snapshot(c, tenants, running, memo=memo), jobs[40:], Policy(), 1000.0)
+        assert remembered.journal_lines() == plain
+    assert memo["takes"]
     assert any(line.startswith("admit") for line in first)
     assert any(line.startswith("pending") for line in first)
