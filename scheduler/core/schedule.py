@@ -123,7 +123,9 @@ class _Cycle:
         #: ``cache_k[k]`` when it depends on the k reservations the job would overrun.
         self.cache: dict[str, tuple[Reason, str]] = {}
         self.cache_k: list[dict[str, tuple[Reason, str]]] = [{}]
-        self.never_fits: dict[tuple[object, ...], bool] = {}
+        #: whether a gang shape fits the empty center at all (kept with the layout)
+        self.never_fits: dict[tuple[object, ...], bool] = (
+            snapshot.memo.setdefault("never_fits", {}) if snapshot.memo is not None else {})
         self.admits: list[Admit] = []
         self.preempts: list[Preempt] = []
         self.wait_ids: list[str] = []
@@ -776,6 +778,7 @@ def _remembered(snapshot: Snapshot) -> tuple[Layout, dict[str, tuple[Allocation,
     if not isinstance(layout, Layout) or layout.center is not snapshot.center:
         layout = memo["layout"] = Layout(snapshot.center)
         memo["takes"] = {}
+        memo["never_fits"] = {}
     takes = memo.setdefault("takes", {})
     if len(takes) > 2 * len(snapshot.running) + 64:  # forget jobs that ended
         live = {a.id for a in snapshot.running}
