@@ -43,7 +43,9 @@ def _compute(value: Any) -> int:
 def _memory(value: Any) -> int:
     try:
         nbytes = parse_memory(value)
-    except (UnitError, TypeError, OverflowError):  # a float, a list, beyond any int
+    except UnitError as exc:
+        raise ValueError(str(exc)) from None
+    except (TypeError, OverflowError):  # a float, a list, beyond any int
         raise ValueError(f"memory must be bytes or a string like '128Gi', not {value!r}"[:200]) from None
     if nbytes > MAX_MEMORY_BYTES:
         raise ValueError("memory may not exceed 1Ei")
