@@ -139,13 +139,13 @@ class RayExecutor:
     def _connect(self) -> Any:
         if is_loopback(self.address):
             os.environ.update(loopback_env())
+        if self.auth_token:  # the driver (this process) authenticates too; Ray reads this at import
+            os.environ["RAY_AUTH_MODE"] = "token"
+            os.environ["RAY_AUTH_TOKEN"] = self.auth_token
         import ray
 
         if is_loopback(self.address):
             ray._private.ray_constants.ENABLE_RAY_CLUSTER = False
-        if self.auth_token:  # the driver (this process) authenticates with the same token
-            os.environ["RAY_AUTH_MODE"] = "token"
-            os.environ["RAY_AUTH_TOKEN"] = self.auth_token
         if not ray.is_initialized():
             ray.init(address=self.address, namespace=self.namespace, logging_level=logging.WARNING,
                      log_to_driver=False)
