@@ -31,6 +31,19 @@ Also /healthz, /readyz and /openapi.json. Errors are RFC 9457 problem+json
 whose ``type`` is ``https://aicc.dev/problems/<code>``.
 """
 
-from scheduler.api.app import create_app
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from scheduler.api.app import create_app
 
 __all__ = ["create_app"]
+
+
+def __getattr__(name: str) -> Any:
+    # Loaded on use: the client and the CLI import scheduler.api.models without
+    # paying for FastAPI, the store and the service.
+    if name == "create_app":
+        from scheduler.api.app import create_app
+
+        return create_app
+    raise AttributeError(name)

@@ -39,12 +39,14 @@ TERMINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCE
 TRANSITIONS: Mapping[JobState, frozenset[JobState]] = MappingProxyType(
     {
         JobState.PENDING: frozenset({JobState.ADMITTED, JobState.CANCELLED, JobState.FAILED}),
+        # ... -> PENDING: its node was lost under it; it is requeued at once.
         JobState.ADMITTED: frozenset(
             {JobState.RUNNING, JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED,
-             JobState.PREEMPTED}
+             JobState.PREEMPTED, JobState.PENDING}
         ),
         JobState.RUNNING: frozenset(
-            {JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.PREEMPTED}
+            {JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.PREEMPTED,
+             JobState.PENDING}
         ),
         # A preempted job is requeued (pending again) once its devices are released,
         # unless it was cancelled or failed meanwhile.
