@@ -8,8 +8,8 @@ executor:
    each): from ``engine.submit`` to the job being RUNNING in the engine, i.e.
    step (admit), placement group created and placed, Ray job submitted, Ray
    reports its entrypoint running, the executor's event applied.
-2. burst: ``--burst`` gang jobs (2 workers x 4 devices each) submitted at once;
-   one step admits them all; gangs started per second is the burst size over
+2. burst: ``--burst`` gang jobs (2 workers x 2 A800s each: 200 of them fit the
+   center's 1,024 A800s at once) submitted together; one step admits them all; gangs started per second is the burst size over
    the time until the last one is RUNNING. Also reported: how fast Ray placed
    the gangs (placement groups ready per second).
 
@@ -98,7 +98,7 @@ def main() -> None:
         ids = []
         t0 = time.monotonic()
         for n in range(args.burst):
-            ids.append(engine.submit(spec("large-models", f"gang-{n}", 2, 4, "true")).id)
+            ids.append(engine.submit(spec("large-models", f"gang-{n}", 2, 2, "true")).id)
         started = wait_running(engine, store, ids, args.timeout)
         elapsed = (max(started.values()) - t0) if started else float("nan")
         timeline = ex.timeline()
@@ -116,7 +116,7 @@ def main() -> None:
             "burst": args.burst,
             "burst_started": len(started),
             "latency_stages_p50_s": stages,
-            "gang_shape": "2 workers x 4 a800",
+            "gang_shape": "2 workers x 2 a800",
             "latency_jobs": len(latencies),
             "head_start_s": round(head_start_s, 1),
             "virtual_nodes": len(cfg.center.nodes),
