@@ -238,7 +238,7 @@ def _listening(port: int) -> bool:
 
 def _pids_mentioning(text: str) -> list[int]:
     """Processes whose command line contains ``text`` (Linux /proc; none elsewhere)."""
-    out = []
+    out: list[int] = []
     proc = Path("/proc")
     if not proc.is_dir():
         return out
