@@ -94,7 +94,7 @@ class _Cycle:
         self.center = snapshot.center
         self.tenants: Mapping[str, Tenant] = snapshot.tenants
         self.history = snapshot.usage_history
-        layout, takes_memo = _remembered(snapshot)
+        layout, takes_memo = _remembered(snapshot, policy)
         self.type_of = {name: i for i, name in enumerate(layout.type_names)}
         self.type_gflops = [snapshot.center.accelerators[n].gflops for n in layout.type_names]
         self.tenant_rank = {name: i for i, name in enumerate(sorted(self.tenants))}
@@ -147,32 +147,26 @@ class _Cycle:
 
     # -- state ----------------------------------------------------------------------
 
-    def _hold(self, alloc: Allocation, layout: Layout,
-              memo: dict[str, tuple[Allocation, list[tuple[int, int, int, int]]]]
-              ) -> list[tuple[int, int, int, int]]:
+    def _hold(self, alloc: Allocation, layout: Layout, memo: dict[str, _Held]) -> list[tuple[int, int, int, int]]:
         """Count a running job in; returns the (node, mask, cpus, memory) it holds."""
-        spec = alloc.spec
-        type_idx = self.type_of[alloc.placement.accelerator]
-        known = memo.get(alloc.id)
-        if known is not None and known[0] is alloc:
-            takes = known[1]
+        held = memo.get(alloc.id)
+        if held is None or held[0] is not alloc:
+            spec = alloc.spec
+            type_idx = self.type_of[alloc.placement.accelerator]
+            devices = alloc.placement.devices
+            holder = _Holder(alloc.id, alloc.seq, spec.tenant, self.policy.priority_classes.get(spec.priority, 0),
+                             devices * self.type_gflops[type_idx], type_idx, devices, _takes(alloc, layout),
+                             alloc.started_at, alloc.expected_end, spec.preemptible, alloc.terminating, False)
+            held = memo[alloc.id] = (alloc, holder)
         else:
-            takes = _takes(alloc, layout)
-            memo[alloc.id] = (alloc, takes)
-        devices = alloc.placement.devices
-        gflops = devices * self.type_gflops[type_idx]
-        tenant = spec.tenant
+            holder = held[1]
+            holder.terminating = alloc.terminating  # a cycle may have marked it; start afresh
+        tenant = holder.tenant
         if tenant in self.used:
-            self.used[tenant] += gflops
-            self.used_dev[tenant][type_idx] += devices
-        self.holders.append(
-            _Holder(
-                alloc.id, alloc.seq, tenant, self.policy.priority_classes.get(spec.priority, 0),
-                gflops, type_idx, devices, takes, alloc.started_at, alloc.expected_end,
-                spec.preemptible, alloc.terminating, False,
-            )
-        )
-        return takes
+            self.used[tenant] += holder.gflops
+            self.used_dev[tenant][holder.type_idx] += holder.devices
+        self.holders.append(holder)
+        return holder.takes
 
     def _release(self, holder: _Holder) -> None:
         for node, mask, cpus, mem in holder.takes:
@@ -765,7 +759,12 @@ class _Cycle:
             goto(0)
 
 
-def _remembered(snapshot: Snapshot) -> tuple[Layout, dict[str, tuple[Allocation, list[tuple[int, int, int, int]]]]]:
+#: What the memo keeps of a running job: the allocation it was made from, and its
+#: holder (whose only changing field, ``terminating``, is reset from the allocation).
+_Held = tuple[Allocation, "_Holder"]
+
+
+def _remembered(snapshot: Snapshot, policy: Policy) -> tuple[Layout, dict[str, _Held]]:
     """The center's layout and what each running job holds, from the snapshot's memo.
 
     A memo only saves work between steps: what is in it is derived from the
@@ -775,8 +774,9 @@ def _remembered(snapshot: Snapshot) -> tuple[Layout, dict[str, tuple[Allocation,
     if memo is None:
         return Layout(snapshot.center), {}
     layout = memo.get("layout")
-    if not isinstance(layout, Layout) or layout.center is not snapshot.center:
+    if not isinstance(layout, Layout) or layout.center is not snapshot.center or memo.get("policy") is not policy:
         layout = memo["layout"] = Layout(snapshot.center)
+        memo["policy"] = policy  # priorities of running jobs come from it
         memo["takes"] = {}
         memo["never_fits"] = {}
     takes = memo.setdefault("takes", {})

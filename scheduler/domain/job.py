@@ -110,14 +110,15 @@ class WorkerPlacement:
 class Placement:
     accelerator: str
     workers: tuple[WorkerPlacement, ...]
+    #: devices in all, counted once: every scheduling step reads it for every running job
+    devices: int = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "devices", sum(len(w.devices) for w in self.workers))
 
     @property
     def nodes(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(w.node for w in self.workers))
-
-    @property
-    def devices(self) -> int:
-        return sum(len(w.devices) for w in self.workers)
 
 
 @dataclass(frozen=True, slots=True)
