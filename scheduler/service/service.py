@@ -68,7 +68,9 @@ class Service:
         self.lock = threading.RLock()
         self.generated_admin_token: str | None = None
         self._bootstrap_tenants()
-        self.engine = Engine(config.center, store, executor, clock, self.policy)
+        # Attached to a Ray cluster, the center is Ray's nodes as the executor found them.
+        center = getattr(executor, "center", None) or config.center
+        self.engine = Engine(center, store, executor, clock, self.policy)
         self._tokens: dict[str, TokenInfo] = {t.id: t for t in store.tokens()}
         self._admin_digest = (tok.digest(settings.admin_token.get_secret_value())
                               if settings.admin_token is not None else None)
@@ -203,6 +205,7 @@ class Service:
             try:
                 with self._locked():
                     self.engine.sync()
+                    self._mark_lost_nodes()
                     self.engine.step()
                     self._save_history()
             except Exception:
@@ -211,6 +214,17 @@ class Service:
                 time.sleep(min(1.0, s.step_interval_s))
             last_step = time.monotonic()
             took = last_step - began
+
+    def _mark_lost_nodes(self) -> None:
+        """Nodes the executor lost are marked down, so nothing new is placed on them."""
+        lost = getattr(self.executor, "lost_nodes", None)
+        if lost is None:
+            return
+        center = self.engine.center
+        for name in lost():
+            if center.has_node(name) and center.node(name).state is not NodeState.DOWN:
+                log.warning("node %s is lost: marked down", name)
+                self.engine.set_node_state(name, NodeState.DOWN)
 
     def _executor_due(self) -> float | None:
         """Seconds until the executor's next event; the poll interval if it cannot say."""

@@ -158,3 +158,33 @@ def test_concurrent_submissions_during_steps_each_land_once(tmp_path: Path) -> N
     finally:
         svc.stop()
         svc.store.close()
+
+
+def test_nodes_the_executor_lost_are_marked_down_and_take_nothing_new(tmp_path: Path) -> None:
+    class LosingExecutor(SleepExecutor):
+        lost: tuple[str, ...] = ()
+
+        def lost_nodes(self) -> list[str]:
+            return list(self.lost)
+
+    s = Settings(data_dir=tmp_path, step_interval_s=0.2, min_step_gap_s=0.0)
+    clock = SystemClock()
+    executor = LosingExecutor(clock)
+    svc = Service(s, SqlStore(s.resolved_db_url(), clock=clock), small_center(), executor, clock)
+    first = svc.engine.center.nodes[0].name
+    executor.lost = (first,)
+    svc.start()
+    try:
+        job, future, _ = svc.submit(spec("after-loss", sleep_s=5.0))
+        future.result(5)
+        deadline = time.monotonic() + 10
+        while svc.get_job(job.id).job.placement is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        from scheduler.domain import NodeState
+        assert svc.engine.center.node(first).state is NodeState.DOWN
+        assert first not in svc.get_job(job.id).job.placement.nodes
+        assert svc.store.load().node_states[first] is NodeState.DOWN  # recorded, survives a restart
+    finally:
+        svc.stop()
+        svc.store.close()
