@@ -60,7 +60,7 @@ class EngineView:
                 holding = list(engine.holding.values())
                 jobs = engine.jobs
                 held = {a.id: j for a in holding if (j := jobs.get(a.id)) is not None}
-                queue = [(key, list(lst)) for key, lst in engine.queue.lists()]
+                queue = [(key, list(lst)) for key, lst, _, _ in engine.queue.lists()]
                 return cls(engine.center, dict(engine.tenants), holding, held, queue,
                            engine.last_decision, engine.clock.now(), engine.last_step_at)
             except (KeyError, RuntimeError, IndexError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from sys import intern
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -62,9 +63,10 @@ class PendingJob:
     def __post_init__(self) -> None:
         spec = self.spec
         res = spec.resources
-        # A string, not a tuple: str caches its hash, and the fast path hashes it per job.
-        shape = (f"{spec.tenant}\0{spec.priority}\0{spec.workers}\0{res.accelerators}\0"
-                 f"{','.join(res.accelerator_types)}\0{res.cpus}\0{res.memory_bytes}")
+        # An interned string, not a tuple: jobs of one shape share one object, so
+        # the fast path's lookups compare by identity and touch no other memory.
+        shape = intern(f"{spec.tenant}\0{spec.priority}\0{spec.workers}\0{res.accelerators}\0"
+                       f"{','.join(res.accelerator_types)}\0{res.cpus}\0{res.memory_bytes}")
         object.__setattr__(self, "shape", shape)
         bound = self.estimated_runtime_s or spec.estimated_runtime_s or spec.max_runtime_s
         object.__setattr__(self, "runtime_bound_s", bound)

@@ -19,6 +19,9 @@ QueueKey = tuple[str, str]  # tenant, priority class
 class PendingQueue:
     def __init__(self, jobs: Iterable[PendingJob] = ()) -> None:
         self._lists: dict[QueueKey, list[PendingJob]] = {}
+        #: beside each list, its jobs' shapes and ids: the decision reads them as columns
+        self._shapes: dict[QueueKey, list[str]] = {}
+        self._ids: dict[QueueKey, list[str]] = {}
         self._keys: dict[str, QueueKey] = {}
         self._seqs: dict[str, int] = {}
         for job in jobs:
@@ -30,11 +33,16 @@ class PendingQueue:
         key = (job.spec.tenant, job.spec.priority)
         jobs = self._lists.get(key)
         if jobs is None:
-            self._lists[key] = [job]
+            self._lists[key], self._shapes[key], self._ids[key] = [job], [job.shape], [job.id]
         elif jobs[-1].seq < job.seq:
             jobs.append(job)
+            self._shapes[key].append(job.shape)
+            self._ids[key].append(job.id)
         else:  # a requeued job keeps its place by submission order
-            jobs.insert(bisect_left(jobs, job.seq, key=_seq), job)
+            i = bisect_left(jobs, job.seq, key=_seq)
+            jobs.insert(i, job)
+            self._shapes[key].insert(i, job.shape)
+            self._ids[key].insert(i, job.id)
         self._keys[job.id] = key
         self._seqs[job.id] = job.seq
 
@@ -45,9 +53,10 @@ class PendingQueue:
         jobs = self._lists[key]
         i = self._find(jobs, job_id)
         job = jobs.pop(i)
+        del self._shapes[key][i], self._ids[key][i]
         del self._seqs[job_id]
         if not jobs:
-            del self._lists[key]
+            del self._lists[key], self._shapes[key], self._ids[key]
         return job
 
     def get(self, job_id: str) -> PendingJob | None:
@@ -74,10 +83,11 @@ class PendingQueue:
         for key in sorted(self._lists):
             yield from self._lists[key]
 
-    def lists(self) -> Iterator[tuple[QueueKey, list[PendingJob]]]:
-        """Each (tenant, class) list in submission order, in a stable order of keys."""
+    def lists(self) -> Iterator[tuple[QueueKey, list[PendingJob], list[str], list[str]]]:
+        """Each (tenant, class) list in submission order, in a stable order of keys,
+        with its jobs' shapes and ids (read-only)."""
         for key in sorted(self._lists):
-            yield key, self._lists[key]
+            yield key, self._lists[key], self._shapes[key], self._ids[key]
 
 
 def _seq(job: PendingJob) -> int:

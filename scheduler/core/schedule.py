@@ -224,6 +224,13 @@ class _Cycle:
                         merged.extend(seg)
                     if policy.shortest_first:
                         merged.sort(key=_by_runtime)
+                    else:  # the columns follow: concatenated as the jobs were
+                        shapes: list[str] = []
+                        ids: list[str] = []
+                        for _, seg in segments:
+                            shapes.extend(self._columns[id(seg)][1])
+                            ids.extend(self._columns[id(seg)][2])
+                        self._columns[id(merged)] = (merged, shapes, ids)
                     runs[tenant] = merged
             if policy.fair_share:
                 self._fair_level(runs, offset)
@@ -263,7 +270,7 @@ class _Cycle:
         top = max(classes.values(), default=0)
         aging, boost = policy.aging_interval_s, policy.aging_boost
         levels: dict[int, dict[str, list[tuple[int, Sequence[PendingJob]]]]] = {}
-        for (tenant, cls), jobs in queue.lists():
+        for (tenant, cls), jobs, shapes, ids in queue.lists():
             base = classes.get(cls)
             if tenant not in self.tenants or base is None:
                 reason = Reason.UNKNOWN_TENANT if base is not None else Reason.UNKNOWN_PRIORITY
@@ -273,6 +280,7 @@ class _Cycle:
                     self.wait_positions.append(0)
                 continue
             if aging <= 0 or boost <= 0 or base >= top:
+                self._columns[id(jobs)] = (jobs, shapes, ids)
                 levels.setdefault(base, {}).setdefault(tenant, []).append((base, jobs))
                 continue
             steps = -(-(top - base) // boost)
@@ -282,7 +290,10 @@ class _Cycle:
                 cut = 0 if m > steps else bisect_right(jobs, self.now - m * aging, key=_submitted)
                 if cut < hi:
                     level = min(top, base + (m - 1) * boost)
-                    stretch = jobs[cut:hi] if cut or hi < len(jobs) else jobs
+                    whole = not cut and hi == len(jobs)
+                    stretch = jobs if whole else jobs[cut:hi]
+                    self._columns[id(stretch)] = (stretch, shapes, ids) if whole else (
+                        stretch, shapes[cut:hi], ids[cut:hi])
                     levels.setdefault(level, {}).setdefault(tenant, []).append((base, stretch))
                 hi = cut
                 if hi == 0:
