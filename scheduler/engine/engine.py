@@ -318,11 +318,7 @@ class Engine:
     def _advance_history(self, now: float) -> None:
         if self.history_at is not None and now > self.history_at:
             totals = self.center.devices_by_type()
-            held: dict[str, dict[str, int]] = {}
-            for a in self.holding.values():
-                by_type = held.setdefault(a.spec.tenant, {})
-                by_type[a.placement.accelerator] = by_type.get(a.placement.accelerator, 0) + a.placement.devices
-            shares = {t: dominant_share(d, totals) for t, d in held.items()}
+            shares = {t: dominant_share(d, totals) for t, d in self.usage().items()}
             self.history = decay_usage(self.history, shares, now - self.history_at,
                                        self.policy.fair_share_half_life_s)
         self.history_at = now
