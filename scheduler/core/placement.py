@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from bisect import insort
 from collections.abc import Iterable, Mapping
+from copy import copy as shallow_copy
 from dataclasses import dataclass
 
 from scheduler.domain import Center, Placement, WorkerPlacement
@@ -88,8 +89,6 @@ class Capacity:
         self.free: list[int] = free
         self.cpu: list[int] = cpu
         self.mem: list[int] = mem
-        #: devices held by jobs that are being stopped; free once they are gone
-        self.terminating: list[int] = [0] * len(free)
         ntypes = len(self.type_names)
         self.free_by_type: list[int] = [0] * ntypes
         #: ready nodes of a type by free device count, each list in center order:
@@ -101,6 +100,14 @@ class Capacity:
                 count = bits.bit_count()
                 self.free_by_type[node_type[i]] += count
                 self.buckets[node_type[i]][count].append(i)
+
+    def copy(self) -> Capacity:
+        """A copy a decision may change: the free state is copied, the layout shared."""
+        new = shallow_copy(self)
+        new.free, new.cpu, new.mem = list(self.free), list(self.cpu), list(self.mem)
+        new.free_by_type = list(self.free_by_type)
+        new.buckets = [[list(nodes) for nodes in by_count] for by_count in self.buckets]
+        return new
 
     # -- bookkeeping ---------------------------------------------------------------
 

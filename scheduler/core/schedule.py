@@ -29,9 +29,9 @@ from operator import attrgetter
 from typing import Any
 
 from scheduler.core.fairshare import order_key
+from scheduler.core.holdings import Holder, Holdings
 from scheduler.core.model import (
     Admit,
-    Allocation,
     Blocking,
     Decision,
     PendingJob,
@@ -42,7 +42,7 @@ from scheduler.core.model import (
     Reservation,
     Snapshot,
 )
-from scheduler.core.placement import Capacity, Fit, Layout
+from scheduler.core.placement import Fit, Layout
 from scheduler.core.queue import PendingQueue
 from scheduler.domain import JobSpec, Tenant
 
@@ -63,25 +63,6 @@ def schedule(
 
 
 @dataclass(slots=True)
-class _Holder:
-    """A job that holds devices during this cycle."""
-
-    id: str
-    seq: int
-    tenant: str
-    priority: int
-    gflops: int
-    type_idx: int
-    devices: int
-    takes: list[tuple[int, int, int, int]]  # node, mask, cpus, memory
-    started_at: float
-    end: float | None
-    preemptible: bool
-    terminating: bool
-    new: bool  # admitted in this cycle
-
-
-@dataclass(slots=True)
 class _Candidate:
     type_idx: int
     borrowing: bool
@@ -94,29 +75,19 @@ class _Cycle:
         self.center = snapshot.center
         self.tenants: Mapping[str, Tenant] = snapshot.tenants
         self.history = snapshot.usage_history
-        layout, takes_memo = _remembered(snapshot, policy)
-        self.type_of = {name: i for i, name in enumerate(layout.type_names)}
-        self.type_gflops = [snapshot.center.accelerators[n].gflops for n in layout.type_names]
+        holdings = _remembered(snapshot, policy)
+        layout = holdings.layout
+        self.type_of = holdings.type_of
+        self.type_gflops = holdings.type_gflops
         self.tenant_rank = {name: i for i, name in enumerate(sorted(self.tenants))}
-        self.used: dict[str, int] = dict.fromkeys(self.tenants, 0)
-        self.used_dev: dict[str, list[int]] = {t: [0] * len(layout.type_names) for t in self.tenants}
-        self.ready_gflops = sum(
-            self.type_gflops[layout.node_type[i]] * layout.size[i]
-            for i in range(len(layout.names))
-            if layout.ready[i]
-        )
-        self.holders: list[_Holder] = []
-        self.stopping: dict[str, int] = {}  # per tenant, its jobs being stopped
-        held: list[tuple[int, int, int, int]] = []
-        for alloc in snapshot.running:
-            held.extend(self._hold(alloc, layout, takes_memo))
-            if alloc.terminating:
-                self.stopping[alloc.spec.tenant] = self.stopping.get(alloc.spec.tenant, 0) + 1
-        self.cap = Capacity(layout, held)
-        for h in self.holders:
-            if h.terminating:
-                for node, mask, _, _ in h.takes:
-                    self.cap.terminating[node] |= mask
+        self.holders = holdings.sync(snapshot.running)
+        self.marked = holdings.marked  # victims marked here are unmarked at the next sync
+        self.cap = holdings.cap.copy()
+        self.used: dict[str, int] = {t: holdings.used.get(t, 0) for t in self.tenants}
+        zeros = [0] * len(layout.type_names)
+        self.used_dev: dict[str, list[int]] = {t: list(holdings.used_dev.get(t, zeros)) for t in self.tenants}
+        self.ready_gflops = holdings.ready_gflops
+        self.stopping = dict(holdings.stopping)  # per tenant, its jobs being stopped
         self.epoch = 0
         #: Why a job shape could not start, valid until the state changes (then
         #: cleared): ``cache`` when the reason holds whatever the job's runtime,
@@ -138,41 +109,20 @@ class _Cycle:
         self.tenant_blocked_by: dict[str, str] = {}  # Blocking.TENANT
         self._lendable_epoch = -1
         self._lendable = 0
-        self._candidates: list[list[_Holder]] | None = None
+        self._candidates: list[list[Holder]] | None = None
         #: per run of jobs (by identity, within this cycle): their shapes and ids
         # Keyed by id(jobs); the entry holds jobs itself, so the id cannot be reused meanwhile.
         self._columns: dict[int, tuple[Sequence[PendingJob], list[str], list[str]]] = {}
         #: victim candidates by (type, tenant, priority, may reclaim); reset on admission
-        self._cand_cache: dict[tuple[int, str, int, bool], tuple[list[_Holder], int, int]] = {}
+        self._cand_cache: dict[tuple[int, str, int, bool], tuple[list[Holder], int, int]] = {}
 
     # -- state ----------------------------------------------------------------------
 
-    def _hold(self, alloc: Allocation, layout: Layout, memo: dict[str, _Held]) -> list[tuple[int, int, int, int]]:
-        """Count a running job in; returns the (node, mask, cpus, memory) it holds."""
-        held = memo.get(alloc.id)
-        if held is None or held[0] is not alloc:
-            spec = alloc.spec
-            type_idx = self.type_of[alloc.placement.accelerator]
-            devices = alloc.placement.devices
-            holder = _Holder(alloc.id, alloc.seq, spec.tenant, self.policy.priority_classes.get(spec.priority, 0),
-                             devices * self.type_gflops[type_idx], type_idx, devices, _takes(alloc, layout),
-                             alloc.started_at, alloc.expected_end, spec.preemptible, alloc.terminating, False)
-            held = memo[alloc.id] = (alloc, holder)
-        else:
-            holder = held[1]
-            holder.terminating = alloc.terminating  # a cycle may have marked it; start afresh
-        tenant = holder.tenant
-        if tenant in self.used:
-            self.used[tenant] += holder.gflops
-            self.used_dev[tenant][holder.type_idx] += holder.devices
-        self.holders.append(holder)
-        return holder.takes
-
-    def _release(self, holder: _Holder) -> None:
+    def _release(self, holder: Holder) -> None:
         for node, mask, cpus, mem in holder.takes:
             self.cap.give_back(node, mask, cpus, mem)
 
-    def _retake(self, holder: _Holder) -> None:
+    def _retake(self, holder: Holder) -> None:
         for node, mask, cpus, mem in holder.takes:
             self.cap.take(node, mask, cpus, mem)
 
@@ -442,12 +392,11 @@ class _Cycle:
             return self._wait(job, pos, reason, detail, None)
         return self._wait(job, pos, reason, detail, self.cache)
 
-    def _preempt_for(self, job: PendingJob, pos: int, victims: list[tuple[_Holder, PreemptReason]]) -> bool:
+    def _preempt_for(self, job: PendingJob, pos: int, victims: list[tuple[Holder, PreemptReason]]) -> bool:
         for holder, why in victims:
             holder.terminating = True
+            self.marked.append(holder)
             self.stopping[holder.tenant] = self.stopping.get(holder.tenant, 0) + 1
-            for node, mask, _, _ in holder.takes:
-                self.cap.terminating[node] |= mask
             self.preempts.append(Preempt(holder.id, why, job.id))
         # Victims keep their devices and quota until they are gone, so the reasons
         # cached for other shapes still hold; only victim choice changes, and a
@@ -539,7 +488,7 @@ class _Cycle:
         self.used[spec.tenant] += gflops
         self.used_dev[spec.tenant][cand.type_idx] += devices
         bound = job.runtime_bound_s
-        self.holders.append(_Holder(
+        self.holders.append(Holder(
             job.id, job.seq, spec.tenant, self.policy.priority_classes[spec.priority], gflops,
             cand.type_idx, devices, takes, self.now, None if bound is None else self.now + bound,
             spec.preemptible, False, True,
@@ -561,11 +510,11 @@ class _Cycle:
             for h in leaving:
                 self._retake(h)
 
-    def _victim_candidates(self, type_idx: int) -> list[_Holder]:
+    def _victim_candidates(self, type_idx: int) -> list[Holder]:
         """Jobs of a type that may be preempted at all, least important and most recent first."""
         if self._candidates is None:
             oldest_start = self.now - self.policy.min_runtime_s
-            by_type: list[list[_Holder]] = [[] for _ in self.cap.type_names]
+            by_type: list[list[Holder]] = [[] for _ in self.cap.type_names]
             for h in self.holders:
                 if h.preemptible and not h.terminating and not h.new and h.started_at <= oldest_start:
                     by_type[h.type_idx].append(h)
@@ -574,7 +523,7 @@ class _Cycle:
             self._candidates = by_type
         return self._candidates[type_idx]
 
-    def _find_victims(self, job: PendingJob, types: list[int]) -> list[tuple[_Holder, PreemptReason]]:
+    def _find_victims(self, job: PendingJob, types: list[int]) -> list[tuple[Holder, PreemptReason]]:
         """The fewest, least important, most recent jobs whose release lets ``job`` start."""
         policy = self.policy
         if not (policy.reclaim or policy.priority_preemption) or not policy.quotas:
@@ -609,7 +558,7 @@ class _Cycle:
             ceiling = quota.limit if policy.borrowing else quota.guaranteed
             if self.used[tenant] - own_gflops + gflops > ceiling:
                 continue
-            chosen: list[tuple[_Holder, PreemptReason]] = []
+            chosen: list[tuple[Holder, PreemptReason]] = []
             released: dict[str, int] = {}
             own_devices = 0
             found = False
@@ -724,7 +673,7 @@ class _Cycle:
 
 
     def _earliest_fit(self, t: int, workers: int, per: int, cpus: int, mem: int,
-                      blocked: Mapping[int, int] | None, ending: list[_Holder]
+                      blocked: Mapping[int, int] | None, ending: list[Holder]
                       ) -> tuple[int, dict[int, int]] | None:
         """How many of ``ending`` (in order of their end) must be gone for the gang to fit,
         as (index of the last one, the devices it would take). Gallops forward, then
@@ -770,44 +719,24 @@ class _Cycle:
             goto(0)
 
 
-#: What the memo keeps of a running job: the allocation it was made from, and its
-#: holder (whose only changing field, ``terminating``, is reset from the allocation).
-_Held = tuple[Allocation, "_Holder"]
-
-
-def _remembered(snapshot: Snapshot, policy: Policy) -> tuple[Layout, dict[str, _Held]]:
-    """The center's layout and what each running job holds, from the snapshot's memo.
+def _remembered(snapshot: Snapshot, policy: Policy) -> Holdings:
+    """What the running jobs hold, brought up to date from the snapshot's memo.
 
     A memo only saves work between steps: what is in it is derived from the
-    same center and the same allocation objects, so decisions do not change.
+    same center, policy and allocation objects, so decisions do not change.
     """
     memo = snapshot.memo
-    if memo is None:
-        return Layout(snapshot.center), {}
-    layout = memo.get("layout")
-    if not isinstance(layout, Layout) or layout.center is not snapshot.center or memo.get("policy") is not policy:
-        layout = memo["layout"] = Layout(snapshot.center)
-        memo["policy"] = policy  # priorities of running jobs come from it
-        memo["takes"] = {}
-        memo["never_fits"] = {}
-    takes = memo.setdefault("takes", {})
-    if len(takes) > 2 * len(snapshot.running) + 64:  # forget jobs that ended
-        live = {a.id for a in snapshot.running}
-        takes = memo["takes"] = {k: v for k, v in takes.items() if k in live}
-    return layout, takes
-
-
-def _takes(alloc: Allocation, layout: Layout) -> list[tuple[int, int, int, int]]:
-    """(node, device mask, cpus, memory) per node of a running job's placement."""
-    per_node: dict[int, list[int]] = {}
-    for w in alloc.placement.workers:
-        entry = per_node.setdefault(layout.index[w.node], [0, 0])
-        for d in w.devices:
-            entry[0] |= 1 << d
-        entry[1] += 1
-    res = alloc.spec.resources
-    return [(node, mask, count * res.cpus, count * res.memory_bytes)
-            for node, (mask, count) in per_node.items()]
+    holdings = memo.get("holdings") if memo is not None else None
+    if (not isinstance(holdings, Holdings) or holdings.layout.center is not snapshot.center
+            or memo is None or memo.get("policy") is not policy):
+        center = snapshot.center
+        layout = Layout(center)
+        holdings = Holdings(layout, policy.priority_classes,
+                            [center.accelerators[n].gflops for n in layout.type_names])
+        if memo is not None:
+            memo.clear()
+            memo["holdings"], memo["policy"] = holdings, policy  # priorities of running jobs come from it
+    return holdings
 
 
 def _submitted(job: PendingJob) -> float:

@@ -1,0 +1,145 @@
+"""What the running jobs hold, kept from one decision to the next.
+
+Every decision starts from the devices and quota the running jobs hold. On a
+busy center (hundreds of running jobs, a few of them changed between steps)
+counting them afresh cost more than the rest of a typical step, so the
+engine's memo keeps one ``Holdings`` and each step applies only the
+difference: jobs that started, ended, or began stopping. The result is the
+state a count from scratch gives: running jobs hold disjoint devices, so giving
+a job's devices back undoes exactly what taking them did. Where they do not (a
+hand-made snapshot), or a job id appears twice, every step counts afresh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from operator import attrgetter
+
+from scheduler.core.model import Allocation
+from scheduler.core.placement import Capacity, Layout
+
+
+@dataclass(slots=True)
+class Holder:
+    """A job that holds devices during a decision."""
+
+    id: str
+    seq: int
+    tenant: str
+    priority: int
+    gflops: int
+    type_idx: int
+    devices: int
+    takes: list[tuple[int, int, int, int]]  # node, mask, cpus, memory
+    started_at: float
+    end: float | None
+    preemptible: bool
+    terminating: bool
+    new: bool  # admitted in this decision
+
+
+class Holdings:
+    """Free devices, quota used and jobs being stopped, as the running jobs leave them."""
+
+    def __init__(self, layout: Layout, priorities: Mapping[str, int], type_gflops: list[int]) -> None:
+        self.layout = layout
+        self.priorities = priorities
+        self.type_gflops = type_gflops
+        self.type_of = {name: i for i, name in enumerate(layout.type_names)}
+        self.ready_gflops = sum(type_gflops[layout.node_type[i]] * layout.size[i]
+                                for i in range(len(layout.names)) if layout.ready[i])
+        self.cap = Capacity(layout)
+        #: per running job: the allocation counted in, and its holder
+        self.held: dict[str, tuple[Allocation, Holder]] = {}
+        self.used: dict[str, int] = {}  # per tenant, gflops held
+        self.used_dev: dict[str, list[int]] = {}  # per tenant, devices held by type
+        self.stopping: dict[str, int] = {}  # per tenant, its jobs being stopped
+        #: holders a decision marked as victims (``terminating``); unmarked at the next sync
+        self.marked: list[Holder] = []
+        self.exact = True  # False: devices overlap or ids repeat, so count afresh
+
+    def sync(self, running: Sequence[Allocation]) -> list[Holder]:
+        """Bring the holdings up to ``running``; returns its holders in its order."""
+        self._unmark()
+        live = set(map(_alloc_id, running))
+        if not self.exact or len(live) != len(running):
+            return self._recount(running)
+        held = self.held
+        changed = [a for a in running if (e := held.get(a.id)) is None or e[0] is not a]
+        for a in changed:
+            if a.id in held:
+                self._drop(a.id)
+        if len(held) > len(running) - len(changed):  # some jobs ended
+            for job_id in [k for k in held if k not in live]:
+                self._drop(job_id)
+        for a in changed:
+            self._add(a)
+        if not self.exact:
+            return self._recount(running)
+        return [held[a.id][1] for a in running]
+
+    def _recount(self, running: Sequence[Allocation]) -> list[Holder]:
+        """Count every running job afresh."""
+        self.cap = Capacity(self.layout)
+        self.held, self.used, self.used_dev, self.stopping = {}, {}, {}, {}
+        self.exact = len(set(map(_alloc_id, running))) == len(running)
+        return [self._add(a) for a in running]
+
+    def _unmark(self) -> None:
+        for h in self.marked:
+            entry = self.held.get(h.id)
+            if entry is not None and entry[1] is h:
+                h.terminating = entry[0].terminating
+        self.marked = []
+
+    def _add(self, alloc: Allocation) -> Holder:
+        spec = alloc.spec
+        type_idx = self.type_of[alloc.placement.accelerator]
+        devices = alloc.placement.devices
+        holder = Holder(alloc.id, alloc.seq, spec.tenant, self.priorities.get(spec.priority, 0),
+                        devices * self.type_gflops[type_idx], type_idx, devices, _takes(alloc, self.layout),
+                        alloc.started_at, alloc.expected_end, spec.preemptible, alloc.terminating, False)
+        self.held[alloc.id] = (alloc, holder)
+        cap = self.cap
+        for node, mask, cpus, mem in holder.takes:
+            if cap.free[node] & mask != mask:
+                self.exact = False  # taken twice: giving it back would free it for both
+            cap.take(node, mask, cpus, mem)
+        self._count(holder, 1)
+        return holder
+
+    def _drop(self, job_id: str) -> None:
+        alloc, holder = self.held.pop(job_id)
+        holder.terminating = alloc.terminating
+        for node, mask, cpus, mem in holder.takes:
+            self.cap.give_back(node, mask, cpus, mem)
+        self._count(holder, -1)
+
+    def _count(self, holder: Holder, sign: int) -> None:
+        tenant = holder.tenant
+        self.used[tenant] = self.used.get(tenant, 0) + sign * holder.gflops
+        by_type = self.used_dev.setdefault(tenant, [0] * len(self.type_gflops))
+        by_type[holder.type_idx] += sign * holder.devices
+        if holder.terminating:
+            left = self.stopping.get(tenant, 0) + sign
+            if left:
+                self.stopping[tenant] = left
+            else:
+                del self.stopping[tenant]
+
+
+def _takes(alloc: Allocation, layout: Layout) -> list[tuple[int, int, int, int]]:
+    """(node, device mask, cpus, memory) per node of a running job's placement."""
+    per_node: dict[int, list[int]] = {}
+    for w in alloc.placement.workers:
+        entry = per_node.setdefault(layout.index[w.node], [0, 0])
+        for d in w.devices:
+            entry[0] |= 1 << d
+        entry[1] += 1
+    res = alloc.spec.resources
+    return [(node, mask, count * res.cpus, count * res.memory_bytes)
+            for node, (mask, count) in per_node.items()]
+
+
+_alloc_id = attrgetter("id")
