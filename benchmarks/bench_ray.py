@@ -13,9 +13,13 @@ executor:
    the time until the last one is RUNNING. Also reported: how fast Ray placed
    the gangs (placement groups ready per second).
 
-The jobs' entrypoint is ``true``: what is measured is aicc + Ray, not the job.
-Prints, as its last line, one JSON object with submit_to_running_p50_s and
-gangs_started_per_s (targets: <= 2 s and >= 10/s).
+3. for comparison, ``--job-api-jobs`` jobs with a ``working_dir``, which Ray must
+   package: they run as Ray Job Submission API jobs rather than in aicc's
+   launcher (``job_api_submit_to_running_p50_s``).
+
+The jobs' entrypoint is ``true`` or ``sleep 1``: what is measured is aicc + Ray,
+not the job. Prints, as its last line, one JSON object with
+submit_to_running_p50_s and gangs_started_per_s (targets: <= 2 s and >= 10/s).
 """
 
 from __future__ import annotations
@@ -38,9 +42,13 @@ from scheduler.engine.memory_store import MemoryStore
 from scheduler.executors.ray import RayPorts, RaySettings, make_ray_executor
 
 
-def spec(tenant: str, name: str, workers: int, devices: int, entrypoint: str) -> JobSpec:
+def spec(tenant: str, name: str, workers: int, devices: int, entrypoint: str,
+         working_dir: str | None = None) -> JobSpec:
+    env: dict[str, object] = {"grace_period_s": 1}
+    if working_dir:
+        env["working_dir"] = working_dir
     return JobSpec(tenant, name, JobKind.BATCH, workers, Resources(devices, ("a800",)), entrypoint=entrypoint,
-                   runtime_env={"grace_period_s": 1})
+                   runtime_env=env)
 
 
 def wait_running(engine: Engine, store: MemoryStore, ids: list[str], timeout_s: float) -> dict[str, float]:
@@ -62,6 +70,7 @@ def wait_running(engine: Engine, store: MemoryStore, ids: list[str], timeout_s: 
 def main() -> None:
     ap = argparse.ArgumentParser(description="aicc on the embedded local Ray")
     ap.add_argument("--latency-jobs", type=int, default=10)
+    ap.add_argument("--job-api-jobs", type=int, default=3)
     ap.add_argument("--burst", type=int, default=200)
     ap.add_argument("--port-base", type=int, default=20200)
     ap.add_argument("--timeout", type=float, default=300.0, help="most seconds to wait for the burst")
@@ -70,7 +79,8 @@ def main() -> None:
     cfg = load_center()
     clock = SystemClock()
     began = time.monotonic()
-    ex = make_ray_executor(clock, center=cfg.center, settings=RaySettings(ports=RayPorts(args.port_base)))
+    ex = make_ray_executor(clock, center=cfg.center, settings=RaySettings(ports=RayPorts(args.port_base)),
+                           base_dir=Path(__file__).resolve().parents[1])
     head_start_s = time.monotonic() - began
     print(f"embedded Ray head for {len(cfg.center.nodes)} virtual nodes up in {head_start_s:.1f} s", flush=True)
     try:
@@ -95,6 +105,16 @@ def main() -> None:
         stages = phase_medians(ex.timeline(), lat_ids)
         print(f"latency by stage (p50 s): {stages}", flush=True)
 
+        job_api = []
+        for n in range(args.job_api_jobs):
+            t0 = time.monotonic()
+            job = engine.submit(spec("finance", f"api-{n}", 2, 1, "sleep 1", working_dir="examples"))
+            got = wait_running(engine, store, [job.id], 120)
+            if job.id in got:
+                job_api.append(got[job.id] - t0)
+                print(f"job API job {n}: {job_api[-1]:.2f} s", flush=True)
+        wait_settled(engine, store, 120)
+
         ids = []
         t0 = time.monotonic()
         for n in range(args.burst):
@@ -112,6 +132,7 @@ def main() -> None:
             "submit_to_running_p90_s": round(sorted(latencies)[int(0.9 * (len(latencies) - 1))], 3)
             if latencies else None,
             "gangs_started_per_s": round(len(started) / elapsed, 2) if started else 0.0,
+            "job_api_submit_to_running_p50_s": round(statistics.median(job_api), 3) if job_api else None,
             "gangs_placed_per_s": round(len(placed) / placed_s, 2) if placed else 0.0,
             "burst": args.burst,
             "burst_started": len(started),

@@ -3,7 +3,9 @@
 These nodes, these jobs -> the gangs run on exactly the nodes the scheduler
 chose; a preempted job's devices come back and it is requeued; a failed job
 says why; a restart re-attaches; a node that dies requeues its jobs (last: it
-removes a node from the session's cluster).
+removes a node from the session's cluster). Each job runs both ways a job
+starts: in aicc's launcher (no runtime env to build) and as a Ray Job
+Submission API job (a working_dir Ray packages).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from scheduler.engine.memory_store import MemoryStore
 from scheduler.engine.ports import EventKind
 from scheduler.executors.ray import RayExecutor
 from scheduler.executors.ray.launch import submission_id
+from scheduler.executors.ray.launcher import ACTOR_NAME
 from tests.executors.conftest import DEVICES_PER_NODE, RayCluster
 
 pytestmark = pytest.mark.slow
@@ -47,11 +50,35 @@ def tenants() -> dict[str, Tenant]:
             "owner": Tenant("owner", Quota(12 * GFLOPS, 12 * GFLOPS))}
 
 
+#: how a job starts: "launcher" (nothing for Ray to build) or "job-api" (a working_dir to package)
+WAYS = ("launcher", "job-api")
+
+
 def probe(tenant: str, name: str, workers: int, devices: int, seconds: float = 0.0, exit_code: int = 0,
-          grace_s: float = 2.0) -> JobSpec:
+          grace_s: float = 2.0, way: str = "job-api") -> JobSpec:
+    args = f"--seconds {seconds} --exit {exit_code}"
+    if way == "launcher":
+        entrypoint, env = f"python {JOBS_DIR / 'gang_probe.py'} {args}", {"grace_period_s": grace_s}
+    else:
+        entrypoint, env = f"python gang_probe.py {args}", {"working_dir": str(JOBS_DIR), "grace_period_s": grace_s}
     return JobSpec(tenant, name, JobKind.TRAINING, workers, Resources(devices, ("a800",)),
-                   entrypoint=f"python gang_probe.py --seconds {seconds} --exit {exit_code}",
-                   runtime_env={"working_dir": str(JOBS_DIR), "grace_period_s": grace_s})
+                   entrypoint=entrypoint, runtime_env=env)
+
+
+def ray_jobs(ex: RayExecutor, prefix: str) -> list[str]:
+    """Submission ids starting with ``prefix`` that Ray's Job API has."""
+    from ray.job_submission import JobSubmissionClient
+
+    return [j.submission_id for j in JobSubmissionClient(ex.dashboard_url).list_jobs()
+            if (j.submission_id or "").startswith(prefix)]
+
+
+def launched(prefix: str) -> list[str]:
+    """Submission ids starting with ``prefix`` that the launcher has run."""
+    import ray
+
+    launcher = ray.get_actor(ACTOR_NAME, namespace="aicc")
+    return [sid for sid in ray.get(launcher.status.remote(None)) if sid.startswith(prefix)]
 
 
 @pytest.fixture
@@ -115,12 +142,11 @@ def test_the_center_is_built_from_rays_nodes(executor: RayExecutor, ray_cluster:
         assert executor.topology.binding(name).ray_node_id == ray_cluster.ray_node_id(name)
 
 
+@pytest.mark.parametrize("way", WAYS)
 def test_a_gang_runs_on_exactly_the_nodes_the_scheduler_chose_and_only_once(executor: RayExecutor,
-                                                                          ray_cluster: RayCluster) -> None:
-    from ray.job_submission import JobSubmissionClient
-
+                                                                          ray_cluster: RayCluster, way: str) -> None:
     engine = engine_for(executor)
-    job = engine.submit(probe("owner", "spread", workers=3, devices=3), job_id="gang-1")
+    job = engine.submit(probe("owner", "spread", workers=3, devices=3, way=way), job_id=f"gang-{way}")
     engine.step()
     admitted = state(engine, job.id)
     assert admitted.placement is not None
@@ -138,21 +164,22 @@ def test_a_gang_runs_on_exactly_the_nodes_the_scheduler_chose_and_only_once(exec
     for worker, node in zip(out["workers"], placed, strict=True):
         assert worker["ray_node"] == ray_cluster.ray_node_id(node)
         assert worker["tenant"] == "owner"
-    client = JobSubmissionClient(executor.dashboard_url)
-    ours = [j.submission_id for j in client.list_jobs() if (j.submission_id or "").startswith("aicc-gang-1-")]
-    assert ours == [submission_id("gang-1", 0)]
+    prefix = f"aicc-gang-{way}-"
+    runs = (launched(prefix), ray_jobs(executor, prefix))
+    assert runs == (([submission_id(job.id, 0)], []) if way == "launcher" else ([], [submission_id(job.id, 0)]))
     assert free_gpus() == 12  # every device back once it ended
 
 
-def test_preemption_stops_the_job_returns_its_devices_and_requeues_it(executor: RayExecutor) -> None:
+@pytest.mark.parametrize("way", WAYS)
+def test_preemption_stops_the_job_returns_its_devices_and_requeues_it(executor: RayExecutor, way: str) -> None:
     engine = engine_for(executor)
-    borrowed = engine.submit(probe("borrower", "long", workers=3, devices=4, seconds=120, grace_s=2),
-                             job_id="pre-1")
+    borrowed = engine.submit(probe("borrower", "long", workers=3, devices=4, seconds=120, grace_s=2, way=way),
+                             job_id=f"pre-{way}")
     run_until(engine, lambda: state(engine, borrowed.id).state is JobState.RUNNING
               and "AICC-PROBE {" in executor.logs(borrowed.id))  # its SIGTERM handler is in place
     assert free_gpus(expect=0) == 0  # Ray holds all 12 devices for it
     began = time.monotonic()
-    owner = engine.submit(probe("owner", "mine", workers=2, devices=4, seconds=1), job_id="pre-2")
+    owner = engine.submit(probe("owner", "mine", workers=2, devices=4, seconds=1, way=way), job_id=f"pre-{way}-2")
     run_until(engine, lambda: state(engine, owner.id).state in (JobState.RUNNING, JobState.SUCCEEDED))
     victim = state(engine, borrowed.id)
     assert victim.state in (JobState.PENDING, JobState.ADMITTED, JobState.RUNNING)
@@ -167,9 +194,10 @@ def test_preemption_stops_the_job_returns_its_devices_and_requeues_it(executor: 
     assert free_gpus() == 12
 
 
-def test_a_failed_job_says_why(executor: RayExecutor) -> None:
+@pytest.mark.parametrize("way", WAYS)
+def test_a_failed_job_says_why(executor: RayExecutor, way: str) -> None:
     engine = engine_for(executor)
-    job = engine.submit(probe("owner", "crash", workers=1, devices=1, exit_code=3), job_id="fail-1")
+    job = engine.submit(probe("owner", "crash", workers=1, devices=1, exit_code=3, way=way), job_id=f"fail-{way}")
     run_until(engine, lambda: state(engine, job.id).state.terminal)
     done = state(engine, job.id)
     assert done.state is JobState.FAILED
@@ -177,17 +205,18 @@ def test_a_failed_job_says_why(executor: RayExecutor) -> None:
     assert "AICC-PROBE" in executor.logs(job.id)
 
 
-def test_after_a_restart_running_jobs_are_reattached_and_orphans_removed(ray_cluster: RayCluster) -> None:
+@pytest.mark.parametrize("way", WAYS)
+def test_after_a_restart_running_jobs_are_reattached_and_orphans_removed(ray_cluster: RayCluster, way: str) -> None:
     import ray
 
     store = MemoryStore(tenants())
     first = RayExecutor(SystemClock(), address=ray_cluster.address, dashboard_url=ray_cluster.dashboard_url,
                         catalog={"a800": A800})
     engine = engine_for(first, store)
-    job = engine.submit(probe("owner", "survivor", workers=2, devices=2, seconds=4), job_id="re-1")
+    job = engine.submit(probe("owner", "survivor", workers=2, devices=2, seconds=4, way=way), job_id=f"re-{way}")
     run_until(engine, lambda: state(engine, job.id).state is JobState.RUNNING)
     first.close()  # the service goes away; Ray keeps running the job
-    orphan = ray.util.placement_group([{"GPU": 1}], name="aicc-orphan-0", lifetime="detached")
+    orphan = ray.util.placement_group([{"GPU": 1}], name=f"aicc-orphan-{way}-0", lifetime="detached")
     ray.get(orphan.ready(), timeout=30)
 
     second = RayExecutor(SystemClock(), address=ray_cluster.address, dashboard_url=ray_cluster.dashboard_url,
@@ -205,9 +234,26 @@ def test_after_a_restart_running_jobs_are_reattached_and_orphans_removed(ray_clu
         second.close()
 
 
+def test_if_the_launcher_dies_its_runs_fail_and_a_new_one_takes_over(executor: RayExecutor) -> None:
+    import ray
+
+    engine = engine_for(executor)
+    job = engine.submit(probe("owner", "orphaned", workers=1, devices=1, seconds=120, way="launcher"),
+                        job_id="orphaned-1")
+    run_until(engine, lambda: state(engine, job.id).state is JobState.RUNNING)
+    ray.kill(ray.get_actor(ACTOR_NAME, namespace="aicc"), no_restart=True)
+    run_until(engine, lambda: state(engine, job.id).state.terminal)
+    assert state(engine, job.id).state is JobState.FAILED
+    assert "launcher died" in state(engine, job.id).detail
+    after = engine.submit(probe("owner", "after", workers=1, devices=1, way="launcher"), job_id="orphaned-2")
+    run_until(engine, lambda: state(engine, after.id).state.terminal)
+    assert state(engine, after.id).state is JobState.SUCCEEDED
+    assert free_gpus() == 12
+
+
 def test_a_node_that_dies_mid_job_requeues_its_jobs(executor: RayExecutor, ray_cluster: RayCluster) -> None:
     engine = engine_for(executor)
-    job = engine.submit(probe("owner", "doomed", workers=1, devices=4, seconds=120), job_id="lost-1")
+    job = engine.submit(probe("owner", "doomed", workers=1, devices=4, seconds=120, way="launcher"), job_id="lost-1")
     run_until(engine, lambda: state(engine, job.id).state is JobState.RUNNING)
     running = state(engine, job.id)
     assert running.placement is not None

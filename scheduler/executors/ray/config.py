@@ -73,11 +73,15 @@ class RaySettings:
     auth_mode: str = "disabled"
     auth_token: str | None = None
     ports: RayPorts = RayPorts()
+    #: start jobs that need no runtime env built in aicc's launcher actor (milliseconds) rather
+    #: than as Ray Job Submission API jobs (a new Ray worker each, about 2 s); see launcher.py
+    launcher: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RaySettings:
         """``RAY_ADDRESS``, ``RAY_DASHBOARD_ADDRESS``/``RAY_API_SERVER_ADDRESS``, ``RAY_AUTH_MODE``,
-        ``RAY_AUTH_TOKEN``, ``AICC_RAY_PORT_BASE``."""
+        ``RAY_AUTH_TOKEN``, ``AICC_RAY_PORT_BASE``, ``AICC_RAY_LAUNCHER`` (0 sends every job
+        through the Job Submission API)."""
         env = os.environ if env is None else env
         address = env.get("RAY_ADDRESS") or None
         if address is not None and address.startswith("ray://"):
@@ -88,9 +92,13 @@ class RaySettings:
         if mode not in AUTH_MODES:
             raise ValueError(f"RAY_AUTH_MODE={mode!r}: choose one of {', '.join(AUTH_MODES)}")
         base = int(env.get("AICC_RAY_PORT_BASE") or DEFAULT_PORT_BASE)
+        launcher = (env.get("AICC_RAY_LAUNCHER") or "1").strip().lower()
+        if launcher not in ("0", "1", "true", "false"):
+            raise ValueError(f"AICC_RAY_LAUNCHER={launcher!r}: use 1 or 0")
         return cls(address=address,
                    dashboard_url=env.get("RAY_DASHBOARD_ADDRESS") or env.get("RAY_API_SERVER_ADDRESS") or None,
-                   auth_mode=mode, auth_token=env.get("RAY_AUTH_TOKEN") or None, ports=RayPorts(base))
+                   auth_mode=mode, auth_token=env.get("RAY_AUTH_TOKEN") or None, ports=RayPorts(base),
+                   launcher=launcher in ("1", "true"))
 
     def resolved_dashboard_url(self) -> str:
         if self.dashboard_url:

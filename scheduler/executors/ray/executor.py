@@ -2,11 +2,16 @@
 
 ``start`` records the attempt and returns; a monitor thread does the Ray work:
 it creates the job's placement group (detached, named after the submission
-id, one bundle per worker pinned to the scheduler's node), submits the
-entrypoint as a Ray job once the group is placed, watches job states and node
-liveness, and on every ending removes the group and waits until Ray has given
-its resources back before it reports the final event. ``poll`` hands over the
+id, one bundle per worker pinned to the scheduler's node), starts the
+entrypoint once the group is placed, watches job states and node liveness,
+and on every ending removes the group and waits until Ray has given its
+resources back before it reports the final event. ``poll`` hands over the
 events it found, in order.
+
+The entrypoint starts in aicc's launcher actor (``launcher.py``: one process
+for every job, milliseconds a start) unless Ray must build the job's runtime
+env (working_dir, pip, a container): then it is a Ray Job Submission API job,
+which builds it (a new Ray worker a job, about 2 s).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from scheduler.domain import AcceleratorType, Center, JobRecord, JobSpec, Placement, WorkerPlacement
@@ -30,6 +36,7 @@ from scheduler.engine.ports import EventKind, ExecutorEvent
 from scheduler.executors.ray import launch
 from scheduler.executors.ray.config import NAMESPACE, RaySettings, is_loopback, loopback_env
 from scheduler.executors.ray.head import EmbeddedHead
+from scheduler.executors.ray.launcher import launcher_handle
 from scheduler.executors.ray.topology import Topology, discover_center, embedded_topology
 
 log = logging.getLogger(__name__)
@@ -73,6 +80,7 @@ class Attempt:
     detail: str = ""
     release_at: float | None = None
     pg_removed: bool = False
+    launched: bool = False  # started in the launcher, not as a Ray job
     placed_at: float | None = None  # monotonic: when Ray placed the whole gang
     submitted_at: float | None = None  # ... when Ray accepted the job
     started_at: float | None = None  # ... when the executor saw it running
@@ -96,7 +104,7 @@ class RayExecutor:
     def __init__(self, clock: Clock, *, address: str, dashboard_url: str, topology: Topology | None = None,
                  catalog: Mapping[str, AcceleratorType] | None = None, namespace: str = NAMESPACE, auth_token: str | None = None, base_dir: Path | None = None,
                  head: EmbeddedHead | None = None, center: Center | None = None,
-                 loop_interval_s: float = 0.1, submit_threads: int = 8) -> None:
+                 loop_interval_s: float = 0.1, submit_threads: int = 8, launcher: bool = True) -> None:
         self.clock = clock
         self.address = address
         self.dashboard_url = dashboard_url
@@ -123,6 +131,7 @@ class RayExecutor:
 
         headers = {"Authorization": f"Bearer {auth_token}"} if auth_token else None
         self._client = JobSubmissionClient(dashboard_url, headers=headers)
+        self._launcher: Any = launcher_handle(self._ray, namespace) if launcher else None
         self._pool = ThreadPoolExecutor(max_workers=submit_threads, thread_name_prefix="aicc-ray-submit")
         if topology is None:  # attached: the center is what Ray has
             if catalog is None:
@@ -243,8 +252,10 @@ class RayExecutor:
             latest = a.attempt if a.phase not in (Phase.PLACING, Phase.SUBMITTING) else a.attempt - 1
         parts = []
         for attempt in range(latest + 1):
+            sid = launch.submission_id(job_id, attempt)
             try:
-                text = str(self._client.get_job_logs(launch.submission_id(job_id, attempt)))
+                launched = self._ray.get(self._launcher.logs.remote(sid)) if self._launcher is not None else None
+                text = launched if launched is not None else str(self._client.get_job_logs(sid))
             except Exception as exc:
                 if attempt < latest:
                     continue  # that run never reached Ray (stopped while being placed)
@@ -278,7 +289,7 @@ class RayExecutor:
     def _recover(self) -> None:
         """Re-attach to what Ray still runs for aicc; remove placement groups nobody owns."""
         latest: dict[str, tuple[int, Any]] = {}
-        for info in self._list_jobs():
+        for info in [*self._list_jobs(), *self._launched_infos(None).values()]:
             parsed = launch.parse_submission_id(info.submission_id or "")
             if parsed is None:
                 continue
@@ -291,7 +302,8 @@ class RayExecutor:
             sid = launch.submission_id(job_id, attempt)
             accel = (info.runtime_env or {}).get("env_vars", {}).get("AICC_ACCELERATOR", "")
             placement = _placement_from_json(meta.get("aicc_placement", "[]"), accel)
-            a = Attempt(job_id, attempt, sid, placement, None, Phase.SUBMITTED, time.monotonic())
+            a = Attempt(job_id, attempt, sid, placement, None, Phase.SUBMITTED, time.monotonic(),
+                        launched=getattr(info, "launched", False))
             status = str(info.status.value if hasattr(info.status, "value") else info.status)
             a.started = status != "PENDING"
             if sid in pgs:
@@ -366,7 +378,7 @@ class RayExecutor:
             lost = self._lost_node(a)
             if lost is not None and a.phase not in (Phase.RELEASING, Phase.DONE):
                 if a.phase is Phase.SUBMITTED:
-                    self._pool.submit(self._stop_job, a.sid)
+                    self._pool.submit(self._stop_job, a)
                 self._end(a, EventKind.LOST, f"node {lost} lost")
 
     def _lost_node(self, a: Attempt) -> str | None:
@@ -388,25 +400,33 @@ class RayExecutor:
             elif a.phase is Phase.SUBMITTED:
                 if not a.stop_sent:
                     a.stop_sent = True
-                    self._pool.submit(self._stop_job, a.sid)
+                    self._pool.submit(self._stop_job, a)
                 elif now > a.stop_at + a.grace_s + STOP_MARGIN_S:
-                    self._kill_driver(a.sid)
+                    self._kill_driver(a)
                     self._end(a, EventKind.STOPPED, f"killed {a.grace_s + STOP_MARGIN_S:.0f} s after SIGTERM")
 
-    def _stop_job(self, sid: str) -> None:
+    def _stop_job(self, a: Attempt) -> None:
+        """SIGTERM, then SIGKILL after the grace period (Ray's supervisor reads it from the job's env)."""
         try:
-            self._client.stop_job(sid)
+            if a.launched:
+                grace = a.grace_s if a.stop_at is not None else launch.grace_of(a.spec) if a.spec else 0.0
+                self._ray.get(self._launcher.stop.remote(a.sid, grace))
+            else:
+                self._client.stop_job(a.sid)
         except Exception as exc:
-            log.info("stop_job %s: %s", sid, exc)
+            log.info("stop %s: %s", a.sid, exc)
 
-    def _kill_driver(self, sid: str) -> None:
+    def _kill_driver(self, a: Attempt) -> None:
         from ray.dashboard.modules.job.common import (
             JOB_ACTOR_NAME_TEMPLATE,
             SUPERVISOR_ACTOR_RAY_NAMESPACE,
         )
 
         with contextlib.suppress(Exception):
-            actor = self._ray.get_actor(JOB_ACTOR_NAME_TEMPLATE.format(job_id=sid),
+            if a.launched:
+                self._ray.get(self._launcher.kill.remote(a.sid))
+                return
+            actor = self._ray.get_actor(JOB_ACTOR_NAME_TEMPLATE.format(job_id=a.sid),
                                         namespace=SUPERVISOR_ACTOR_RAY_NAMESPACE)
             self._ray.kill(actor, no_restart=True)
 
@@ -456,9 +476,15 @@ class RayExecutor:
                              ray_resource=accel, grace_s=grace)
         try:
             runtime_env = launch.ray_runtime_env(job.spec, self.base_dir, env)
-            self._client.submit_job(entrypoint=launch.entrypoint_of(job), submission_id=a.sid,
-                                    runtime_env=runtime_env, metadata=launch.metadata(job, a.attempt),
-                                    entrypoint_num_cpus=0)
+            if self._launcher is not None and not launch.needs_built_env(job.spec):
+                a.launched = True
+                self._ray.get(self._launcher.start.remote(
+                    a.sid, launch.entrypoint_of(job), runtime_env["env_vars"], launch.metadata(job, a.attempt),
+                    job.placement.accelerator))
+            else:
+                self._client.submit_job(entrypoint=launch.entrypoint_of(job), submission_id=a.sid,
+                                        runtime_env=runtime_env, metadata=launch.metadata(job, a.attempt),
+                                        entrypoint_num_cpus=0)
         except Exception as exc:
             if "already exists" not in str(exc):
                 self._end(a, EventKind.FAILED, f"Ray refused the job: {str(exc).splitlines()[0][:300]}")
@@ -470,7 +496,7 @@ class RayExecutor:
             if not ended:
                 a.phase = Phase.SUBMITTED
         if ended:
-            self._stop_job(a.sid)
+            self._stop_job(a)
         self._wake.set()
 
     # watching
@@ -479,7 +505,8 @@ class RayExecutor:
         watched = [a for a in live if a.phase is Phase.SUBMITTED]
         if not watched:
             return
-        infos = self._job_infos([a.sid for a in watched])
+        infos = self._job_infos([a.sid for a in watched if not a.launched])
+        infos.update(self._launched_infos([a.sid for a in watched if a.launched]))
         for a in watched:
             info = infos.get(a.sid)
             if info is None:
@@ -564,6 +591,27 @@ class RayExecutor:
             log.debug("job records from the GCS: %s; using the Job Submission API", exc)
             return {i.submission_id: i for i in self._list_jobs()}
 
+    def _launched_infos(self, sids: list[str] | None) -> dict[str, Any]:
+        """The launcher's records of ``sids`` (of all its runs when None), shaped as Ray's job records."""
+        if self._launcher is None or sids == []:
+            return {}
+        try:
+            raw = self._ray.get(self._launcher.status.remote(sids), timeout=30)
+        except self._ray.exceptions.RayActorError as exc:
+            # Its processes died with it (they are its children): those runs failed. A new one takes over.
+            log.warning("aicc's launcher died (%s); starting a new one", exc)
+            self._launcher = launcher_handle(self._ray, self.namespace)
+            lost: dict[str, Any] = {"status": "FAILED", "driver_exit_code": None, "message": "aicc's launcher died",
+                    "metadata": {}, "accelerator": ""}
+            raw = dict.fromkeys(sids or [], lost)
+        except Exception as exc:
+            log.warning("launcher status: %s", exc)
+            return {}
+        return {sid: SimpleNamespace(submission_id=sid, status=r["status"], driver_exit_code=r["driver_exit_code"],
+                                     message=r["message"], error_type=None, metadata=r["metadata"], launched=True,
+                                     runtime_env={"env_vars": {"AICC_ACCELERATOR": r["accelerator"]}})
+                for sid, r in raw.items()}
+
     def _pg_states(self, attempts: list[Attempt]) -> dict[str, str]:
         if not attempts:
             return {}
@@ -618,11 +666,11 @@ def make_ray_executor(clock: Clock, *, center: Center, settings: RaySettings | N
         try:
             return RayExecutor(clock, address=head.address, dashboard_url=head.dashboard_url,
                                topology=embedded_topology(center), auth_token=head.auth_token,
-                               base_dir=base_dir, head=head, center=center)
+                               base_dir=base_dir, head=head, center=center, launcher=settings.launcher)
         except BaseException:
             head.stop()
             raise
     executor = RayExecutor(clock, address=settings.address, dashboard_url=settings.resolved_dashboard_url(),
                            catalog=center.accelerators, auth_token=settings.auth_token, base_dir=base_dir,
-                           center=center)
+                           center=center, launcher=settings.launcher)
     return executor

@@ -217,7 +217,8 @@ class EmbeddedHead:
             os.killpg(proc.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(5)
-        # Ray's workers run in sessions of their own; any still alive name this head's temp dir.
+        # Ray's workers and the launcher's jobs run in sessions of their own; any still alive
+        # name this head's temp dir.
         for pid in _pids_mentioning(f"{self.temp_dir}/session_"):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
@@ -237,14 +238,16 @@ def _listening(port: int) -> bool:
 
 
 def _pids_mentioning(text: str) -> list[int]:
-    """Processes whose command line contains ``text`` (Linux /proc; none elsewhere)."""
+    """Processes whose command line or environment contains ``text`` (Linux /proc; none elsewhere)."""
     out: list[int] = []
     proc = Path("/proc")
     if not proc.is_dir():
         return out
+    needle = text.encode()
     for entry in proc.iterdir():
         if entry.name.isdigit() and int(entry.name) != os.getpid():
             with contextlib.suppress(OSError):
-                if text in (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"):
+                # The launcher's jobs name their log file (under the head's temp dir) in their environment.
+                if any(needle in (entry / f).read_bytes() for f in ("cmdline", "environ")):
                     out.append(int(entry.name))
     return out

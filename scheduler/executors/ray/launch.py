@@ -125,6 +125,12 @@ def ray_runtime_env(spec: JobSpec, base_dir: Path, extra_env: Mapping[str, str])
     return env
 
 
+def needs_built_env(spec: JobSpec) -> bool:
+    """Whether Ray must build the job's environment (package a working_dir, install pip
+    packages, pull an image...): only Ray's Job Submission API does; env vars alone need nothing."""
+    return any(k in RAY_RUNTIME_ENV_KEYS and k != "env_vars" for k in (spec.runtime_env or {}))
+
+
 def entrypoint_of(job: JobRecord) -> str:
     """The spec's entrypoint; a job without one sleeps for its runtime (demo jobs)."""
     if job.spec.entrypoint.strip():
