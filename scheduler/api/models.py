@@ -98,6 +98,8 @@ class JobSubmit(Request):
     estimated_runtime_s: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     entrypoint: str = Field(default="", max_length=16_384)
     runtime_env: dict[str, Any] = Field(default_factory=dict)
+    #: Times the job is requeued after losing a node before it fails; unset: always requeued.
+    max_retries: int | None = Field(default=None, ge=0, le=1000)
 
     @field_validator("runtime_env")
     @classmethod
@@ -161,7 +163,11 @@ class JobOut(Response):
     detail: str
     #: 1-based place in its tenant's queue, while pending.
     queue_position: int | None
+    #: Times it went back to the queue (preempted, or lost with a node) ...
     preemptions: int
+    #: ... of which lost with a node; it fails once this would pass max_retries.
+    node_losses: int
+    max_retries: int | None
 
 
 class JobList(Response):

@@ -88,6 +88,8 @@ def job(v: JobView) -> dict[str, Any]:
         "detail": v.detail,
         "queue_position": v.position,
         "preemptions": j.preemptions,
+        "node_losses": j.node_losses,
+        "max_retries": s.max_retries,
     }
 
 

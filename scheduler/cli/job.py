@@ -139,6 +139,8 @@ def job_text(j: JobOut) -> str:
         ("Resources", shape), ("Devices", j.devices),
         ("Placement", f"{j.placement.accelerator}: {placed}" if j.placement else None),
         ("Borrowing", "yes" if j.borrowing else None), ("Preemptions", j.preemptions or None),
+        ("Node losses", f"{j.node_losses}" + ("" if j.max_retries is None else f" (max retries {j.max_retries})")
+         if j.node_losses or j.max_retries is not None else None),
         ("Submitted", j.submitted_at), ("Admitted", j.admitted_at), ("Started", j.started_at),
         ("Finished", j.finished_at), ("Estimated runtime", j.estimated_runtime_s and f"{j.estimated_runtime_s:g} s"),
         ("Max runtime", j.max_runtime_s and f"{j.max_runtime_s:g} s"), ("Entrypoint", j.entrypoint),

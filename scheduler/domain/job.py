@@ -92,6 +92,8 @@ class JobSpec:
     estimated_runtime_s: float | None = None
     entrypoint: str = ""
     runtime_env: Mapping[str, Any] = field(default_factory=dict)
+    #: times a job lost to a node failure is requeued before it fails instead; None: always
+    max_retries: int | None = None
 
     @property
     def devices(self) -> int:
@@ -137,4 +139,5 @@ class JobRecord:
     borrowing: bool = False
     reason: str = ""  # why it waits, or why it ended
     detail: str = ""
-    preemptions: int = 0
+    preemptions: int = 0  # times it went back to the queue: preempted, stopped or lost with a node
+    node_losses: int = 0  # of which lost with a node

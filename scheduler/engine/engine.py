@@ -387,11 +387,17 @@ class Engine:
             final = JobState.SUCCEEDED if kind is EventKind.SUCCEEDED else JobState.FAILED
             return replace(job, state=final, finished_at=at, reason=kind.value.capitalize(),
                            detail=event.detail)
+        lost = kind is EventKind.LOST
+        retries = job.spec.max_retries
+        if lost and retries is not None and job.node_losses >= retries:
+            return replace(job, state=JobState.FAILED, finished_at=at, reason="NodeLost",
+                           detail=f"{event.detail}; no retry left (max_retries {retries})")
         # STOPPED or LOST: the job goes back to the queue, keeping its place.
-        if state is JobState.PREEMPTED or kind is EventKind.LOST:
+        if state is JobState.PREEMPTED or lost:
             return replace(job, state=JobState.PENDING, admitted_at=None, started_at=None,
                            placement=None, borrowing=False, preemptions=job.preemptions + 1,
-                           reason="NodeLost" if kind is EventKind.LOST else job.reason,
+                           node_losses=job.node_losses + lost,
+                           reason="NodeLost" if lost else job.reason,
                            detail=event.detail or job.detail)
         return replace(job, state=JobState.FAILED, finished_at=at, reason="Stopped", detail=event.detail)
 

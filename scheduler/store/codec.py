@@ -29,6 +29,7 @@ def spec_to_dict(spec: JobSpec) -> dict[str, Any]:
         "estimated_runtime_s": spec.estimated_runtime_s,
         "entrypoint": spec.entrypoint,
         "runtime_env": dict(spec.runtime_env),
+        "max_retries": spec.max_retries,
     }
 
 
@@ -47,6 +48,7 @@ def spec_from_dict(tenant: str, d: dict[str, Any]) -> JobSpec:
         estimated_runtime_s=d.get("estimated_runtime_s"),
         entrypoint=d.get("entrypoint", ""),
         runtime_env=d.get("runtime_env") or {},
+        max_retries=d.get("max_retries"),
     )
 
 
@@ -76,6 +78,7 @@ def job_state_columns(job: JobRecord) -> dict[str, Any]:
         "reason": job.reason,
         "detail": job.detail,
         "preemptions": job.preemptions,
+        "node_losses": job.node_losses,
     }
 
 
@@ -108,4 +111,5 @@ def job_from_row(row: Any) -> JobRecord:
         reason=m["reason"],
         detail=m["detail"],
         preemptions=int(m["preemptions"]),
+        node_losses=int(m["node_losses"]),
     )

@@ -145,8 +145,10 @@ def test_whatif_reports_starts_and_preemptions_without_changing_anything(
     wait_for(client, beta, b1["id"], "running")
     # acme's limit is 20 devices: a 24-device job waits for quota.
     big = client.post("/v1/jobs", headers=acme, json=job_body("big", workers=3)).json()
-    time.sleep(0.3)
-    assert client.get(f"/v1/jobs/{big['id']}", headers=acme).json()["reason"] == "QuotaExhausted"
+    deadline = time.monotonic() + 10  # the next scheduling step says why it waits
+    while client.get(f"/v1/jobs/{big['id']}", headers=acme).json()["reason"] != "QuotaExhausted":
+        assert time.monotonic() < deadline, "the job never said why it waits"
+        time.sleep(0.05)
     def quotas() -> list[object]:
         return [t["quota"] for t in client.get("/v1/admin/tenants", headers=admin).json()["items"]]
 

@@ -40,6 +40,9 @@ def test_submit_answers_201_with_the_job_and_it_gets_placed(client: TestClient, 
     assert isinstance(placement, dict) and placement["accelerator"] == "a800"
     assert sum(len(w["devices"]) for w in placement["workers"]) == 16
     assert running["submitted_at"].endswith("Z") and running["started_at"] is not None
+    assert (running["max_retries"], running["node_losses"]) == (None, 0)  # lost with a node: always requeued
+    limited = client.post("/v1/jobs", headers=acme, json=job_body("limited", max_retries=2)).json()
+    assert (limited["max_retries"], limited["node_losses"]) == (2, 0)
 
 
 def test_the_tenant_comes_from_the_token_never_the_body(client: TestClient, tenant_token: Issue) -> None:
@@ -186,6 +189,7 @@ def test_bounds_and_problem_json(client: TestClient, tenant_token: Issue) -> Non
     assert r.status_code == 413 and r.json()["type"].endswith("/payload-too-large")
     assert client.post("/v1/jobs", headers=acme, json=job_body(workers=100_000)).status_code == 422
     assert client.post("/v1/jobs", headers=acme, json=job_body(name="x" * 300)).status_code == 422
+    assert client.post("/v1/jobs", headers=acme, json=job_body(max_retries=-1)).status_code == 422
     unknown = client.post("/v1/jobs", headers=acme, json=job_body(priority="urgent"))
     assert unknown.status_code == 422 and unknown.json()["type"].endswith("/unknown-priority")
     broken = client.post("/v1/jobs", headers={**acme, "content-type": "application/json"}, content=b"{nope")

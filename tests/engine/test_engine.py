@@ -114,6 +114,26 @@ def test_a_lost_node_requeues_its_jobs_and_restores_usage() -> None:
     assert d.admits and all(node not in a.placement.nodes for a in d.admits)
 
 
+def test_a_job_lost_with_its_node_more_often_than_its_max_retries_fails() -> None:
+    engine, clock, store, ex = make()
+    spec = JobSpec("a", "j", JobKind.TRAINING, 1, Resources(8), estimated_runtime_s=100.0, max_retries=1)
+    j = engine.submit(spec).id
+    for loss, t in enumerate((1.0, 2.0)):
+        engine.step()
+        clock.advance_to(t)
+        engine.sync()
+        assert store.jobs[j].state is JobState.RUNNING
+        ex.lose(j, "node p-r01-n01 lost")
+        engine.sync()
+        if loss == 0:  # one retry: back in the queue
+            assert store.jobs[j].state is JobState.PENDING and store.jobs[j].node_losses == 1
+    failed = store.jobs[j]
+    assert failed.state is JobState.FAILED and failed.reason == "NodeLost"
+    assert failed.detail == "node p-r01-n01 lost; no retry left (max_retries 1)"
+    assert failed.node_losses == 1 and failed.preemptions == 1
+    assert engine.tenant_usage_gflops()["a"] == 0
+
+
 def test_a_restart_rebuilds_the_same_state_and_reconcile_repairs_the_gap() -> None:
     engine, clock, store, _ex = make()
     ids = [engine.submit(job("a")).id for _ in range(5)]

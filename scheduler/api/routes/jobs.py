@@ -33,7 +33,7 @@ def spec_of(tenant: str, body: JobSubmit) -> JobSpec:
                    resources=Resources(r.accelerators, tuple(r.accelerator_types), r.cpus, r.memory),
                    priority=body.priority, preemptible=body.preemptible,
                    max_runtime_s=body.max_runtime_s, estimated_runtime_s=body.estimated_runtime_s,
-                   entrypoint=body.entrypoint, runtime_env=body.runtime_env)
+                   entrypoint=body.entrypoint, runtime_env=body.runtime_env, max_retries=body.max_retries)
 
 
 _SUBMIT_DOC = {
