@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from concurrent.futures import wait
 from dataclasses import replace
@@ -46,6 +47,24 @@ def test_migrations_create_exactly_the_models(store: SqlStore) -> None:
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
+
+
+def test_a_database_of_the_first_schema_upgrades_keeping_its_jobs(db_url: str, clock: ManualClock) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(db_url)
+    migrate.upgrade(engine, "0001")
+    with engine.begin() as conn:  # a job written by the first release
+        conn.execute(sa.text(
+            "INSERT INTO jobs (id, seq, tenant, name, kind, state, spec, submitted_at, borrowing, reason, detail,"
+            " preemptions) VALUES ('old', 1, 'acme', 'job-1', 'training', 'pending', :spec, 101.0, false, '', '', 2)"),
+            {"spec": json.dumps({"name": "job-1", "kind": "training", "workers": 1,
+                                 "resources": {"accelerators": 8}})})
+    engine.dispose()
+    s = SqlStore(db_url, clock=clock)
+    [old] = s.load().jobs
+    s.close()
+    assert (old.id, old.preemptions, old.node_losses, old.spec.max_retries) == ("old", 2, 0, None)
 
 
 def test_reopening_keeps_everything_and_does_not_migrate_twice(db_url: str, clock: ManualClock) -> None:
