@@ -125,9 +125,10 @@ class RayExecutor:
         self._nodes_checked = 0.0
         self._we_connected = False
         self._ray: Any = self._connect()
-        # Ray's job SDK logs every working_dir upload at INFO.
-        logging.getLogger("ray.dashboard.modules.dashboard_sdk").setLevel(logging.WARNING)
         from ray.job_submission import JobSubmissionClient
+
+        # Ray's job SDK logs every working_dir upload at INFO (it sets that level when imported).
+        logging.getLogger("ray.dashboard.modules.dashboard_sdk").setLevel(logging.WARNING)
 
         headers = {"Authorization": f"Bearer {auth_token}"} if auth_token else None
         self._client = JobSubmissionClient(dashboard_url, headers=headers)
