@@ -48,6 +48,7 @@ from scheduler.domain import JobSpec, Tenant
 
 _CAPACITY_REASONS = frozenset({Reason.NO_CAPACITY, Reason.FRAGMENTED})
 _NEVER = frozenset({Reason.UNSATISFIABLE, Reason.UNKNOWN_TENANT, Reason.UNKNOWN_PRIORITY})
+_NO_CANDIDATES: tuple[list[Holder], int, int] = ([], 0, 0)
 
 
 def schedule(
@@ -113,8 +114,12 @@ class _Cycle:
         #: per run of jobs (by identity, within this cycle): their shapes and ids
         # Keyed by id(jobs); the entry holds jobs itself, so the id cannot be reused meanwhile.
         self._columns: dict[int, tuple[Sequence[PendingJob], list[str], list[str]]] = {}
-        #: victim candidates by (type, tenant, priority, may reclaim); reset on admission
-        self._cand_cache: dict[tuple[int, str, int, bool], tuple[list[Holder], int, int]] = {}
+        #: victim candidates (with their devices and own gflops) by (type, tenant, priority):
+        #: ``_own_cache`` the tenant's own, ``_cand_cache`` those and what it may reclaim,
+        #: which changes with usage (reset on admission)
+        self._own_cache: dict[tuple[int, str, int], tuple[list[Holder], int, int]] = {}
+        self._cand_cache: dict[tuple[int, str, int], tuple[list[Holder], int, int]] = {}
+        self._lowest_priority: int | None = None  # of the holders: nothing runs below it
 
     # -- state ----------------------------------------------------------------------
 
@@ -523,6 +528,32 @@ class _Cycle:
             self._candidates = by_type
         return self._candidates[type_idx]
 
+    def _own_candidates(self, t: int, tenant: str, priority: int) -> tuple[list[Holder], int, int]:
+        """A tenant's candidates of a type below ``priority``, with their devices and gflops."""
+        key = (t, tenant, priority)
+        entry = self._own_cache.get(key)
+        if entry is None:
+            if self._lowest_priority is None:
+                self._lowest_priority = min((h.priority for h in self.holders), default=priority)
+            own = [] if priority <= self._lowest_priority else [
+                h for h in self._victim_candidates(t) if h.tenant == tenant and h.priority < priority]
+            entry = self._own_cache[key] = (own, sum(h.devices for h in own), sum(h.gflops for h in own))
+        return entry
+
+    def _reclaim_candidates(self, t: int, tenant: str, priority: int, over: set[str]
+                            ) -> tuple[list[Holder], int, int]:
+        """The tenant's own candidates and the jobs of tenants ``over`` their guarantee."""
+        key = (t, tenant, priority)
+        entry = self._cand_cache.get(key)
+        if entry is None:
+            own_too = self.policy.priority_preemption
+            cands = [h for h in self._victim_candidates(t)
+                     if (own_too and h.tenant == tenant and h.priority < priority)
+                     or (h.tenant != tenant and h.tenant in over)]
+            own_gflops = sum(h.gflops for h in cands if h.tenant == tenant)
+            entry = self._cand_cache[key] = (cands, sum(h.devices for h in cands), own_gflops)
+        return entry
+
     def _find_victims(self, job: PendingJob, types: list[int]) -> list[tuple[Holder, PreemptReason]]:
         """The fewest, least important, most recent jobs whose release lets ``job`` start."""
         policy = self.policy
@@ -537,21 +568,12 @@ class _Cycle:
             gflops = spec.devices * self.type_gflops[t]
             name = self.cap.type_names[t]
             cap_devices = quota.caps.get(name)
-            own_lower = policy.priority_preemption
-            reclaim = policy.reclaim and bool(over - {tenant})
-            if reclaim and not own_lower and self.used[tenant] + gflops > quota.guaranteed:
-                reclaim = False
-            key = (t, tenant, priority, reclaim)
-            entry = self._cand_cache.get(key)
-            if entry is None:
-                cands = [
-                    h for h in self._victim_candidates(t)
-                    if (own_lower and h.tenant == tenant and h.priority < priority)
-                    or (reclaim and h.tenant != tenant and h.tenant in over)
-                ]
-                own_gflops = sum(h.gflops for h in cands if h.tenant == tenant)
-                entry = self._cand_cache[key] = (cands, sum(h.devices for h in cands), own_gflops)
-            cands, releasable, own_gflops = entry
+            mine = self._own_candidates(t, tenant, priority) if policy.priority_preemption else _NO_CANDIDATES
+            # Another tenant's job is taken only while this tenant stays within its guarantee
+            # (see below): not at all if it would not, even with all its own candidates gone.
+            reclaim = (policy.reclaim and bool(over - {tenant})
+                       and self.used[tenant] - mine[2] + gflops <= quota.guaranteed)
+            cands, releasable, own_gflops = self._reclaim_candidates(t, tenant, priority, over) if reclaim else mine
             # Hopeless whatever is chosen: too few devices, or too little own quota freed.
             if not cands or releasable + self.cap.free_by_type[t] < spec.devices:
                 continue
