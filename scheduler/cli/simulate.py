@@ -114,10 +114,8 @@ def simulate(
         summary["static"]["note"] = STATIC_NOTE
     if trace == "openb":
         # FGD's experiment: every task arrives, none leaves; aicc's placement vs plain best-fit.
-        from scheduler.sim.openb import fill_snapshot, fill_snapshot_best_fit
-        fill = {name: fill_snapshot(t, name) for name in names if name != "oracle"}
-        fill["plain_best_fit"] = fill_snapshot_best_fit(t)
-        summary["_openb_fill"] = fill
+        from scheduler.sim.openb import fill_comparison
+        summary["_openb_fill"] = fill_comparison(t, [n for n in names if n != "oracle"])
     summary["_trace"] = {"name": t.name, "jobs": len(t.jobs), "notes": list(t.notes) + notes,
                          "tick_s": tick, "seed": seed}
     write_summary(out / "summary.json", summary)

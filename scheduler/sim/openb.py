@@ -20,6 +20,7 @@ import math
 import random
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from scheduler.domain import Center, Node, Quota, Tenant
 from scheduler.sim.centers import accelerator
@@ -206,17 +207,21 @@ def fragmentation_of(free_by_node: list[int], pending_per_worker: list[int]) -> 
     return out
 
 
-def fill_snapshot(trace: Trace, policy: str = "aicc") -> dict[str, float]:
+def fill_snapshot(trace: Trace, policy: str = "aicc", *, trace_order: bool = False) -> dict[str, float]:
     """The FGD experiment: every task arrives, in trace order, and none leaves.
 
     One engine step (repeated while it admits) over the whole list; then how
     many GPUs are allocated, how many sit free while tasks still wait, and the
-    fragmentation measure over what waits.
+    fragmentation measure over what waits. The policy considers the tasks in
+    its own order (aicc's: priority class first); ``trace_order`` puts every
+    task in one class, so that only placement differs from a baseline in
+    trace order.
     """
     from scheduler.sim.simulator import Simulation
 
     jobs = tuple(TraceJob(j.id, j.tenant, 0.0, 1e12, j.workers, j.per_worker, j.accelerator_types,
-                          j.priority, j.preemptible, j.cpus, j.memory_bytes) for j in trace.jobs)
+                          "normal" if trace_order else j.priority, j.preemptible, j.cpus, j.memory_bytes)
+                 for j in trace.jobs)
     snap = Trace(trace.name, jobs, trace.center, trace.tenants, trace.priority_classes)
     sim = Simulation(snap, policy, progress=False)
     engine = sim.engine
@@ -239,16 +244,19 @@ def fill_snapshot(trace: Trace, policy: str = "aicc") -> dict[str, float]:
             "fragmented_gpus": round(fragmentation_of(list(free.values()), waiting), 1)}
 
 
-def fill_snapshot_best_fit(trace: Trace) -> dict[str, float]:
+def fill_snapshot_best_fit(trace: Trace, *, priority_order: bool = False) -> dict[str, float]:
     """Baseline for ``fill_snapshot``: plain best-fit (tightest node of any model, first in node
-    order on ties), each task in trace order, skipped if no node holds it."""
+    order on ties), each task in trace order, or with ``priority_order`` highest class first
+    (aicc's order), skipped if no node holds it."""
     center = trace.center
     assert center is not None
     free = [n.devices for n in center.nodes]
     cpu = [n.cpus for n in center.nodes]
     mem = [n.memory_bytes for n in center.nodes]
     waiting = []
-    for j in trace.jobs:
+    classes = trace.priority_classes
+    jobs = sorted(trace.jobs, key=lambda j: -classes.get(j.priority, 0)) if priority_order else trace.jobs
+    for j in jobs:
         best = -1
         for k, f in enumerate(free):
             if f >= j.per_worker and cpu[k] >= j.cpus and mem[k] >= j.memory_bytes and (
@@ -265,3 +273,21 @@ def fill_snapshot_best_fit(trace: Trace) -> dict[str, float]:
     return {"allocated_gpus": allocated, "unallocated_gpus": capacity - allocated,
             "placed_tasks": len(trace.jobs) - len(waiting), "waiting_tasks": len(waiting),
             "fragmented_gpus": round(fragmentation_of(free, waiting), 1)}
+
+
+def fill_comparison(trace: Trace, policies: list[str]) -> dict[str, Any]:
+    """The FGD experiment for each policy, and against plain best-fit in the same order: aicc in
+    trace order vs best-fit in trace order (placement alone), aicc vs best-fit in priority order."""
+    fill: dict[str, Any] = {name: fill_snapshot(trace, name) for name in policies}
+    fill["aicc_trace_order"] = fill_snapshot(trace, "aicc", trace_order=True)
+    fill["plain_best_fit"] = fill_snapshot_best_fit(trace)
+    fill["plain_best_fit_priority_order"] = fill_snapshot_best_fit(trace, priority_order=True)
+
+    def fewer(ours: str, base: str) -> float | None:
+        b = fill[base]["unallocated_gpus"]
+        return round(1 - fill[ours]["unallocated_gpus"] / b, 3) if b else None
+
+    fill["unallocated_fewer_than_best_fit"] = {
+        "same_trace_order": fewer("aicc_trace_order", "plain_best_fit"),
+        "same_priority_order": fewer("aicc", "plain_best_fit_priority_order") if "aicc" in fill else None}
+    return fill

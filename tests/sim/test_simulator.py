@@ -128,3 +128,18 @@ def test_fill_snapshot_counts_gpus_left_free_by_fragmentation() -> None:
               "fragmented_gpus": 4.0}
     assert fill_snapshot_best_fit(t) == expect
     assert fill_snapshot(t, "aicc") == expect
+
+
+def test_the_fill_comparison_sets_aicc_against_best_fit_in_the_same_order() -> None:
+    from scheduler.sim.openb import fill_comparison
+
+    # One 8-GPU node; a low task of 6 arrives first, then a high task of 4. Best-fit in trace order
+    # places the 6 (2 free); aicc's order places the high 4 first (4 free, the 6 waits).
+    t = trace([job(1, "a", 0, 10, 6, priority="low"), job(2, "a", 1, 10, 4, priority="high")], nodes=1, a=8)
+    t = replace(t, priority_classes={"high": 300, "normal": 200, "low": 100})
+    fill = fill_comparison(t, ["aicc"])
+    assert fill["plain_best_fit"]["unallocated_gpus"] == 2
+    assert fill["aicc_trace_order"]["unallocated_gpus"] == 2
+    assert fill["plain_best_fit_priority_order"]["unallocated_gpus"] == 4
+    assert fill["aicc"]["unallocated_gpus"] == 4
+    assert fill["unallocated_fewer_than_best_fit"] == {"same_trace_order": 0.0, "same_priority_order": 0.0}
