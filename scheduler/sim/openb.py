@@ -254,7 +254,7 @@ def fill_snapshot_best_fit(trace: Trace, *, priority_order: bool = False) -> dic
     cpu = [n.cpus for n in center.nodes]
     mem = [n.memory_bytes for n in center.nodes]
     waiting = []
-    classes = trace.priority_classes
+    classes = trace.priority_classes or {}
     jobs = sorted(trace.jobs, key=lambda j: -classes.get(j.priority, 0)) if priority_order else trace.jobs
     for j in jobs:
         best = -1
