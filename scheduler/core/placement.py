@@ -56,6 +56,11 @@ class Layout:
             target = racks if self.ready[i] else cordoned
             target[self.node_type[i]].setdefault(self.rack[i], []).append(i)
         self.racks_of_type: list[list[list[int]]] = [list(r.values()) for r in racks]
+        #: a ready node's place in its type's ``racks_of_type``, read as one list
+        self.scan_pos: list[int] = [0] * len(nodes)
+        for by_rack in self.racks_of_type:
+            for pos, i in enumerate(i for rack_nodes in by_rack for i in rack_nodes):
+                self.scan_pos[i] = pos
         self.unready_racks_of_type: list[list[list[int]]] = [list(r.values()) for r in cordoned]
         self.total_by_type: list[int] = [0] * ntypes
         for i, n in enumerate(nodes):
@@ -79,6 +84,7 @@ class Capacity:
         self.racks_of_type = layout.racks_of_type
         self.unready_racks_of_type = layout.unready_racks_of_type
         self.total_by_type = layout.total_by_type
+        self.scan_pos = layout.scan_pos
         free = list(layout.full)
         cpu = list(layout.cpus)
         mem = list(layout.memory)
@@ -178,9 +184,10 @@ class Capacity:
                 if single is not None:
                     return single
         free, cpu_free, mem_free, size = self.free, self.cpu, self.mem, self.size
-        racks = self.racks_of_type[type_idx]
         if unready:
-            racks = racks + self.unready_racks_of_type[type_idx]
+            racks = self.racks_of_type[type_idx] + self.unready_racks_of_type[type_idx]
+        else:
+            racks = self._racks_with(type_idx, per_worker)
         # Per rack: [(node, workers it can hold, devices free)], and the rack total.
         rack_caps: list[tuple[int, list[tuple[int, int, int]]]] = []
         best_single: tuple[int, int] | None = None  # (free devices, node)
@@ -239,6 +246,25 @@ class Capacity:
             remaining -= sum(k for _, k in part)
         return Fit(takes, (len(chosen), _broken(takes, size, free), len(takes)))
 
+
+    def nodes_with(self, type_idx: int, at_least: int) -> list[int]:
+        """Ready nodes of a type with ``at_least`` free devices, in no particular order."""
+        buckets = self.buckets[type_idx]
+        return [i for count in range(at_least, len(buckets)) for i in buckets[count]]
+
+    def _racks_with(self, type_idx: int, at_least: int) -> list[list[int]]:
+        """Ready nodes of a type with ``at_least`` free devices, grouped as ``racks_of_type``
+        (the others cannot hold a worker): on a busy center, a few of its nodes."""
+        nodes = self.nodes_with(type_idx, at_least)
+        nodes.sort(key=self.scan_pos.__getitem__)
+        racks: list[list[int]] = []
+        rack = -1
+        for i in nodes:
+            if self.rack[i] != rack:
+                rack = self.rack[i]
+                racks.append([])
+            racks[-1].append(i)
+        return racks
 
     def _single_node(self, type_idx: int, workers: int, need: int, cpus: int, mem: int) -> Fit | None:
         """The tightest single node, from the buckets, when CPU and memory do not bind."""
