@@ -698,47 +698,59 @@ class _Cycle:
                       blocked: Mapping[int, int] | None, ending: list[Holder]
                       ) -> tuple[int, dict[int, int]] | None:
         """How many of ``ending`` (in order of their end) must be gone for the gang to fit,
-        as (index of the last one, the devices it would take). Gallops forward, then
-        bisects back, releasing and retaking holders one at a time."""
-        cap = self.cap
-        need = workers * per
-        released = 0
-
-        def goto(m: int) -> None:
-            nonlocal released
-            while released < m:
-                self._release(ending[released])
-                released += 1
-            while released > m:
-                released -= 1
-                self._retake(ending[released])
-
+        as (index of the last one, the devices it would take)."""
+        m = self._releases_needed(t, workers, per, cpus, mem, blocked, ending)
+        if m is None:
+            return None
+        gone = ending[:m]
+        for h in gone:
+            self._release(h)
         try:
-            lo, hi, step = 0, None, 1
-            while released < len(ending):
-                goto(min(len(ending), released + (step if cap.free_by_type[t] >= need else 1)))
-                if cap.free_by_type[t] < need:
-                    continue
-                if cap.fit(t, workers, per, cpus, mem, blocked) is not None:
-                    hi = released
-                    break
-                lo, step = released, step * 2
-            if hi is None:
-                return None
-            while hi - lo > 1:
-                mid = (lo + hi) // 2
-                goto(mid)
-                if cap.fit(t, workers, per, cpus, mem, blocked) is not None:
-                    hi = mid
-                else:
-                    lo = mid
-            goto(hi)
-            fit = cap.fit(t, workers, per, cpus, mem, blocked)
+            fit = self.cap.fit(t, workers, per, cpus, mem, blocked)
             assert fit is not None
-            _, masks = cap.to_placement(t, fit.takes, per, blocked)
-            return hi - 1, dict(masks)
+            _, masks = self.cap.to_placement(t, fit.takes, per, blocked)
         finally:
-            goto(0)
+            for h in gone:
+                self._retake(h)
+        return m - 1, dict(masks)
+
+    def _releases_needed(self, t: int, workers: int, per: int, cpus: int, mem: int,
+                         blocked: Mapping[int, int] | None, ending: list[Holder]) -> int | None:
+        """The fewest of ``ending``, in order and at least one, whose release lets the gang fit.
+
+        A gang fits exactly when the ready nodes of its type can hold ``workers`` of its
+        workers in all (what ``Capacity.fit`` counts), and a release only adds room, so
+        one pass that counts room per node as jobs go finds it without trying placements.
+        """
+        cap = self.cap
+        ready, node_type = cap.ready, cap.node_type
+
+        def room(i: int, bits: int, cpu: int, memory: int) -> int:
+            k = (bits & ~blocked.get(i, 0) if blocked else bits).bit_count() // per
+            if cpus:
+                k = min(k, cpu // cpus)
+            if mem:
+                k = min(k, memory // mem)
+            return max(k, 0)
+
+        # Nodes with fewer than ``per`` free devices hold no worker, now.
+        total = sum(room(i, cap.free[i], cap.cpu[i], cap.mem[i]) for i in cap.nodes_with(t, per))
+        nodes: dict[int, list[int]] = {}  # node -> [free bits, cpus, memory] with the jobs gone
+        for m, h in enumerate(ending, 1):
+            for node, mask, c, mm in h.takes:
+                if not ready[node] or node_type[node] != t:
+                    continue
+                state = nodes.get(node)
+                if state is None:
+                    state = nodes[node] = [cap.free[node], cap.cpu[node], cap.mem[node]]
+                before = room(node, *state)
+                state[0] |= mask
+                state[1] += c
+                state[2] += mm
+                total += room(node, *state) - before
+            if total >= workers:
+                return m
+        return None
 
 
 def _remembered(snapshot: Snapshot, policy: Policy) -> Holdings:
