@@ -128,9 +128,9 @@ class InstrumentedExecutor:
         self.inner = inner
         self._errors = events.executor_errors
 
-    def start(self, job: JobRecord) -> None:
+    def start(self, job: JobRecord, grace_s: float) -> None:
         with self._errors.labels("start").count_exceptions():
-            self.inner.start(job)
+            self.inner.start(job, grace_s)
 
     def stop(self, job_id: str, grace_s: float) -> None:
         with self._errors.labels("stop").count_exceptions():

@@ -113,6 +113,7 @@ class TenantModel(_Strict):
     limit: Compute | None = None
     lending_limit: Compute | None = None
     caps: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
+    grace_period_s: float | None = Field(default=None, ge=0, le=86_400, allow_inf_nan=False)
 
 
 class CenterModel(_Strict):
@@ -201,7 +202,7 @@ def _from_model(m: CenterModel) -> CenterConfig:
         try:
             quota = Quota(t.guaranteed, t.limit if t.limit is not None else t.guaranteed,
                           t.lending_limit, dict(t.caps))
-            tenants[t.name] = Tenant(t.name, quota, t.weight)
+            tenants[t.name] = Tenant(t.name, quota, t.weight, t.grace_period_s)
         except QuotaError as exc:
             raise CenterFileError(f"tenants.{i}: {exc}") from None
     guaranteed = sum(t.quota.guaranteed for t in tenants.values())

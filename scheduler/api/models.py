@@ -270,18 +270,24 @@ class TenantCreate(Request):
     limit: Compute | None = None
     lending_limit: Compute | None = None
     caps: dict[Name, Annotated[int, Field(ge=0, le=MAX_DEVICES)]] = Field(default_factory=dict, max_length=64)
+    #: Seconds from SIGTERM to SIGKILL when its jobs are stopped, unless a job says; null: the center's.
+    grace_period_s: float | None = Field(default=None, ge=0, le=86_400, allow_inf_nan=False)
     allow_overcommit: bool = False
 
 
 class TenantUpdate(Request):
-    """``PATCH /v1/admin/tenants/{name}``."""
+    """``PATCH /v1/admin/tenants/{name}``: what is given changes; ``grace_period_s: null`` goes
+    back to the center's default."""
 
-    weight: float = Field(gt=0, le=1e6, allow_inf_nan=False)
+    weight: float | None = Field(default=None, gt=0, le=1e6, allow_inf_nan=False)
+    grace_period_s: float | None = Field(default=None, ge=0, le=86_400, allow_inf_nan=False)
 
 
 class TenantOut(Response):
     name: str
     weight: float
+    #: Seconds from SIGTERM to SIGKILL when its jobs are stopped, unless a job says; null: the center's.
+    grace_period_s: float | None
     quota: QuotaOut
     live_jobs: dict[str, int]
 

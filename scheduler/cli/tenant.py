@@ -1,4 +1,4 @@
-"""``aicc tenant create|list|get|delete``: tenants and their quotas (admin)."""
+"""``aicc tenant create|list|get|update|delete``: tenants and their quotas (admin)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from scheduler.cli.connect import (
     dump_items,
     show,
 )
-from scheduler.cli.output import Format, table
+from scheduler.cli.output import Format, fail, table
 
 if TYPE_CHECKING:
     from scheduler.api.models import TenantOut
@@ -31,6 +31,10 @@ Caps = Annotated[list[str] | None, typer.Option(
     "--cap", help="Cap per accelerator type in devices, TYPE=N (repeatable): --cap a800=256.")]
 Overcommit = Annotated[bool, typer.Option(
     "--allow-overcommit", help="Accept guarantees that sum beyond the center's capacity.")]
+Grace = Annotated[float | None, typer.Option(
+    "--grace-period", min=0, max=86_400,
+    help="Seconds from SIGTERM to SIGKILL when its jobs are cancelled or preempted, unless a job sets "
+         "runtime_env.grace_period_s (default: the center's, 30 s).")]
 
 
 def register(app: typer.Typer) -> None:
@@ -41,6 +45,8 @@ def register(app: typer.Typer) -> None:
     t.command("list", help="List tenants with their quota and live jobs.\n\n"
               "Example: aicc tenant list -o yaml")(api_command(list_))
     t.command("get", help="Show one tenant.\n\nExample: aicc tenant get finance")(api_command(get))
+    t.command("update", help="Change a tenant's weight or grace period (its quota: aicc quota set).\n\n"
+              "Example: aicc tenant update finance --grace-period 120")(api_command(update))
     t.command("delete", help="Delete a tenant; refused while it has live jobs unless --force (which "
               "cancels them). Its tokens are revoked.\n\nExample: aicc tenant delete robotics --yes")(
         api_command(delete))
@@ -53,18 +59,20 @@ def caps_text(c: dict[str, int]) -> str:
 
 def tenants_table(items: list[TenantOut]) -> str:
     rows = [[t.name, f"{t.weight:g}", t.quota.guaranteed, t.quota.limit, t.quota.lending_limit or "-",
-             caps_text(t.quota.caps) or "-", t.live_jobs.get("pending", 0),
+             caps_text(t.quota.caps) or "-", "-" if t.grace_period_s is None else f"{t.grace_period_s:g} s",
+             t.live_jobs.get("pending", 0),
              t.live_jobs.get("running", 0) + t.live_jobs.get("admitted", 0)] for t in items]
-    return table(["TENANT", "WEIGHT", "GUARANTEED", "LIMIT", "LENDING LIMIT", "CAPS", "PENDING", "RUNNING"],
-                 rows)
+    return table(["TENANT", "WEIGHT", "GUARANTEED", "LIMIT", "LENDING LIMIT", "CAPS", "GRACE", "PENDING",
+                  "RUNNING"], rows)
 
 
 def create(client: Client, name: Annotated[str, typer.Argument(help="Tenant name (lowercase, digits, -).")],
            guaranteed: Guaranteed = None, limit: Limit = None, lending_limit: LendingLimit = None,
            cap: Caps = None,
            weight: Annotated[float, typer.Option("--weight", help="Share of idle compute.")] = 1.0,
+           grace_period: Grace = None,
            allow_overcommit: Overcommit = False, output: Output = Format.TABLE) -> None:
-    fields = {"name": name, "weight": weight, "allow_overcommit": allow_overcommit,
+    fields = {"name": name, "weight": weight, "allow_overcommit": allow_overcommit, "grace_period_s": grace_period,
               "guaranteed": compute(guaranteed, "--guaranteed"), "limit": compute(limit, "--limit"),
               "lending_limit": compute(lending_limit, "--lending-limit"), "caps": caps(cap)}
     t = client.create_tenant({k: v for k, v in fields.items() if v is not None})
@@ -79,6 +87,20 @@ def list_(client: Client, output: Output = Format.TABLE) -> None:
 def get(client: Client, name: Annotated[str, typer.Argument(help="Tenant name.")],
         output: Output = Format.TABLE) -> None:
     t = client.tenant(name)
+    show(dump(t), output, lambda: tenants_table([t]))
+
+
+def update(client: Client, name: Annotated[str, typer.Argument(help="Tenant name.")],
+           weight: Annotated[float | None, typer.Option("--weight", help="Share of idle compute.")] = None,
+           grace_period: Grace = None,
+           default_grace: Annotated[bool, typer.Option(
+               "--default-grace", help="Put the grace period back to the center's default.")] = False,
+           output: Output = Format.TABLE) -> None:
+    if weight is None and grace_period is None and not default_grace:
+        fail("nothing to update: give --weight, --grace-period or --default-grace")
+    if grace_period is not None and default_grace:
+        fail("give --grace-period or --default-grace, not both")
+    t = client.update_tenant(name, weight=weight, grace_period_s=grace_period, default_grace=default_grace)
     show(dump(t), output, lambda: tenants_table([t]))
 
 

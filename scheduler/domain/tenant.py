@@ -42,7 +42,12 @@ class Tenant:
     name: str
     quota: Quota
     weight: float = 1.0
+    #: SIGTERM to SIGKILL when its jobs are cancelled or preempted, unless a job's spec says
+    #: (``runtime_env.grace_period_s``); None: the center's default
+    grace_period_s: float | None = None
 
     def __post_init__(self) -> None:
         if not self.weight > 0:
             raise QuotaError("weight must be positive")
+        if self.grace_period_s is not None and not 0 <= self.grace_period_s <= 86_400:
+            raise QuotaError("grace_period_s must be between 0 and 86400")

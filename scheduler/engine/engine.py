@@ -282,7 +282,7 @@ class Engine:
             self.jobs[job.id] = job
             self.holding[job.id] = replace(self.holding[job.id], terminating=True)
         for job in admitted:  # ... then act
-            self.executor.start(job)
+            self.executor.start(job, self._grace(job.spec))
         for job in preempted:
             self.executor.stop(job.id, self._grace(job.spec))
         self.last_decision = decision
@@ -312,8 +312,14 @@ class Engine:
         self._notify([(job, stopped)])
 
     def _grace(self, spec: JobSpec) -> float:
+        """The job's own grace period, else its tenant's, else the default."""
         grace = spec.runtime_env.get("grace_period_s") if spec.runtime_env else None
-        return float(grace) if isinstance(grace, int | float) else DEFAULT_GRACE_S
+        if isinstance(grace, int | float):
+            return float(grace)
+        tenant = self.tenants.get(spec.tenant)
+        if tenant is not None and tenant.grace_period_s is not None:
+            return tenant.grace_period_s
+        return DEFAULT_GRACE_S
 
     def _advance_history(self, now: float) -> None:
         if self.history_at is not None and now > self.history_at:
@@ -419,7 +425,7 @@ class Engine:
             seen = known.get(job_id)
             if seen is None:
                 if job.state is JobState.ADMITTED:
-                    self.executor.start(job)  # recorded but never started: start it now
+                    self.executor.start(job, self._grace(job.spec))  # recorded, never started: start now
                     repairs.append(f"start {job_id}")
                 else:  # it ran, or was being stopped, and is gone: requeue
                     self.handle([ExecutorEvent(job_id, EventKind.LOST if job.state is JobState.RUNNING

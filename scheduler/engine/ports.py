@@ -29,7 +29,10 @@ class ExecutorEvent:
 class Executor(Protocol):
     """Runs admitted jobs. Every call is idempotent per job id: a retry never starts a job twice."""
 
-    def start(self, job: JobRecord) -> None: ...
+    def start(self, job: JobRecord, grace_s: float) -> None:
+        """Run it; ``grace_s``: SIGTERM to SIGKILL should it be stopped (the job's, its tenant's or
+        the center's), for executors whose runtime needs it up front."""
+        ...
 
     def stop(self, job_id: str, grace_s: float) -> None: ...
 

@@ -45,7 +45,7 @@ class SleepExecutor:
         attempt = self._attempt.get(job_id, 0)
         heapq.heappush(self._events, (at, self._seq, ExecutorEvent(job_id, kind, at, detail), attempt))
 
-    def start(self, job: JobRecord) -> None:
+    def start(self, job: JobRecord, grace_s: float = 0.0) -> None:
         with self._lock:
             if self._state.get(job.id) in (EventKind.STARTED, EventKind.SUCCEEDED):
                 return

@@ -54,6 +54,8 @@ class QuotaChange:
     caps: Mapping[str, int] | None = None
     weight: float | None = None
     clear_lending_limit: bool = False
+    grace_period_s: float | None = None
+    clear_grace_period: bool = False  # back to the center's default
 
 
 class Service:
@@ -483,7 +485,9 @@ class Service:
             quota = Quota(c.guaranteed if c.guaranteed is not None else q.guaranteed,
                           c.limit if c.limit is not None else max(q.limit, c.guaranteed or 0),
                           lending, dict(c.caps) if c.caps is not None else dict(q.caps))
-            return Tenant(t.name, quota, c.weight if c.weight is not None else t.weight)
+            grace = None if c.clear_grace_period else (
+                c.grace_period_s if c.grace_period_s is not None else t.grace_period_s)
+            return Tenant(t.name, quota, c.weight if c.weight is not None else t.weight, grace)
         except QuotaError as exc:
             raise ServiceError("invalid-quota", str(exc)) from None
 
@@ -594,4 +598,4 @@ class Service:
 def _quota_detail(t: Tenant) -> dict[str, Any]:
     q = t.quota
     return {"weight": t.weight, "guaranteed": q.guaranteed, "limit": q.limit,
-            "lending_limit": q.lending_limit, "caps": dict(q.caps)}
+            "lending_limit": q.lending_limit, "caps": dict(q.caps), "grace_period_s": t.grace_period_s}

@@ -44,6 +44,7 @@ class TenantRow(Base):
     limit: Mapped[int] = mapped_column("limit_gflops", BigInteger)
     lending_limit: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     caps: Mapped[dict[str, int]] = mapped_column(JSON)
+    grace_period_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
 

@@ -237,7 +237,8 @@ class SqlStore:
         actor, now = _actor.get(), self.clock.now()
         q = tenant.quota
         values = {"weight": tenant.weight, "guaranteed": q.guaranteed, "limit_gflops": q.limit,
-                  "lending_limit": q.lending_limit, "caps": dict(q.caps), "updated_at": now}
+                  "lending_limit": q.lending_limit, "caps": dict(q.caps), "grace_period_s": tenant.grace_period_s,
+                  "updated_at": now}
 
         def write(conn: Connection) -> None:
             done = conn.execute(update(tenants_t).where(tenants_t.c.name == tenant.name)
@@ -420,7 +421,8 @@ def _put_meta(conn: Connection, key: str, value: Any) -> None:
 def _tenant(r: Any) -> Tenant:
     return Tenant(r.name, Quota(int(r.guaranteed), int(r.limit_gflops),
                                 int(r.lending_limit) if r.lending_limit is not None else None,
-                                dict(r.caps or {})), float(r.weight))
+                                dict(r.caps or {})), float(r.weight),
+                  float(r.grace_period_s) if r.grace_period_s is not None else None)
 
 
 def _event_time(job: JobRecord, now: float) -> float:

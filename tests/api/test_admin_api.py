@@ -41,10 +41,23 @@ def test_tenant_lifecycle_with_the_documented_payloads(client: TestClient, admin
     assert q.json()["quota"]["guaranteed"] == "500T" and q.json()["quota"]["caps"] == {"a800": 4}
     assert q.json()["quota"]["lending_limit"] == "200T" and q.json()["quota"]["limit"] == "1.5P"
     assert client.patch("/v1/admin/tenants/finance", headers=admin, json={"weight": 3}).json()["weight"] == 3
+    assert r.json()["grace_period_s"] is None  # the center's default
+    graced = client.patch("/v1/admin/tenants/finance", headers=admin, json={"grace_period_s": 120}).json()
+    assert (graced["grace_period_s"], graced["weight"]) == (120, 3)  # what is not given stays
+    assert client.patch("/v1/admin/tenants/finance", headers=admin, json={"weight": 2}).json()["grace_period_s"] == 120
+    back = client.patch("/v1/admin/tenants/finance", headers=admin, json={"grace_period_s": None}).json()
+    assert back["grace_period_s"] is None and back["weight"] == 2
+    for bad in ({}, {"grace_period_s": -1}, {"grace_period_s": 100_000}):
+        r = client.patch("/v1/admin/tenants/finance", headers=admin, json=bad)
+        assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", bad
+    made = client.post("/v1/admin/tenants", headers=admin, json={"name": "patient", "grace_period_s": 600})
+    assert made.json()["grace_period_s"] == 600
+    assert client.delete("/v1/admin/tenants/patient", headers=admin).status_code == 200
     names = [t["name"] for t in client.get("/v1/admin/tenants", headers=admin).json()["items"]]
     assert names == ["acme", "beta", "finance"]
     history = client.get("/v1/admin/tenants/finance/quota/history", headers=admin).json()["items"]
-    assert [h["guaranteed"] for h in history][:3] == ["500T", "500T", "1P"]
+    newest_first = [h["guaranteed"] for h in history]
+    assert [g for i, g in enumerate(newest_first) if i == 0 or g != newest_first[i - 1]][:2] == ["500T", "1P"]
     assert all(h["actor"] == "admin" for h in history)
     assert client.delete("/v1/admin/tenants/finance", headers=admin).status_code == 200
     assert client.get("/v1/admin/tenants/finance", headers=admin).status_code == 404

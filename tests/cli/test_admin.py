@@ -41,7 +41,13 @@ def test_center_show(cli: Cli, admin: Client) -> None:
 def test_tenant_create_list_get_delete(cli: Cli, admin: Client) -> None:
     out = cli.ok("tenant", "create", "robotics", "--guaranteed", "1P", "--limit", "2P",
                  "--cap", "a800=8", "--weight", "2").stdout
-    assert out.split("\n")[1].split() == ["robotics", "2", "1P", "2P", "-", "a800=8", "0", "0"]
+    assert out.split("\n")[1].split() == ["robotics", "2", "1P", "2P", "-", "a800=8", "-", "0", "0"]
+    out = cli.ok("tenant", "update", "robotics", "--grace-period", "90").stdout
+    assert out.split("\n")[1].split()[6:8] == ["90", "s"]
+    assert admin.tenant("robotics").grace_period_s == 90
+    cli.ok("tenant", "update", "robotics", "--default-grace", "--weight", "3")
+    assert (admin.tenant("robotics").grace_period_s, admin.tenant("robotics").weight) == (None, 3)
+    assert "nothing to update" in cli.fails("tenant", "update", "robotics")
     listed = json.loads(cli.ok("tenant", "list", "-o", "json").stdout)
     assert listed == admin.request("GET", "/v1/admin/tenants")
     assert "robotics" in [t["name"] for t in listed["items"]]

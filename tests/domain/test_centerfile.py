@@ -48,11 +48,18 @@ def broken(change) -> dict:
     (lambda d: d["tenants"][3].update(caps={"tpu": 3}), "tenants.3.caps.tpu"),
     (lambda d: d["tenants"][0].update(guaranteed="700P", limit="700P"), "tenants"),
     (lambda d: d.pop("pools"), "pools"),
+    (lambda d: d["tenants"][0].update(grace_period_s=-5), "tenants.0.grace_period_s"),
 ])
 def test_a_malformed_center_file_is_an_error_naming_the_field(change, field: str) -> None:
     with pytest.raises(CenterFileError) as err:
         build_center(broken(change))
     assert str(err.value).startswith(field)
+
+
+def test_a_tenant_may_set_its_jobs_grace_period() -> None:
+    cfg = build_center(broken(lambda d: d["tenants"][0].update(grace_period_s=120)))
+    graces = [t.grace_period_s for t in cfg.tenants.values()]
+    assert graces[0] == 120 and set(graces[1:]) == {None}
 
 
 def test_load_errors_name_the_file(tmp_path: Path) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 
 from scheduler.core import Policy
 from scheduler.domain import JobKind, JobSpec, JobState, NodeState, Resources
 from scheduler.engine import Engine, EventKind, ManualClock, MemoryStore
+from scheduler.engine.engine import DEFAULT_GRACE_S
 from scheduler.executors.sleep import SleepExecutor
 from tests.core.scenario import center
 
@@ -25,10 +27,10 @@ class RecordingExecutor(SleepExecutor):
         self.store = store
         self.started: list[str] = []
 
-    def start(self, job) -> None:
+    def start(self, job, grace_s: float = 0.0) -> None:
         assert self.store.jobs[job.id].state is JobState.ADMITTED
         self.started.append(job.id)
-        super().start(job)
+        super().start(job, grace_s)
 
 
 def make(min_runtime: float = 0.0) -> tuple[Engine, ManualClock, MemoryStore, RecordingExecutor]:
@@ -134,6 +136,22 @@ def test_a_job_lost_with_its_node_more_often_than_its_max_retries_fails() -> Non
     assert engine.tenant_usage_gflops()["a"] == 0
 
 
+def test_the_grace_period_is_the_jobs_else_its_tenants_else_the_centers() -> None:
+    engine, _, _, ex = make()
+    graces: dict[str, float] = {}
+    ex.start = lambda job, grace_s=0.0: graces.setdefault(job.spec.name, grace_s)  # type: ignore[method-assign]
+    engine.put_tenant(replace(engine.tenants["a"], grace_period_s=90.0))
+
+    def named(tenant: str, name: str, env: dict[str, object]) -> JobSpec:
+        return JobSpec(tenant, name, JobKind.TRAINING, 1, Resources(1), estimated_runtime_s=100.0, runtime_env=env)
+
+    engine.submit(named("a", "own", {"grace_period_s": 5}))
+    engine.submit(named("a", "tenants", {}))
+    engine.submit(named("b", "centers", {}))
+    engine.step()
+    assert graces == {"own": 5.0, "tenants": 90.0, "centers": DEFAULT_GRACE_S}
+
+
 def test_a_restart_rebuilds_the_same_state_and_reconcile_repairs_the_gap() -> None:
     engine, clock, store, _ex = make()
     ids = [engine.submit(job("a")).id for _ in range(5)]
@@ -160,7 +178,7 @@ def test_reconcile_starts_a_job_recorded_as_admitted_but_never_started() -> None
     j = engine.submit(job("a")).id
 
     class Crashing(SleepExecutor):
-        def start(self, job) -> None:
+        def start(self, job, grace_s: float = 0.0) -> None:
             raise RuntimeError("crash between record and act")
 
     engine.executor = Crashing(clock)

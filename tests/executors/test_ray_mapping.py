@@ -115,7 +115,6 @@ def test_the_runtime_env_keeps_rays_keys_and_resolves_the_working_dir(tmp_path: 
     env = launch.ray_runtime_env(spec, tmp_path, {"AICC_TENANT": "finance"})
     assert env == {"working_dir": str(tmp_path / "examples"), "pip": ["numpy"],
                    "env_vars": {"A": "1", "AICC_TENANT": "finance"}}
-    assert launch.grace_of(spec) == 5.0
     assert launch.entrypoint_of(job()) == "python train.py"
     assert "time.sleep(60.000)" in launch.entrypoint_of(job(entrypoint=""))  # type: ignore[arg-type]
 

@@ -90,7 +90,7 @@ def test_reconcile_after_a_restart_counts_repairs_by_action() -> None:
 
 
 class Broken(SleepExecutor):
-    def start(self, job: JobRecord) -> None:
+    def start(self, job: JobRecord, grace_s: float = 0.0) -> None:
         raise ConnectionError("ray is down")
 
     def known(self) -> Mapping[str, EventKind]:

@@ -70,12 +70,14 @@ def test_a_database_of_the_first_schema_upgrades_keeping_its_jobs(db_url: str, c
 def test_reopening_keeps_everything_and_does_not_migrate_twice(db_url: str, clock: ManualClock) -> None:
     s = SqlStore(db_url, clock=clock)
     s.put_tenant(Tenant("acme", Quota(10, 20), 2.0))
+    s.put_tenant(Tenant("patient", Quota(0, 20), 1.0, grace_period_s=300.0))
     s.add_job(job(1))
     s.close()
     s = SqlStore(db_url, clock=clock)
     state = s.load()
     s.close()
     assert state.tenants["acme"] == Tenant("acme", Quota(10, 20), 2.0)
+    assert state.tenants["patient"].grace_period_s == 300.0
     assert [j.id for j in state.jobs] == ["j1"]
     assert state.next_seq == 2
 

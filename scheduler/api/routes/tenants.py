@@ -40,7 +40,7 @@ def create(body: TenantCreate, caller: Admin, svc: Svc) -> Response:
     try:
         quota = Quota(body.guaranteed, body.limit if body.limit is not None else body.guaranteed,
                       body.lending_limit, dict(body.caps))
-        tenant = Tenant(body.name, quota, body.weight)
+        tenant = Tenant(body.name, quota, body.weight, body.grace_period_s)
     except QuotaError as exc:
         raise ServiceError("invalid-quota", str(exc)) from None
     svc.create_tenant(caller.name, tenant, allow_overcommit=body.allow_overcommit)
@@ -59,10 +59,14 @@ def get(name: str, _: Admin, svc: Svc) -> Response:
 
 
 @router.patch("/tenants/{name}", responses={**ok(TenantOut), **problems(401, 403, 404, 422)},
-              summary="Update a tenant's weight")
+              summary="Update a tenant's weight or grace period")
 def update(name: str, body: TenantUpdate, caller: Admin, svc: Svc) -> Response:
-    t = svc.update_tenant(caller.name, QuotaChange(name, weight=body.weight), allow_overcommit=True,
-                          action="tenant.update")
+    if not body.model_fields_set:
+        raise ServiceError("validation", "nothing to update: give weight or grace_period_s")
+    clear = "grace_period_s" in body.model_fields_set and body.grace_period_s is None
+    t = svc.update_tenant(caller.name, QuotaChange(name, weight=body.weight, grace_period_s=body.grace_period_s,
+                                                   clear_grace_period=clear),
+                          allow_overcommit=True, action="tenant.update")
     return Json(_out(svc, t))
 
 

@@ -190,7 +190,7 @@ class RayExecutor:
 
     # -- the Executor port -----------------------------------------------------------------
 
-    def start(self, job: JobRecord) -> None:
+    def start(self, job: JobRecord, grace_s: float = launch.DEFAULT_GRACE_S) -> None:
         attempt = launch.attempt_of(job)
         with self._lock:
             current = self._attempts.get(job.id)
@@ -201,7 +201,8 @@ class RayExecutor:
                 current.stop_at = current.stop_at or time.monotonic()
                 self._retired.append(current)
             sid = launch.submission_id(job.id, attempt)
-            a = Attempt(job.id, attempt, sid, job.placement, job.spec, Phase.PLACING, time.monotonic(), job=job)
+            a = Attempt(job.id, attempt, sid, job.placement, job.spec, Phase.PLACING, time.monotonic(), job=job,
+                        grace_s=max(0.0, grace_s))
             self._attempts[job.id] = a
             missing = [n for n in a.nodes if n not in self.topology.bindings]
             if job.placement is None or missing:
@@ -379,7 +380,7 @@ class RayExecutor:
             lost = self._lost_node(a)
             if lost is not None and a.phase not in (Phase.RELEASING, Phase.DONE):
                 if a.phase is Phase.SUBMITTED:
-                    self._pool.submit(self._stop_job, a)
+                    self._pool.submit(self._stop_job, a, 0.0)  # its gang is broken: end it now
                 self._end(a, EventKind.LOST, f"node {lost} lost")
 
     def _lost_node(self, a: Attempt) -> str | None:
@@ -401,17 +402,19 @@ class RayExecutor:
             elif a.phase is Phase.SUBMITTED:
                 if not a.stop_sent:
                     a.stop_sent = True
-                    self._pool.submit(self._stop_job, a)
+                    self._pool.submit(self._stop_job, a, a.grace_s)
                 elif now > a.stop_at + a.grace_s + STOP_MARGIN_S:
                     self._kill_driver(a)
                     self._end(a, EventKind.STOPPED, f"killed {a.grace_s + STOP_MARGIN_S:.0f} s after SIGTERM")
 
-    def _stop_job(self, a: Attempt) -> None:
-        """SIGTERM, then SIGKILL after the grace period (Ray's supervisor reads it from the job's env)."""
+    def _stop_job(self, a: Attempt, grace_s: float) -> None:
+        """SIGTERM now, SIGKILL after ``grace_s`` (0: now). The launcher keeps that time itself; Ray's
+        supervisor was given it at submission, with the job's env."""
         try:
             if a.launched:
-                grace = a.grace_s if a.stop_at is not None else launch.grace_of(a.spec) if a.spec else 0.0
-                self._ray.get(self._launcher.stop.remote(a.sid, grace))
+                self._ray.get(self._launcher.stop.remote(a.sid, grace_s))
+            elif grace_s <= 0:
+                self._kill_driver(a)
             else:
                 self._client.stop_job(a.sid)
         except Exception as exc:
@@ -472,9 +475,8 @@ class RayExecutor:
         assert job is not None and job.placement is not None and a.pg_hex is not None
         accel = self.center.accelerators[job.placement.accelerator].ray_resource if self.center else \
             self.topology.binding(job.placement.workers[0].node).ray_resource
-        grace = launch.grace_of(job.spec)
         env = launch.job_env(job, attempt=a.attempt, pg_id=a.pg_hex, pg_name=a.sid, namespace=self.namespace,
-                             ray_resource=accel, grace_s=grace)
+                             ray_resource=accel, grace_s=a.grace_s)
         try:
             runtime_env = launch.ray_runtime_env(job.spec, self.base_dir, env)
             if self._launcher is not None and not launch.needs_built_env(job.spec):
@@ -497,7 +499,7 @@ class RayExecutor:
             if not ended:
                 a.phase = Phase.SUBMITTED
         if ended:
-            self._stop_job(a)
+            self._stop_job(a, 0.0)
         self._wake.set()
 
     # watching

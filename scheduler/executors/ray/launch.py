@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from scheduler.domain import JobRecord, JobSpec
-from scheduler.engine.engine import DEFAULT_GRACE_S
+from scheduler.engine.engine import DEFAULT_GRACE_S as DEFAULT_GRACE_S
 from scheduler.executors.ray.topology import Topology
 from scheduler.executors.sleep import spec_runtime
 
@@ -42,12 +42,6 @@ def parse_submission_id(sid: str) -> tuple[str, int] | None:
     if not job_id or not attempt.isdigit():
         return None
     return job_id, int(attempt)
-
-
-def grace_of(spec: JobSpec) -> float:
-    """The engine's rule: ``runtime_env.grace_period_s``, else the default."""
-    grace = spec.runtime_env.get("grace_period_s") if spec.runtime_env else None
-    return float(grace) if isinstance(grace, int | float) else DEFAULT_GRACE_S
 
 
 def bundles(job: JobRecord, topology: Topology) -> tuple[list[dict[str, float]], list[dict[str, str]]]:
