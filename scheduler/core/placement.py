@@ -2,8 +2,12 @@
 
 Placement prefers one node, then one rack, then the fewest racks; within
 those it best-fits, so partly used nodes fill up first and whole nodes stay
-free for big gangs. Free devices are bitmasks per node; a placement is a list
-of (node index, worker count) that the caller turns into device indices.
+free for big gangs. A job that asks for CPUs or memory goes first to a node
+it leaves with no devices stranded, i.e. without their share of the node's
+CPUs or memory (a two-dimensional best fit in the spirit of FGD, ATC'23):
+devices on a node whose CPUs are gone cannot be given to anyone. Free devices
+are bitmasks per node; a placement is a list of (node index, worker count)
+that the caller turns into device indices.
 """
 
 from __future__ import annotations
@@ -85,6 +89,8 @@ class Capacity:
         self.unready_racks_of_type = layout.unready_racks_of_type
         self.total_by_type = layout.total_by_type
         self.scan_pos = layout.scan_pos
+        self.cpu_total = layout.cpus
+        self.mem_total = layout.memory
         free = list(layout.full)
         cpu = list(layout.cpus)
         mem = list(layout.memory)
@@ -190,7 +196,7 @@ class Capacity:
             racks = self._racks_with(type_idx, per_worker)
         # Per rack: [(node, workers it can hold, devices free)], and the rack total.
         rack_caps: list[tuple[int, list[tuple[int, int, int]]]] = []
-        best_single: tuple[int, int] | None = None  # (free devices, node)
+        best_single: tuple[float, int, int] | None = None  # (stranded, free devices, node)
         for rack_nodes in racks:
             caps: list[tuple[int, int, int]] = []
             total = 0
@@ -208,12 +214,14 @@ class Capacity:
                     continue
                 caps.append((i, k, nfree))
                 total += k
-                if k >= workers and (best_single is None or (nfree, i) < best_single):
-                    best_single = (nfree, i)
+                if k >= workers:
+                    key = (self._stranded(i, nfree, need, workers * cpus, workers * mem), nfree, i)
+                    if best_single is None or key < best_single:
+                        best_single = key
             if total:
                 rack_caps.append((total, caps))
         if best_single is not None:
-            node = best_single[1]
+            node = best_single[2]
             broken = int(free[node].bit_count() == size[node])
             return Fit([(node, workers)], (0, broken, 1))
         grand = sum(t for t, _ in rack_caps)
@@ -267,16 +275,38 @@ class Capacity:
         return racks
 
     def _single_node(self, type_idx: int, workers: int, need: int, cpus: int, mem: int) -> Fit | None:
-        """The tightest single node, from the buckets, when CPU and memory do not bind."""
+        """The single node that strands fewest devices, then the tightest, then the first.
+
+        The buckets give nodes tightest first: the first node that strands none is
+        the answer (the only one looked at when the job asks for no CPUs or memory).
+        """
         buckets = self.buckets[type_idx]
+        cpu, memory = self.cpu, self.mem
+        best: tuple[float, int, int] | None = None
         for count in range(need, len(buckets)):
-            nodes = buckets[count]
-            if nodes:
-                i = nodes[0]
-                if self.cpu[i] >= cpus and self.mem[i] >= mem:
+            for i in buckets[count]:
+                if cpu[i] < cpus or memory[i] < mem:
+                    continue
+                stranded = self._stranded(i, count, need, cpus, mem)
+                if not stranded:
                     return Fit([(i, workers)], (0, int(count == self.size[i]), 1))
-                return None  # CPU or memory binds: let the full scan decide
-        return None
+                if best is None or (stranded, count, i) < best:
+                    best = (stranded, count, i)
+        if best is None:
+            return None
+        _, count, i = best
+        return Fit([(i, workers)], (0, int(count == self.size[i]), 1))
+
+    def _stranded(self, i: int, nfree: int, need: int, cpus: int, mem: int) -> float:
+        """The share of node ``i``'s devices that taking ``need`` of its ``nfree`` devices,
+        ``cpus`` and ``mem`` would leave free without their share of its CPUs or memory."""
+        left = (nfree - need) / self.size[i]
+        out = 0.0
+        if cpus and self.cpu_total[i]:
+            out = left - (self.cpu[i] - cpus) / self.cpu_total[i]
+        if mem and self.mem_total[i]:
+            out = max(out, left - (self.mem[i] - mem) / self.mem_total[i])
+        return out if out > 0.0 else 0.0
 
 
 def _fill(caps: list[tuple[int, int, int]], workers: int, size: list[int]) -> list[NodeTake]:

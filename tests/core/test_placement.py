@@ -101,6 +101,20 @@ def test_cpu_and_memory_per_worker_bind_placement_too() -> None:
     assert len(set(nodes_of(admitted(d)["p1"]))) == 2  # 2 x 40 cpus cannot share a node
 
 
+def test_a_job_with_cpus_avoids_the_node_where_it_would_strand_devices_without_cpus() -> None:
+    c, tenants = center(("a", "gpu", 1, 2), tenants=T)  # 8 devices, 64 cpus per node
+    hungry = running("r1", spec("t", 1, 4, cpus=60), [("a-r01-n02", range(4))], "gpu")  # 4 devices, 4 cpus left
+    # Best fit alone would take n02, leaving its 3 other devices with no CPU: nobody could use them.
+    d = decide(c, tenants, pending(spec("t", 1, 1, cpus=4)), [hungry])
+    assert nodes_of(admitted(d)["p1"]) == ["a-r01-n01"]
+    # Without CPUs to ask for, or on a node whose CPUs keep pace with its devices, the tightest node wins.
+    d = decide(c, tenants, pending(spec("t", 1, 1)), [hungry])
+    assert nodes_of(admitted(d)["p1"]) == ["a-r01-n02"]
+    balanced = running("r1", spec("t", 1, 4, cpus=32), [("a-r01-n02", range(4))], "gpu")
+    d = decide(c, tenants, pending(spec("t", 1, 1, cpus=4)), [balanced])
+    assert nodes_of(admitted(d)["p1"]) == ["a-r01-n02"]
+
+
 def test_a_gang_without_workers_or_devices_waits_as_unsatisfiable_and_harms_no_one() -> None:
     c, tenants = center(("a", "gpu", 1, 1), tenants=T)
     d = decide(c, tenants, pending(spec("t", 1, 0), spec("t", 0, 1), spec("t", 1, 1)))
