@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from operator import attrgetter
+from itertools import compress
+from operator import attrgetter, is_not
 
 from scheduler.core.model import Allocation
 from scheduler.core.placement import Capacity, Layout
@@ -51,10 +52,12 @@ class Holdings:
                                 for i in range(len(layout.names)) if layout.ready[i])
         self.cap = Capacity(layout)
         #: per running job: the allocation counted in, and its holder
-        self.held: dict[str, tuple[Allocation, Holder]] = {}
+        self.allocs: dict[str, Allocation] = {}
+        self.holder_of: dict[str, Holder] = {}
         self.used: dict[str, int] = {}  # per tenant, gflops held
         self.used_dev: dict[str, list[int]] = {}  # per tenant, devices held by type
         self.stopping: dict[str, int] = {}  # per tenant, its jobs being stopped
+        self.leaving: dict[int, Holder] = {}  # the holders of those jobs, by their id()
         #: holders a decision marked as victims (``terminating``); unmarked at the next sync
         self.marked: list[Holder] = []
         self.exact = True  # False: devices overlap or ids repeat, so count afresh
@@ -65,32 +68,34 @@ class Holdings:
         live = set(map(_alloc_id, running))
         if not self.exact or len(live) != len(running):
             return self._recount(running)
-        held = self.held
-        changed = [a for a in running if (e := held.get(a.id)) is None or e[0] is not a]
+        allocs = self.allocs
+        ids = list(map(_alloc_id, running))
+        # Jobs new or changed since the last sync (C-level: this runs every step over every job).
+        changed = list(compress(running, map(is_not, running, map(allocs.get, ids))))
         for a in changed:
-            if a.id in held:
+            if a.id in allocs:
                 self._drop(a.id)
-        if len(held) > len(running) - len(changed):  # some jobs ended
-            for job_id in [k for k in held if k not in live]:
+        if len(allocs) > len(running) - len(changed):  # some jobs ended
+            for job_id in [k for k in allocs if k not in live]:
                 self._drop(job_id)
         for a in changed:
             self._add(a)
         if not self.exact:
             return self._recount(running)
-        return [held[a.id][1] for a in running]
+        return list(map(self.holder_of.__getitem__, ids))
 
     def _recount(self, running: Sequence[Allocation]) -> list[Holder]:
         """Count every running job afresh."""
         self.cap = Capacity(self.layout)
-        self.held, self.used, self.used_dev, self.stopping = {}, {}, {}, {}
+        self.allocs, self.holder_of, self.used, self.used_dev, self.stopping = {}, {}, {}, {}, {}
+        self.leaving = {}
         self.exact = len(set(map(_alloc_id, running))) == len(running)
         return [self._add(a) for a in running]
 
     def _unmark(self) -> None:
         for h in self.marked:
-            entry = self.held.get(h.id)
-            if entry is not None and entry[1] is h:
-                h.terminating = entry[0].terminating
+            if self.holder_of.get(h.id) is h:
+                h.terminating = self.allocs[h.id].terminating
         self.marked = []
 
     def _add(self, alloc: Allocation) -> Holder:
@@ -100,7 +105,8 @@ class Holdings:
         holder = Holder(alloc.id, alloc.seq, spec.tenant, self.priorities.get(spec.priority, 0),
                         devices * self.type_gflops[type_idx], type_idx, devices, _takes(alloc, self.layout),
                         alloc.started_at, alloc.expected_end, spec.preemptible, alloc.terminating, False)
-        self.held[alloc.id] = (alloc, holder)
+        self.allocs[alloc.id] = alloc
+        self.holder_of[alloc.id] = holder
         cap = self.cap
         for node, mask, cpus, mem in holder.takes:
             if cap.free[node] & mask != mask:
@@ -110,7 +116,7 @@ class Holdings:
         return holder
 
     def _drop(self, job_id: str) -> None:
-        alloc, holder = self.held.pop(job_id)
+        alloc, holder = self.allocs.pop(job_id), self.holder_of.pop(job_id)
         holder.terminating = alloc.terminating
         for node, mask, cpus, mem in holder.takes:
             self.cap.give_back(node, mask, cpus, mem)
@@ -127,6 +133,10 @@ class Holdings:
                 self.stopping[tenant] = left
             else:
                 del self.stopping[tenant]
+            if sign > 0:
+                self.leaving[id(holder)] = holder
+            else:
+                del self.leaving[id(holder)]
 
 
 def _takes(alloc: Allocation, layout: Layout) -> list[tuple[int, int, int, int]]:

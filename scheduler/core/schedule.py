@@ -89,6 +89,7 @@ class _Cycle:
         self.used_dev: dict[str, list[int]] = {t: list(holdings.used_dev.get(t, zeros)) for t in self.tenants}
         self.ready_gflops = holdings.ready_gflops
         self.stopping = dict(holdings.stopping)  # per tenant, its jobs being stopped
+        self.leaving = list(holdings.leaving.values())  # their holders, in no particular order
         self.epoch = 0
         #: Why a job shape could not start, valid until the state changes (then
         #: cleared): ``cache`` when the reason holds whatever the job's runtime,
@@ -401,6 +402,7 @@ class _Cycle:
         for holder, why in victims:
             holder.terminating = True
             self.marked.append(holder)
+            self.leaving.append(holder)
             self.stopping[holder.tenant] = self.stopping.get(holder.tenant, 0) + 1
             self.preempts.append(Preempt(holder.id, why, job.id))
         # Victims keep their devices and quota until they are gone, so the reasons
@@ -442,7 +444,7 @@ class _Cycle:
         used = self.used[tenant]
         used_dev = list(self.used_dev[tenant])
         if leaving:
-            stopping = [h for h in self.holders if h.terminating and h.tenant == tenant]
+            stopping = [h for h in self.leaving if h.tenant == tenant]
             if not stopping:
                 return [], Reason.QUOTA_EXHAUSTED, ""
             for h in stopping:
@@ -504,7 +506,7 @@ class _Cycle:
     def _fits_after_terminating(self, allowed: list[_Candidate], workers: int, per: int,
                                 cpus: int, mem: int) -> bool:
         types = {c.type_idx for c in allowed}
-        leaving = [h for h in self.holders if h.terminating and h.type_idx in types]
+        leaving = [h for h in self.leaving if h.type_idx in types]
         if not leaving:
             return False
         for h in leaving:
