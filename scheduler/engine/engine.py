@@ -119,6 +119,10 @@ class Engine:
         self.jobs: dict[str, JobRecord] = {}
         self.queue = PendingQueue()
         self.holding: dict[str, Allocation] = {}
+        #: devices held per tenant and accelerator type, kept as ``holding`` changes:
+        #: every step reads them for the usage history
+        self._held: dict[str, dict[str, int]] = {}
+        self._totals: tuple[Center, dict[str, int]] | None = None  # devices by type of a center
         self.history: dict[str, float] = dict(state.usage_history)
         self.history_at = state.history_at
         self.next_seq = state.next_seq
@@ -138,7 +142,22 @@ class Engine:
         if job.state is JobState.PENDING:
             self.queue.add(self._pending(job))
         elif job.state.holds_devices and job.placement is not None:
-            self.holding[job.id] = self._allocation(job, terminating=job.state is JobState.PREEMPTED)
+            self._hold(self._allocation(job, terminating=job.state is JobState.PREEMPTED))
+
+    def _hold(self, alloc: Allocation) -> None:
+        self._unhold(alloc.id)
+        self.holding[alloc.id] = alloc
+        self._count(alloc, 1)
+
+    def _unhold(self, job_id: str) -> None:
+        alloc = self.holding.pop(job_id, None)
+        if alloc is not None:
+            self._count(alloc, -1)
+
+    def _count(self, alloc: Allocation, sign: int) -> None:
+        by_type = self._held.setdefault(alloc.spec.tenant, {})
+        accel = alloc.placement.accelerator
+        by_type[accel] = by_type.get(accel, 0) + sign * alloc.placement.devices
 
     def _pending(self, job: JobRecord) -> PendingJob:
         estimate = self.estimator.estimate(job.spec) if self.estimator is not None else None
@@ -276,8 +295,8 @@ class Engine:
         for job in admitted:
             self.jobs[job.id] = job
             queued = self.queue.remove(job.id)  # its runtime estimate lets backfill plan around it
-            self.holding[job.id] = self._allocation(
-                job, terminating=False, estimate=queued.estimated_runtime_s if queued else None)
+            self._hold(self._allocation(
+                job, terminating=False, estimate=queued.estimated_runtime_s if queued else None))
         for job in preempted:
             self.jobs[job.id] = job
             self.holding[job.id] = replace(self.holding[job.id], terminating=True)
@@ -323,8 +342,11 @@ class Engine:
 
     def _advance_history(self, now: float) -> None:
         if self.history_at is not None and now > self.history_at:
-            totals = self.center.devices_by_type()
-            shares = {t: dominant_share(d, totals) for t, d in self.usage().items()}
+            if self._totals is None or self._totals[0] is not self.center:
+                self._totals = (self.center, self.center.devices_by_type())
+            totals = self._totals[1]
+            # What usage() counts; a tenant holding nothing has no share either way.
+            shares = {t: dominant_share(d, totals) for t, d in self._held.items()}
             self.history = decay_usage(self.history, shares, now - self.history_at,
                                        self.policy.fair_share_half_life_s)
         self.history_at = now
@@ -373,7 +395,7 @@ class Engine:
                     if job.state in (JobState.SUCCEEDED, JobState.FAILED):
                         self.estimator.observe(job)
         for job_id in released:
-            self.holding.pop(job_id, None)
+            self._unhold(job_id)
             self._forget_if_done(job_id)
         for job in requeued:
             self.queue.add(self._pending(job))

@@ -73,6 +73,9 @@ def test_many_steps_keep_every_invariant(script: list[tuple]) -> None:
         for name, t in tenants.items():
             assert used.get(name, 0) <= t.quota.limit
         assert {k: v for k, v in engine.tenant_usage_gflops().items() if v} == used
+        # The devices the usage history reads, kept as jobs come and go, are what usage() counts.
+        assert {t: {a: n for a, n in d.items() if n} for t, d in engine._held.items()
+                if any(d.values())} == {t: d for t, d in engine.usage().items() if d}
         # The queue holds exactly the pending jobs.
         assert sorted(j.id for j in engine.queue) == sorted(
             j.id for j in store.jobs.values() if j.state is JobState.PENDING)
