@@ -145,7 +145,9 @@ class Engine:
             self._hold(self._allocation(job, terminating=job.state is JobState.PREEMPTED))
 
     def _hold(self, alloc: Allocation) -> None:
-        self._unhold(alloc.id)
+        before = self.holding.get(alloc.id)
+        if before is not None:
+            self._count(before, -1)
         self.holding[alloc.id] = alloc
         self._count(alloc, 1)
 
