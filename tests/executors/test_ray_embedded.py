@@ -53,6 +53,12 @@ out["log"] = [l for l in ex.logs(job.id).splitlines() if l.startswith("ENV")]
 pg = ray.util.placement_group([{"GPU": 5, "aicc_node:a800-r01-n01": 5}])
 out["beyond_placed"] = bool(ray.wait([pg.ready()], timeout=3)[0])
 ray.util.remove_placement_group(pg)
+# A job still running when the service stops goes with the head.
+long = engine.submit(JobSpec("vr", "long", JobKind.BATCH, 1, Resources(1, ("a800",)), entrypoint="sleep 300"))
+deadline = time.time() + 60
+while time.time() < deadline and engine.store.jobs[long.id].state.value != "running":
+    engine.step(); engine.sync(); time.sleep(0.1)
+out["long_state"] = engine.store.jobs[long.id].state.value
 ex.close()
 print("RESULT " + json.dumps(out), flush=True)
 '''
@@ -67,11 +73,12 @@ def _alive(pid: int) -> bool:
 
 
 def _processes_with(text: str) -> list[int]:
+    """Processes naming ``text`` in their command line or environment (a job's log file)."""
     pids = []
     for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
+        if proc.name.isdigit() and int(proc.name) != os.getpid():
             try:
-                if text in (proc / "cmdline").read_bytes().decode(errors="replace"):
+                if any(text.encode() in (proc / f).read_bytes() for f in ("cmdline", "environ")):
                     pids.append(int(proc.name))
             except OSError:
                 continue
@@ -101,6 +108,7 @@ def test_the_embedded_head_runs_a_virtual_center_and_stops_clean() -> None:
     resource = "NPU" if placement[0][0].startswith("ascend") else "GPU"
     assert out["log"] == [f"ENV vr {node_devices} {resource}"]
     assert out["beyond_placed"] is False
+    assert out["long_state"] == "running"
     assert not _alive(out["head_pid"])
     assert _processes_with(out["temp_dir"]) == []
 
