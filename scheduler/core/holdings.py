@@ -12,6 +12,7 @@ hand-made snapshot), or a job id appears twice, every step counts afresh.
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import compress
@@ -40,6 +41,10 @@ class Holder:
     new: bool  # admitted in this decision
 
 
+#: a holder in order of its expected end: (end, seq, tie-breaker, holder)
+Ending = tuple[float, int, int, Holder]
+
+
 class Holdings:
     """Free devices, quota used and jobs being stopped, as the running jobs leave them."""
 
@@ -58,6 +63,12 @@ class Holdings:
         self.used_dev: dict[str, list[int]] = {}  # per tenant, devices held by type
         self.stopping: dict[str, int] = {}  # per tenant, its jobs being stopped
         self.leaving: dict[int, Holder] = {}  # the holders of those jobs, by their id()
+        #: per type, the holders of jobs not being stopped that have an expected end, as
+        #: (end, seq, n, holder) in order (n, rising, only keeps tuples from comparing holders)
+        self.ending: list[list[Ending]] = [[] for _ in layout.type_names]
+        self.seqs: dict[int, int] = {}  # how many holders have each seq
+        self.seq_repeats = 0  # seqs that more than one holder has: ``ending`` is not their order
+        self._n = 0
         #: holders a decision marked as victims (``terminating``); unmarked at the next sync
         self.marked: list[Holder] = []
         self.exact = True  # False: devices overlap or ids repeat, so count afresh
@@ -89,6 +100,8 @@ class Holdings:
         self.cap = Capacity(self.layout)
         self.allocs, self.holder_of, self.used, self.used_dev, self.stopping = {}, {}, {}, {}, {}
         self.leaving = {}
+        self.ending = [[] for _ in self.layout.type_names]
+        self.seqs, self.seq_repeats = {}, 0
         self.exact = len(set(map(_alloc_id, running))) == len(running)
         return [self._add(a) for a in running]
 
@@ -127,6 +140,23 @@ class Holdings:
         self.used[tenant] = self.used.get(tenant, 0) + sign * holder.gflops
         by_type = self.used_dev.setdefault(tenant, [0] * len(self.type_gflops))
         by_type[holder.type_idx] += sign * holder.devices
+        before = self.seqs.get(holder.seq, 0)
+        if max(before, before + sign) > 1:
+            self.seq_repeats += sign
+        if before + sign:
+            self.seqs[holder.seq] = before + sign
+        else:
+            del self.seqs[holder.seq]
+        if not holder.terminating and holder.end is not None:
+            ending = self.ending[holder.type_idx]
+            if sign > 0:
+                self._n += 1
+                insort(ending, (holder.end, holder.seq, self._n, holder))
+            else:
+                i = bisect_left(ending, (holder.end, holder.seq))
+                while ending[i][3] is not holder:
+                    i += 1
+                del ending[i]
         if holder.terminating:
             left = self.stopping.get(tenant, 0) + sign
             if left:

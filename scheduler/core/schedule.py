@@ -29,7 +29,7 @@ from operator import attrgetter
 from typing import Any
 
 from scheduler.core.fairshare import order_key
-from scheduler.core.holdings import Holder, Holdings
+from scheduler.core.holdings import Ending, Holder, Holdings
 from scheduler.core.model import (
     Admit,
     Blocking,
@@ -81,7 +81,9 @@ class _Cycle:
         self.type_of = holdings.type_of
         self.type_gflops = holdings.type_gflops
         self.tenant_rank = {name: i for i, name in enumerate(sorted(self.tenants))}
+        self.holdings = holdings
         self.holders = holdings.sync(snapshot.running)
+        self._base = len(self.holders)  # those after are admitted in this cycle
         self.marked = holdings.marked  # victims marked here are unmarked at the next sync
         self.cap = holdings.cap.copy()
         self.used: dict[str, int] = {t: holdings.used.get(t, 0) for t in self.tenants}
@@ -675,13 +677,8 @@ class _Cycle:
         best: tuple[float, int, dict[int, int]] | None = None
         for cand in allowed:
             t = cand.type_idx
-            ending = sorted(
-                (self.now if h.terminating or h.end is None else h.end, h.seq, idx)
-                for idx, h in enumerate(self.holders)
-                if h.type_idx == t and (h.terminating or h.end is not None)
-            )
-            holders = [self.holders[idx] for _, _, idx in ending]
-            found = self._earliest_fit(t, workers, per, cpus, mem, everything, holders)
+            ending = self._ending(t)
+            found = self._earliest_fit(t, workers, per, cpus, mem, everything, ending)
             if found is not None:
                 start = ending[found[0]][0]
                 if best is None or start < best[0]:
@@ -696,15 +693,37 @@ class _Cycle:
         self._changed()
 
 
+    def _ending(self, t: int) -> list[Ending]:
+        """The holders of type ``t`` that will free their devices, in order of when: those
+        being stopped now, the others at their expected end; then by seq.
+
+        The holdings keep the running jobs in that order; this cycle's victims and
+        admissions are merged in. Where seqs repeat (a hand-made snapshot), ties go by
+        place in ``holders`` and everything is sorted afresh.
+        """
+        now, holdings = self.now, self.holdings
+        new = self.holders[self._base:]
+        new_seqs = {h.seq for h in new}
+        if holdings.seq_repeats or len(new_seqs) < len(new) or not new_seqs.isdisjoint(holdings.seqs):
+            return sorted((now if h.terminating or h.end is None else h.end, h.seq, idx, h)
+                          for idx, h in enumerate(self.holders)
+                          if h.type_idx == t and (h.terminating or h.end is not None))
+        base = holdings.ending[t]
+        if any(h.type_idx == t for h in self.marked):
+            base = [e for e in base if not e[3].terminating]
+        extra = [(now, h.seq, 0, h) for h in self.leaving if h.type_idx == t]
+        extra += [(h.end, h.seq, 0, h) for h in new if h.type_idx == t and h.end is not None]
+        return sorted(base + extra) if extra else base
+
     def _earliest_fit(self, t: int, workers: int, per: int, cpus: int, mem: int,
-                      blocked: Mapping[int, int] | None, ending: list[Holder]
+                      blocked: Mapping[int, int] | None, ending: list[Ending]
                       ) -> tuple[int, dict[int, int]] | None:
         """How many of ``ending`` (in order of their end) must be gone for the gang to fit,
         as (index of the last one, the devices it would take)."""
         m = self._releases_needed(t, workers, per, cpus, mem, blocked, ending)
         if m is None:
             return None
-        gone = ending[:m]
+        gone = [e[3] for e in ending[:m]]
         for h in gone:
             self._release(h)
         try:
@@ -717,7 +736,7 @@ class _Cycle:
         return m - 1, dict(masks)
 
     def _releases_needed(self, t: int, workers: int, per: int, cpus: int, mem: int,
-                         blocked: Mapping[int, int] | None, ending: list[Holder]) -> int | None:
+                         blocked: Mapping[int, int] | None, ending: list[Ending]) -> int | None:
         """The fewest of ``ending``, in order and at least one, whose release lets the gang fit.
 
         A gang fits exactly when the ready nodes of its type can hold ``workers`` of its
@@ -738,7 +757,7 @@ class _Cycle:
         # Nodes with fewer than ``per`` free devices hold no worker, now.
         total = sum(room(i, cap.free[i], cap.cpu[i], cap.mem[i]) for i in cap.nodes_with(t, per))
         nodes: dict[int, list[int]] = {}  # node -> [free bits, cpus, memory] with the jobs gone
-        for m, h in enumerate(ending, 1):
+        for m, (_, _, _, h) in enumerate(ending, 1):
             for node, mask, c, mm in h.takes:
                 if not ready[node] or node_type[node] != t:
                     continue

@@ -122,6 +122,7 @@ def test_a_memo_kept_over_changing_steps_never_changes_a_decision() -> None:
     from dataclasses import replace
 
     from scheduler.core import Policy, Snapshot, schedule
+    from scheduler.core.schedule import _Cycle
     c, tenants = center(("p", "gpu", 2, 4), ("q", "npu", 1, 3), tenants=[
         {"name": t, "guaranteed": g, "limit": "16P", "weight": 1} for t, g in (("a", "2P"), ("b", "8P"), ("c", "4P"))])
     rnd = random.Random(11)
@@ -132,13 +133,23 @@ def test_a_memo_kept_over_changing_steps_never_changes_a_decision() -> None:
     policy = Policy()  # the memo is kept for one policy
     holding: dict = {}
     queue = list(jobs[:30])
+    reserved = 0
     for step in range(40):
         queue += jobs[30 + 4 * step:34 + 4 * step]
         now = 1000.0 + 100 * step
         running = list(holding.values())
         plain = schedule(Snapshot(c, tenants, running), queue, policy, now)
-        remembered = schedule(Snapshot(c, tenants, running, memo=memo), queue, policy, now)
+        cycle = _Cycle(Snapshot(c, tenants, running, memo=memo), policy, now)
+        remembered = cycle.run(PendingQueue(queue))
         assert remembered.journal_lines() == plain.journal_lines()
+        assert remembered.reservations == plain.reservations
+        reserved += len(plain.reservations)
+        # The order backfill walks the holders in (kept between steps, this cycle's victims
+        # and admissions merged in) is the order of a sort from scratch.
+        for t in (0, 1):
+            fresh = sorted((now if h.terminating or h.end is None else h.end, h.seq, h.id)
+                           for h in cycle.holders if h.type_idx == t and (h.terminating or h.end is not None))
+            assert [e[3].id for e in cycle._ending(t)] == [job_id for _, _, job_id in fresh]
         if step % 7 == 3:
             continue  # decided again next step, as if nothing was acted on
         for a in plain.admits:
@@ -150,6 +161,7 @@ def test_a_memo_kept_over_changing_steps_never_changes_a_decision() -> None:
             if holding[job_id].terminating or rnd.random() < 0.1:
                 del holding[job_id]  # stopped or finished
     assert memo["holdings"].allocs
+    assert reserved
 
 
 def test_the_same_inputs_give_the_same_decision_byte_for_byte() -> None:
@@ -202,7 +214,8 @@ def test_a_reservation_waits_for_exactly_the_jobs_a_placement_needs_gone() -> No
         rnd.shuffle(ending)
         blocked = {rnd.randrange(len(names)): rnd.randrange(256)} if trial % 2 else None
         for workers, per, cpus, mem in [(1, 8, 0, 0), (2, 4, 8, 0), (3, 2, 0, 100 << 30), (5, 1, 12, 1 << 30)]:
-            counted = cycle._releases_needed(0, workers, per, cpus, mem, blocked, ending)
+            order = [(0.0, 0, n, h) for n, h in enumerate(ending)]
+            counted = cycle._releases_needed(0, workers, per, cpus, mem, blocked, order)
             tried = None
             for m, h in enumerate(ending, 1):
                 cycle._release(h)
