@@ -74,25 +74,28 @@ class Holdings:
         self.exact = True  # False: devices overlap or ids repeat, so count afresh
 
     def sync(self, running: Sequence[Allocation]) -> list[Holder]:
-        """Bring the holdings up to ``running``; returns its holders in its order."""
+        """Bring the holdings up to ``running``; returns its holders, in its order where
+        two of them have the same seq (elsewhere a decision orders holders by seq)."""
         self._unmark()
-        live = set(map(_alloc_id, running))
+        ids = list(map(_alloc_id, running))
+        live = set(ids)
         if not self.exact or len(live) != len(running):
             return self._recount(running)
         allocs = self.allocs
-        ids = list(map(_alloc_id, running))
         # Jobs new or changed since the last sync (C-level: this runs every step over every job).
         changed = list(compress(running, map(is_not, running, map(allocs.get, ids))))
         for a in changed:
             if a.id in allocs:
                 self._drop(a.id)
         if len(allocs) > len(running) - len(changed):  # some jobs ended
-            for job_id in [k for k in allocs if k not in live]:
+            for job_id in sorted(allocs.keys() - live):
                 self._drop(job_id)
         for a in changed:
             self._add(a)
         if not self.exact:
             return self._recount(running)
+        if not self.seq_repeats:
+            return list(self.holder_of.values())  # seqs order them wherever order matters
         return list(map(self.holder_of.__getitem__, ids))
 
     def _recount(self, running: Sequence[Allocation]) -> list[Holder]:

@@ -538,7 +538,7 @@ class _Cycle:
         entry = self._own_cache.get(key)
         if entry is None:
             if self._lowest_priority is None:
-                self._lowest_priority = min((h.priority for h in self.holders), default=priority)
+                self._lowest_priority = min(map(_priority, self.holders), default=priority)
             own = [] if priority <= self._lowest_priority else [
                 h for h in self._victim_candidates(t) if h.tenant == tenant and h.priority < priority]
             entry = self._own_cache[key] = (own, sum(h.devices for h in own), sum(h.gflops for h in own))
@@ -799,6 +799,7 @@ def _submitted(job: PendingJob) -> float:
 
 
 _by_seq = attrgetter("seq")
+_priority = attrgetter("priority")
 _shape = attrgetter("shape")
 _job_id = attrgetter("id")
 

@@ -138,7 +138,8 @@ def test_a_memo_kept_over_changing_steps_never_changes_a_decision() -> None:
         queue += jobs[30 + 4 * step:34 + 4 * step]
         now = 1000.0 + 100 * step
         running = list(holding.values())
-        plain = schedule(Snapshot(c, tenants, running), queue, policy, now)
+        shuffled = rnd.sample(running, len(running))  # where jobs are in the list does not matter
+        plain = schedule(Snapshot(c, tenants, shuffled), queue, policy, now)
         cycle = _Cycle(Snapshot(c, tenants, running, memo=memo), policy, now)
         remembered = cycle.run(PendingQueue(queue))
         assert remembered.journal_lines() == plain.journal_lines()
