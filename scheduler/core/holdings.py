@@ -8,6 +8,8 @@ difference: jobs that started, ended, or began stopping. The result is the
 state a count from scratch gives: running jobs hold disjoint devices, so giving
 a job's devices back undoes exactly what taking them did. Where they do not (a
 hand-made snapshot), or a job id appears twice, every step counts afresh.
+The holders are also kept in order of their expected end, which backfill
+reservations walk.
 """
 
 from __future__ import annotations
@@ -67,7 +69,9 @@ class Holdings:
         #: (end, seq, n, holder) in order (n, rising, only keeps tuples from comparing holders)
         self.ending: list[list[Ending]] = [[] for _ in layout.type_names]
         self.seqs: dict[int, int] = {}  # how many holders have each seq
-        self.seq_repeats = 0  # seqs that more than one holder has: ``ending`` is not their order
+        #: holders sharing a seq with another (a hand-made snapshot): ties in ``ending`` and
+        #: in a decision's other orders then go by place in the running list
+        self.seq_repeats = 0
         self._n = 0
         #: holders a decision marked as victims (``terminating``); unmarked at the next sync
         self.marked: list[Holder] = []
