@@ -118,7 +118,10 @@ class Policy:
     fair_share_half_life_s: float = 3600.0
     aging_interval_s: float = 3600.0  # every interval waited raises priority ...
     aging_boost: int = 100  # ... by this much, up to the highest class
-    min_runtime_s: float = 60.0  # a job younger than this is never a victim
+    #: a job younger than this is never a victim: a start (image, data, checkpoint) costs minutes,
+    #: and on the ITP trace a borrowed job reclaimed a minute after it started was reclaimed again
+    #: and again (60 s: 49,620 preemptions of 69,351 jobs; 1,800 s: 40,378, fewer guarantee violations)
+    min_runtime_s: float = 1800.0
     #: Order within a priority and tenant by the runtime estimate (shortest first)
     #: instead of submission order; jobs without an estimate go last.
     shortest_first: bool = False

@@ -6,7 +6,9 @@ the order of a set, so the same inputs give the same decision byte for byte.
 
 Order of consideration: priority class (raised by aging), then weighted
 dominant-resource fair share across tenants (re-ranked after each admission),
-then the job's own class, then submission order. Each job is checked against its tenant's quota, then
+then the job's own class, then submission order (or, with ``shortest_first``, the
+shortest runtime estimate first among jobs born in their level, and jobs aged into it
+after them in submission order, so that no job starves). Each job is checked against its tenant's quota, then
 placed all-or-nothing; if it cannot be placed, it may reclaim lent guarantee or
 preempt lower priority work of its own tenant; failing that it waits with a
 reason, and the first few capacity-blocked jobs get a backfill reservation that
@@ -181,7 +183,10 @@ class _Cycle:
                     for _, seg in segments:
                         merged.extend(seg)
                     if policy.shortest_first:
-                        merged.sort(key=_by_runtime)
+                        # Shortest first among the jobs born at this level; those aged into it
+                        # follow in submission order: a long job is not starved by short ones.
+                        born = sum(len(seg) for base, seg in segments if base >= level)
+                        merged[:born] = sorted(merged[:born], key=_by_runtime)
                     else:  # the columns follow: concatenated as the jobs were
                         shapes: list[str] = []
                         ids: list[str] = []

@@ -49,6 +49,8 @@ def running(job_id: str, s: JobSpec, nodes: Sequence[tuple[str, Sequence[int]]],
 
 def decide(c: Center, tenants: dict[str, Tenant], jobs: Sequence[PendingJob],
            allocations: Sequence[Allocation] = (), now: float = 1000.0, **policy: Any) -> Decision:
+    """One decision; jobs are victims after 60 s here unless ``min_runtime_s`` says otherwise."""
+    policy.setdefault("min_runtime_s", 60.0)
     return schedule(Snapshot(c, tenants, list(allocations)), jobs, Policy(**policy), now)
 
 

@@ -110,6 +110,19 @@ def test_shortest_first_orders_a_tenants_jobs_by_their_runtime_bound() -> None:
     assert [p.job_id for p in sorted(d.pending, key=lambda p: p.position)] == ["p1", "p3"]
 
 
+def test_shortest_first_does_not_starve_a_long_job_that_has_waited() -> None:
+    c, tenants = center(("p", "gpu", 1, 1), tenants=BIG)
+    long = PendingJob("long", 1, spec("a", 1, 8, runtime=36_000), submitted_at=0.0)
+    short = PendingJob("short", 2, spec("a", 1, 8, runtime=60), submitted_at=500.0)
+    fresh = PendingJob("fresh", 3, spec("a", 1, 8, runtime=30), submitted_at=9_000.0)
+    # Both waited beyond the aging interval: they go in the order they came, before fresh jobs.
+    d = decide(c, tenants, [long, short, fresh], now=9_000.0, shortest_first=True)
+    assert list(admitted(d)) == ["long"]
+    # Before either has aged, shortest first.
+    d = decide(c, tenants, [long, short], now=1_000.0, shortest_first=True)
+    assert list(admitted(d)) == ["short"]
+
+
 def running_from(admit, jobs):
     job = next(j for j in jobs if j.id == admit.job_id)
     return running(job.id, job.spec, [(w.node, w.devices) for w in admit.placement.workers],

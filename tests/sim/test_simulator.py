@@ -51,14 +51,15 @@ def test_static_never_lends_a_guarantee() -> None:
 
 
 def test_reclaim_preempts_a_borrower_and_the_victim_reruns() -> None:
-    # a borrows the whole center; b comes for its guarantee; a's youngest jobs are stopped.
-    jobs = [job(i, "a", 0, 1000, 8) for i in range(4)] + [job(9, "b", 200, 100, 8)]
+    # a borrows the whole center; b comes for its guarantee once a's jobs are past the
+    # minimum runtime (1,800 s); a's youngest job is stopped.
+    jobs = [job(i, "a", 0, 5000, 8) for i in range(4)] + [job(9, "b", 2000, 100, 8)]
     res = Simulation(trace(jobs, nodes=4, a=16, b=16), "aicc").run()
     r = res.recorder.results
     assert res.recorder.preemptions == 1
-    assert r["j009"].first_admit_s is not None and r["j009"].first_admit_s <= 200 + 30 + 1
+    assert r["j009"].first_admit_s is not None and r["j009"].first_admit_s <= 2000 + 30 + 1
     victim = next(x for x in r.values() if x.preemptions)
-    assert victim.finish_s is not None and victim.finish_s >= 1000 + 30  # stopped, then resumed
+    assert victim.finish_s is not None and victim.finish_s >= 5000 + 30  # stopped, then resumed
     s = summarize(res)
     assert s["guarantee_violations"] == 0.0  # b got its guarantee within the grace
 
