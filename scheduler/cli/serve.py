@@ -15,8 +15,9 @@ from scheduler.cli.output import fail
 
 
 def register(app: typer.Typer) -> None:
-    app.command("serve", help="Run the scheduler service: HTTP API, store and scheduling loop.\n\n"
-                "Example: aicc serve --port 8080 --db postgresql://aicc@db/aicc --executor sleep")(serve)
+    app.command("serve", help="Run the scheduler service: HTTP API, store and scheduling loop. Jobs run "
+                "on Ray: a local Ray head it starts, or the cluster at RAY_ADDRESS.\n\n"
+                "Example: aicc serve --port 8080 --db postgresql://aicc@db/aicc")(serve)
 
 
 def serve(
@@ -26,7 +27,8 @@ def serve(
         "--db", help="SQLAlchemy URL (default: SQLite in the data dir).")] = None,
     center: Annotated[Path | None, typer.Option(
         "--center", help="Center file (default: the shipped 610P center).")] = None,
-    executor: Annotated[str, typer.Option("--executor", help="sleep or ray.")] = "sleep",
+    executor: Annotated[str, typer.Option(
+        "--executor", help="ray, or sleep (jobs only pretend to run, for trials).")] = "ray",
     data_dir: Annotated[Path | None, typer.Option(
         "--data-dir", envvar="AICC_DATA_DIR",
         help="Where the default database and the admin token file live.")] = None,

@@ -36,6 +36,7 @@ class Server:
         self.proc = subprocess.Popen(
             [sys.executable, "-c", "from scheduler.cli import main; main()", "serve",
              "--port", str(self.port), "--data-dir", str(self.tmp / "data"), "--center", str(center),
+             "--executor", "sleep",
              "--log-level", "warning", *(["--db", self.db] if self.db else [])],
             env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + 60
