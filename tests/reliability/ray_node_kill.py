@@ -14,32 +14,21 @@ devices. Prints one JSON line with what it saw; exits non-zero on a failed check
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
+
+from tests.ray_cluster import ray_test_env, start_cluster
 
 HEAD = 23600
 WORKERS = (("rel-a", "rack-1", 23620), ("rel-b", "rack-2", 23640))
 SLEEP = "python -c 'import time; time.sleep(600)'"
 
 
-def _ports(base: int) -> dict[str, int]:
-    return {"node_manager_port": base + 3, "object_manager_port": base + 2, "metrics_export_port": base + 4,
-            "dashboard_agent_listen_port": base + 5, "metrics_agent_port": base + 6,
-            "runtime_env_agent_port": base + 7, "min_worker_port": base + 10, "max_worker_port": base + 19}
-
-
 def main() -> int:
-    os.environ["RAY_AUTH_MODE"] = "disabled"
-    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    os.environ.setdefault("RAY_agent_register_timeout_ms", "180000")
-    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    ray_test_env()
     import ray
-    from ray.cluster_utils import Cluster
 
     from scheduler.core import Policy
     from scheduler.domain import (
@@ -58,25 +47,8 @@ def main() -> int:
     from scheduler.executors.ray import RayExecutor
 
     a800 = AcceleratorType("a800", "nvidia.com/gpu", "GPU", {"fp16": 312.0}, 80 << 30)
-    head_args = {"num_cpus": 2, "gcs_server_port": HEAD, "include_dashboard": True, "dashboard_host": "127.0.0.1",
-                 "dashboard_port": HEAD + 1, "ray_client_server_port": HEAD + 8, "node_ip_address": "127.0.0.1",
-                 "object_store_memory": 100 * 1024 * 1024, **_ports(HEAD)}
     seen: dict[str, Any] = {}
-    for attempt in range(3):  # Ray gives a node 30 s to register: a busy machine can miss that
-        cluster = Cluster(initialize_head=False)
-        try:
-            cluster.add_node(**head_args)
-            nodes = {name: cluster.add_node(num_cpus=1, num_gpus=4, node_ip_address="127.0.0.1",
-                                            labels={"aicc.io/node": name, "aicc.io/rack": rack},
-                                            object_store_memory=80 * 1024 * 1024, **_ports(base))
-                     for name, rack, base in WORKERS}
-            cluster.wait_for_nodes()
-            break
-        except Exception as exc:
-            cluster.shutdown()
-            if attempt == 2 or "timed out during startup" not in str(exc):
-                raise
-    seen["cluster_attempts"] = attempt + 1
+    cluster, nodes, seen["cluster_attempts"] = start_cluster(HEAD, WORKERS)
     try:
         ray.init(address=cluster.address, namespace="aicc", logging_level="WARNING", log_to_driver=False)
         ex = RayExecutor(SystemClock(), address=cluster.address, dashboard_url=f"http://127.0.0.1:{HEAD + 1}",

@@ -1,0 +1,57 @@
+"""A real multi-node Ray cluster on loopback for tests: every port fixed, auth disabled.
+
+Shared by the executor tests' session cluster and the node-kill scenario, which
+runs in a process of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+
+def ray_test_env() -> None:
+    """This process's environment for a loopback Ray with auth disabled."""
+    os.environ["RAY_AUTH_MODE"] = "disabled"
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # 127.0.0.1 stays 127.0.0.1
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    os.environ.setdefault("RAY_agent_register_timeout_ms", "180000")
+    # Job entrypoints say ``python``: this interpreter, with Ray and numpy.
+    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+
+
+def node_ports(base: int) -> dict[str, int]:
+    return {"node_manager_port": base + 3, "object_manager_port": base + 2, "metrics_export_port": base + 4,
+            "dashboard_agent_listen_port": base + 5, "metrics_agent_port": base + 6,
+            "runtime_env_agent_port": base + 7, "min_worker_port": base + 10, "max_worker_port": base + 19}
+
+
+def start_cluster(head_base: int, workers: Sequence[tuple[str, str, int]], *, devices: int = 4,
+                  temp_dir: str | None = None) -> tuple[Any, dict[str, Any], int]:
+    """A head (2 CPUs, no devices) and one node per (aicc name, rack, port base) with ``devices``
+    logical GPUs and aicc's labels. Returns the cluster, its nodes by name, and the attempts it took."""
+    from ray.cluster_utils import Cluster
+
+    where = {"temp_dir": temp_dir} if temp_dir else {}
+    head_args = {"num_cpus": 2, "gcs_server_port": head_base, "include_dashboard": True,
+                 "dashboard_host": "127.0.0.1", "dashboard_port": head_base + 1,
+                 "ray_client_server_port": head_base + 8, "node_ip_address": "127.0.0.1",
+                 "object_store_memory": 100 * 1024 * 1024, **where, **node_ports(head_base)}
+    for attempt in range(1, 4):  # Ray gives a node 30 s to register: a busy machine can miss that
+        cluster = Cluster(initialize_head=False)
+        try:
+            cluster.add_node(**head_args)
+            nodes = {name: cluster.add_node(num_cpus=1, num_gpus=devices, node_ip_address="127.0.0.1",
+                                            labels={"aicc.io/node": name, "aicc.io/rack": rack},
+                                            object_store_memory=80 * 1024 * 1024, **where, **node_ports(base))
+                     for name, rack, base in workers}
+            cluster.wait_for_nodes()
+            return cluster, nodes, attempt
+        except Exception as exc:
+            cluster.shutdown()
+            if attempt == 3 or "timed out during startup" not in str(exc):
+                raise
+    raise AssertionError("unreachable")
