@@ -32,6 +32,7 @@ from typing import Any
 
 from scheduler.domain import AcceleratorType, Center, JobRecord, JobSpec, Placement, WorkerPlacement
 from scheduler.engine.clock import Clock
+from scheduler.engine.engine import DEFAULT_GRACE_S
 from scheduler.engine.ports import EventKind, ExecutorEvent
 from scheduler.executors.ray import launch
 from scheduler.executors.ray.config import NAMESPACE, RaySettings, is_loopback, loopback_env
@@ -190,7 +191,7 @@ class RayExecutor:
 
     # -- the Executor port -----------------------------------------------------------------
 
-    def start(self, job: JobRecord, grace_s: float = launch.DEFAULT_GRACE_S) -> None:
+    def start(self, job: JobRecord, grace_s: float = DEFAULT_GRACE_S) -> None:
         attempt = launch.attempt_of(job)
         with self._lock:
             current = self._attempts.get(job.id)
@@ -601,7 +602,7 @@ class RayExecutor:
         try:
             raw = self._ray.get(self._launcher.status.remote(sids), timeout=30)
         except self._ray.exceptions.RayActorError as exc:
-            # Its processes died with it (they are its children): those runs failed. A new one takes over.
+            # Its runs are over (their shells died with it; the new one kills what they left): failed.
             log.warning("aicc's launcher died (%s); starting a new one", exc)
             self._launcher = launcher_handle(self._ray, self.namespace)
             lost: dict[str, Any] = {"status": "FAILED", "driver_exit_code": None, "message": "aicc's launcher died",

@@ -30,6 +30,7 @@ from types import TracebackType
 
 from scheduler.domain import Center
 from scheduler.executors.ray.config import AUTH_MODES, RayPorts, loopback_env
+from scheduler.executors.ray.launcher import pids_mentioning
 from scheduler.executors.ray.topology import node_resource
 
 READY_TIMEOUT_S = 180.0  # a loaded 2-core machine can take a minute
@@ -219,7 +220,7 @@ class EmbeddedHead:
             proc.wait(5)
         # Ray's workers and the launcher's jobs run in sessions of their own; any still alive
         # name this head's temp dir.
-        for pid in _pids_mentioning(f"{self.temp_dir}/session_"):
+        for pid in pids_mentioning(f"{self.temp_dir}/session_"):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
 
@@ -235,19 +236,3 @@ def _listening(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.settimeout(0.3)
         return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _pids_mentioning(text: str) -> list[int]:
-    """Processes whose command line or environment contains ``text`` (Linux /proc; none elsewhere)."""
-    out: list[int] = []
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return out
-    needle = text.encode()
-    for entry in proc.iterdir():
-        if entry.name.isdigit() and int(entry.name) != os.getpid():
-            with contextlib.suppress(OSError):
-                # The launcher's jobs name their log file (under the head's temp dir) in their environment.
-                if any(needle in (entry / f).read_bytes() for f in ("cmdline", "environ")):
-                    out.append(int(entry.name))
-    return out

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from scheduler.domain import JobRecord, JobSpec
-from scheduler.engine.engine import DEFAULT_GRACE_S as DEFAULT_GRACE_S
 from scheduler.executors.ray.topology import Topology
 from scheduler.executors.sleep import spec_runtime
 

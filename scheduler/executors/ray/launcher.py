@@ -55,6 +55,13 @@ def _signal_group(pid: int, sig: int) -> None:
         os.killpg(pid, sig)
 
 
+def _kill(run: _Run) -> None:
+    """SIGKILL a live run's whole process group; it counts as stopped."""
+    if run.proc is not None and run.ended_at is None:
+        run.stop_requested = True
+        _signal_group(run.proc.pid, signal.SIGKILL)
+
+
 class _Run:
     """One entrypoint's process and how it ended."""
 
@@ -146,9 +153,8 @@ class Launcher:
     def kill(self, sid: str) -> None:
         with self._lock:
             run = self.runs.get(sid)
-            if run is not None and run.proc is not None and run.ended_at is None:
-                run.stop_requested = True
-                _signal_group(run.proc.pid, signal.SIGKILL)
+            if run is not None:
+                _kill(run)
 
     def logs(self, sid: str) -> str | None:
         """The run's output (its last ``LOG_TAIL_BYTES``); None if this launcher never ran it."""
@@ -161,12 +167,10 @@ class Launcher:
             return None
 
     def shutdown(self) -> None:
-        """End every run now (the embedded head is going away)."""
+        """End every run now."""
         with self._lock:
             for run in self.runs.values():
-                if run.proc is not None and run.ended_at is None:
-                    run.stop_requested = True
-                    _signal_group(run.proc.pid, signal.SIGKILL)
+                _kill(run)
 
     # -- the reaper -------------------------------------------------------------------
 
@@ -204,13 +208,23 @@ def _end_orphans(log_dir: Path) -> None:
     Its runs' shells died with it, but not their children: every process of a run
     carries ``AICC_LOG_FILE`` in its environment, so they are found by that.
     """
-    needle = f"AICC_LOG_FILE={log_dir}/".encode()
+    for pid in pids_mentioning(f"AICC_LOG_FILE={log_dir}/", ("environ",)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def pids_mentioning(text: str, files: tuple[str, ...] = ("cmdline", "environ")) -> list[int]:
+    """Other processes whose ``/proc/<pid>/<file>`` (command line, environment) contains ``text``;
+    none where there is no /proc."""
+    needle = text.encode()
+    out: list[int] = []
     proc = Path("/proc")
     for entry in proc.iterdir() if proc.is_dir() else ():
         if entry.name.isdigit() and int(entry.name) != os.getpid():
             with contextlib.suppress(OSError):
-                if needle in (entry / "environ").read_bytes():
-                    os.kill(int(entry.name), signal.SIGKILL)
+                if any(needle in (entry / f).read_bytes() for f in files):
+                    out.append(int(entry.name))
+    return out
 
 
 def _last_lines(path: Path, lines: int = 20) -> str:
