@@ -71,6 +71,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description="aicc on the embedded local Ray")
     ap.add_argument("--latency-jobs", type=int, default=10)
     ap.add_argument("--job-api-jobs", type=int, default=3)
+    ap.add_argument("--no-launcher", action="store_true",
+                    help="baseline: every job as a Ray Job Submission API job (AICC_RAY_LAUNCHER=0)")
     ap.add_argument("--burst", type=int, default=200)
     ap.add_argument("--port-base", type=int, default=20200)
     ap.add_argument("--timeout", type=float, default=300.0, help="most seconds to wait for the burst")
@@ -79,7 +81,8 @@ def main() -> None:
     cfg = load_center()
     clock = SystemClock()
     began = time.monotonic()
-    ex = make_ray_executor(clock, center=cfg.center, settings=RaySettings(ports=RayPorts(args.port_base)),
+    ex = make_ray_executor(clock, center=cfg.center, settings=RaySettings(ports=RayPorts(args.port_base),
+                                                                launcher=not args.no_launcher),
                            base_dir=Path(__file__).resolve().parents[1])
     head_start_s = time.monotonic() - began
     print(f"embedded Ray head for {len(cfg.center.nodes)} virtual nodes up in {head_start_s:.1f} s", flush=True)
@@ -134,6 +137,7 @@ def main() -> None:
             "gangs_started_per_s": round(len(started) / elapsed, 2) if started else 0.0,
             "job_api_submit_to_running_p50_s": round(statistics.median(job_api), 3) if job_api else None,
             "gangs_placed_per_s": round(len(placed) / placed_s, 2) if placed else 0.0,
+            "launcher": not args.no_launcher,
             "burst": args.burst,
             "burst_started": len(started),
             "latency_stages_p50_s": stages,
