@@ -86,6 +86,33 @@ def test_backfill_refuses_a_job_that_would_delay_the_reserved_start() -> None:
     assert waiting(d) == {"p1": "NoCapacity", "p2": "BackfillBlocked", "p3": "BackfillBlocked"}
 
 
+def test_a_job_past_its_estimate_is_expected_to_run_as_long_again() -> None:
+    # Node 1's jobs were expected to end at t=2000; at t=3000 they still run: the gang's
+    # reserved start is 6000 (they ran 3000 s, so as long again), not "now", and a job
+    # that ends by then backfills instead of waiting behind a start that keeps slipping.
+    c, tenants, allocs = head_blocked()
+    jobs = pending(spec("a", 2, 8), spec("a", 1, 4, runtime=2500))
+    d = decide(c, tenants, jobs, allocs, now=3000.0)
+    assert d.reservations[0].job_id == "p1" and d.reservations[0].start == 6000.0
+    assert list(admitted(d)) == ["p2"]
+
+
+def test_devices_are_held_only_for_jobs_within_their_guarantee() -> None:
+    # Four devices free on each node: a whole-node job cannot start (fragmented). Within its
+    # guarantee it gets a reserved start on one node, and the second long job may not take
+    # that node's devices; as a borrower it gets none, and both long jobs start.
+    c, _ = center(("p", "gpu", 1, 2))
+    quarters = [running(f"r{n}", spec("a", 1, 4, runtime=2000), [(f"p-r01-n0{n}", range(4))], "gpu", seq=n)
+                for n in (1, 2)]
+    jobs = pending(spec("a", 1, 8), spec("a", 1, 4, runtime=5000), spec("a", 1, 4, runtime=5000), start_seq=10)
+    for guaranteed, reserved, started in (("8P", ["p10"], ["p11"]), (0, [], ["p11", "p12"])):
+        _, tenants = center(("p", "gpu", 1, 2), tenants=[{"name": "a", "guaranteed": guaranteed, "limit": "8P"}])
+        d = decide(c, tenants, jobs, quarters)
+        assert [r.job_id for r in d.reservations] == reserved
+        assert list(admitted(d)) == started
+        assert waiting(d)["p10"] == "Fragmented"
+
+
 def test_without_reservations_later_jobs_start_wherever_they_fit() -> None:
     c, tenants, allocs = head_blocked()
     jobs = pending(spec("a", 2, 8), spec("a", 1, 4, runtime=5000))
@@ -159,9 +186,11 @@ def test_a_memo_kept_over_changing_steps_never_changes_a_decision() -> None:
         assert remembered.reservations == plain.reservations
         reserved += len(plain.reservations)
         # The order backfill walks the holders in (kept between steps, this cycle's victims
-        # and admissions merged in) is the order of a sort from scratch.
+        # and admissions merged in) is the order of a sort from scratch; a job past its
+        # estimate is expected to run as long again.
         for t in (0, 1):
-            fresh = sorted((now if h.terminating or h.end is None else h.end, h.seq, h.id)
+            fresh = sorted((now if h.terminating or h.end is None else h.end if h.end >= now
+                            else 2 * now - h.started_at, h.seq, h.id)
                            for h in cycle.holders if h.type_idx == t and (h.terminating or h.end is not None))
             assert [e[3].id for e in cycle._ending(t)] == [job_id for _, _, job_id in fresh]
         if step % 7 == 3:
