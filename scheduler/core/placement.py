@@ -309,6 +309,50 @@ class Capacity:
         return out if out > 0.0 else 0.0
 
 
+class Room:
+    """How many workers of a gang the ready nodes of one type hold, counted as jobs
+    release devices, without changing the capacity.
+
+    ``Capacity.fit`` finds a placement exactly when that count (``total``) reaches the
+    gang's workers, and a release only adds room: so the fewest releases that let a
+    gang fit are found by counting, without trying placements.
+    """
+
+    def __init__(self, cap: Capacity, type_idx: int, per_worker: int, cpus: int, mem: int,
+                 blocked: Mapping[int, int] | None = None) -> None:
+        self.cap, self.type_idx, self.per, self.cpus, self.mem = cap, type_idx, per_worker, cpus, mem
+        self.blocked = blocked
+        #: node -> [free bits, cpus, memory] with the released jobs gone
+        self.nodes: dict[int, list[int]] = {}
+        # Nodes with fewer than ``per_worker`` free devices hold no worker, now.
+        self.total = sum(self._room(i, cap.free[i], cap.cpu[i], cap.mem[i])
+                         for i in cap.nodes_with(type_idx, per_worker))
+
+    def _room(self, i: int, bits: int, cpu: int, memory: int) -> int:
+        blocked = self.blocked
+        k = (bits & ~blocked.get(i, 0) if blocked else bits).bit_count() // self.per
+        if self.cpus:
+            k = min(k, cpu // self.cpus)
+        if self.mem:
+            k = min(k, memory // self.mem)
+        return max(k, 0)
+
+    def release(self, takes: Iterable[tuple[int, int, int, int]]) -> None:
+        """Count (node, device mask, cpus, memory) as given back."""
+        cap = self.cap
+        for node, mask, cpus, mem in takes:
+            if not cap.ready[node] or cap.node_type[node] != self.type_idx:
+                continue
+            state = self.nodes.get(node)
+            if state is None:
+                state = self.nodes[node] = [cap.free[node], cap.cpu[node], cap.mem[node]]
+            before = self._room(node, *state)
+            state[0] |= mask
+            state[1] += cpus
+            state[2] += mem
+            self.total += self._room(node, *state) - before
+
+
 def _fill(caps: list[tuple[int, int, int]], workers: int, size: list[int]) -> list[NodeTake]:
     """Spread ``workers`` over one rack's nodes, breaking as few whole nodes as possible."""
     partial = [c for c in caps if c[2] < size[c[0]]]

@@ -44,7 +44,7 @@ from scheduler.core.model import (
     Reservation,
     Snapshot,
 )
-from scheduler.core.placement import Fit, Layout
+from scheduler.core.placement import Fit, Layout, Room
 from scheduler.core.queue import PendingQueue
 from scheduler.domain import JobSpec, Tenant
 
@@ -124,6 +124,10 @@ class _Cycle:
         #: which changes with usage (reset on admission)
         self._own_cache: dict[tuple[int, str, int], tuple[list[Holder], int, int]] = {}
         self._cand_cache: dict[tuple[int, str, int], tuple[list[Holder], int, int]] = {}
+        #: what a reclaim would take of a type, and the room for a worker size it would leave
+        #: (see ``_reclaim_room``): reset when usage or victims change
+        self._reclaimable: dict[int, list[Holder]] = {}
+        self._reclaim_rooms: dict[tuple[int, int, int, int], int] = {}
         self._lowest_priority: int | None = None  # of the holders: nothing runs below it
 
     # -- state ----------------------------------------------------------------------
@@ -140,8 +144,13 @@ class _Cycle:
         """Devices, usage or reservations changed: cached reasons no longer hold."""
         self.epoch += 1
         self._cand_cache = {}
+        self._forget_reclaimable()
         self.cache = {}
         self.cache_k = [{} for _ in range(len(self.reservations) + 1)]
+
+    def _forget_reclaimable(self) -> None:
+        self._reclaimable = {}
+        self._reclaim_rooms = {}
 
     def share_key(self, tenant: str) -> float:
         used = self.used_dev[tenant]
@@ -415,6 +424,7 @@ class _Cycle:
         # Victims keep their devices and quota until they are gone, so the reasons
         # cached for other shapes still hold; only victim choice changes, and a
         # victim is never chosen twice.
+        self._forget_reclaimable()
         names = ",".join(h.id for h, _ in victims)
         return self._wait(job, pos, Reason.WAITING_FOR_PREEMPTION, f"preempting {names}", None)
 
@@ -589,9 +599,18 @@ class _Cycle:
             ceiling = quota.limit if policy.borrowing else quota.guaranteed
             if self.used[tenant] - own_gflops + gflops > ceiling:
                 continue
+            res = spec.resources
+            if not mine[0] and reclaim and (
+                    not self._quota_suffices(tenant, t, spec, gflops, {}, 0, cap_devices)
+                    or self._reclaim_room(t, res.accelerators, res.cpus, res.memory_bytes, over) < spec.workers):
+                continue  # (the search below would take all it can and fail)
             chosen: list[tuple[Holder, PreemptReason]] = []
             released: dict[str, int] = {}
             own_devices = 0
+            # The room the victims leave is counted once the quota would let the job in:
+            # both only grow as victims are added, so the first that suffices is found
+            # without placing the job again and again (most searches fail).
+            room: Room | None = None
             found = False
             for h in cands:
                 if h.terminating:
@@ -610,14 +629,21 @@ class _Cycle:
                     own_devices += h.devices
                 chosen.append((h, why))
                 released[h.tenant] = released.get(h.tenant, 0) + h.gflops
-                self._release(h)
-                if self._victims_suffice(tenant, t, spec, gflops, released, own_devices, cap_devices):
+                if room is not None:
+                    room.release(h.takes)
+                elif self._quota_suffices(tenant, t, spec, gflops, released, own_devices, cap_devices):
+                    room = Room(self.cap, t, res.accelerators, res.cpus, res.memory_bytes)
+                    for c, _ in chosen:
+                        room.release(c.takes)
+                else:
+                    continue
+                if room.total >= spec.workers:
                     found = True
                     break
             if not found:
-                for h, _ in chosen:
-                    self._retake(h)
                 continue
+            for h, _ in chosen:
+                self._release(h)
             # Drop victims the job does not need after all, most important first.
             for pick in sorted(chosen, key=lambda e: (-e[0].priority, e[0].started_at, e[0].seq)):
                 h = pick[0]
@@ -625,7 +651,7 @@ class _Cycle:
                 released[h.tenant] -= h.gflops
                 own_after = own_devices - (h.devices if h.tenant == tenant else 0)
                 if self._victims_suffice(tenant, t, spec, gflops, released, own_after, cap_devices):
-                    chosen.remove(pick)
+                    chosen = [e for e in chosen if e is not pick]  # by identity: holders compare slowly
                     own_devices = own_after
                 else:
                     self._release(h)
@@ -636,17 +662,46 @@ class _Cycle:
             return chosen
         return []
 
+    def _reclaim_room(self, t: int, per: int, cpus: int, mem: int, over: set[str]) -> int:
+        """Workers of a size the nodes of type ``t`` would hold with every job gone that a
+        reclaim takes for a tenant with no candidates of its own.
+
+        Each tenant ``over`` its guarantee then gives its candidates in order until it is
+        down to its guarantee, whoever claims: one count serves every such search.
+        """
+        key = (t, per, cpus, mem)
+        total = self._reclaim_rooms.get(key)
+        if total is None:
+            victims = self._reclaimable.get(t)
+            if victims is None:
+                excess = {v: self.used[v] - self.tenants[v].quota.guaranteed for v in over}
+                victims = self._reclaimable[t] = []
+                for h in self._victim_candidates(t):
+                    if h.tenant in excess and not h.terminating and excess[h.tenant] > 0:
+                        excess[h.tenant] -= h.gflops
+                        victims.append(h)
+            room = Room(self.cap, t, per, cpus, mem)
+            for h in victims:
+                room.release(h.takes)
+            total = self._reclaim_rooms[key] = room.total
+        return total
+
     def _victims_suffice(self, tenant: str, t: int, spec: JobSpec, gflops: int,
                          released: Mapping[str, int], own_devices: int, cap_devices: int | None) -> bool:
+        """Whether the job fits, quota and devices, with the released victims gone."""
+        if not self._quota_suffices(tenant, t, spec, gflops, released, own_devices, cap_devices):
+            return False
+        res = spec.resources
+        return self.cap.fit(t, spec.workers, res.accelerators, res.cpus, res.memory_bytes) is not None
+
+    def _quota_suffices(self, tenant: str, t: int, spec: JobSpec, gflops: int,
+                        released: Mapping[str, int], own_devices: int, cap_devices: int | None) -> bool:
         quota = self.tenants[tenant].quota
         used = self.used[tenant] - released.get(tenant, 0)
         limit = quota.limit if self.policy.borrowing else quota.guaranteed
         if used + gflops > limit:
             return False
-        if cap_devices is not None and self.used_dev[tenant][t] - own_devices + spec.devices > cap_devices:
-            return False
-        res = spec.resources
-        return self.cap.fit(t, spec.workers, res.accelerators, res.cpus, res.memory_bytes) is not None
+        return cap_devices is None or self.used_dev[tenant][t] - own_devices + spec.devices <= cap_devices
 
     def _why_not(self, allowed: list[_Candidate], workers: int, per: int, cpus: int, mem: int) -> tuple[Reason, str]:
         cap = self.cap
@@ -742,39 +797,11 @@ class _Cycle:
 
     def _releases_needed(self, t: int, workers: int, per: int, cpus: int, mem: int,
                          blocked: Mapping[int, int] | None, ending: list[Ending]) -> int | None:
-        """The fewest of ``ending``, in order and at least one, whose release lets the gang fit.
-
-        A gang fits exactly when the ready nodes of its type can hold ``workers`` of its
-        workers in all (what ``Capacity.fit`` counts), and a release only adds room, so
-        one pass that counts room per node as jobs go finds it without trying placements.
-        """
-        cap = self.cap
-        ready, node_type = cap.ready, cap.node_type
-
-        def room(i: int, bits: int, cpu: int, memory: int) -> int:
-            k = (bits & ~blocked.get(i, 0) if blocked else bits).bit_count() // per
-            if cpus:
-                k = min(k, cpu // cpus)
-            if mem:
-                k = min(k, memory // mem)
-            return max(k, 0)
-
-        # Nodes with fewer than ``per`` free devices hold no worker, now.
-        total = sum(room(i, cap.free[i], cap.cpu[i], cap.mem[i]) for i in cap.nodes_with(t, per))
-        nodes: dict[int, list[int]] = {}  # node -> [free bits, cpus, memory] with the jobs gone
+        """The fewest of ``ending``, in order and at least one, whose release lets the gang fit."""
+        room = Room(self.cap, t, per, cpus, mem, blocked)
         for m, (_, _, _, h) in enumerate(ending, 1):
-            for node, mask, c, mm in h.takes:
-                if not ready[node] or node_type[node] != t:
-                    continue
-                state = nodes.get(node)
-                if state is None:
-                    state = nodes[node] = [cap.free[node], cap.cpu[node], cap.mem[node]]
-                before = room(node, *state)
-                state[0] |= mask
-                state[1] += c
-                state[2] += mm
-                total += room(node, *state) - before
-            if total >= workers:
+            room.release(h.takes)
+            if room.total >= workers:
                 return m
         return None
 
