@@ -124,10 +124,6 @@ class _Cycle:
         #: which changes with usage (reset on admission)
         self._own_cache: dict[tuple[int, str, int], tuple[list[Holder], int, int]] = {}
         self._cand_cache: dict[tuple[int, str, int], tuple[list[Holder], int, int]] = {}
-        #: what a reclaim would take of a type, and the room for a worker size it would leave
-        #: (see ``_reclaim_room``): reset when usage or victims change
-        self._reclaimable: dict[int, list[Holder]] = {}
-        self._reclaim_rooms: dict[tuple[int, int, int, int], int] = {}
         self._lowest_priority: int | None = None  # of the holders: nothing runs below it
 
     # -- state ----------------------------------------------------------------------
@@ -144,13 +140,8 @@ class _Cycle:
         """Devices, usage or reservations changed: cached reasons no longer hold."""
         self.epoch += 1
         self._cand_cache = {}
-        self._forget_reclaimable()
         self.cache = {}
         self.cache_k = [{} for _ in range(len(self.reservations) + 1)]
-
-    def _forget_reclaimable(self) -> None:
-        self._reclaimable = {}
-        self._reclaim_rooms = {}
 
     def share_key(self, tenant: str) -> float:
         used = self.used_dev[tenant]
@@ -424,7 +415,6 @@ class _Cycle:
         # Victims keep their devices and quota until they are gone, so the reasons
         # cached for other shapes still hold; only victim choice changes, and a
         # victim is never chosen twice.
-        self._forget_reclaimable()
         names = ",".join(h.id for h, _ in victims)
         return self._wait(job, pos, Reason.WAITING_FOR_PREEMPTION, f"preempting {names}", None)
 
@@ -600,10 +590,6 @@ class _Cycle:
             if self.used[tenant] - own_gflops + gflops > ceiling:
                 continue
             res = spec.resources
-            if not mine[0] and reclaim and (
-                    not self._quota_suffices(tenant, t, spec, gflops, {}, 0, cap_devices)
-                    or self._reclaim_room(t, res.accelerators, res.cpus, res.memory_bytes, over) < spec.workers):
-                continue  # (the search below would take all it can and fail)
             chosen: list[tuple[Holder, PreemptReason]] = []
             released: dict[str, int] = {}
             own_devices = 0
@@ -661,30 +647,6 @@ class _Cycle:
             chosen.sort(key=lambda e: e[0].seq)
             return chosen
         return []
-
-    def _reclaim_room(self, t: int, per: int, cpus: int, mem: int, over: set[str]) -> int:
-        """Workers of a size the nodes of type ``t`` would hold with every job gone that a
-        reclaim takes for a tenant with no candidates of its own.
-
-        Each tenant ``over`` its guarantee then gives its candidates in order until it is
-        down to its guarantee, whoever claims: one count serves every such search.
-        """
-        key = (t, per, cpus, mem)
-        total = self._reclaim_rooms.get(key)
-        if total is None:
-            victims = self._reclaimable.get(t)
-            if victims is None:
-                excess = {v: self.used[v] - self.tenants[v].quota.guaranteed for v in over}
-                victims = self._reclaimable[t] = []
-                for h in self._victim_candidates(t):
-                    if h.tenant in excess and not h.terminating and excess[h.tenant] > 0:
-                        excess[h.tenant] -= h.gflops
-                        victims.append(h)
-            room = Room(self.cap, t, per, cpus, mem)
-            for h in victims:
-                room.release(h.takes)
-            total = self._reclaim_rooms[key] = room.total
-        return total
 
     def _victims_suffice(self, tenant: str, t: int, spec: JobSpec, gflops: int,
                          released: Mapping[str, int], own_devices: int, cap_devices: int | None) -> bool:
