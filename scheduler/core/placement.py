@@ -339,18 +339,27 @@ class Room:
 
     def release(self, takes: Iterable[tuple[int, int, int, int]]) -> None:
         """Count (node, device mask, cpus, memory) as given back."""
-        cap = self.cap
+        self._change(takes, 1)
+
+    def take(self, takes: Iterable[tuple[int, int, int, int]]) -> None:
+        """Count released (node, device mask, cpus, memory) as taken again."""
+        self._change(takes, -1)
+
+    def _change(self, takes: Iterable[tuple[int, int, int, int]], sign: int) -> None:
+        cap, nodes, room = self.cap, self.nodes, self._room
+        ready, node_type, t = cap.ready, cap.node_type, self.type_idx
         for node, mask, cpus, mem in takes:
-            if not cap.ready[node] or cap.node_type[node] != self.type_idx:
+            if not ready[node] or node_type[node] != t:
                 continue
-            state = self.nodes.get(node)
+            state = nodes.get(node)
             if state is None:
-                state = self.nodes[node] = [cap.free[node], cap.cpu[node], cap.mem[node]]
-            before = self._room(node, *state)
-            state[0] |= mask
-            state[1] += cpus
-            state[2] += mem
-            self.total += self._room(node, *state) - before
+                state = nodes[node] = [cap.free[node], cap.cpu[node], cap.mem[node]]
+            bits, cpu, memory = state
+            before = room(node, bits, cpu, memory)
+            state[0] = bits | mask if sign > 0 else bits & ~mask
+            state[1] = cpu + sign * cpus
+            state[2] = memory + sign * mem
+            self.total += room(node, *state) - before
 
 
 def _fill(caps: list[tuple[int, int, int]], workers: int, size: list[int]) -> list[NodeTake]:

@@ -593,11 +593,9 @@ class _Cycle:
             chosen: list[tuple[Holder, PreemptReason]] = []
             released: dict[str, int] = {}
             own_devices = 0
-            # The room the victims leave is counted once the quota would let the job in:
-            # both only grow as victims are added, so the first that suffices is found
-            # without placing the job again and again (most searches fail).
+            # The room the victims leave is counted, once the quota would let the job in:
+            # both only grow as victims are added, and the job is never placed to find out.
             room: Room | None = None
-            found = False
             for h in cands:
                 if h.terminating:
                     continue
@@ -624,40 +622,29 @@ class _Cycle:
                 else:
                     continue
                 if room.total >= spec.workers:
-                    found = True
                     break
-            if not found:
-                continue
-            for h, _ in chosen:
-                self._release(h)
+            if room is None or room.total < spec.workers:
+                continue  # not enough, even with every candidate gone
             # Drop victims the job does not need after all, most important first.
             for pick in sorted(chosen, key=lambda e: (-e[0].priority, e[0].started_at, e[0].seq)):
                 h = pick[0]
-                self._retake(h)
+                room.take(h.takes)
                 released[h.tenant] -= h.gflops
                 own_after = own_devices - (h.devices if h.tenant == tenant else 0)
-                if self._victims_suffice(tenant, t, spec, gflops, released, own_after, cap_devices):
+                if (room.total >= spec.workers
+                        and self._quota_suffices(tenant, t, spec, gflops, released, own_after, cap_devices)):
                     chosen = [e for e in chosen if e is not pick]  # by identity: holders compare slowly
                     own_devices = own_after
                 else:
-                    self._release(h)
+                    room.release(h.takes)
                     released[h.tenant] += h.gflops
-            for h, _ in chosen:
-                self._retake(h)
             chosen.sort(key=lambda e: e[0].seq)
             return chosen
         return []
 
-    def _victims_suffice(self, tenant: str, t: int, spec: JobSpec, gflops: int,
-                         released: Mapping[str, int], own_devices: int, cap_devices: int | None) -> bool:
-        """Whether the job fits, quota and devices, with the released victims gone."""
-        if not self._quota_suffices(tenant, t, spec, gflops, released, own_devices, cap_devices):
-            return False
-        res = spec.resources
-        return self.cap.fit(t, spec.workers, res.accelerators, res.cpus, res.memory_bytes) is not None
-
     def _quota_suffices(self, tenant: str, t: int, spec: JobSpec, gflops: int,
                         released: Mapping[str, int], own_devices: int, cap_devices: int | None) -> bool:
+        """Whether the tenant's quota lets the job in with the ``released`` victims gone."""
         quota = self.tenants[tenant].quota
         used = self.used[tenant] - released.get(tenant, 0)
         limit = quota.limit if self.policy.borrowing else quota.guaranteed
