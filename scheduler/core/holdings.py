@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import compress
 from operator import attrgetter, is_not
+from typing import Any
 
 from scheduler.core.model import Allocation
 from scheduler.core.placement import Capacity, Layout
@@ -66,8 +67,11 @@ class Holdings:
         self.stopping: dict[str, int] = {}  # per tenant, its jobs being stopped
         self.leaving: dict[int, Holder] = {}  # the holders of those jobs, by their id()
         #: per type, the holders of jobs not being stopped that have an expected end, as
-        #: (end, seq, n, holder) in order (n, rising, only keeps tuples from comparing holders)
+        #: (end, seq, n, holder) in order
         self.ending: list[list[Ending]] = [[] for _ in layout.type_names]
+        #: per type, the preemptible holders, least important and most recent first, as
+        #: (priority, -start, -seq, n, holder) in order: a decision's victims come from these
+        self.preemptible: list[list[tuple[int, float, int, int, Holder]]] = [[] for _ in layout.type_names]
         self.seqs: dict[int, int] = {}  # how many holders have each seq
         #: holders sharing a seq with another (a hand-made snapshot): ties in ``ending`` and
         #: in a decision's other orders then go by place in the running list
@@ -108,6 +112,7 @@ class Holdings:
         self.allocs, self.holder_of, self.used, self.used_dev, self.stopping = {}, {}, {}, {}, {}
         self.leaving = {}
         self.ending = [[] for _ in self.layout.type_names]
+        self.preemptible = [[] for _ in self.layout.type_names]
         self.seqs, self.seq_repeats = {}, 0
         self.exact = len(set(map(_alloc_id, running))) == len(running)
         return [self._add(a) for a in running]
@@ -155,15 +160,10 @@ class Holdings:
         else:
             del self.seqs[holder.seq]
         if not holder.terminating and holder.end is not None:
-            ending = self.ending[holder.type_idx]
-            if sign > 0:
-                self._n += 1
-                insort(ending, (holder.end, holder.seq, self._n, holder))
-            else:
-                i = bisect_left(ending, (holder.end, holder.seq))
-                while ending[i][3] is not holder:
-                    i += 1
-                del ending[i]
+            self._order(self.ending[holder.type_idx], (holder.end, holder.seq), holder, sign)
+        if holder.preemptible:
+            self._order(self.preemptible[holder.type_idx],
+                        (holder.priority, -holder.started_at, -holder.seq), holder, sign)
         if holder.terminating:
             left = self.stopping.get(tenant, 0) + sign
             if left:
@@ -174,6 +174,19 @@ class Holdings:
                 self.leaving[id(holder)] = holder
             else:
                 del self.leaving[id(holder)]
+
+
+    def _order(self, entries: list[Any], key: tuple[Any, ...], holder: Holder, sign: int) -> None:
+        """Insert (sign 1) or remove (-1) the holder's entry (*key, n, holder) in sorted ``entries``
+        (n, rising, only keeps tuples from comparing holders)."""
+        if sign > 0:
+            self._n += 1
+            insort(entries, (*key, self._n, holder))
+        else:
+            i = bisect_left(entries, key)
+            while entries[i][-1] is not holder:
+                i += 1
+            del entries[i]
 
 
 def _takes(alloc: Allocation, layout: Layout) -> list[tuple[int, int, int, int]]:

@@ -525,15 +525,23 @@ class _Cycle:
                 self._retake(h)
 
     def _victim_candidates(self, type_idx: int) -> list[Holder]:
-        """Jobs of a type that may be preempted at all, least important and most recent first."""
+        """Jobs of a type that may be preempted at all, least important and most recent first.
+
+        The holdings keep the preemptible ones in that order; where seqs repeat (a hand-made
+        snapshot), ties go by place in ``holders`` and they are sorted afresh.
+        """
         if self._candidates is None:
             oldest_start = self.now - self.policy.min_runtime_s
-            by_type: list[list[Holder]] = [[] for _ in self.cap.type_names]
-            for h in self.holders:
-                if h.preemptible and not h.terminating and not h.new and h.started_at <= oldest_start:
-                    by_type[h.type_idx].append(h)
-            for hs in by_type:
-                hs.sort(key=lambda h: (h.priority, -h.started_at, -h.seq))
+            if self.holdings.seq_repeats:
+                by_type: list[list[Holder]] = [[] for _ in self.cap.type_names]
+                for h in self.holders:
+                    if h.preemptible and not h.terminating and not h.new and h.started_at <= oldest_start:
+                        by_type[h.type_idx].append(h)
+                for hs in by_type:
+                    hs.sort(key=lambda h: (h.priority, -h.started_at, -h.seq))
+            else:  # (holders admitted in this cycle are not in the holdings)
+                by_type = [[h for *_, h in entries if not h.terminating and h.started_at <= oldest_start]
+                           for entries in self.holdings.preemptible]
             self._candidates = by_type
         return self._candidates[type_idx]
 
@@ -713,7 +721,7 @@ class _Cycle:
         now, holdings = self.now, self.holdings
         new = self.holders[self._base:]
         new_seqs = {h.seq for h in new}
-        if holdings.seq_repeats or len(new_seqs) < len(new) or not new_seqs.isdisjoint(holdings.seqs):
+        if holdings.seq_repeats or len(new_seqs) < len(new) or not holdings.seqs.keys().isdisjoint(new_seqs):
             return sorted((now if h.terminating or h.end is None else h.end, h.seq, idx, h)
                           for idx, h in enumerate(self.holders)
                           if h.type_idx == t and (h.terminating or h.end is not None))
