@@ -80,11 +80,21 @@ class Holdings:
         #: holders a decision marked as victims (``terminating``); unmarked at the next sync
         self.marked: list[Holder] = []
         self.exact = True  # False: devices overlap or ids repeat, so count afresh
+        self.synced = False  # whether a sync compared every running job
 
-    def sync(self, running: Sequence[Allocation]) -> list[Holder]:
+    def sync(self, running: Sequence[Allocation],
+             changes: Mapping[str, Allocation | None] | None = None) -> list[Holder]:
         """Bring the holdings up to ``running``; returns its holders, in its order where
-        two of them have the same seq (elsewhere a decision orders holders by seq)."""
+        two of them have the same seq (elsewhere a decision orders holders by seq).
+
+        ``changes``: what changed since the last sync (see ``Snapshot.running_changes``).
+        """
         self._unmark()
+        if changes is not None and self.synced and self.exact:
+            self._apply(changes)
+            if self.exact and len(self.allocs) == len(running):
+                return self._holders(running)
+        self.synced = True
         ids = list(map(_alloc_id, running))
         live = set(ids)
         if not self.exact or len(live) != len(running):
@@ -102,9 +112,24 @@ class Holdings:
             self._add(a)
         if not self.exact:
             return self._recount(running)
+        return self._holders(running)
+
+    def _apply(self, changes: Mapping[str, Allocation | None]) -> None:
+        """Drop the jobs gone or changed, then count the new allocations in (a change
+        already applied is no change)."""
+        allocs = self.allocs
+        for job_id, alloc in changes.items():
+            before = allocs.get(job_id)
+            if before is not None and before is not alloc:
+                self._drop(job_id)
+        for alloc in changes.values():
+            if alloc is not None and alloc.id not in allocs:
+                self._add(alloc)
+
+    def _holders(self, running: Sequence[Allocation]) -> list[Holder]:
         if not self.seq_repeats:
             return list(self.holder_of.values())  # seqs order them wherever order matters
-        return list(map(self.holder_of.__getitem__, ids))
+        return [self.holder_of[a.id] for a in running]
 
     def _recount(self, running: Sequence[Allocation]) -> list[Holder]:
         """Count every running job afresh."""

@@ -101,6 +101,10 @@ class Snapshot:
     #: can reuse (the center's layout, what each running job holds). Never
     #: changes a decision; None: nothing is remembered.
     memo: dict[str, Any] | None = field(default=None, compare=False)
+    #: With ``memo``: by job id, the running jobs added or changed (their allocation)
+    #: or gone (None) since the last snapshot with that memo, so that only they are
+    #: looked at; None: not known, every running job is compared.
+    running_changes: Mapping[str, Allocation | None] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,7 @@ class _Cycle:
         self.type_gflops = holdings.type_gflops
         self.tenant_rank = {name: i for i, name in enumerate(sorted(self.tenants))}
         self.holdings = holdings
-        self.holders = holdings.sync(snapshot.running)
+        self.holders = holdings.sync(snapshot.running, snapshot.running_changes)
         self._base = len(self.holders)  # those after are admitted in this cycle
         self.marked = holdings.marked  # victims marked here are unmarked at the next sync
         self.cap = holdings.cap.copy()
