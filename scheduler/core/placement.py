@@ -13,7 +13,7 @@ that the caller turns into device indices.
 from __future__ import annotations
 
 from bisect import insort
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from copy import copy as shallow_copy
 from dataclasses import dataclass
 
@@ -143,6 +143,16 @@ class Capacity:
             buckets = self.buckets[t]
             buckets[before].remove(node)
             insort(buckets[after], node)
+
+    def set_nodes(self, states: Mapping[int, Sequence[int]]) -> dict[int, tuple[int, int, int]]:
+        """Set nodes' (free device mask, cpus, memory); returns what they were, to set back."""
+        before = {}
+        for node, (bits, cpus, mem) in states.items():
+            before[node] = (self.free[node], self.cpu[node], self.mem[node])
+            self._set_free(node, bits)
+            self.cpu[node] = cpus
+            self.mem[node] = mem
+        return before
 
     def lowest_free(self, node: int, count: int, blocked: int = 0) -> int:
         """The mask of the ``count`` lowest-numbered free devices of a node."""
@@ -346,8 +356,9 @@ class Room:
         self._change(takes, -1)
 
     def _change(self, takes: Iterable[tuple[int, int, int, int]], sign: int) -> None:
-        cap, nodes, room = self.cap, self.nodes, self._room
+        cap, nodes, room, per = self.cap, self.nodes, self._room, self.per
         ready, node_type, t = cap.ready, cap.node_type, self.type_idx
+        devices_only = not (self.cpus or self.mem or self.blocked)  # room is free devices // per
         for node, mask, cpus, mem in takes:
             if not ready[node] or node_type[node] != t:
                 continue
@@ -355,11 +366,13 @@ class Room:
             if state is None:
                 state = nodes[node] = [cap.free[node], cap.cpu[node], cap.mem[node]]
             bits, cpu, memory = state
-            before = room(node, bits, cpu, memory)
-            state[0] = bits | mask if sign > 0 else bits & ~mask
+            state[0] = after = bits | mask if sign > 0 else bits & ~mask
             state[1] = cpu + sign * cpus
             state[2] = memory + sign * mem
-            self.total += room(node, *state) - before
+            if devices_only:
+                self.total += after.bit_count() // per - bits.bit_count() // per
+            else:
+                self.total += room(node, *state) - room(node, bits, cpu, memory)
 
 
 def _fill(caps: list[tuple[int, int, int]], workers: int, size: list[int]) -> list[NodeTake]:

@@ -119,11 +119,14 @@ class _Cycle:
         #: per run of jobs (by identity, within this cycle): their shapes and ids
         # Keyed by id(jobs); the entry holds jobs itself, so the id cannot be reused meanwhile.
         self._columns: dict[int, tuple[Sequence[PendingJob], list[str], list[str]]] = {}
-        #: victim candidates (with their devices and own gflops) by (type, tenant, priority):
-        #: ``_own_cache`` the tenant's own, ``_cand_cache`` those and what it may reclaim,
-        #: which changes with usage (reset on admission)
+        #: victim candidates by (type, tenant, priority): ``_own_cache`` the tenant's own (with
+        #: their devices and gflops), ``_cand_cache`` those and what it may reclaim, which
+        #: changes with usage (reset on admission)
         self._own_cache: dict[tuple[int, str, int], tuple[list[Holder], int, int]] = {}
-        self._cand_cache: dict[tuple[int, str, int], tuple[list[Holder], int, int]] = {}
+        self._cand_cache: dict[tuple[int, str, int], list[Holder]] = {}
+        #: per type, per tenant: how many candidates it has and their devices
+        self._cand_counts: dict[int, dict[str, tuple[int, int]]] = {}
+        self._over: tuple[int, set[str]] = (-1, set())  # (epoch, tenants above their guarantee)
         self._lowest_priority: int | None = None  # of the holders: nothing runs below it
 
     # -- state ----------------------------------------------------------------------
@@ -540,7 +543,7 @@ class _Cycle:
                 for hs in by_type:
                     hs.sort(key=lambda h: (h.priority, -h.started_at, -h.seq))
             else:  # (holders admitted in this cycle are not in the holdings)
-                by_type = [[h for *_, h in entries if not h.terminating and h.started_at <= oldest_start]
+                by_type = [[h for _, _, _, _, h in entries if not h.terminating and h.started_at <= oldest_start]
                            for entries in self.holdings.preemptible]
             self._candidates = by_type
         return self._candidates[type_idx]
@@ -557,19 +560,35 @@ class _Cycle:
             entry = self._own_cache[key] = (own, sum(h.devices for h in own), sum(h.gflops for h in own))
         return entry
 
-    def _reclaim_candidates(self, t: int, tenant: str, priority: int, over: set[str]
-                            ) -> tuple[list[Holder], int, int]:
+    def _reclaim_candidates(self, t: int, tenant: str, priority: int, over: set[str]) -> list[Holder]:
         """The tenant's own candidates and the jobs of tenants ``over`` their guarantee."""
         key = (t, tenant, priority)
-        entry = self._cand_cache.get(key)
-        if entry is None:
+        cands = self._cand_cache.get(key)
+        if cands is None:
             own_too = self.policy.priority_preemption
-            cands = [h for h in self._victim_candidates(t)
-                     if (own_too and h.tenant == tenant and h.priority < priority)
-                     or (h.tenant != tenant and h.tenant in over)]
-            own_gflops = sum(h.gflops for h in cands if h.tenant == tenant)
-            entry = self._cand_cache[key] = (cands, sum(h.devices for h in cands), own_gflops)
-        return entry
+            cands = self._cand_cache[key] = [
+                h for h in self._victim_candidates(t)
+                if (own_too and h.tenant == tenant and h.priority < priority)
+                or (h.tenant != tenant and h.tenant in over)]
+        return cands
+
+    def _candidate_counts(self, t: int) -> dict[str, tuple[int, int]]:
+        """Per tenant: how many candidates of type ``t`` it has, and their devices."""
+        counts = self._cand_counts.get(t)
+        if counts is None:
+            counts = self._cand_counts[t] = {}
+            for h in self._victim_candidates(t):
+                n, devices = counts.get(h.tenant, (0, 0))
+                counts[h.tenant] = (n + 1, devices + h.devices)
+        return counts
+
+    def _over_guarantee(self) -> set[str]:
+        """The tenants above their guarantee (it changes with usage only)."""
+        epoch, over = self._over
+        if epoch != self.epoch:
+            over = {name for name, t in self.tenants.items() if self.used[name] > t.quota.guaranteed}
+            self._over = (self.epoch, over)
+        return over
 
     def _find_victims(self, job: PendingJob, types: list[int]) -> list[tuple[Holder, PreemptReason]]:
         """The fewest, least important, most recent jobs whose release lets ``job`` start."""
@@ -580,7 +599,7 @@ class _Cycle:
         tenant = spec.tenant
         quota = self.tenants[tenant].quota
         priority = policy.priority_classes[spec.priority]
-        over = {name for name, t in self.tenants.items() if self.used[name] > t.quota.guaranteed}
+        over = self._over_guarantee()
         for t in types:
             gflops = spec.devices * self.type_gflops[t]
             name = self.cap.type_names[t]
@@ -590,13 +609,20 @@ class _Cycle:
             # (see below): not at all if it would not, even with all its own candidates gone.
             reclaim = (policy.reclaim and bool(over - {tenant})
                        and self.used[tenant] - mine[2] + gflops <= quota.guaranteed)
-            cands, releasable, own_gflops = self._reclaim_candidates(t, tenant, priority, over) if reclaim else mine
+            count, releasable = len(mine[0]), mine[1]
+            if reclaim:  # counted without listing the candidates: most searches end below
+                counts = self._candidate_counts(t)
+                for victim in over:
+                    if victim != tenant and victim in counts:
+                        count += counts[victim][0]
+                        releasable += counts[victim][1]
             # Hopeless whatever is chosen: too few devices, or too little own quota freed.
-            if not cands or releasable + self.cap.free_by_type[t] < spec.devices:
+            if not count or releasable + self.cap.free_by_type[t] < spec.devices:
                 continue
             ceiling = quota.limit if policy.borrowing else quota.guaranteed
-            if self.used[tenant] - own_gflops + gflops > ceiling:
+            if self.used[tenant] - mine[2] + gflops > ceiling:
                 continue
+            cands = self._reclaim_candidates(t, tenant, priority, over) if reclaim else mine[0]
             res = spec.resources
             chosen: list[tuple[Holder, PreemptReason]] = []
             released: dict[str, int] = {}
@@ -634,18 +660,19 @@ class _Cycle:
             if room is None or room.total < spec.workers:
                 continue  # not enough, even with every candidate gone
             # Drop victims the job does not need after all, most important first.
-            for pick in sorted(chosen, key=lambda e: (-e[0].priority, e[0].started_at, e[0].seq)):
-                h = pick[0]
+            dropped: set[int] = set()  # by id(): holders compare slowly
+            for h, _ in sorted(chosen, key=lambda e: (-e[0].priority, e[0].started_at, e[0].seq)):
                 room.take(h.takes)
                 released[h.tenant] -= h.gflops
                 own_after = own_devices - (h.devices if h.tenant == tenant else 0)
                 if (room.total >= spec.workers
                         and self._quota_suffices(tenant, t, spec, gflops, released, own_after, cap_devices)):
-                    chosen = [e for e in chosen if e is not pick]  # by identity: holders compare slowly
+                    dropped.add(id(h))
                     own_devices = own_after
                 else:
                     room.release(h.takes)
                     released[h.tenant] += h.gflops
+            chosen = [e for e in chosen if id(e[0]) not in dropped]
             chosen.sort(key=lambda e: e[0].seq)
             return chosen
         return []
@@ -737,29 +764,28 @@ class _Cycle:
                       ) -> tuple[int, dict[int, int]] | None:
         """How many of ``ending`` (in order of their end) must be gone for the gang to fit,
         as (index of the last one, the devices it would take)."""
-        m = self._releases_needed(t, workers, per, cpus, mem, blocked, ending)
-        if m is None:
+        found = self._releases_needed(t, workers, per, cpus, mem, blocked, ending)
+        if found is None:
             return None
-        gone = [e[3] for e in ending[:m]]
-        for h in gone:
-            self._release(h)
+        m, room = found
+        before = self.cap.set_nodes(room.nodes)  # as those jobs leave them
         try:
             fit = self.cap.fit(t, workers, per, cpus, mem, blocked)
             assert fit is not None
             _, masks = self.cap.to_placement(t, fit.takes, per, blocked)
         finally:
-            for h in gone:
-                self._retake(h)
+            self.cap.set_nodes(before)
         return m - 1, dict(masks)
 
     def _releases_needed(self, t: int, workers: int, per: int, cpus: int, mem: int,
-                         blocked: Mapping[int, int] | None, ending: list[Ending]) -> int | None:
-        """The fewest of ``ending``, in order and at least one, whose release lets the gang fit."""
+                         blocked: Mapping[int, int] | None, ending: list[Ending]) -> tuple[int, Room] | None:
+        """The fewest of ``ending``, in order and at least one, whose release lets the gang fit,
+        and the room they leave."""
         room = Room(self.cap, t, per, cpus, mem, blocked)
         for m, (_, _, _, h) in enumerate(ending, 1):
             room.release(h.takes)
             if room.total >= workers:
-                return m
+                return m, room
         return None
 
 
