@@ -120,11 +120,23 @@ class Holdings:
         allocs = self.allocs
         for job_id, alloc in changes.items():
             before = allocs.get(job_id)
-            if before is not None and before is not alloc:
+            if before is None or before is alloc:
+                continue
+            if alloc is not None and _stopped(before, alloc):
+                self._stopping(alloc)
+            else:
                 self._drop(job_id)
         for alloc in changes.values():
             if alloc is not None and alloc.id not in allocs:
                 self._add(alloc)
+
+    def _stopping(self, alloc: Allocation) -> None:
+        """The job, counted in, is being stopped: it holds what it held."""
+        holder = self.holder_of[alloc.id]
+        self._count(holder, -1)
+        self.allocs[alloc.id] = alloc
+        holder.terminating = True
+        self._count(holder, 1)
 
     def _holders(self, running: Sequence[Allocation]) -> list[Holder]:
         if not self.seq_repeats:
@@ -225,6 +237,13 @@ def _takes(alloc: Allocation, layout: Layout) -> list[tuple[int, int, int, int]]
     res = alloc.spec.resources
     return [(node, mask, count * res.cpus, count * res.memory_bytes)
             for node, (mask, count) in per_node.items()]
+
+
+def _stopped(before: Allocation, after: Allocation) -> bool:
+    """Whether ``after`` is ``before`` being stopped, and nothing else changed."""
+    return (after.terminating and not before.terminating and after.placement is before.placement
+            and after.spec is before.spec and after.started_at == before.started_at
+            and after.estimated_runtime_s == before.estimated_runtime_s and after.seq == before.seq)
 
 
 _alloc_id = attrgetter("id")

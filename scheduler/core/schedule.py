@@ -113,8 +113,7 @@ class _Cycle:
         self.reserved_masks: dict[int, dict[int, int]] = {}
         self.blocked_by: str | None = None  # Blocking.GLOBAL: the job everything waits behind
         self.tenant_blocked_by: dict[str, str] = {}  # Blocking.TENANT
-        self._lendable_epoch = -1
-        self._lendable = 0
+        self._lendable: int | None = None  # (reset when usage changes)
         self._candidates: list[list[Holder]] | None = None
         #: per run of jobs (by identity, within this cycle): their shapes and ids
         # Keyed by id(jobs); the entry holds jobs itself, so the id cannot be reused meanwhile.
@@ -154,7 +153,7 @@ class _Cycle:
 
     def lendable(self) -> int:
         """Compute others may still borrow: unassigned capacity plus lendable idle guarantees."""
-        if self._lendable_epoch != self.epoch:
+        if self._lendable is None:
             assigned = borrowed = idle = 0
             for name, tenant in self.tenants.items():
                 q = tenant.quota
@@ -164,7 +163,6 @@ class _Cycle:
                 unused = max(0, q.guaranteed - used)
                 idle += unused if q.lending_limit is None else min(unused, q.lending_limit)
             self._lendable = max(0, self.ready_gflops - assigned) + idle - borrowed
-            self._lendable_epoch = self.epoch
         return self._lendable
 
     # -- the cycle ----------------------------------------------------------------------
@@ -303,13 +301,12 @@ class _Cycle:
                 # Fast path: these shapes could not start and nothing has changed since.
                 end = min(n, i + chunk)
                 hits = list(map(self.cache.get, shapes[i:end]))
-                try:
+                if None in hits:
                     m = hits.index(None)
-                except ValueError:
+                    chunk = 8
+                else:
                     m = end - i
                     chunk = min(chunk * 2, 4096)
-                else:
-                    chunk = 8
                 if m:
                     out_ids.extend(job_ids[i:i + m])
                     out_infos.extend(hits[:m] if m < len(hits) else hits)  # type: ignore[arg-type]
@@ -504,6 +501,7 @@ class _Cycle:
         gflops = devices * self.type_gflops[cand.type_idx]
         self.used[spec.tenant] += gflops
         self.used_dev[spec.tenant][cand.type_idx] += devices
+        self._lendable = None
         bound = job.runtime_bound_s
         self.holders.append(Holder(
             job.id, job.seq, spec.tenant, self.policy.priority_classes[spec.priority], gflops,
