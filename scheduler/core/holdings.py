@@ -69,10 +69,12 @@ class Holdings:
         #: per type, the holders of jobs not being stopped that have an expected end, as
         #: (end, seq, n, holder) in order
         self.ending: list[list[Ending]] = [[] for _ in layout.type_names]
-        #: per type, the preemptible holders, least important and most recent first, as
-        #: (priority, -start, -seq, n, holder) in order: a decision's victims come from these
+        #: per type, the preemptible holders of jobs not being stopped, least important and
+        #: most recent first, as (priority, -start, -seq, n, holder) in order: a decision's
+        #: victims come from these
         self.preemptible: list[list[tuple[int, float, int, int, Holder]]] = [[] for _ in layout.type_names]
         self.seqs: dict[int, int] = {}  # how many holders have each seq
+        self.priorities_held: dict[int, int] = {}  # how many holders have each priority
         #: holders sharing a seq with another (a hand-made snapshot): ties in ``ending`` and
         #: in a decision's other orders then go by place in the running list
         self.seq_repeats = 0
@@ -151,6 +153,7 @@ class Holdings:
         self.ending = [[] for _ in self.layout.type_names]
         self.preemptible = [[] for _ in self.layout.type_names]
         self.seqs, self.seq_repeats = {}, 0
+        self.priorities_held = {}
         self.exact = len(set(map(_alloc_id, running))) == len(running)
         return [self._add(a) for a in running]
 
@@ -189,6 +192,7 @@ class Holdings:
         self.used[tenant] = self.used.get(tenant, 0) + sign * holder.gflops
         by_type = self.used_dev.setdefault(tenant, [0] * len(self.type_gflops))
         by_type[holder.type_idx] += sign * holder.devices
+        _tally(self.priorities_held, holder.priority, sign)
         before = self.seqs.get(holder.seq, 0)
         if max(before, before + sign) > 1:
             self.seq_repeats += sign
@@ -198,7 +202,7 @@ class Holdings:
             del self.seqs[holder.seq]
         if not holder.terminating and holder.end is not None:
             self._order(self.ending[holder.type_idx], (holder.end, holder.seq), holder, sign)
-        if holder.preemptible:
+        if holder.preemptible and not holder.terminating:
             self._order(self.preemptible[holder.type_idx],
                         (holder.priority, -holder.started_at, -holder.seq), holder, sign)
         if holder.terminating:
@@ -237,6 +241,14 @@ def _takes(alloc: Allocation, layout: Layout) -> list[tuple[int, int, int, int]]
     res = alloc.spec.resources
     return [(node, mask, count * res.cpus, count * res.memory_bytes)
             for node, (mask, count) in per_node.items()]
+
+
+def _tally(counts: dict[int, int], key: int, sign: int) -> None:
+    left = counts.get(key, 0) + sign
+    if left:
+        counts[key] = left
+    else:
+        del counts[key]
 
 
 def _stopped(before: Allocation, after: Allocation) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -59,6 +60,8 @@ class PendingJob:
     #: that cannot start wait for the same reason (see schedule's fast path).
     shape: str = field(init=False, repr=False, compare=False)
     runtime_bound_s: float | None = field(init=False, repr=False, compare=False)
+    #: (bound, seq): shortest first, jobs without a bound last
+    runtime_order: tuple[float, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         spec = self.spec
@@ -70,6 +73,7 @@ class PendingJob:
         object.__setattr__(self, "shape", shape)
         bound = self.estimated_runtime_s or spec.estimated_runtime_s or spec.max_runtime_s
         object.__setattr__(self, "runtime_bound_s", bound)
+        object.__setattr__(self, "runtime_order", (math.inf if bound is None else bound, self.seq))
 
 
 @dataclass(frozen=True, slots=True)

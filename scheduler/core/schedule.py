@@ -27,7 +27,7 @@ import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from scheduler.core.fairshare import order_key
@@ -114,6 +114,7 @@ class _Cycle:
         self.blocked_by: str | None = None  # Blocking.GLOBAL: the job everything waits behind
         self.tenant_blocked_by: dict[str, str] = {}  # Blocking.TENANT
         self._lendable: int | None = None  # (reset when usage changes)
+        self._share_keys: dict[str, float] = {}  # per tenant (reset when its usage changes)
         self._candidates: list[list[Holder]] | None = None
         #: per run of jobs (by identity, within this cycle): their shapes and ids
         # Keyed by id(jobs); the entry holds jobs itself, so the id cannot be reused meanwhile.
@@ -146,10 +147,14 @@ class _Cycle:
         self.cache_k = [{} for _ in range(len(self.reservations) + 1)]
 
     def share_key(self, tenant: str) -> float:
-        used = self.used_dev[tenant]
-        total = self.cap.total_by_type
-        current = max((u / t for u, t in zip(used, total, strict=True) if t), default=0.0)
-        return order_key(current, self.history.get(tenant, 0.0), self.tenants[tenant].weight)
+        key = self._share_keys.get(tenant)
+        if key is None:
+            used = self.used_dev[tenant]
+            total = self.cap.total_by_type
+            current = max((u / t for u, t in zip(used, total, strict=True) if t), default=0.0)
+            key = self._share_keys[tenant] = order_key(
+                current, self.history.get(tenant, 0.0), self.tenants[tenant].weight)
+        return key
 
     def lendable(self) -> int:
         """Compute others may still borrow: unassigned capacity plus lendable idle guarantees."""
@@ -502,6 +507,7 @@ class _Cycle:
         self.used[spec.tenant] += gflops
         self.used_dev[spec.tenant][cand.type_idx] += devices
         self._lendable = None
+        self._share_keys.pop(spec.tenant, None)
         bound = job.runtime_bound_s
         self.holders.append(Holder(
             job.id, job.seq, spec.tenant, self.policy.priority_classes[spec.priority], gflops,
@@ -541,8 +547,9 @@ class _Cycle:
                 for hs in by_type:
                     hs.sort(key=lambda h: (h.priority, -h.started_at, -h.seq))
             else:  # (holders admitted in this cycle are not in the holdings)
-                by_type = [[h for _, _, _, _, h in entries if not h.terminating and h.started_at <= oldest_start]
-                           for entries in self.holdings.preemptible]
+                by_type = [_started_by(entries, oldest_start) for entries in self.holdings.preemptible]
+                if self.marked:
+                    by_type = [[h for h in hs if not h.terminating] for hs in by_type]
             self._candidates = by_type
         return self._candidates[type_idx]
 
@@ -552,7 +559,8 @@ class _Cycle:
         entry = self._own_cache.get(key)
         if entry is None:
             if self._lowest_priority is None:
-                self._lowest_priority = min(map(_priority, self.holders), default=priority)
+                held = [*self.holdings.priorities_held, *map(_priority, self.holders[self._base:])]
+                self._lowest_priority = min(held, default=priority)
             own = [] if priority <= self._lowest_priority else [
                 h for h in self._victim_candidates(t) if h.tenant == tenant and h.priority < priority]
             entry = self._own_cache[key] = (own, sum(h.devices for h in own), sum(h.gflops for h in own))
@@ -807,16 +815,26 @@ def _remembered(snapshot: Snapshot, policy: Policy) -> Holdings:
     return holdings
 
 
+def _started_by(entries: list[tuple[int, float, int, int, Holder]], oldest_start: float) -> list[Holder]:
+    """The holders of ``entries`` (in the holdings' order of victims) that started by
+    ``oldest_start``: in each priority, the last ones."""
+    out: list[Holder] = []
+    i, n = 0, len(entries)
+    while i < n:
+        priority = entries[i][0]
+        end = bisect_left(entries, (priority, math.inf), lo=i)
+        out.extend(map(_holder, entries[bisect_left(entries, (priority, -oldest_start), lo=i, hi=end):end]))
+        i = end
+    return out
+
+
 def _submitted(job: PendingJob) -> float:
     return job.submitted_at
 
 
 _by_seq = attrgetter("seq")
+_by_runtime = attrgetter("runtime_order")
 _priority = attrgetter("priority")
+_holder = itemgetter(-1)
 _shape = attrgetter("shape")
 _job_id = attrgetter("id")
-
-
-def _by_runtime(job: PendingJob) -> tuple[float, int]:
-    bound = job.runtime_bound_s
-    return (math.inf if bound is None else bound, job.seq)
