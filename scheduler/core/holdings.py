@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import compress
 from operator import attrgetter, is_not
+from typing import Any
 
 from scheduler.core.model import Allocation
 from scheduler.core.placement import Capacity, Layout
@@ -66,9 +67,14 @@ class Holdings:
         self.stopping: dict[str, int] = {}  # per tenant, its jobs being stopped
         self.leaving: dict[int, Holder] = {}  # the holders of those jobs, by their id()
         #: per type, the holders of jobs not being stopped that have an expected end, as
-        #: (end, seq, n, holder) in order (n, rising, only keeps tuples from comparing holders)
+        #: (end, seq, n, holder) in order
         self.ending: list[list[Ending]] = [[] for _ in layout.type_names]
+        #: per type, the preemptible holders of jobs not being stopped, least important and
+        #: most recent first, as (priority, -start, -seq, n, holder) in order: a decision's
+        #: victims come from these
+        self.preemptible: list[list[tuple[int, float, int, int, Holder]]] = [[] for _ in layout.type_names]
         self.seqs: dict[int, int] = {}  # how many holders have each seq
+        self.priorities_held: dict[int, int] = {}  # how many holders have each priority
         #: holders sharing a seq with another (a hand-made snapshot): ties in ``ending`` and
         #: in a decision's other orders then go by place in the running list
         self.seq_repeats = 0
@@ -76,11 +82,21 @@ class Holdings:
         #: holders a decision marked as victims (``terminating``); unmarked at the next sync
         self.marked: list[Holder] = []
         self.exact = True  # False: devices overlap or ids repeat, so count afresh
+        self.synced = False  # whether a sync compared every running job
 
-    def sync(self, running: Sequence[Allocation]) -> list[Holder]:
+    def sync(self, running: Sequence[Allocation],
+             changes: Mapping[str, Allocation | None] | None = None) -> list[Holder]:
         """Bring the holdings up to ``running``; returns its holders, in its order where
-        two of them have the same seq (elsewhere a decision orders holders by seq)."""
+        two of them have the same seq (elsewhere a decision orders holders by seq).
+
+        ``changes``: what changed since the last sync (see ``Snapshot.running_changes``).
+        """
         self._unmark()
+        if changes is not None and self.synced and self.exact:
+            self._apply(changes)
+            if self.exact and len(self.allocs) == len(running):
+                return self._holders(running)
+        self.synced = True
         ids = list(map(_alloc_id, running))
         live = set(ids)
         if not self.exact or len(live) != len(running):
@@ -98,9 +114,36 @@ class Holdings:
             self._add(a)
         if not self.exact:
             return self._recount(running)
+        return self._holders(running)
+
+    def _apply(self, changes: Mapping[str, Allocation | None]) -> None:
+        """Drop the jobs gone or changed, then count the new allocations in (a change
+        already applied is no change)."""
+        allocs = self.allocs
+        for job_id, alloc in changes.items():
+            before = allocs.get(job_id)
+            if before is None or before is alloc:
+                continue
+            if alloc is not None and _stopped(before, alloc):
+                self._stopping(alloc)
+            else:
+                self._drop(job_id)
+        for alloc in changes.values():
+            if alloc is not None and alloc.id not in allocs:
+                self._add(alloc)
+
+    def _stopping(self, alloc: Allocation) -> None:
+        """The job, counted in, is being stopped: it holds what it held."""
+        holder = self.holder_of[alloc.id]
+        self._count(holder, -1)
+        self.allocs[alloc.id] = alloc
+        holder.terminating = True
+        self._count(holder, 1)
+
+    def _holders(self, running: Sequence[Allocation]) -> list[Holder]:
         if not self.seq_repeats:
             return list(self.holder_of.values())  # seqs order them wherever order matters
-        return list(map(self.holder_of.__getitem__, ids))
+        return [self.holder_of[a.id] for a in running]
 
     def _recount(self, running: Sequence[Allocation]) -> list[Holder]:
         """Count every running job afresh."""
@@ -108,7 +151,9 @@ class Holdings:
         self.allocs, self.holder_of, self.used, self.used_dev, self.stopping = {}, {}, {}, {}, {}
         self.leaving = {}
         self.ending = [[] for _ in self.layout.type_names]
+        self.preemptible = [[] for _ in self.layout.type_names]
         self.seqs, self.seq_repeats = {}, 0
+        self.priorities_held = {}
         self.exact = len(set(map(_alloc_id, running))) == len(running)
         return [self._add(a) for a in running]
 
@@ -147,6 +192,7 @@ class Holdings:
         self.used[tenant] = self.used.get(tenant, 0) + sign * holder.gflops
         by_type = self.used_dev.setdefault(tenant, [0] * len(self.type_gflops))
         by_type[holder.type_idx] += sign * holder.devices
+        _tally(self.priorities_held, holder.priority, sign)
         before = self.seqs.get(holder.seq, 0)
         if max(before, before + sign) > 1:
             self.seq_repeats += sign
@@ -155,15 +201,10 @@ class Holdings:
         else:
             del self.seqs[holder.seq]
         if not holder.terminating and holder.end is not None:
-            ending = self.ending[holder.type_idx]
-            if sign > 0:
-                self._n += 1
-                insort(ending, (holder.end, holder.seq, self._n, holder))
-            else:
-                i = bisect_left(ending, (holder.end, holder.seq))
-                while ending[i][3] is not holder:
-                    i += 1
-                del ending[i]
+            self._order(self.ending[holder.type_idx], (holder.end, holder.seq), holder, sign)
+        if holder.preemptible and not holder.terminating:
+            self._order(self.preemptible[holder.type_idx],
+                        (holder.priority, -holder.started_at, -holder.seq), holder, sign)
         if holder.terminating:
             left = self.stopping.get(tenant, 0) + sign
             if left:
@@ -174,6 +215,19 @@ class Holdings:
                 self.leaving[id(holder)] = holder
             else:
                 del self.leaving[id(holder)]
+
+
+    def _order(self, entries: list[Any], key: tuple[Any, ...], holder: Holder, sign: int) -> None:
+        """Insert (sign 1) or remove (-1) the holder's entry (*key, n, holder) in sorted ``entries``
+        (n, rising, only keeps tuples from comparing holders)."""
+        if sign > 0:
+            self._n += 1
+            insort(entries, (*key, self._n, holder))
+        else:
+            i = bisect_left(entries, key)
+            while entries[i][-1] is not holder:
+                i += 1
+            del entries[i]
 
 
 def _takes(alloc: Allocation, layout: Layout) -> list[tuple[int, int, int, int]]:
@@ -187,6 +241,21 @@ def _takes(alloc: Allocation, layout: Layout) -> list[tuple[int, int, int, int]]
     res = alloc.spec.resources
     return [(node, mask, count * res.cpus, count * res.memory_bytes)
             for node, (mask, count) in per_node.items()]
+
+
+def _tally(counts: dict[int, int], key: int, sign: int) -> None:
+    left = counts.get(key, 0) + sign
+    if left:
+        counts[key] = left
+    else:
+        del counts[key]
+
+
+def _stopped(before: Allocation, after: Allocation) -> bool:
+    """Whether ``after`` is ``before`` being stopped, and nothing else changed."""
+    return (after.terminating and not before.terminating and after.placement is before.placement
+            and after.spec is before.spec and after.started_at == before.started_at
+            and after.estimated_runtime_s == before.estimated_runtime_s and after.seq == before.seq)
 
 
 _alloc_id = attrgetter("id")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -59,6 +60,8 @@ class PendingJob:
     #: that cannot start wait for the same reason (see schedule's fast path).
     shape: str = field(init=False, repr=False, compare=False)
     runtime_bound_s: float | None = field(init=False, repr=False, compare=False)
+    #: (bound, seq): shortest first, jobs without a bound last
+    runtime_order: tuple[float, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         spec = self.spec
@@ -70,6 +73,7 @@ class PendingJob:
         object.__setattr__(self, "shape", shape)
         bound = self.estimated_runtime_s or spec.estimated_runtime_s or spec.max_runtime_s
         object.__setattr__(self, "runtime_bound_s", bound)
+        object.__setattr__(self, "runtime_order", (math.inf if bound is None else bound, self.seq))
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +105,10 @@ class Snapshot:
     #: can reuse (the center's layout, what each running job holds). Never
     #: changes a decision; None: nothing is remembered.
     memo: dict[str, Any] | None = field(default=None, compare=False)
+    #: With ``memo``: by job id, the running jobs added or changed (their allocation)
+    #: or gone (None) since the last snapshot with that memo, so that only they are
+    #: looked at; None: not known, every running job is compared.
+    running_changes: Mapping[str, Allocation | None] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ that the caller turns into device indices.
 from __future__ import annotations
 
 from bisect import insort
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from copy import copy as shallow_copy
 from dataclasses import dataclass
 
@@ -143,6 +143,16 @@ class Capacity:
             buckets = self.buckets[t]
             buckets[before].remove(node)
             insort(buckets[after], node)
+
+    def set_nodes(self, states: Mapping[int, Sequence[int]]) -> dict[int, tuple[int, int, int]]:
+        """Set nodes' (free device mask, cpus, memory); returns what they were, to set back."""
+        before = {}
+        for node, (bits, cpus, mem) in states.items():
+            before[node] = (self.free[node], self.cpu[node], self.mem[node])
+            self._set_free(node, bits)
+            self.cpu[node] = cpus
+            self.mem[node] = mem
+        return before
 
     def lowest_free(self, node: int, count: int, blocked: int = 0) -> int:
         """The mask of the ``count`` lowest-numbered free devices of a node."""
@@ -307,6 +317,62 @@ class Capacity:
         if mem and self.mem_total[i]:
             out = max(out, left - (self.mem[i] - mem) / self.mem_total[i])
         return out if out > 0.0 else 0.0
+
+
+class Room:
+    """How many workers of a gang the ready nodes of one type hold, counted as jobs
+    release devices, without changing the capacity.
+
+    ``Capacity.fit`` finds a placement exactly when that count (``total``) reaches the
+    gang's workers, and a release only adds room: so the fewest releases that let a
+    gang fit are found by counting, without trying placements.
+    """
+
+    def __init__(self, cap: Capacity, type_idx: int, per_worker: int, cpus: int, mem: int,
+                 blocked: Mapping[int, int] | None = None) -> None:
+        self.cap, self.type_idx, self.per, self.cpus, self.mem = cap, type_idx, per_worker, cpus, mem
+        self.blocked = blocked
+        #: node -> [free bits, cpus, memory] with the released jobs gone
+        self.nodes: dict[int, list[int]] = {}
+        # Nodes with fewer than ``per_worker`` free devices hold no worker, now.
+        self.total = sum(self._room(i, cap.free[i], cap.cpu[i], cap.mem[i])
+                         for i in cap.nodes_with(type_idx, per_worker))
+
+    def _room(self, i: int, bits: int, cpu: int, memory: int) -> int:
+        blocked = self.blocked
+        k = (bits & ~blocked.get(i, 0) if blocked else bits).bit_count() // self.per
+        if self.cpus:
+            k = min(k, cpu // self.cpus)
+        if self.mem:
+            k = min(k, memory // self.mem)
+        return max(k, 0)
+
+    def release(self, takes: Iterable[tuple[int, int, int, int]]) -> None:
+        """Count (node, device mask, cpus, memory) as given back."""
+        self._change(takes, 1)
+
+    def take(self, takes: Iterable[tuple[int, int, int, int]]) -> None:
+        """Count released (node, device mask, cpus, memory) as taken again."""
+        self._change(takes, -1)
+
+    def _change(self, takes: Iterable[tuple[int, int, int, int]], sign: int) -> None:
+        cap, nodes, room, per = self.cap, self.nodes, self._room, self.per
+        ready, node_type, t = cap.ready, cap.node_type, self.type_idx
+        devices_only = not (self.cpus or self.mem or self.blocked)  # room is free devices // per
+        for node, mask, cpus, mem in takes:
+            if not ready[node] or node_type[node] != t:
+                continue
+            state = nodes.get(node)
+            if state is None:
+                state = nodes[node] = [cap.free[node], cap.cpu[node], cap.mem[node]]
+            bits, cpu, memory = state
+            state[0] = after = bits | mask if sign > 0 else bits & ~mask
+            state[1] = cpu + sign * cpus
+            state[2] = memory + sign * mem
+            if devices_only:
+                self.total += after.bit_count() // per - bits.bit_count() // per
+            else:
+                self.total += room(node, *state) - room(node, bits, cpu, memory)
 
 
 def _fill(caps: list[tuple[int, int, int]], workers: int, size: list[int]) -> list[NodeTake]:

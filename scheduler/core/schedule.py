@@ -28,7 +28,7 @@ import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from scheduler.core.fairshare import order_key
@@ -45,7 +45,7 @@ from scheduler.core.model import (
     Reservation,
     Snapshot,
 )
-from scheduler.core.placement import Fit, Layout
+from scheduler.core.placement import Fit, Layout, Room
 from scheduler.core.queue import PendingQueue
 from scheduler.domain import JobSpec, Tenant
 
@@ -85,7 +85,7 @@ class _Cycle:
         self.type_gflops = holdings.type_gflops
         self.tenant_rank = {name: i for i, name in enumerate(sorted(self.tenants))}
         self.holdings = holdings
-        self.holders = holdings.sync(snapshot.running)
+        self.holders = holdings.sync(snapshot.running, snapshot.running_changes)
         self._base = len(self.holders)  # those after are admitted in this cycle
         self.marked = holdings.marked  # victims marked here are unmarked at the next sync
         self.cap = holdings.cap.copy()
@@ -114,17 +114,20 @@ class _Cycle:
         self.reserved_masks: dict[int, dict[int, int]] = {}
         self.blocked_by: str | None = None  # Blocking.GLOBAL: the job everything waits behind
         self.tenant_blocked_by: dict[str, str] = {}  # Blocking.TENANT
-        self._lendable_epoch = -1
-        self._lendable = 0
+        self._lendable: int | None = None  # (reset when usage changes)
+        self._share_keys: dict[str, float] = {}  # per tenant (reset when its usage changes)
         self._candidates: list[list[Holder]] | None = None
         #: per run of jobs (by identity, within this cycle): their shapes and ids
         # Keyed by id(jobs); the entry holds jobs itself, so the id cannot be reused meanwhile.
         self._columns: dict[int, tuple[Sequence[PendingJob], list[str], list[str]]] = {}
-        #: victim candidates (with their devices and own gflops) by (type, tenant, priority):
-        #: ``_own_cache`` the tenant's own, ``_cand_cache`` those and what it may reclaim,
-        #: which changes with usage (reset on admission)
+        #: victim candidates by (type, tenant, priority): ``_own_cache`` the tenant's own (with
+        #: their devices and gflops), ``_cand_cache`` those and what it may reclaim, which
+        #: changes with usage (reset on admission)
         self._own_cache: dict[tuple[int, str, int], tuple[list[Holder], int, int]] = {}
-        self._cand_cache: dict[tuple[int, str, int], tuple[list[Holder], int, int]] = {}
+        self._cand_cache: dict[tuple[int, str, int], list[Holder]] = {}
+        #: per type, per tenant: how many candidates it has and their devices
+        self._cand_counts: dict[int, dict[str, tuple[int, int]]] = {}
+        self._over: tuple[int, set[str]] = (-1, set())  # (epoch, tenants above their guarantee)
         self._lowest_priority: int | None = None  # of the holders: nothing runs below it
 
     # -- state ----------------------------------------------------------------------
@@ -145,14 +148,18 @@ class _Cycle:
         self.cache_k = [{} for _ in range(len(self.reservations) + 1)]
 
     def share_key(self, tenant: str) -> float:
-        used = self.used_dev[tenant]
-        total = self.cap.total_by_type
-        current = max((u / t for u, t in zip(used, total, strict=True) if t), default=0.0)
-        return order_key(current, self.history.get(tenant, 0.0), self.tenants[tenant].weight)
+        key = self._share_keys.get(tenant)
+        if key is None:
+            used = self.used_dev[tenant]
+            total = self.cap.total_by_type
+            current = max((u / t for u, t in zip(used, total, strict=True) if t), default=0.0)
+            key = self._share_keys[tenant] = order_key(
+                current, self.history.get(tenant, 0.0), self.tenants[tenant].weight)
+        return key
 
     def lendable(self) -> int:
         """Compute others may still borrow: unassigned capacity plus lendable idle guarantees."""
-        if self._lendable_epoch != self.epoch:
+        if self._lendable is None:
             assigned = borrowed = idle = 0
             for name, tenant in self.tenants.items():
                 q = tenant.quota
@@ -162,7 +169,6 @@ class _Cycle:
                 unused = max(0, q.guaranteed - used)
                 idle += unused if q.lending_limit is None else min(unused, q.lending_limit)
             self._lendable = max(0, self.ready_gflops - assigned) + idle - borrowed
-            self._lendable_epoch = self.epoch
         return self._lendable
 
     # -- the cycle ----------------------------------------------------------------------
@@ -301,13 +307,12 @@ class _Cycle:
                 # Fast path: these shapes could not start and nothing has changed since.
                 end = min(n, i + chunk)
                 hits = list(map(self.cache.get, shapes[i:end]))
-                try:
+                if None in hits:
                     m = hits.index(None)
-                except ValueError:
+                    chunk = 8
+                else:
                     m = end - i
                     chunk = min(chunk * 2, 4096)
-                else:
-                    chunk = 8
                 if m:
                     out_ids.extend(job_ids[i:i + m])
                     out_infos.extend(hits[:m] if m < len(hits) else hits)  # type: ignore[arg-type]
@@ -505,6 +510,8 @@ class _Cycle:
         gflops = devices * self.type_gflops[cand.type_idx]
         self.used[spec.tenant] += gflops
         self.used_dev[spec.tenant][cand.type_idx] += devices
+        self._lendable = None
+        self._share_keys.pop(spec.tenant, None)
         bound = job.runtime_bound_s
         self.holders.append(Holder(
             job.id, job.seq, spec.tenant, self.policy.priority_classes[spec.priority], gflops,
@@ -529,15 +536,24 @@ class _Cycle:
                 self._retake(h)
 
     def _victim_candidates(self, type_idx: int) -> list[Holder]:
-        """Jobs of a type that may be preempted at all, least important and most recent first."""
+        """Jobs of a type that may be preempted at all, least important and most recent first.
+
+        The holdings keep the preemptible ones in that order; where seqs repeat (a hand-made
+        snapshot), ties go by place in ``holders`` and they are sorted afresh.
+        """
         if self._candidates is None:
             oldest_start = self.now - self.policy.min_runtime_s
-            by_type: list[list[Holder]] = [[] for _ in self.cap.type_names]
-            for h in self.holders:
-                if h.preemptible and not h.terminating and not h.new and h.started_at <= oldest_start:
-                    by_type[h.type_idx].append(h)
-            for hs in by_type:
-                hs.sort(key=lambda h: (h.priority, -h.started_at, -h.seq))
+            if self.holdings.seq_repeats:
+                by_type: list[list[Holder]] = [[] for _ in self.cap.type_names]
+                for h in self.holders:
+                    if h.preemptible and not h.terminating and not h.new and h.started_at <= oldest_start:
+                        by_type[h.type_idx].append(h)
+                for hs in by_type:
+                    hs.sort(key=lambda h: (h.priority, -h.started_at, -h.seq))
+            else:  # (holders admitted in this cycle are not in the holdings)
+                by_type = [_started_by(entries, oldest_start) for entries in self.holdings.preemptible]
+                if self.marked:
+                    by_type = [[h for h in hs if not h.terminating] for hs in by_type]
             self._candidates = by_type
         return self._candidates[type_idx]
 
@@ -547,25 +563,42 @@ class _Cycle:
         entry = self._own_cache.get(key)
         if entry is None:
             if self._lowest_priority is None:
-                self._lowest_priority = min(map(_priority, self.holders), default=priority)
+                held = [*self.holdings.priorities_held, *map(_priority, self.holders[self._base:])]
+                self._lowest_priority = min(held, default=priority)
             own = [] if priority <= self._lowest_priority else [
                 h for h in self._victim_candidates(t) if h.tenant == tenant and h.priority < priority]
             entry = self._own_cache[key] = (own, sum(h.devices for h in own), sum(h.gflops for h in own))
         return entry
 
-    def _reclaim_candidates(self, t: int, tenant: str, priority: int, over: set[str]
-                            ) -> tuple[list[Holder], int, int]:
+    def _reclaim_candidates(self, t: int, tenant: str, priority: int, over: set[str]) -> list[Holder]:
         """The tenant's own candidates and the jobs of tenants ``over`` their guarantee."""
         key = (t, tenant, priority)
-        entry = self._cand_cache.get(key)
-        if entry is None:
+        cands = self._cand_cache.get(key)
+        if cands is None:
             own_too = self.policy.priority_preemption
-            cands = [h for h in self._victim_candidates(t)
-                     if (own_too and h.tenant == tenant and h.priority < priority)
-                     or (h.tenant != tenant and h.tenant in over)]
-            own_gflops = sum(h.gflops for h in cands if h.tenant == tenant)
-            entry = self._cand_cache[key] = (cands, sum(h.devices for h in cands), own_gflops)
-        return entry
+            cands = self._cand_cache[key] = [
+                h for h in self._victim_candidates(t)
+                if (own_too and h.tenant == tenant and h.priority < priority)
+                or (h.tenant != tenant and h.tenant in over)]
+        return cands
+
+    def _candidate_counts(self, t: int) -> dict[str, tuple[int, int]]:
+        """Per tenant: how many candidates of type ``t`` it has, and their devices."""
+        counts = self._cand_counts.get(t)
+        if counts is None:
+            counts = self._cand_counts[t] = {}
+            for h in self._victim_candidates(t):
+                n, devices = counts.get(h.tenant, (0, 0))
+                counts[h.tenant] = (n + 1, devices + h.devices)
+        return counts
+
+    def _over_guarantee(self) -> set[str]:
+        """The tenants above their guarantee (it changes with usage only)."""
+        epoch, over = self._over
+        if epoch != self.epoch:
+            over = {name for name, t in self.tenants.items() if self.used[name] > t.quota.guaranteed}
+            self._over = (self.epoch, over)
+        return over
 
     def _find_victims(self, job: PendingJob, types: list[int]) -> list[tuple[Holder, PreemptReason]]:
         """The fewest, least important, most recent jobs whose release lets ``job`` start."""
@@ -576,7 +609,7 @@ class _Cycle:
         tenant = spec.tenant
         quota = self.tenants[tenant].quota
         priority = policy.priority_classes[spec.priority]
-        over = {name for name, t in self.tenants.items() if self.used[name] > t.quota.guaranteed}
+        over = self._over_guarantee()
         for t in types:
             gflops = spec.devices * self.type_gflops[t]
             name = self.cap.type_names[t]
@@ -586,17 +619,27 @@ class _Cycle:
             # (see below): not at all if it would not, even with all its own candidates gone.
             reclaim = (policy.reclaim and bool(over - {tenant})
                        and self.used[tenant] - mine[2] + gflops <= quota.guaranteed)
-            cands, releasable, own_gflops = self._reclaim_candidates(t, tenant, priority, over) if reclaim else mine
+            count, releasable = len(mine[0]), mine[1]
+            if reclaim:  # counted without listing the candidates: most searches end below
+                counts = self._candidate_counts(t)
+                for victim in over:
+                    if victim != tenant and victim in counts:
+                        count += counts[victim][0]
+                        releasable += counts[victim][1]
             # Hopeless whatever is chosen: too few devices, or too little own quota freed.
-            if not cands or releasable + self.cap.free_by_type[t] < spec.devices:
+            if not count or releasable + self.cap.free_by_type[t] < spec.devices:
                 continue
             ceiling = quota.limit if policy.borrowing else quota.guaranteed
-            if self.used[tenant] - own_gflops + gflops > ceiling:
+            if self.used[tenant] - mine[2] + gflops > ceiling:
                 continue
+            cands = self._reclaim_candidates(t, tenant, priority, over) if reclaim else mine[0]
+            res = spec.resources
             chosen: list[tuple[Holder, PreemptReason]] = []
             released: dict[str, int] = {}
             own_devices = 0
-            found = False
+            # The room the victims leave is counted, once the quota would let the job in:
+            # both only grow as victims are added, and the job is never placed to find out.
+            room: Room | None = None
             for h in cands:
                 if h.terminating:
                     continue
@@ -614,43 +657,45 @@ class _Cycle:
                     own_devices += h.devices
                 chosen.append((h, why))
                 released[h.tenant] = released.get(h.tenant, 0) + h.gflops
-                self._release(h)
-                if self._victims_suffice(tenant, t, spec, gflops, released, own_devices, cap_devices):
-                    found = True
+                if room is not None:
+                    room.release(h.takes)
+                elif self._quota_suffices(tenant, t, spec, gflops, released, own_devices, cap_devices):
+                    room = Room(self.cap, t, res.accelerators, res.cpus, res.memory_bytes)
+                    for c, _ in chosen:
+                        room.release(c.takes)
+                else:
+                    continue
+                if room.total >= spec.workers:
                     break
-            if not found:
-                for h, _ in chosen:
-                    self._retake(h)
-                continue
+            if room is None or room.total < spec.workers:
+                continue  # not enough, even with every candidate gone
             # Drop victims the job does not need after all, most important first.
-            for pick in sorted(chosen, key=lambda e: (-e[0].priority, e[0].started_at, e[0].seq)):
-                h = pick[0]
-                self._retake(h)
+            dropped: set[int] = set()  # by id(): holders compare slowly
+            for h, _ in sorted(chosen, key=lambda e: (-e[0].priority, e[0].started_at, e[0].seq)):
+                room.take(h.takes)
                 released[h.tenant] -= h.gflops
                 own_after = own_devices - (h.devices if h.tenant == tenant else 0)
-                if self._victims_suffice(tenant, t, spec, gflops, released, own_after, cap_devices):
-                    chosen.remove(pick)
+                if (room.total >= spec.workers
+                        and self._quota_suffices(tenant, t, spec, gflops, released, own_after, cap_devices)):
+                    dropped.add(id(h))
                     own_devices = own_after
                 else:
-                    self._release(h)
+                    room.release(h.takes)
                     released[h.tenant] += h.gflops
-            for h, _ in chosen:
-                self._retake(h)
+            chosen = [e for e in chosen if id(e[0]) not in dropped]
             chosen.sort(key=lambda e: e[0].seq)
             return chosen
         return []
 
-    def _victims_suffice(self, tenant: str, t: int, spec: JobSpec, gflops: int,
-                         released: Mapping[str, int], own_devices: int, cap_devices: int | None) -> bool:
+    def _quota_suffices(self, tenant: str, t: int, spec: JobSpec, gflops: int,
+                        released: Mapping[str, int], own_devices: int, cap_devices: int | None) -> bool:
+        """Whether the tenant's quota lets the job in with the ``released`` victims gone."""
         quota = self.tenants[tenant].quota
         used = self.used[tenant] - released.get(tenant, 0)
         limit = quota.limit if self.policy.borrowing else quota.guaranteed
         if used + gflops > limit:
             return False
-        if cap_devices is not None and self.used_dev[tenant][t] - own_devices + spec.devices > cap_devices:
-            return False
-        res = spec.resources
-        return self.cap.fit(t, spec.workers, res.accelerators, res.cpus, res.memory_bytes) is not None
+        return cap_devices is None or self.used_dev[tenant][t] - own_devices + spec.devices <= cap_devices
 
     def _why_not(self, allowed: list[_Candidate], workers: int, per: int, cpus: int, mem: int) -> tuple[Reason, str]:
         cap = self.cap
@@ -713,7 +758,7 @@ class _Cycle:
         now, holdings = self.now, self.holdings
         new = self.holders[self._base:]
         new_seqs = {h.seq for h in new}
-        if holdings.seq_repeats or len(new_seqs) < len(new) or not new_seqs.isdisjoint(holdings.seqs):
+        if holdings.seq_repeats or len(new_seqs) < len(new) or not holdings.seqs.keys().isdisjoint(new_seqs):
             return _expected(sorted((now if h.terminating or h.end is None else h.end, h.seq, idx, h)
                                     for idx, h in enumerate(self.holders)
                                     if h.type_idx == t and (h.terminating or h.end is not None)), now)
@@ -729,57 +774,28 @@ class _Cycle:
                       ) -> tuple[int, dict[int, int]] | None:
         """How many of ``ending`` (in order of their end) must be gone for the gang to fit,
         as (index of the last one, the devices it would take)."""
-        m = self._releases_needed(t, workers, per, cpus, mem, blocked, ending)
-        if m is None:
+        found = self._releases_needed(t, workers, per, cpus, mem, blocked, ending)
+        if found is None:
             return None
-        gone = [e[3] for e in ending[:m]]
-        for h in gone:
-            self._release(h)
+        m, room = found
+        before = self.cap.set_nodes(room.nodes)  # as those jobs leave them
         try:
             fit = self.cap.fit(t, workers, per, cpus, mem, blocked)
             assert fit is not None
             _, masks = self.cap.to_placement(t, fit.takes, per, blocked)
         finally:
-            for h in gone:
-                self._retake(h)
+            self.cap.set_nodes(before)
         return m - 1, dict(masks)
 
     def _releases_needed(self, t: int, workers: int, per: int, cpus: int, mem: int,
-                         blocked: Mapping[int, int] | None, ending: list[Ending]) -> int | None:
-        """The fewest of ``ending``, in order and at least one, whose release lets the gang fit.
-
-        A gang fits exactly when the ready nodes of its type can hold ``workers`` of its
-        workers in all (what ``Capacity.fit`` counts), and a release only adds room, so
-        one pass that counts room per node as jobs go finds it without trying placements.
-        """
-        cap = self.cap
-        ready, node_type = cap.ready, cap.node_type
-
-        def room(i: int, bits: int, cpu: int, memory: int) -> int:
-            k = (bits & ~blocked.get(i, 0) if blocked else bits).bit_count() // per
-            if cpus:
-                k = min(k, cpu // cpus)
-            if mem:
-                k = min(k, memory // mem)
-            return max(k, 0)
-
-        # Nodes with fewer than ``per`` free devices hold no worker, now.
-        total = sum(room(i, cap.free[i], cap.cpu[i], cap.mem[i]) for i in cap.nodes_with(t, per))
-        nodes: dict[int, list[int]] = {}  # node -> [free bits, cpus, memory] with the jobs gone
+                         blocked: Mapping[int, int] | None, ending: list[Ending]) -> tuple[int, Room] | None:
+        """The fewest of ``ending``, in order and at least one, whose release lets the gang fit,
+        and the room they leave."""
+        room = Room(self.cap, t, per, cpus, mem, blocked)
         for m, (_, _, _, h) in enumerate(ending, 1):
-            for node, mask, c, mm in h.takes:
-                if not ready[node] or node_type[node] != t:
-                    continue
-                state = nodes.get(node)
-                if state is None:
-                    state = nodes[node] = [cap.free[node], cap.cpu[node], cap.mem[node]]
-                before = room(node, *state)
-                state[0] |= mask
-                state[1] += c
-                state[2] += mm
-                total += room(node, *state) - before
-            if total >= workers:
-                return m
+            room.release(h.takes)
+            if room.total >= workers:
+                return m, room
         return None
 
 
@@ -823,16 +839,26 @@ def _ending_key(e: Ending) -> tuple[float, int, int]:
     return e[0], e[1], e[2]
 
 
+def _started_by(entries: list[tuple[int, float, int, int, Holder]], oldest_start: float) -> list[Holder]:
+    """The holders of ``entries`` (in the holdings' order of victims) that started by
+    ``oldest_start``: in each priority, the last ones."""
+    out: list[Holder] = []
+    i, n = 0, len(entries)
+    while i < n:
+        priority = entries[i][0]
+        end = bisect_left(entries, (priority, math.inf), lo=i)
+        out.extend(map(_holder, entries[bisect_left(entries, (priority, -oldest_start), lo=i, hi=end):end]))
+        i = end
+    return out
+
+
 def _submitted(job: PendingJob) -> float:
     return job.submitted_at
 
 
 _by_seq = attrgetter("seq")
+_by_runtime = attrgetter("runtime_order")
 _priority = attrgetter("priority")
+_holder = itemgetter(-1)
 _shape = attrgetter("shape")
 _job_id = attrgetter("id")
-
-
-def _by_runtime(job: PendingJob) -> tuple[float, int]:
-    bound = job.runtime_bound_s
-    return (math.inf if bound is None else bound, job.seq)

@@ -123,6 +123,8 @@ class Engine:
         #: every step reads them for the usage history
         self._held: dict[str, dict[str, int]] = {}
         self._totals: tuple[Center, dict[str, int]] | None = None  # devices by type of a center
+        #: ``holding`` changed since the last decision: by job id, the allocation or None
+        self._held_changes: dict[str, Allocation | None] = {}
         self.history: dict[str, float] = dict(state.usage_history)
         self.history_at = state.history_at
         self.next_seq = state.next_seq
@@ -149,12 +151,18 @@ class Engine:
         if before is not None:
             self._count(before, -1)
         self.holding[alloc.id] = alloc
+        self._held_changes[alloc.id] = alloc
         self._count(alloc, 1)
 
     def _unhold(self, job_id: str) -> None:
         alloc = self.holding.pop(job_id, None)
         if alloc is not None:
+            self._held_changes[job_id] = None
             self._count(alloc, -1)
+
+    def _stopping(self, job_id: str) -> None:
+        """The job's devices stay held until the executor says they are free."""
+        self._hold(replace(self.holding[job_id], terminating=True))
 
     def _count(self, alloc: Allocation, sign: int) -> None:
         by_type = self._held.setdefault(alloc.spec.tenant, {})
@@ -225,8 +233,7 @@ class Engine:
         self.store.update_jobs([done])
         self.jobs[job_id] = done
         if self.queue.remove(job_id) is None and job_id in self.holding:
-            # Devices stay counted until the executor says they are free.
-            self.holding[job_id] = replace(self.holding[job_id], terminating=True)
+            self._stopping(job_id)
             self.executor.stop(job_id, self._grace(job.spec))
         self._forget_if_done(job_id)
         self._waiting = None
@@ -276,9 +283,10 @@ class Engine:
         began = time.perf_counter()
         self._advance_history(now)
         snapshot = Snapshot(self.center, self.tenants, tuple(self.holding.values()), self.history,
-                            memo=self._memo)
+                            memo=self._memo, running_changes=self._held_changes)
         with _gc_paused():
             decision = schedule(snapshot, self.queue, self.policy, now)
+        self._held_changes = {}  # (kept should the decision fail: applying them twice is harmless)
         admitted = []
         for a in decision.admits:
             job = self.jobs[a.job_id]
@@ -301,7 +309,7 @@ class Engine:
                 job, terminating=False, estimate=queued.estimated_runtime_s if queued else None))
         for job in preempted:
             self.jobs[job.id] = job
-            self.holding[job.id] = replace(self.holding[job.id], terminating=True)
+            self._stopping(job.id)
         for job in admitted:  # ... then act
             self.executor.start(job, self._grace(job.spec))
         for job in preempted:
@@ -328,7 +336,7 @@ class Engine:
         stopped = replace(job, state=JobState.PREEMPTED, reason=reason, detail=detail)
         self.store.update_jobs([stopped])
         self.jobs[job.id] = stopped
-        self.holding[job.id] = replace(self.holding[job.id], terminating=True)
+        self._stopping(job.id)
         self.executor.stop(job.id, self._grace(job.spec))
         self._notify([(job, stopped)])
 

@@ -258,7 +258,8 @@ def test_a_reservation_waits_for_exactly_the_jobs_a_placement_needs_gone() -> No
         blocked = {rnd.randrange(len(names)): rnd.randrange(256)} if trial % 2 else None
         for workers, per, cpus, mem in [(1, 8, 0, 0), (2, 4, 8, 0), (3, 2, 0, 100 << 30), (5, 1, 12, 1 << 30)]:
             order = [(0.0, 0, n, h) for n, h in enumerate(ending)]
-            counted = cycle._releases_needed(0, workers, per, cpus, mem, blocked, order)
+            found = cycle._releases_needed(0, workers, per, cpus, mem, blocked, order)
+            counted = found[0] if found else None
             tried = None
             for m, h in enumerate(ending, 1):
                 cycle._release(h)

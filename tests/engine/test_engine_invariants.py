@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scheduler.core import Policy
+from scheduler.core.holdings import Holdings
 from scheduler.domain import JobKind, JobSpec, JobState, Resources
 from scheduler.engine import Engine, ManualClock, MemoryStore
 from scheduler.executors.sleep import SleepExecutor
@@ -52,6 +53,7 @@ def test_many_steps_keep_every_invariant(script: list[tuple]) -> None:
         elif op[0] == "lose" and ids:
             ex.lose(ids[op[1] % len(ids)])
             engine.sync()
+        _check_remembered(engine)
         engine.step()
 
         # Terminal states stay terminal, in the store.
@@ -79,3 +81,22 @@ def test_many_steps_keep_every_invariant(script: list[tuple]) -> None:
         # The queue holds exactly the pending jobs.
         assert sorted(j.id for j in engine.queue) == sorted(
             j.id for j in store.jobs.values() if j.state is JobState.PENDING)
+
+
+def _check_remembered(engine: Engine) -> None:
+    """What decisions remember of the running jobs, kept from the engine's changes, is a fresh count."""
+    kept = engine._memo.get("holdings")
+    if not isinstance(kept, Holdings):
+        return
+    running = tuple(engine.holding.values())
+    kept.sync(running, engine._held_changes)  # what the next step does first (twice is harmless)
+    fresh = Holdings(kept.layout, kept.priorities, kept.type_gflops)
+    fresh.sync(running)
+
+    def state(h: Holdings) -> object:
+        order = [[(*e[:-2], e[-1].id) for e in entries] for entries in h.ending + h.preemptible]
+        used = {t: g for t, g in h.used.items() if g}
+        used_dev = {t: d for t, d in h.used_dev.items() if any(d)}
+        return (h.cap.free, h.cap.cpu, h.cap.mem, h.cap.buckets, used, used_dev, h.stopping,
+                sorted(x.id for x in h.leaving.values()), sorted(h.allocs), order)
+    assert state(kept) == state(fresh)
