@@ -196,26 +196,17 @@ class Holdings:
         before = self.seqs.get(holder.seq, 0)
         if max(before, before + sign) > 1:
             self.seq_repeats += sign
-        if before + sign:
-            self.seqs[holder.seq] = before + sign
-        else:
-            del self.seqs[holder.seq]
+        _tally(self.seqs, holder.seq, sign)
         if not holder.terminating and holder.end is not None:
             self._order(self.ending[holder.type_idx], (holder.end, holder.seq), holder, sign)
         if holder.preemptible and not holder.terminating:
-            self._order(self.preemptible[holder.type_idx],
-                        (holder.priority, -holder.started_at, -holder.seq), holder, sign)
+            self._order(self.preemptible[holder.type_idx], victim_order(holder), holder, sign)
         if holder.terminating:
-            left = self.stopping.get(tenant, 0) + sign
-            if left:
-                self.stopping[tenant] = left
-            else:
-                del self.stopping[tenant]
+            _tally(self.stopping, tenant, sign)
             if sign > 0:
                 self.leaving[id(holder)] = holder
             else:
                 del self.leaving[id(holder)]
-
 
     def _order(self, entries: list[Any], key: tuple[Any, ...], holder: Holder, sign: int) -> None:
         """Insert (sign 1) or remove (-1) the holder's entry (*key, n, holder) in sorted ``entries``
@@ -243,7 +234,12 @@ def _takes(alloc: Allocation, layout: Layout) -> list[tuple[int, int, int, int]]
             for node, (mask, count) in per_node.items()]
 
 
-def _tally(counts: dict[int, int], key: int, sign: int) -> None:
+def victim_order(holder: Holder) -> tuple[int, float, int]:
+    """Victims are taken least important first, then most recent."""
+    return holder.priority, -holder.started_at, -holder.seq
+
+
+def _tally(counts: dict[Any, int], key: Any, sign: int) -> None:
     left = counts.get(key, 0) + sign
     if left:
         counts[key] = left

@@ -32,7 +32,7 @@ from operator import attrgetter, itemgetter
 from typing import Any
 
 from scheduler.core.fairshare import order_key
-from scheduler.core.holdings import Ending, Holder, Holdings
+from scheduler.core.holdings import Ending, Holder, Holdings, victim_order
 from scheduler.core.model import (
     Admit,
     Blocking,
@@ -127,7 +127,7 @@ class _Cycle:
         self._cand_cache: dict[tuple[int, str, int], list[Holder]] = {}
         #: per type, per tenant: how many candidates it has and their devices
         self._cand_counts: dict[int, dict[str, tuple[int, int]]] = {}
-        self._over: tuple[int, set[str]] = (-1, set())  # (epoch, tenants above their guarantee)
+        self._over: set[str] | None = None  # tenants above their guarantee (reset when usage changes)
         self._lowest_priority: int | None = None  # of the holders: nothing runs below it
 
     # -- state ----------------------------------------------------------------------
@@ -510,7 +510,7 @@ class _Cycle:
         gflops = devices * self.type_gflops[cand.type_idx]
         self.used[spec.tenant] += gflops
         self.used_dev[spec.tenant][cand.type_idx] += devices
-        self._lendable = None
+        self._lendable = self._over = None
         self._share_keys.pop(spec.tenant, None)
         bound = job.runtime_bound_s
         self.holders.append(Holder(
@@ -549,7 +549,7 @@ class _Cycle:
                     if h.preemptible and not h.terminating and not h.new and h.started_at <= oldest_start:
                         by_type[h.type_idx].append(h)
                 for hs in by_type:
-                    hs.sort(key=lambda h: (h.priority, -h.started_at, -h.seq))
+                    hs.sort(key=victim_order)
             else:  # (holders admitted in this cycle are not in the holdings)
                 by_type = [_started_by(entries, oldest_start) for entries in self.holdings.preemptible]
                 if self.marked:
@@ -594,11 +594,9 @@ class _Cycle:
 
     def _over_guarantee(self) -> set[str]:
         """The tenants above their guarantee (it changes with usage only)."""
-        epoch, over = self._over
-        if epoch != self.epoch:
-            over = {name for name, t in self.tenants.items() if self.used[name] > t.quota.guaranteed}
-            self._over = (self.epoch, over)
-        return over
+        if self._over is None:
+            self._over = {name for name, t in self.tenants.items() if self.used[name] > t.quota.guaranteed}
+        return self._over
 
     def _find_victims(self, job: PendingJob, types: list[int]) -> list[tuple[Holder, PreemptReason]]:
         """The fewest, least important, most recent jobs whose release lets ``job`` start."""
@@ -671,7 +669,7 @@ class _Cycle:
                 continue  # not enough, even with every candidate gone
             # Drop victims the job does not need after all, most important first.
             dropped: set[int] = set()  # by id(): holders compare slowly
-            for h, _ in sorted(chosen, key=lambda e: (-e[0].priority, e[0].started_at, e[0].seq)):
+            for h, _ in sorted(chosen, key=lambda e: victim_order(e[0]), reverse=True):
                 room.take(h.takes)
                 released[h.tenant] -= h.gflops
                 own_after = own_devices - (h.devices if h.tenant == tenant else 0)
@@ -745,7 +743,6 @@ class _Cycle:
         self.reservation_starts = [r[0] for r in self.reservations]
         self.reserved_masks.clear()
         self._changed()
-
 
     def _ending(self, t: int) -> list[Ending]:
         """The holders of type ``t`` that will free their devices, in order of when: those
