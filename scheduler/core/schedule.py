@@ -16,17 +16,19 @@ get a backfill reservation that later jobs may not delay (none is made for a
 borrower: devices are not held idle for work that may be reclaimed).
 
 A cycle over a long queue is kept fast by remembering, per job shape, why the
-last job of that shape could not start: until something is admitted, preempted
-or reserved (the ``epoch`` changes), the next job of the same shape waits for
-the same reason without being placed again.
+last job of that shape could not start: until something is admitted or
+reserved, the next job of the same shape waits for the same reason without
+being placed again. A wait for quota outlasts other tenants' admissions (they
+only shrink what may be lent), unless the job could reclaim.
 """
 
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from operator import attrgetter, itemgetter
 from typing import Any
@@ -95,11 +97,15 @@ class _Cycle:
         self.ready_gflops = holdings.ready_gflops
         self.stopping = dict(holdings.stopping)  # per tenant, its jobs being stopped
         self.leaving = list(holdings.leaving.values())  # their holders, in no particular order
-        self.epoch = 0
         #: Why a job shape could not start, valid until the state changes (then
         #: cleared): ``cache`` when the reason holds whatever the job's runtime,
         #: ``cache_k[k]`` when it depends on the k reservations the job would overrun.
         self.cache: dict[str, tuple[Reason, str]] = {}
+        #: the entries of ``cache`` that outlast a change: shapes that can never start,
+        #: and per tenant, waits for quota that only its own admissions end
+        self.never: dict[str, tuple[Reason, str]] = {}
+        self.quota_waits: dict[str, dict[str, tuple[Reason, str]]] = {}
+        self.carried: dict[str, list[str]] = {}  # per tenant, the shapes of those kept at the last change
         self.cache_k: list[dict[str, tuple[Reason, str]]] = [{}]
         #: whether a gang shape fits the empty center at all (kept with the layout)
         self.never_fits: dict[tuple[object, ...], bool] = (
@@ -140,11 +146,17 @@ class _Cycle:
         for node, mask, cpus, mem in holder.takes:
             self.cap.take(node, mask, cpus, mem)
 
-    def _changed(self) -> None:
-        """Devices, usage or reservations changed: cached reasons no longer hold."""
-        self.epoch += 1
+    def _changed(self, admitted: str | None = None) -> None:
+        """Devices, usage or reservations changed (``admitted``: that tenant's usage grew):
+        cached reasons no longer hold, except those that outlast it."""
         self._cand_cache = {}
-        self.cache = {}
+        if admitted is not None:
+            self.quota_waits.pop(admitted, None)
+        cache = dict(self.never)
+        for waits in self.quota_waits.values():
+            cache.update(waits)
+        self.cache = cache
+        self.carried = {tenant: list(waits) for tenant, waits in self.quota_waits.items()}
         self.cache_k = [{} for _ in range(len(self.reservations) + 1)]
 
     def share_key(self, tenant: str) -> float:
@@ -359,6 +371,8 @@ class _Cycle:
         self.wait_positions.append(pos)
         if remember is not None:
             remember[job.shape] = info
+            if remember is self.never:
+                self.cache[job.shape] = info
         self._note_block(job, job.spec.tenant, reason)
         return False
 
@@ -370,15 +384,15 @@ class _Cycle:
             return self._wait(job, pos, Reason.QUEUE_BLOCKED, f"behind {head}", None)
         if spec.workers < 1 or spec.resources.accelerators < 1:
             return self._wait(job, pos, Reason.UNSATISFIABLE,
-                              "a gang needs at least one worker with at least one accelerator", self.cache)
+                              "a gang needs at least one worker with at least one accelerator", self.never)
         types = self._types(spec.resources.accelerator_types)
         if not types:
             wanted = ",".join(spec.resources.accelerator_types)
-            return self._wait(job, pos, Reason.UNSATISFIABLE, f"no accelerator type {wanted} in the center", self.cache)
+            return self._wait(job, pos, Reason.UNSATISFIABLE, f"no accelerator type {wanted} in the center", self.never)
         res = spec.resources
         workers, per, cpus, mem = spec.workers, res.accelerators, res.cpus, res.memory_bytes
         if self._never_fits(types, workers, per, cpus, mem):
-            return self._wait(job, pos, Reason.UNSATISFIABLE, "larger than the center", self.cache)
+            return self._wait(job, pos, Reason.UNSATISFIABLE, "larger than the center", self.never)
         allowed, reason, detail = self._quota(tenant, types, spec.devices)
         if not allowed:
             if self.policy.priority_preemption and self.policy.quotas:
@@ -389,6 +403,8 @@ class _Cycle:
                 victims = self._find_victims(job, types)
                 if victims:
                     return self._preempt_for(job, pos, victims)
+            if self._quota_wait_lasts(job, types):
+                self.quota_waits.setdefault(tenant, {})[job.shape] = (reason, detail)
             return self._wait(job, pos, reason, detail, self.cache)
         blocked = self._blocked_masks(k)
         best = self._best_fit(allowed, workers, per, cpus, mem, blocked)
@@ -414,8 +430,31 @@ class _Cycle:
             return self._wait(job, pos, reason, detail, None)
         return self._wait(job, pos, reason, detail, self.cache)
 
+    def _quota_wait_lasts(self, job: PendingJob, types: list[int]) -> bool:
+        """Whether the job's wait for quota holds until its own tenant admits a job.
+
+        Another tenant's admission only shrinks what may be lent and what is free,
+        and makes no job of this tenant's a victim: the job stays out of quota and
+        finds no victims of its own, unless it may reclaim, from tenants that may
+        just have gone over their guarantee.
+        """
+        policy = self.policy
+        if not (policy.priority_preemption and policy.reclaim):
+            return True
+        spec = job.spec
+        quota = self.tenants[spec.tenant].quota
+        priority = policy.priority_classes[spec.priority]
+        used = self.used[spec.tenant]
+        return all(used - self._own_candidates(t, spec.tenant, priority)[2] + spec.devices * self.type_gflops[t]
+                   > quota.guaranteed for t in types)
+
     def _preempt_for(self, job: PendingJob, pos: int, victims: list[tuple[Holder, PreemptReason]]) -> bool:
         for holder, why in victims:
+            # Its tenant's waits for quota may now wait for this job to stop instead: those
+            # kept from before the last change are placed again now, the others after the next.
+            self.quota_waits.pop(holder.tenant, None)
+            for shape in self.carried.pop(holder.tenant, ()):
+                self.cache.pop(shape, None)
             holder.terminating = True
             self.marked.append(holder)
             self.leaving.append(holder)
@@ -519,7 +558,7 @@ class _Cycle:
             spec.preemptible, False, True,
         ))
         self.admits.append(Admit(job.id, placement, cand.borrowing))
-        self._changed()
+        self._changed(spec.tenant)
 
     def _fits_after_terminating(self, allowed: list[_Candidate], workers: int, per: int,
                                 cpus: int, mem: int) -> bool:
@@ -729,12 +768,9 @@ class _Cycle:
         best: tuple[float, int, dict[int, int]] | None = None
         for cand in allowed:
             t = cand.type_idx
-            ending = self._ending(t)
-            found = self._earliest_fit(t, workers, per, cpus, mem, everything, ending)
-            if found is not None:
-                start = ending[found[0]][0]
-                if best is None or start < best[0]:
-                    best = (start, t, found[1])
+            found = self._earliest_fit(t, workers, per, cpus, mem, everything, self._ending(t))
+            if found is not None and (best is None or found[0] < best[0]):
+                best = (found[0], t, found[1])
         if best is None:
             return
         start, _, reserved = best
@@ -744,37 +780,39 @@ class _Cycle:
         self.reserved_masks.clear()
         self._changed()
 
-    def _ending(self, t: int) -> list[Ending]:
+    def _ending(self, t: int) -> Iterator[Ending]:
         """The holders of type ``t`` that will free their devices, in order of when: those
         being stopped now, the others at their expected end; then by seq.
 
         The holdings keep the running jobs in that order; this cycle's victims and
-        admissions are merged in. Where seqs repeat (a hand-made snapshot), ties go by
-        place in ``holders`` and everything is sorted afresh.
+        admissions are merged in, lazily: a reservation mostly needs the first few.
+        Where seqs repeat (a hand-made snapshot), ties go by place in ``holders`` and
+        everything is sorted afresh.
         """
         now, holdings = self.now, self.holdings
         new = self.holders[self._base:]
         new_seqs = {h.seq for h in new}
         if holdings.seq_repeats or len(new_seqs) < len(new) or not holdings.seqs.keys().isdisjoint(new_seqs):
-            return _expected(sorted((now if h.terminating or h.end is None else h.end, h.seq, idx, h)
-                                    for idx, h in enumerate(self.holders)
-                                    if h.type_idx == t and (h.terminating or h.end is not None)), now)
+            return _expected(iter(sorted((now if h.terminating or h.end is None else h.end, h.seq, idx, h)
+                                         for idx, h in enumerate(self.holders)
+                                         if h.type_idx == t and (h.terminating or h.end is not None))), now)
         base = holdings.ending[t]
         if any(h.type_idx == t for h in self.marked):
             base = [e for e in base if not e[3].terminating]
         extra = [(now, h.seq, 0, h) for h in self.leaving if h.type_idx == t]
         extra += [(h.end, h.seq, 0, h) for h in new if h.type_idx == t and h.end is not None]
-        return _expected(sorted(base + extra) if extra else base, now)
+        # (seqs are distinct here, so tuples never compare their holders)
+        return _expected(heapq.merge(base, sorted(extra)) if extra else iter(base), now)
 
     def _earliest_fit(self, t: int, workers: int, per: int, cpus: int, mem: int,
-                      blocked: Mapping[int, int] | None, ending: list[Ending]
-                      ) -> tuple[int, dict[int, int]] | None:
-        """How many of ``ending`` (in order of their end) must be gone for the gang to fit,
-        as (index of the last one, the devices it would take)."""
+                      blocked: Mapping[int, int] | None, ending: Iterable[Ending]
+                      ) -> tuple[float, dict[int, int]] | None:
+        """When enough of ``ending`` (in order of their end) are gone for the gang to fit,
+        and the devices it would take then."""
         found = self._releases_needed(t, workers, per, cpus, mem, blocked, ending)
         if found is None:
             return None
-        m, room = found
+        _, room, start = found
         before = self.cap.set_nodes(room.nodes)  # as those jobs leave them
         try:
             fit = self.cap.fit(t, workers, per, cpus, mem, blocked)
@@ -782,17 +820,18 @@ class _Cycle:
             _, masks = self.cap.to_placement(t, fit.takes, per, blocked)
         finally:
             self.cap.set_nodes(before)
-        return m - 1, dict(masks)
+        return start, dict(masks)
 
     def _releases_needed(self, t: int, workers: int, per: int, cpus: int, mem: int,
-                         blocked: Mapping[int, int] | None, ending: list[Ending]) -> tuple[int, Room] | None:
-        """The fewest of ``ending``, in order and at least one, whose release lets the gang fit,
-        and the room they leave."""
+                         blocked: Mapping[int, int] | None, ending: Iterable[Ending]
+                         ) -> tuple[int, Room, float] | None:
+        """The fewest of ``ending``, in order and at least one, whose release lets the gang fit:
+        how many, the room they leave, and the end of the last of them."""
         room = Room(self.cap, t, per, cpus, mem, blocked)
-        for m, (_, _, _, h) in enumerate(ending, 1):
+        for m, (end, _, _, h) in enumerate(ending, 1):
             room.release(h.takes)
             if room.total >= workers:
-                return m, room
+                return m, room, end
         return None
 
 
@@ -816,8 +855,8 @@ def _remembered(snapshot: Snapshot, policy: Policy) -> Holdings:
     return holdings
 
 
-def _expected(ending: list[Ending], now: float) -> list[Ending]:
-    """``ending`` with jobs that outran their estimate expected to run as long again.
+def _expected(ending: Iterator[Ending], now: float) -> Iterator[Ending]:
+    """``ending`` (in order) with jobs that outran their estimate expected to run as long again.
 
     Taken at their word, such jobs end "now", every step: a reservation then
     picks their nodes, holds the devices others free there, and its start slips
@@ -825,11 +864,16 @@ def _expected(ending: list[Ending], now: float) -> list[Ending]:
     slipped each step). Doubling what a job has run is the usual correction of
     an estimate it exceeded. Jobs being stopped keep ``now``.
     """
-    cut = bisect_left(ending, (now,))
-    if not cut:
-        return ending
-    moved = sorted(((2 * now - e[3].started_at, e[1], e[2], e[3]) for e in ending[:cut]), key=_ending_key)
-    return list(heapq.merge(moved, ending[cut:], key=_ending_key))
+    moved: list[Ending] = []
+    for e in ending:
+        if e[0] >= now:
+            if not moved:
+                return itertools.chain((e,), ending)
+            moved.sort(key=_ending_key)
+            return heapq.merge(moved, itertools.chain((e,), ending), key=_ending_key)
+        moved.append((2 * now - e[3].started_at, e[1], e[2], e[3]))
+    moved.sort(key=_ending_key)
+    return iter(moved)
 
 
 def _ending_key(e: Ending) -> tuple[float, int, int]:
