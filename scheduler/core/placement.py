@@ -359,6 +359,7 @@ class Room:
         cap, nodes, room, per = self.cap, self.nodes, self._room, self.per
         ready, node_type, t = cap.ready, cap.node_type, self.type_idx
         devices_only = not (self.cpus or self.mem or self.blocked)  # room is free devices // per
+        total = self.total
         for node, mask, cpus, mem in takes:
             if not ready[node] or node_type[node] != t:
                 continue
@@ -366,13 +367,14 @@ class Room:
             if state is None:
                 state = nodes[node] = [cap.free[node], cap.cpu[node], cap.mem[node]]
             bits, cpu, memory = state
-            state[0] = after = bits | mask if sign > 0 else bits & ~mask
-            state[1] = cpu + sign * cpus
-            state[2] = memory + sign * mem
+            after = bits | mask if sign > 0 else bits & ~mask
             if devices_only:
-                self.total += after.bit_count() // per - bits.bit_count() // per
+                total += after.bit_count() // per - bits.bit_count() // per
+                state[0], state[1], state[2] = after, cpu + sign * cpus, memory + sign * mem
             else:
-                self.total += room(node, *state) - room(node, bits, cpu, memory)
+                state[0], state[1], state[2] = after, cpu + sign * cpus, memory + sign * mem
+                total += room(node, *state) - room(node, bits, cpu, memory)
+        self.total = total
 
 
 def _fill(caps: list[tuple[int, int, int]], workers: int, size: list[int]) -> list[NodeTake]:
