@@ -96,6 +96,7 @@ class Recorder:
                         for n in self.tenant_names}
         self.gflops = {name: a.gflops for name, a in center.accelerators.items()}
         self.min_gflops = min(self.gflops.values())
+        self._type_gflops: dict[tuple[str, ...], int] = {}  # GFLOPS per device a job counts, by its types
         self.node_size = {n.name: n.devices for n in center.nodes}
         self.node_ready = {n.name: n.schedulable for n in center.nodes}
         self.node_free = {n.name: n.devices for n in center.nodes}
@@ -244,7 +245,10 @@ class Recorder:
 
     def _need(self, job: JobRecord) -> int:
         types = job.spec.resources.accelerator_types
-        g = min((self.gflops[t] for t in types if t in self.gflops), default=self.min_gflops)
+        g = self._type_gflops.get(types)
+        if g is None:  # jobs ask for a few sets of types: work each out once
+            g = min((self.gflops[t] for t in types if t in self.gflops), default=self.min_gflops)
+            self._type_gflops[types] = g
         return job.spec.devices * g
 
     def _enqueue(self, job: JobRecord) -> None:
