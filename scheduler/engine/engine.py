@@ -123,6 +123,8 @@ class Engine:
         #: every step reads them for the usage history
         self._held: dict[str, dict[str, int]] = {}
         self._totals: tuple[Center, dict[str, int]] | None = None  # devices by type of a center
+        #: per tenant, its dominant share of those totals, until its holdings change
+        self._shares: dict[str, float] = {}
         #: ``holding`` changed since the last decision: by job id, the allocation or None
         self._held_changes: dict[str, Allocation | None] = {}
         self.history: dict[str, float] = dict(state.usage_history)
@@ -165,9 +167,11 @@ class Engine:
         self._hold(replace(self.holding[job_id], terminating=True))
 
     def _count(self, alloc: Allocation, sign: int) -> None:
-        by_type = self._held.setdefault(alloc.spec.tenant, {})
+        tenant = alloc.spec.tenant
+        by_type = self._held.setdefault(tenant, {})
         accel = alloc.placement.accelerator
         by_type[accel] = by_type.get(accel, 0) + sign * alloc.placement.devices
+        self._shares.pop(tenant, None)
 
     def _pending(self, job: JobRecord) -> PendingJob:
         estimate = self.estimator.estimate(job.spec) if self.estimator is not None else None
@@ -354,9 +358,13 @@ class Engine:
         if self.history_at is not None and now > self.history_at:
             if self._totals is None or self._totals[0] is not self.center:
                 self._totals = (self.center, self.center.devices_by_type())
+                self._shares = {}
             totals = self._totals[1]
             # What usage() counts; a tenant holding nothing has no share either way.
-            shares = {t: dominant_share(d, totals) for t, d in self._held.items()}
+            shares = self._shares  # (most tenants' holdings did not change since the last step)
+            for tenant, by_type in self._held.items():
+                if tenant not in shares:
+                    shares[tenant] = dominant_share(by_type, totals)
             self.history = decay_usage(self.history, shares, now - self.history_at,
                                        self.policy.fair_share_half_life_s)
         self.history_at = now

@@ -40,22 +40,25 @@ class SleepExecutor:
         self._attempt: dict[str, int] = {}  # a requeued job runs again under the same id
         self._lock = threading.Lock()
 
-    def _push(self, at: float, job_id: str, kind: EventKind, detail: str = "") -> None:
+    def _push(self, at: float, job_id: str, kind: EventKind, detail: str = "", attempt: int | None = None) -> None:
         self._seq += 1
-        attempt = self._attempt.get(job_id, 0)
+        if attempt is None:
+            attempt = self._attempt.get(job_id, 0)
         heapq.heappush(self._events, (at, self._seq, ExecutorEvent(job_id, kind, at, detail), attempt))
 
     def start(self, job: JobRecord, grace_s: float = 0.0) -> None:
+        job_id = job.id
         with self._lock:
-            if self._state.get(job.id) in (EventKind.STARTED, EventKind.SUCCEEDED):
+            state = self._state.get(job_id)
+            if state is EventKind.STARTED or state is EventKind.SUCCEEDED:
                 return
-            if job.id in self._state:  # stopped or lost, then requeued: a new attempt
-                self._attempt[job.id] = self._attempt.get(job.id, 0) + 1
-            now = self.clock.now()
-            started = now + self.start_delay_s
-            self._state[job.id] = EventKind.STARTED
-            self._push(started, job.id, EventKind.STARTED)
-            self._push(started + max(0.0, self.runtime_of(job)), job.id, EventKind.SUCCEEDED)
+            attempt = self._attempt.get(job_id, 0)
+            if state is not None:  # stopped or lost, then requeued: a new attempt
+                attempt = self._attempt[job_id] = attempt + 1
+            started = self.clock.now() + self.start_delay_s
+            self._state[job_id] = EventKind.STARTED
+            self._push(started, job_id, EventKind.STARTED, attempt=attempt)
+            self._push(started + max(0.0, self.runtime_of(job)), job_id, EventKind.SUCCEEDED, attempt=attempt)
 
     def stop(self, job_id: str, grace_s: float) -> None:
         with self._lock:

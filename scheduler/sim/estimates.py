@@ -24,12 +24,19 @@ class LearnedEstimator:
         self._by_shape: dict[tuple[str, int], deque[float]] = {}
         self._by_tenant: dict[str, deque[float]] = {}
         self._all: deque[float] = deque(maxlen=window * 4)
+        #: the median of each run list above, by its key (None: all), until it changes:
+        #: jobs are estimated more often than jobs finish
+        self._medians: dict[tuple[str, int] | str | None, float] = {}
 
     def estimate(self, spec: JobSpec) -> float | None:
-        for runs in (self._by_shape.get((spec.tenant, spec.devices)), self._by_tenant.get(spec.tenant),
-                     self._all):
+        shape = (spec.tenant, spec.devices)
+        for key, runs in ((shape, self._by_shape.get(shape)), (spec.tenant, self._by_tenant.get(spec.tenant)),
+                          (None, self._all)):
             if runs is not None and len(runs) >= self.min_samples:
-                return float(median(runs))
+                value = self._medians.get(key)
+                if value is None:
+                    value = self._medians[key] = float(median(runs))
+                return value
         return self.default_s
 
     def observe(self, job: JobRecord) -> None:
@@ -47,3 +54,5 @@ class LearnedEstimator:
             tenant = self._by_tenant[spec.tenant] = deque(maxlen=self.window)
         tenant.append(ran)
         self._all.append(ran)
+        for changed in (key, spec.tenant, None):
+            self._medians.pop(changed, None)

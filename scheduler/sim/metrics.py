@@ -80,6 +80,9 @@ class _TenantState:
     violation_s: float = 0.0
     #: need in GFLOPS -> heap of (pending since, seq, job id); stale entries are skipped
     waiting: dict[int, list[tuple[float, int, str]]] = field(default_factory=dict)
+    #: since when its oldest job that fits its unused guarantee waits (inf: none); None: to be
+    #: recomputed, after its queue or its usage changed (most intervals change neither)
+    oldest: float | None = None
 
 
 class Recorder:
@@ -93,6 +96,7 @@ class Recorder:
                         for n in self.tenant_names}
         self.gflops = {name: a.gflops for name, a in center.accelerators.items()}
         self.min_gflops = min(self.gflops.values())
+        self._type_gflops: dict[tuple[str, ...], int] = {}  # GFLOPS per device a job counts, by its types
         self.node_size = {n.name: n.devices for n in center.nodes}
         self.node_ready = {n.name: n.schedulable for n in center.nodes}
         self.node_free = {n.name: n.devices for n in center.nodes}
@@ -176,21 +180,28 @@ class Recorder:
             self.jain_time += dt
         grace = self.grace_s
         for ts in self.tenants.values():
-            if not ts.pending_jobs:
-                continue
-            free = ts.guaranteed_gflops - ts.held_gflops
-            if free <= 0:
-                continue
-            oldest = math.inf
-            for need, heap in ts.waiting.items():
-                if need > free:
-                    continue
-                while heap and self._pending_since.get(heap[0][2]) != heap[0][0]:
-                    heapq.heappop(heap)
-                if heap and heap[0][0] < oldest:
-                    oldest = heap[0][0]
+            oldest = ts.oldest
+            if oldest is None:
+                oldest = ts.oldest = self._oldest_fitting(ts)
             if oldest < math.inf:
                 ts.violation_s += max(0.0, t1 - max(t0, oldest + grace))
+
+    def _oldest_fitting(self, ts: _TenantState) -> float:
+        """Since when the tenant's oldest pending job that fits its unused guarantee waits."""
+        oldest = math.inf
+        if not ts.pending_jobs:
+            return oldest
+        free = ts.guaranteed_gflops - ts.held_gflops
+        if free <= 0:
+            return oldest
+        for need, heap in ts.waiting.items():
+            if need > free:
+                continue
+            while heap and self._pending_since.get(heap[0][2]) != heap[0][0]:
+                heapq.heappop(heap)
+            if heap and heap[0][0] < oldest:
+                oldest = heap[0][0]
+        return oldest
 
     def _refresh(self) -> None:
         self._dirty = False
@@ -234,7 +245,10 @@ class Recorder:
 
     def _need(self, job: JobRecord) -> int:
         types = job.spec.resources.accelerator_types
-        g = min((self.gflops[t] for t in types if t in self.gflops), default=self.min_gflops)
+        g = self._type_gflops.get(types)
+        if g is None:  # jobs ask for a few sets of types: work each out once
+            g = min((self.gflops[t] for t in types if t in self.gflops), default=self.min_gflops)
+            self._type_gflops[types] = g
         return job.spec.devices * g
 
     def _enqueue(self, job: JobRecord) -> None:
@@ -248,6 +262,7 @@ class Recorder:
         self._seq += 1
         self._pending_since[job.id] = self.now
         heapq.heappush(ts.waiting.setdefault(self._need(job), []), (self.now, self._seq, job.id))
+        ts.oldest = None
         self._dirty = True
 
     def _dequeue(self, job: JobRecord) -> None:
@@ -259,6 +274,7 @@ class Recorder:
         per = min(job.spec.resources.accelerators, len(self.pending_per_worker) - 1)
         self.pending_per_worker[per] -= 1
         del self._pending_since[job.id]
+        ts.oldest = None
         self._dirty = True
 
     def submitted(self, job: JobRecord) -> None:
@@ -283,6 +299,7 @@ class Recorder:
             ts = self.tenants[after.spec.tenant]
             ts.held_dev += devices
             ts.held_gflops += devices * self.gflops[placement.accelerator]
+            ts.oldest = None
             self.held += devices
             for w in placement.workers:
                 self._node_take(w.node, len(w.devices))
@@ -302,6 +319,7 @@ class Recorder:
             ts = self.tenants[before.spec.tenant]
             ts.held_dev -= devices
             ts.held_gflops -= devices * self.gflops[placement.accelerator]
+            ts.oldest = None
             self.held -= devices
             for w in placement.workers:
                 self._node_take(w.node, -len(w.devices))

@@ -176,9 +176,10 @@ class Simulation:
             clock.advance_to(t)
             rec.advance_to(t)
             changed = False
+            due = nxt is not None and nxt <= t  # an executor event to poll
             while nodes and nodes[0][0] <= t:
                 _, _, name, up = heapq.heappop(nodes)
-                changed = True
+                changed = due = True  # a node lost may stop jobs now
                 self._node_event(name, up, nodes, node_seq)
                 node_seq += 1
             first = i
@@ -191,7 +192,7 @@ class Simulation:
                 if bar is not None and i - last_tick >= 1000:
                     bar.update(i - last_tick)
                     last_tick = i
-            events = executor.poll()
+            events = executor.poll() if due else None
             if events:
                 engine.handle(events)
                 if not changed:
