@@ -18,8 +18,7 @@ borrower: devices are not held idle for work that may be reclaimed).
 A cycle over a long queue is kept fast by remembering, per job shape, why the
 last job of that shape could not start: until something is admitted or
 reserved, the next job of the same shape waits for the same reason without
-being placed again. A wait for quota outlasts other tenants' admissions (they
-only shrink what may be lent), unless the job could reclaim.
+being placed again (victims keep their devices and quota until they are gone).
 """
 
 from __future__ import annotations
@@ -101,11 +100,6 @@ class _Cycle:
         #: cleared): ``cache`` when the reason holds whatever the job's runtime,
         #: ``cache_k[k]`` when it depends on the k reservations the job would overrun.
         self.cache: dict[str, tuple[Reason, str]] = {}
-        #: the entries of ``cache`` that outlast a change: shapes that can never start,
-        #: and per tenant, waits for quota that only its own admissions end
-        self.never: dict[str, tuple[Reason, str]] = {}
-        self.quota_waits: dict[str, dict[str, tuple[Reason, str]]] = {}
-        self.carried: dict[str, list[str]] = {}  # per tenant, the shapes of those kept at the last change
         self.cache_k: list[dict[str, tuple[Reason, str]]] = [{}]
         #: whether a gang shape fits the empty center at all (kept with the layout)
         self.never_fits: dict[tuple[object, ...], bool] = (
@@ -146,17 +140,10 @@ class _Cycle:
         for node, mask, cpus, mem in holder.takes:
             self.cap.take(node, mask, cpus, mem)
 
-    def _changed(self, admitted: str | None = None) -> None:
-        """Devices, usage or reservations changed (``admitted``: that tenant's usage grew):
-        cached reasons no longer hold, except those that outlast it."""
+    def _changed(self) -> None:
+        """Devices, usage or reservations changed: cached reasons no longer hold."""
         self._cand_cache = {}
-        if admitted is not None:
-            self.quota_waits.pop(admitted, None)
-        cache = dict(self.never)
-        for waits in self.quota_waits.values():
-            cache.update(waits)
-        self.cache = cache
-        self.carried = {tenant: list(waits) for tenant, waits in self.quota_waits.items()}
+        self.cache = {}
         self.cache_k = [{} for _ in range(len(self.reservations) + 1)]
 
     def share_key(self, tenant: str) -> float:
@@ -371,8 +358,6 @@ class _Cycle:
         self.wait_positions.append(pos)
         if remember is not None:
             remember[job.shape] = info
-            if remember is self.never:
-                self.cache[job.shape] = info
         self._note_block(job, job.spec.tenant, reason)
         return False
 
@@ -384,15 +369,15 @@ class _Cycle:
             return self._wait(job, pos, Reason.QUEUE_BLOCKED, f"behind {head}", None)
         if spec.workers < 1 or spec.resources.accelerators < 1:
             return self._wait(job, pos, Reason.UNSATISFIABLE,
-                              "a gang needs at least one worker with at least one accelerator", self.never)
+                              "a gang needs at least one worker with at least one accelerator", self.cache)
         types = self._types(spec.resources.accelerator_types)
         if not types:
             wanted = ",".join(spec.resources.accelerator_types)
-            return self._wait(job, pos, Reason.UNSATISFIABLE, f"no accelerator type {wanted} in the center", self.never)
+            return self._wait(job, pos, Reason.UNSATISFIABLE, f"no accelerator type {wanted} in the center", self.cache)
         res = spec.resources
         workers, per, cpus, mem = spec.workers, res.accelerators, res.cpus, res.memory_bytes
         if self._never_fits(types, workers, per, cpus, mem):
-            return self._wait(job, pos, Reason.UNSATISFIABLE, "larger than the center", self.never)
+            return self._wait(job, pos, Reason.UNSATISFIABLE, "larger than the center", self.cache)
         allowed, reason, detail = self._quota(tenant, types, spec.devices)
         if not allowed:
             if self.policy.priority_preemption and self.policy.quotas:
@@ -403,8 +388,6 @@ class _Cycle:
                 victims = self._find_victims(job, types)
                 if victims:
                     return self._preempt_for(job, pos, victims)
-            if self._quota_wait_lasts(job, types):
-                self.quota_waits.setdefault(tenant, {})[job.shape] = (reason, detail)
             return self._wait(job, pos, reason, detail, self.cache)
         blocked = self._blocked_masks(k)
         best = self._best_fit(allowed, workers, per, cpus, mem, blocked)
@@ -430,31 +413,8 @@ class _Cycle:
             return self._wait(job, pos, reason, detail, None)
         return self._wait(job, pos, reason, detail, self.cache)
 
-    def _quota_wait_lasts(self, job: PendingJob, types: list[int]) -> bool:
-        """Whether the job's wait for quota holds until its own tenant admits a job.
-
-        Another tenant's admission only shrinks what may be lent and what is free,
-        and makes no job of this tenant's a victim: the job stays out of quota and
-        finds no victims of its own, unless it may reclaim, from tenants that may
-        just have gone over their guarantee.
-        """
-        policy = self.policy
-        if not (policy.priority_preemption and policy.reclaim):
-            return True
-        spec = job.spec
-        quota = self.tenants[spec.tenant].quota
-        priority = policy.priority_classes[spec.priority]
-        used = self.used[spec.tenant]
-        return all(used - self._own_candidates(t, spec.tenant, priority)[2] + spec.devices * self.type_gflops[t]
-                   > quota.guaranteed for t in types)
-
     def _preempt_for(self, job: PendingJob, pos: int, victims: list[tuple[Holder, PreemptReason]]) -> bool:
         for holder, why in victims:
-            # Its tenant's waits for quota may now wait for this job to stop instead: those
-            # kept from before the last change are placed again now, the others after the next.
-            self.quota_waits.pop(holder.tenant, None)
-            for shape in self.carried.pop(holder.tenant, ()):
-                self.cache.pop(shape, None)
             holder.terminating = True
             self.marked.append(holder)
             self.leaving.append(holder)
@@ -558,7 +518,7 @@ class _Cycle:
             spec.preemptible, False, True,
         ))
         self.admits.append(Admit(job.id, placement, cand.borrowing))
-        self._changed(spec.tenant)
+        self._changed()
 
     def _fits_after_terminating(self, allowed: list[_Candidate], workers: int, per: int,
                                 cpus: int, mem: int) -> bool:
