@@ -319,6 +319,15 @@ class _Cycle:
                                       else positions[i:i + m])
                     i += m
                     continue
+            elif self.blocked_by is not None or (self.tenant_blocked_by and self.policy.fair_share):
+                # Strict order: the rest of the run waits behind a blocked head (with fair
+                # share, a run is one tenant's), as ``_consider`` would say job by job.
+                head = self.blocked_by or self.tenant_blocked_by.get(jobs[i].spec.tenant)
+                if head is not None:
+                    out_ids.extend(job_ids[i:])
+                    out_infos.extend([(Reason.QUEUE_BLOCKED, f"behind {head}")] * (n - i))
+                    out_places.extend(range(base + i + 1, base + n + 1) if positions is None else positions[i:])
+                    return n
             job = jobs[i]
             pos = base + i + 1 if positions is None else positions[i]
             i += 1
