@@ -6,6 +6,10 @@ writes ``summary.json`` (keyed by policy), ``jobs.csv`` and PNG plots.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,8 +19,9 @@ from scheduler.centerfile import CenterFileError, load_center
 from scheduler.cli.output import fail, table
 from scheduler.domain import Quota, Tenant
 from scheduler.sim import DEFAULT_TRACES, Simulation, Trace, TraceError
-from scheduler.sim.policies import STATIC_NOTE, expand, make_policy
-from scheduler.sim.simulator import Failures, SimResult
+from scheduler.sim.metrics import Recorder
+from scheduler.sim.policies import STATIC_NOTES, expand, make_policy
+from scheduler.sim.simulator import Failures, SimResult, progress_bar, show_progress
 
 
 def register(app: typer.Typer) -> None:
@@ -69,12 +74,41 @@ def load_trace(trace: str, traces: Path, center: Path | None, jobs: int, seed: i
     return t, notes
 
 
+def replay(t: Trace, name: str, seed: int, tick: float, mtbf: float | None,
+           progress: bool | Callable[[int], None] | None) -> SimResult:
+    """One policy's replay (module level: a worker process runs it by name)."""
+    sim = Simulation(t, make_policy(name, t.priority_classes), seed=seed, tick_s=tick,
+                     failures=Failures(mtbf) if mtbf else None, progress=progress)
+    return sim.run()
+
+
+_replayed: Any = None  # in a worker process: the jobs replayed by all workers (a shared counter)
+
+
+def _count_in(counter: Any) -> None:
+    global _replayed
+    _replayed = counter
+
+
+def _count(jobs: int) -> None:
+    with _replayed.get_lock():
+        _replayed.value += jobs
+
+
+def replay_in_worker(t: Trace, name: str, seed: int, tick: float, mtbf: float | None
+                     ) -> tuple[Recorder, float, int]:
+    """``replay`` in a worker process: what the report needs, sent back (the policy is not
+    sent: the caller makes the same one)."""
+    res = replay(t, name, seed, tick, mtbf, _count)
+    return res.recorder, res.wall_s, res.steps
+
+
 def simulate(
     trace: Annotated[str, typer.Option(help="itp, openb, synthetic, or a CSV file.")] = "itp",
     center: Annotated[Path | None, typer.Option(help="Center file (YAML); default: the trace's own "
                                                 "(itp, openb) or the shipped 610P center.")] = None,
-    policy: Annotated[str, typer.Option(help="fifo, static, drf, aicc, oracle, a comma list, or all "
-                                        "(all but the oracle).")] = "all",
+    policy: Annotated[str, typer.Option(help="fifo, static, static-backfill, drf, aicc, oracle, a comma "
+                                        "list, or all (all but the oracle).")] = "all",
     out: Annotated[Path, typer.Option(help="Folder for summary.json, jobs.csv and plots.")] = Path("out/sim"),
     traces: Annotated[Path, typer.Option(help="The traces folder.")] = DEFAULT_TRACES,
     tenants: Annotated[str | None, typer.Option(help="Tenant shares from Helios: helios-venus or "
@@ -86,7 +120,10 @@ def simulate(
     tick: Annotated[float, typer.Option(min=0, help="Step at most once per TICK seconds (0: at every event).")] = 0.0,
     mtbf: Annotated[float | None, typer.Option(help="Node failures: mean time between failures per node (s).")] = None,
     plots: Annotated[bool, typer.Option(help="Write PNG plots.")] = True,
-    progress: Annotated[bool | None, typer.Option(help="Progress bar (default: on long runs).")] = None,
+    progress: Annotated[bool | None, typer.Option(help="Progress bar (default: on long runs, one "
+                                                  "policy at a time).")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Policies replayed at once, each in a "
+                                                "process of its own (default: one per CPU).")] = None,
 ) -> None:
     from scheduler.sim.report import summarize, write_jobs_csv, write_plots, write_summary
 
@@ -102,16 +139,45 @@ def simulate(
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, SimResult] = {}
     summary: dict[str, Any] = {}
-    for name in names:
-        typer.echo(f"replaying {len(t.jobs)} jobs under {name} ...", err=True)
-        sim = Simulation(t, make_policy(name, t.priority_classes), seed=seed, tick_s=tick,
-                         failures=Failures(mtbf) if mtbf else None, progress=progress)
-        res = sim.run()
+
+    def done(name: str, res: SimResult) -> None:
         results[name] = res
         summary[name] = summarize(res)
-        write_summary(out / "summary.json", summary)  # partial results survive an interrupt
-    if "static" in summary:
-        summary["static"]["note"] = STATIC_NOTE
+        ordered = {n: summary[n] for n in names if n in summary}
+        write_summary(out / "summary.json", ordered)  # partial results survive an interrupt
+
+    parallel = min(len(names), workers or os.cpu_count() or 1)
+    if parallel > 1:
+        # Replays share nothing: each runs in a process of its own, results come back whole;
+        # they count the jobs they replayed in one shared counter, drawn here as one bar.
+        typer.echo(f"replaying {len(t.jobs)} jobs under {', '.join(names)}, {parallel} at a time ...", err=True)
+        ctx = multiprocessing.get_context("spawn")
+        replayed = ctx.Value("q", 0)
+        bar = progress_bar(len(t.jobs) * len(names)) if show_progress(len(t.jobs), progress) else None
+        with ProcessPoolExecutor(parallel, mp_context=ctx, initializer=_count_in, initargs=(replayed,)) as pool:
+            futures = {pool.submit(replay_in_worker, t, name, seed, tick, mtbf): name for name in names}
+            running = set(futures)
+            while running:
+                finished, running = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
+                if bar is not None:
+                    bar.update(replayed.value - bar.n)
+                for future in finished:
+                    name = futures[future]
+                    recorder, wall_s, steps = future.result()
+                    done(name, SimResult(make_policy(name, t.priority_classes), recorder, wall_s, steps))
+                    (bar.write if bar is not None else lambda m: typer.echo(m, err=True))(
+                        f"{name}: done in {wall_s:.1f} s")
+        if bar is not None:
+            bar.close()
+    else:
+        for name in names:
+            typer.echo(f"replaying {len(t.jobs)} jobs under {name} ...", err=True)
+            done(name, replay(t, name, seed, tick, mtbf, progress))
+    summary = {n: summary[n] for n in names}
+    results = {n: results[n] for n in names}  # (side by side, they came back as they finished)
+    for name, note in STATIC_NOTES.items():
+        if name in summary:
+            summary[name]["note"] = note
     if trace == "openb":
         # FGD's experiment: every task arrives, none leaves; aicc's placement vs plain best-fit.
         from scheduler.sim.openb import fill_comparison

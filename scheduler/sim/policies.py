@@ -1,8 +1,12 @@
 """The policies a replay compares: knob sets of ``scheduler.core.Policy``.
 
 - ``fifo``: one pooled queue in strict submission order; no quotas, no backfill, no preemption.
-- ``static``: each tenant confined to its guarantee (no borrowing): separate
-  clusters, modelled as slices of one shared pool (see ``static_note``).
+- ``static``: separate clusters, one per tenant sized to its guarantee (see
+  ``scheduler.sim.partition``), each a plain FIFO queue: the status quo that
+  pooling replaces, so that ``fifo`` against ``static`` is pooling alone.
+- ``static-backfill``: the same clusters, each scheduled as aicc schedules a
+  tenant within its guarantee (backfill reservations, shortest first is not
+  used): the strongest baseline without pooling.
 - ``drf``: weighted dominant-resource fair share, no quotas.
 - ``aicc``: aicc's defaults (guarantees, borrowing, reclaim, fair share,
   backfill) plus shortest-first ordering by runtimes learned from each
@@ -18,9 +22,9 @@ from dataclasses import dataclass, replace
 
 from scheduler.core import Blocking, Policy
 
-POLICY_NAMES = ("fifo", "static", "drf", "aicc", "oracle")
+POLICY_NAMES = ("fifo", "static", "static-backfill", "drf", "aicc", "oracle")
 #: ``--policy all``: every policy but the oracle, which is asked for by name.
-ALL_POLICIES = ("fifo", "static", "drf", "aicc")
+ALL_POLICIES = ("fifo", "static", "static-backfill", "drf", "aicc")
 
 
 @dataclass(frozen=True)
@@ -30,17 +34,23 @@ class PolicySpec:
     learned_estimates: bool  # use the learned runtime estimator
     oracle: bool = False  # estimates are the true durations
     label: str = ""
+    separate: bool = False  # each tenant on a cluster of its own (scheduler.sim.partition)
 
 
 def make_policy(name: str, priority_classes: Mapping[str, int] | None = None) -> PolicySpec:
     base = Policy() if priority_classes is None else Policy(priority_classes=dict(priority_classes))
+    fifo = replace(base, quotas=False, fair_share=False, blocking=Blocking.GLOBAL, reclaim=False,
+                   priority_preemption=False, aging_boost=0)
     if name == "fifo":
-        p = replace(base, quotas=False, fair_share=False, blocking=Blocking.GLOBAL, reclaim=False,
-                    priority_preemption=False, aging_boost=0)
-        return PolicySpec(name, p, False, label="FIFO: one queue, strict order")
+        return PolicySpec(name, fifo, False, label="FIFO: one queue, strict order")
     if name == "static":
+        # A queue per cluster (the clusters share nothing, so the order across them
+        # does not matter; fair share only keeps each tenant's jobs together).
+        return PolicySpec(name, replace(fifo, fair_share=True, blocking=Blocking.TENANT), False,
+                          label="static: separate clusters, each a FIFO queue", separate=True)
+    if name == "static-backfill":
         return PolicySpec(name, replace(base, borrowing=False), False,
-                          label="static: each tenant within its guarantee")
+                          label="static-backfill: separate clusters, each with backfill", separate=True)
     if name == "drf":
         return PolicySpec(name, replace(base, quotas=False), False, label="DRF: fair share, no quotas")
     if name == "aicc":
@@ -65,10 +75,9 @@ def expand(names: str) -> list[str]:
     return out
 
 
-STATIC_NOTE = (
-    "static is modelled as slices of one shared pool: each tenant may hold at most its guarantee, "
-    "but its jobs land on any node. Totals match separate clusters exactly (guarantees sum to the "
-    "center), so a tenant always has enough free devices in total; what differs is placement: "
-    "another tenant's small jobs may sit on the nodes a gang needs (counted as fragmentation), and "
-    "no tenant is ever confined to a fixed set of nodes."
-)
+STATIC_NOTES = {
+    "static": "separate clusters: each tenant on whole nodes of its own, as many as its guarantee "
+              "needs (in center order), each cluster a plain FIFO queue; nodes left over stay idle",
+    "static-backfill": "separate clusters as in static, each scheduled as aicc schedules a tenant "
+                       "within its guarantee: backfill reservations, priorities, aging",
+}

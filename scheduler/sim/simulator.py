@@ -26,7 +26,7 @@ import random
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from scheduler.core import Decision
 from scheduler.domain import Center, JobRecord, JobState, NodeState, Tenant
@@ -34,6 +34,7 @@ from scheduler.engine import Engine, EventKind, ManualClock, MemoryStore
 from scheduler.executors.sleep import SleepExecutor
 from scheduler.sim.estimates import LearnedEstimator
 from scheduler.sim.metrics import Recorder
+from scheduler.sim.partition import separate_clusters
 from scheduler.sim.policies import PolicySpec, make_policy
 from scheduler.sim.trace import Trace
 
@@ -91,7 +92,7 @@ class Simulation:
         failures: Failures | None = None,
         grace_s: float = 120.0,
         resume: bool = True,
-        progress: bool | None = None,
+        progress: bool | Callable[[int], None] | None = None,
         samples: int = 2000,
     ) -> None:
         center = center or trace.center
@@ -100,8 +101,11 @@ class Simulation:
         tenants = dict(tenants if tenants is not None else trace.tenants)
         if not tenants:
             raise ValueError(f"trace {trace.name} names no tenants: pass them")
-        self.trace = trace
         self.spec = make_policy(policy, trace.priority_classes) if isinstance(policy, str) else policy
+        if self.spec.separate:
+            center, tenants, jobs = separate_clusters(center, tenants, trace.jobs)
+            trace = replace(trace, jobs=jobs, center=center, tenants=tenants)
+        self.trace = trace
         self.tick_s = tick_s
         self.rng = random.Random(seed)
         self.failures = failures
@@ -284,12 +288,32 @@ class Simulation:
             heapq.heappush(nodes, (now + failures.repair_s, seq, name, True))
 
 
-def _progress(total: int, enabled: bool | None):  # type: ignore[no-untyped-def]
-    """A tqdm bar on stderr for long runs (``None``: only when there are many jobs)."""
-    if enabled is False or (enabled is None and total < 20_000):
-        return None
+def _progress(total: int, enabled: bool | Callable[[int], None] | None):  # type: ignore[no-untyped-def]
+    """A tqdm bar on stderr for long runs (``None``: only when there are many jobs); a
+    callable is told the jobs replayed instead (another process draws the bar)."""
+    if callable(enabled):
+        return _Reported(enabled)
+    return progress_bar(total) if show_progress(total, enabled) else None
+
+
+def progress_bar(total: int):  # type: ignore[no-untyped-def]
+    """A tqdm bar of jobs replayed, on stderr; None without tqdm (the sim extra)."""
     try:
         from tqdm import tqdm
-    except ImportError:  # the sim extra is not installed: run without a bar
+    except ImportError:
         return None
     return tqdm(total=total, unit="job", desc="replay", leave=False, mininterval=0.5)
+
+
+def show_progress(jobs: int, enabled: bool | None) -> bool:
+    return bool(enabled) or (enabled is None and jobs >= 20_000)
+
+
+class _Reported:
+    """A bar's ``update`` and ``close`` that report the jobs replayed to a callable."""
+
+    def __init__(self, report: Callable[[int], None]) -> None:
+        self.update = report
+
+    def close(self) -> None:
+        pass

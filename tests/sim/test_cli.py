@@ -40,14 +40,16 @@ def test_simulate_a_csv_trace_under_every_policy(tmp_path: Path) -> None:
                                       "--out", str(out)])
     assert res.exit_code == 0, res.output
     summary = json.loads((out / "summary.json").read_text())
-    for name in ("fifo", "static", "drf", "aicc", "oracle"):
+    names = {"fifo", "static", "static-backfill", "drf", "aicc", "oracle"}
+    for name in names:
         assert set(summary[name]) >= KEYS, name
         assert summary[name]["finished"] == 60
         assert set(summary[name]["p95_queue_s_by_tenant"]) >= {"finance", "vr", "large-models"}
     assert "separate clusters" in summary["static"]["note"]
+    assert "separate clusters" in summary["static-backfill"]["note"]
     assert "ORACLE" in summary["oracle"]["label"]
     rows = list(csv.DictReader((out / "jobs.csv").open()))
-    assert len(rows) == 5 * 60 and {r["policy"] for r in rows} == {"fifo", "static", "drf", "aicc", "oracle"}
+    assert len(rows) == len(names) * 60 and {r["policy"] for r in rows} == names
     for png in ("allocation_aicc.png", "queueing_by_tenant.png", "guaranteed_vs_used.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG"
     assert "AVG QUEUE S" in res.output
@@ -58,3 +60,21 @@ def test_simulate_rejects_an_unknown_policy_with_one_line(tmp_path: Path) -> Non
                                       "--out", str(tmp_path)])
     assert res.exit_code == 1
     assert "unknown policy 'lottery'" in res.output
+
+
+def test_policies_replayed_side_by_side_give_what_one_at_a_time_gives(tmp_path: Path) -> None:
+    runs = {}
+    for workers in ("1", "3"):
+        out = tmp_path / workers
+        res = CliRunner().invoke(_app(), ["simulate", "--trace", "synthetic", "--jobs", "2000", "--load", "2",
+                                          "--policy", "fifo,static,aicc", "--workers", workers,
+                                          "--no-plots", "--out", str(out)])
+        assert res.exit_code == 0, res.output
+        summary = json.loads((out / "summary.json").read_text())
+        for s in summary.values():
+            for timing in ("wall_s", "avg_step_ms", "max_step_ms"):
+                s.pop(timing, None)
+        runs[workers] = (summary, (out / "jobs.csv").read_text())
+    assert list(runs["3"][0]) == ["fifo", "static", "aicc", "_trace"]
+    assert runs["3"] == runs["1"]
+    assert runs["1"][0]["static"]["avg_queue_s"] > runs["1"][0]["fifo"]["avg_queue_s"]  # (not all alike)
