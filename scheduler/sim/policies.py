@@ -5,8 +5,8 @@
   ``scheduler.sim.partition``), each a plain FIFO queue: the status quo that
   pooling replaces, so that ``fifo`` against ``static`` is pooling alone.
 - ``static-backfill``: the same clusters, each scheduled as aicc schedules a
-  tenant within its guarantee (backfill reservations, shortest first is not
-  used): the strongest baseline without pooling.
+  tenant within its guarantee (backfill reservations, priorities, aging; no
+  borrowing, as there is nothing to borrow): the strongest baseline without pooling.
 - ``drf``: weighted dominant-resource fair share, no quotas.
 - ``aicc``: aicc's defaults (guarantees, borrowing, reclaim, fair share,
   backfill) plus shortest-first ordering by runtimes learned from each
@@ -77,7 +77,8 @@ def expand(names: str) -> list[str]:
 
 STATIC_NOTES = {
     "static": "separate clusters: each tenant on whole nodes of its own, as many as its guarantee "
-              "needs (in center order), each cluster a plain FIFO queue; nodes left over stay idle",
+              "needs (in center order), each cluster a plain FIFO queue (priority class, then "
+              "submission); nodes left over stay idle",
     "static-backfill": "separate clusters as in static, each scheduled as aicc schedules a tenant "
                        "within its guarantee: backfill reservations, priorities, aging",
 }
