@@ -418,8 +418,9 @@ class _Cycle:
         guaranteed = [c for c in allowed if not c.borrowing]
         if (reason in _CAPACITY_REASONS and guaranteed and self.policy.blocking is Blocking.BACKFILL
                 and len(self.reservations) < self.policy.reservations):
-            self._reserve(job, guaranteed, workers, per, cpus, mem)
-            return self._wait(job, pos, reason, detail, None)
+            # (where no start can be foreseen, the next job of this shape waits the same way)
+            reserved = self._reserve(job, guaranteed, workers, per, cpus, mem)
+            return self._wait(job, pos, reason, detail, None if reserved else self.cache)
         return self._wait(job, pos, reason, detail, self.cache)
 
     def _preempt_for(self, job: PendingJob, pos: int, victims: list[tuple[Holder, PreemptReason]]) -> bool:
@@ -731,8 +732,9 @@ class _Cycle:
         return masks
 
     def _reserve(self, job: PendingJob, allowed: list[_Candidate], workers: int, per: int,
-                 cpus: int, mem: int) -> None:
-        """Find the earliest time the job fits as running jobs end, and hold those devices."""
+                 cpus: int, mem: int) -> bool:
+        """Find the earliest time the job fits as running jobs end, and hold those devices;
+        False if none can be foreseen (the jobs it waits for have no expected end)."""
         everything = self._blocked_masks(len(self.reservations))
         best: tuple[float, int, dict[int, int]] | None = None
         for cand in allowed:
@@ -741,13 +743,14 @@ class _Cycle:
             if found is not None and (best is None or found[0] < best[0]):
                 best = (found[0], t, found[1])
         if best is None:
-            return
+            return False
         start, _, reserved = best
         self.reservations.append((max(start, self.now), job.id, reserved))
         self.reservations.sort(key=lambda r: r[0])
         self.reservation_starts = [r[0] for r in self.reservations]
         self.reserved_masks.clear()
         self._changed()
+        return True
 
     def _ending(self, t: int) -> Iterator[Ending]:
         """The holders of type ``t`` that will free their devices, in order of when: those
