@@ -225,7 +225,7 @@ def fill_snapshot(trace: Trace, policy: str = "aicc", *, trace_order: bool = Fal
     snap = Trace(trace.name, jobs, trace.center, trace.tenants, trace.priority_classes)
     sim = Simulation(snap, policy, progress=False)
     engine = sim.engine
-    for j in jobs:
+    for j in sim.trace.jobs:  # (under static, confined to their tenants' clusters)
         engine.submit(j.spec(), j.id)
     while engine.step().admits:
         engine.sync()

@@ -129,6 +129,11 @@ def test_fill_snapshot_counts_gpus_left_free_by_fragmentation() -> None:
               "fragmented_gpus": 4.0}
     assert fill_snapshot_best_fit(t) == expect
     assert fill_snapshot(t, "aicc") == expect
+    # Under static, a's tasks stay in its own cluster (one node): its 4 waits beside b's idle node.
+    t = trace([job(1, "a", 0, 10, 6), job(2, "a", 1, 10, 4)], nodes=2, a=8, b=8)
+    assert fill_snapshot(t, "aicc")["unallocated_gpus"] == 6
+    assert fill_snapshot(t, "static") == {"allocated_gpus": 6, "unallocated_gpus": 10, "placed_tasks": 1,
+                                          "waiting_tasks": 1, "fragmented_gpus": 2.0}
 
 
 def test_the_fill_comparison_sets_aicc_against_best_fit_in_the_same_order() -> None:
