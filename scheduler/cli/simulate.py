@@ -103,6 +103,33 @@ def replay_in_worker(t: Trace, name: str, seed: int, tick: float, mtbf: float | 
     return res.recorder, res.wall_s, res.steps
 
 
+def replay_side_by_side(t: Trace, names: list[str], parallel: int, seed: int, tick: float,
+                        mtbf: float | None, progress: bool, done: Callable[[str, SimResult], None]) -> None:
+    """Each policy in a process of its own (replays share nothing), ``done`` with each result
+    as it comes back; the workers count the jobs they replay in one counter, drawn as one bar."""
+    ctx = multiprocessing.get_context("spawn")
+    replayed = ctx.Value("q", 0)
+    bar = progress_bar(len(t.jobs) * len(names)) if progress else None
+    with ProcessPoolExecutor(parallel, mp_context=ctx, initializer=_count_in, initargs=(replayed,)) as pool:
+        futures = {pool.submit(replay_in_worker, t, name, seed, tick, mtbf): name for name in names}
+        running = set(futures)
+        while running:
+            finished, running = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
+            if bar is not None:
+                bar.update(replayed.value - bar.n)
+            for future in finished:
+                name = futures[future]
+                recorder, wall_s, steps = future.result()
+                done(name, SimResult(make_policy(name, t.priority_classes), recorder, wall_s, steps))
+                message = f"{name}: done in {wall_s:.1f} s"
+                if bar is not None:
+                    bar.write(message)
+                else:
+                    typer.echo(message, err=True)
+    if bar is not None:
+        bar.close()
+
+
 def simulate(
     trace: Annotated[str, typer.Option(help="itp, openb, synthetic, or a CSV file.")] = "itp",
     center: Annotated[Path | None, typer.Option(help="Center file (YAML); default: the trace's own "
@@ -148,27 +175,8 @@ def simulate(
 
     parallel = min(len(names), workers or os.cpu_count() or 1)
     if parallel > 1:
-        # Replays share nothing: each runs in a process of its own, results come back whole;
-        # they count the jobs they replayed in one shared counter, drawn here as one bar.
         typer.echo(f"replaying {len(t.jobs)} jobs under {', '.join(names)}, {parallel} at a time ...", err=True)
-        ctx = multiprocessing.get_context("spawn")
-        replayed = ctx.Value("q", 0)
-        bar = progress_bar(len(t.jobs) * len(names)) if show_progress(len(t.jobs), progress) else None
-        with ProcessPoolExecutor(parallel, mp_context=ctx, initializer=_count_in, initargs=(replayed,)) as pool:
-            futures = {pool.submit(replay_in_worker, t, name, seed, tick, mtbf): name for name in names}
-            running = set(futures)
-            while running:
-                finished, running = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
-                if bar is not None:
-                    bar.update(replayed.value - bar.n)
-                for future in finished:
-                    name = futures[future]
-                    recorder, wall_s, steps = future.result()
-                    done(name, SimResult(make_policy(name, t.priority_classes), recorder, wall_s, steps))
-                    (bar.write if bar is not None else lambda m: typer.echo(m, err=True))(
-                        f"{name}: done in {wall_s:.1f} s")
-        if bar is not None:
-            bar.close()
+        replay_side_by_side(t, names, parallel, seed, tick, mtbf, show_progress(len(t.jobs), progress), done)
     else:
         for name in names:
             typer.echo(f"replaying {len(t.jobs)} jobs under {name} ...", err=True)
