@@ -368,11 +368,10 @@ class Room:
                 state = nodes[node] = [cap.free[node], cap.cpu[node], cap.mem[node]]
             bits, cpu, memory = state
             after = bits | mask if sign > 0 else bits & ~mask
+            state[0], state[1], state[2] = after, cpu + sign * cpus, memory + sign * mem
             if devices_only:
                 total += after.bit_count() // per - bits.bit_count() // per
-                state[0], state[1], state[2] = after, cpu + sign * cpus, memory + sign * mem
             else:
-                state[0], state[1], state[2] = after, cpu + sign * cpus, memory + sign * mem
                 total += room(node, *state) - room(node, bits, cpu, memory)
         self.total = total
 

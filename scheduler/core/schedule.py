@@ -413,14 +413,14 @@ class _Cycle:
         if victims:
             return self._preempt_for(job, pos, victims)
         reason, detail = self._why_not(allowed, workers, per, cpus, mem)
-        # Devices are held idle only for guaranteed work: a borrower takes what is idle,
-        # and may be reclaimed soon after it starts.
-        guaranteed = [c for c in allowed if not c.borrowing]
-        if (reason in _CAPACITY_REASONS and guaranteed and self.policy.blocking is Blocking.BACKFILL
+        if (reason in _CAPACITY_REASONS and self.policy.blocking is Blocking.BACKFILL
                 and len(self.reservations) < self.policy.reservations):
+            # Devices are held idle only for guaranteed work: a borrower takes what is idle,
+            # and may be reclaimed soon after it starts.
+            guaranteed = [c for c in allowed if not c.borrowing]
             # (where no start can be foreseen, the next job of this shape waits the same way)
-            reserved = self._reserve(job, guaranteed, workers, per, cpus, mem)
-            return self._wait(job, pos, reason, detail, None if reserved else self.cache)
+            if guaranteed and self._reserve(job, guaranteed, workers, per, cpus, mem):
+                return self._wait(job, pos, reason, detail, None)
         return self._wait(job, pos, reason, detail, self.cache)
 
     def _preempt_for(self, job: PendingJob, pos: int, victims: list[tuple[Holder, PreemptReason]]) -> bool:

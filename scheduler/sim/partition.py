@@ -32,10 +32,9 @@ def separate_clusters(center: Center, tenants: Mapping[str, Tenant], jobs: Seque
     size: dict[str, int] = {}  # per tenant, the GFLOPS of its nodes
     i = 0
     for name in sorted(tenants):
-        need = tenants[name].quota.guaranteed
         kinds = owned[name] = []
         size[name] = 0
-        while need > 0 and i < len(nodes):
+        while size[name] < tenants[name].quota.guaranteed and i < len(nodes):
             node = nodes[i]
             kind = center.accelerators[node.accelerator]
             mine = owned_type(kind.name, name)
@@ -43,7 +42,6 @@ def separate_clusters(center: Center, tenants: Mapping[str, Tenant], jobs: Seque
             nodes[i] = replace(node, accelerator=mine)
             if kind.name not in kinds:
                 kinds.append(kind.name)
-            need -= node.devices * kind.gflops
             size[name] += node.devices * kind.gflops
             i += 1
     split = Center(f"{center.name}-separate", accelerators, tuple(nodes))
@@ -61,4 +59,3 @@ def separate_clusters(center: Center, tenants: Mapping[str, Tenant], jobs: Seque
             types = wanted[key] = tuple(owned_type(t, job.tenant) for t in asked)
         out.append(replace(job, accelerator_types=types))
     return split, confined, tuple(out)
-
