@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -17,7 +18,9 @@ from scheduler.cli.connect import (
     dump,
     dump_items,
     listing,
+    parse_time,
     show,
+    when,
 )
 from scheduler.cli.output import Format, fail, table
 
@@ -57,6 +60,11 @@ def register(app: typer.Typer) -> None:
               "Example: aicc job cancel j42 j43 --yes")(api_command(cancel))
     j.command("logs", help="Print a job's output; --follow keeps printing until the job ends.\n\n"
               "Example: aicc job logs j42 --follow")(api_command(logs))
+    j.command("export", help="Finished jobs as a trace CSV for aicc simulate: how long each ran (all its "
+              "attempts), its gang, type, priority, and how long it waited. Replay it under a proposed "
+              "quota to see what the change would have done.\n\n"
+              "Example: aicc job export --since 30d -f month.csv; "
+              "aicc simulate --trace month.csv --quota vision=40P")(api_command(export))
     app.add_typer(j)
 
 
@@ -193,3 +201,46 @@ def logs(client: Client, job_id: JobArg,
             return
         time.sleep(interval)
         out = client.logs(job_id)
+
+
+def _instant(value: str | None) -> datetime | None:
+    """What ``when`` checked, as a time: epoch seconds or RFC 3339."""
+    if value is None:
+        return None
+    try:
+        return datetime.fromtimestamp(float(value), UTC)
+    except ValueError:
+        return parse_time(value)
+
+
+def export(client: Client,
+           tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant's jobs (admin).")] = None,
+           since: Annotated[str | None, typer.Option(
+               "--since", help="Submitted from (RFC 3339, a date, epoch seconds, or a span ago: 30d).")] = None,
+           until: Annotated[str | None, typer.Option("--until", help="Submitted before.")] = None,
+           file: Annotated[Path | None, typer.Option("--file", "-f", help="Write here (default: stdout).")] = None,
+           ) -> None:
+    import csv
+    import io
+
+    from scheduler.cli.history import COLUMNS, trace_rows
+
+    start, end = _instant(when(since, "--since")), _instant(when(until, "--until"))
+    jobs = client.jobs(tenant=tenant, state=list(TERMINAL))
+    rows, skipped = trace_rows(jobs, lambda job_id: client.job_events(job_id).items, start, end)
+    if not rows:
+        fail("no finished job that ran" + (f" of {tenant}" if tenant else "")
+             + (" in that time" if start or end else "") + ": nothing to export")
+    out = io.StringIO()
+    writer = csv.DictWriter(out, COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    if file is None:
+        typer.echo(out.getvalue(), nl=False)
+    else:
+        try:
+            file.write_text(out.getvalue())
+        except OSError as exc:
+            fail(f"cannot write {file}: {exc.strerror or exc}")
+    left = f"; {skipped} that never ran left out" if skipped else ""
+    typer.echo(f"exported {len(rows)} jobs{left}" + (f" to {file}" if file else ""), err=True)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,7 +18,8 @@ import typer
 
 from scheduler.centerfile import CenterFileError, load_center
 from scheduler.cli.output import fail, table
-from scheduler.domain import Quota, Tenant
+from scheduler.domain import Quota, QuotaError, Tenant
+from scheduler.domain.units import UnitError, parse_compute
 from scheduler.sim import DEFAULT_TRACES, Simulation, Trace, TraceError
 from scheduler.sim.metrics import Recorder
 from scheduler.sim.policies import STATIC_NOTES, expand, make_policy
@@ -27,14 +29,39 @@ from scheduler.sim.simulator import Failures, SimResult, progress_bar, show_prog
 def register(app: typer.Typer) -> None:
     app.command("simulate", help=(
         "Replay a trace through the scheduler in simulated time and compare policies.\n\n"
-        "--trace itp | openb | synthetic | PATH.csv (job_id,tenant,submit_s,duration_s,devices).\n\n"
-        "Example: aicc simulate --trace itp --policy all --out out/itp"))(simulate)
+        "--trace itp | openb | synthetic | PATH.csv (job_id,tenant,submit_s,duration_s,devices; "
+        "aicc job export writes one from the center's own history).\n\n"
+        "Example: aicc simulate --trace itp --policy all --out out/itp\n\n"
+        "What if: aicc simulate --trace month.csv --policy aicc --quota vision=40P"))(simulate)
 
 
 def _rescale(tenants: dict[str, Tenant], old_capacity: int, new_capacity: int) -> dict[str, Tenant]:
     f = new_capacity / old_capacity if old_capacity else 1.0
     return {n: Tenant(n, Quota(round(t.quota.guaranteed * f), min(new_capacity, round(t.quota.limit * f))),
                       t.weight) for n, t in tenants.items()}
+
+
+def with_quotas(tenants: Mapping[str, Tenant], changes: list[str]) -> dict[str, Tenant]:
+    """The tenants with quotas changed as ``NAME=GUARANTEED[:LIMIT]`` says (``aicc quota set``'s units)."""
+    out = dict(tenants)
+    for change in changes:
+        name, sep, value = change.partition("=")
+        name = name.strip()
+        if not sep or not value.strip():
+            raise ValueError(f"--quota {change!r}: expected NAME=GUARANTEED[:LIMIT], e.g. vision=40P:60P")
+        if name not in out:
+            raise ValueError(f"--quota {change!r}: no tenant {name!r} here (tenants: {', '.join(sorted(out))})")
+        old = out[name].quota
+        guaranteed_s, _, limit_s = value.partition(":")
+        try:
+            guaranteed = parse_compute(guaranteed_s.strip())
+            limit = parse_compute(limit_s.strip()) if limit_s.strip() else max(old.limit, guaranteed)
+            lending = None if old.lending_limit is None else min(old.lending_limit, guaranteed)
+            quota = replace(old, guaranteed=guaranteed, limit=limit, lending_limit=lending)
+        except (UnitError, QuotaError) as exc:
+            raise ValueError(f"--quota {change!r}: {exc}") from None
+        out[name] = replace(out[name], quota=quota)
+    return out
 
 
 def load_trace(trace: str, traces: Path, center: Path | None, jobs: int, seed: int,
@@ -68,9 +95,9 @@ def load_trace(trace: str, traces: Path, center: Path | None, jobs: int, seed: i
             notes.append(f"tenants of {t.name} rescaled to the center {cfg.center.name}")
         else:
             ten = tenants_for(shares, cfg.center) if shares else cfg.tenants
-        t = Trace(t.name, t.jobs, cfg.center, ten, cfg.priority_classes, t.notes)
+        t = replace(t, center=cfg.center, tenants=ten, priority_classes=cfg.priority_classes)
     elif shares and trace != "openb" and t.center is not None:
-        t = Trace(t.name, t.jobs, t.center, tenants_for(shares, t.center), t.priority_classes, t.notes)
+        t = replace(t, tenants=tenants_for(shares, t.center))
     return t, notes
 
 
@@ -151,16 +178,25 @@ def simulate(
                                                   "policy at a time).")] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Policies replayed at once, each in a "
                                                 "process of its own (default: one per CPU).")] = None,
+    quota: Annotated[list[str] | None, typer.Option(
+        help="What if: NAME=GUARANTEED[:LIMIT] in FLOPS units, e.g. vision=40P or vision=40P:60P "
+             "(repeat for more tenants; the limit stays unless given, raised to the guarantee).")] = None,
 ) -> None:
     from scheduler.sim.report import summarize, write_jobs_csv, write_plots, write_summary
 
     try:
         names = expand(policy)
         t, notes = load_trace(trace, traces, center, jobs, seed, tenants, load)
+        if quota:
+            t = replace(t, tenants=with_quotas(t.tenants, quota))
+        strangers = sorted({j.tenant for j in t.jobs} - set(t.tenants))
+        if strangers:
+            raise TraceError(f"{t.name}: jobs of tenants the center file lacks: {', '.join(strangers[:5])}"
+                             + (f" and {len(strangers) - 5} more" if len(strangers) > 5 else ""))
     except (TraceError, CenterFileError, ValueError) as exc:
         fail(str(exc))
     if limit is not None:
-        t = Trace(t.name, t.jobs[:limit], t.center, t.tenants, t.priority_classes, t.notes)
+        t = replace(t, jobs=t.jobs[:limit], observed={})  # (what was observed is of all the jobs)
     for line in (*t.notes, *notes):
         typer.echo(line, err=True)
     out.mkdir(parents=True, exist_ok=True)
@@ -191,7 +227,7 @@ def simulate(
         from scheduler.sim.openb import fill_comparison
         summary["_openb_fill"] = fill_comparison(t, [n for n in names if n != "oracle"])
     summary["_trace"] = {"name": t.name, "jobs": len(t.jobs), "notes": list(t.notes) + notes,
-                         "tick_s": tick, "seed": seed}
+                         "tick_s": tick, "seed": seed, "quota": list(quota or []), "observed": dict(t.observed)}
     write_summary(out / "summary.json", summary)
     write_jobs_csv(out / "jobs.csv", {n: list(r.recorder.results.values()) for n, r in results.items()})
     if plots:
@@ -206,6 +242,8 @@ def simulate(
                      f"{s['unallocated_devices_fragmentation']:.1f}", f"{s['wall_s']:.1f}"])
     typer.echo(table(["POLICY", "AVG QUEUE S", "P95 QUEUE S", "AVG JCT S", "MAKESPAN D", "ALLOC",
                       "ALLOC SAT", "JAIN", "GUAR VIOL S", "PREEMPT", "FRAG DEV", "WALL S"], rows))
+    if "avg_queue_s" in t.observed:
+        typer.echo(f"as observed (the trace's own run): avg queue {t.observed['avg_queue_s']:.0f} s")
     typer.echo(f"\nwrote {out / 'summary.json'}, {out / 'jobs.csv'}" + (" and plots" if plots else ""))
 
 

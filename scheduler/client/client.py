@@ -31,6 +31,7 @@ from scheduler.api.models import (
     DrainIn,
     DrainOut,
     Health,
+    JobEventList,
     JobList,
     JobOut,
     JobSubmit,
@@ -282,6 +283,10 @@ class Client:
 
     def logs(self, job_id: str) -> LogsOut:
         return self._get(f"/v1/jobs/{_seg(job_id)}/logs", LogsOut)
+
+    def job_events(self, job_id: str) -> JobEventList:
+        """Every recorded state change of the job, oldest first."""
+        return self._get(f"/v1/jobs/{_seg(job_id)}/events", JobEventList)
 
     # -- usage and the ledger -----------------------------------------------------------
 

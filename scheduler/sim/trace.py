@@ -60,6 +60,9 @@ class Trace:
     tenants: Mapping[str, Tenant] = field(default_factory=dict)
     priority_classes: Mapping[str, int] | None = None
     notes: tuple[str, ...] = ()
+    #: figures the trace's own run recorded (``avg_queue_s`` from ``aicc job export``), to
+    #: compare a replay with
+    observed: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def span_s(self) -> float:
@@ -83,28 +86,43 @@ def gpu_node_split(devices: int, node_size: int) -> tuple[int, int]:
 
 def load_csv_trace(path: str | Path, *, node_size: int = 8) -> Trace:
     """A trace of your own: a CSV with ``job_id, tenant, submit_s, duration_s, devices`` and
-    optional ``priority``, ``preemptible`` (0/1), ``accelerator`` columns. Center and tenants
-    come from the center file."""
+    optional ``workers`` (else one worker per ``node_size`` devices), ``accelerator`` (types
+    joined by ``|``), ``cpus`` and ``memory`` per worker, ``priority``, ``preemptible`` (0/1)
+    columns, as ``aicc job export`` writes them. Center and tenants come from the center file."""
     import csv
+
+    from scheduler.domain.units import parse_memory
 
     p = Path(path)
     jobs = []
+    waits: list[float] = []  # as observed, where the file says
     try:
         with p.open(newline="") as fh:
             for n, row in enumerate(csv.DictReader(fh)):
                 try:
-                    workers, per = gpu_node_split(int(row["devices"]), node_size)
-                    accel = (row.get("accelerator") or "").strip()
+                    devices = int(row["devices"])
+                    if row.get("workers"):
+                        workers = int(row["workers"])
+                        if workers < 1 or devices % workers:
+                            raise ValueError(f"{devices} devices do not split into {workers} workers")
+                        per = devices // workers
+                    else:
+                        workers, per = gpu_node_split(devices, node_size)
+                    accel = tuple(a.strip() for a in (row.get("accelerator") or "").split("|") if a.strip())
                     jobs.append(TraceJob(
                         row.get("job_id") or f"job{n}", row["tenant"], float(row["submit_s"]),
-                        float(row["duration_s"]), workers, per, (accel,) if accel else (),
+                        float(row["duration_s"]), workers, per, accel,
                         (row.get("priority") or "normal").strip(),
-                        (row.get("preemptible") or "1").strip() not in ("0", "false", "no")))
-                except (KeyError, ValueError) as exc:
+                        (row.get("preemptible") or "1").strip() not in ("0", "false", "no"),
+                        int(row.get("cpus") or 0), parse_memory((row.get("memory") or "0").strip())))
+                    if row.get("queue_s"):
+                        waits.append(float(row["queue_s"]))
+                except (KeyError, ValueError) as exc:  # (UnitError is a ValueError)
                     raise TraceError(f"{p}: row {n + 2}: {exc}") from None
     except OSError as exc:
         raise TraceError(f"{p}: cannot read: {exc.strerror}") from None
     if not jobs:
         raise TraceError(f"{p}: no jobs")
     order = sorted(range(len(jobs)), key=lambda i: (jobs[i].submit_s, i))
-    return Trace(p.stem, tuple(jobs[i] for i in order))
+    observed = {"avg_queue_s": sum(waits) / len(waits)} if len(waits) == len(jobs) else {}
+    return Trace(p.stem, tuple(jobs[i] for i in order), observed=observed)
