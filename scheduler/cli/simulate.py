@@ -18,6 +18,7 @@ import typer
 
 from scheduler.centerfile import CenterFileError, load_center
 from scheduler.cli.output import fail, table
+from scheduler.core import Policy
 from scheduler.domain import Quota, QuotaError, Tenant
 from scheduler.domain.units import UnitError, parse_compute
 from scheduler.sim import DEFAULT_TRACES, Simulation, Trace, TraceError
@@ -62,6 +63,29 @@ def with_quotas(tenants: Mapping[str, Tenant], changes: list[str]) -> dict[str, 
             raise ValueError(f"--quota {change!r}: {exc}") from None
         out[name] = replace(out[name], quota=quota)
     return out
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+
+def _check_against_center(t: Trace) -> list[str]:
+    """Refuse jobs of tenants or priority classes the center lacks (the engine would refuse
+    them mid-replay); note those asking for accelerator types it lacks (they never start)."""
+    tenants = sorted({j.tenant for j in t.jobs} - set(t.tenants))
+    if tenants:
+        raise TraceError(f"{t.name}: jobs of tenants the center file lacks: {_names(tenants)}")
+    classes = t.priority_classes if t.priority_classes is not None else Policy().priority_classes
+    priorities = sorted({j.priority for j in t.jobs} - set(classes))
+    if priorities:
+        raise TraceError(f"{t.name}: jobs of priority classes the center file lacks: {_names(priorities)}")
+    known = set(t.center.accelerators) if t.center is not None else set()
+    lacking = [j for j in t.jobs if j.accelerator_types and known.isdisjoint(j.accelerator_types)]
+    if not lacking:
+        return []
+    types = sorted({a for j in lacking for a in j.accelerator_types})
+    return [f"{len(lacking)} jobs ask only for accelerator types the center lacks ({_names(types)}): "
+            "they never start"]
 
 
 def load_trace(trace: str, traces: Path, center: Path | None, jobs: int, seed: int,
@@ -189,10 +213,7 @@ def simulate(
         t, notes = load_trace(trace, traces, center, jobs, seed, tenants, load)
         if quota:
             t = replace(t, tenants=with_quotas(t.tenants, quota))
-        strangers = sorted({j.tenant for j in t.jobs} - set(t.tenants))
-        if strangers:
-            raise TraceError(f"{t.name}: jobs of tenants the center file lacks: {', '.join(strangers[:5])}"
-                             + (f" and {len(strangers) - 5} more" if len(strangers) > 5 else ""))
+        notes += _check_against_center(t)
     except (TraceError, CenterFileError, ValueError) as exc:
         fail(str(exc))
     if limit is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 from typer.testing import CliRunner
@@ -78,3 +79,24 @@ def test_policies_replayed_side_by_side_give_what_one_at_a_time_gives(tmp_path: 
     assert list(runs["3"][0]) == ["fifo", "static", "aicc", "_trace"]
     assert runs["3"] == runs["1"]
     assert runs["1"][0]["static"]["avg_queue_s"] > runs["1"][0]["fifo"]["avg_queue_s"]  # (not all alike)
+
+
+def test_a_trace_the_center_cannot_run_is_refused_or_noted(tmp_path: Path) -> None:
+    def trace(rows: list[list[object]]) -> str:
+        path = tmp_path / f"t{len(rows)}.csv"
+        with path.open("w", newline="") as fh:
+            csv.writer(fh).writerows([["job_id", "tenant", "submit_s", "duration_s", "devices", "priority",
+                                       "accelerator"], *rows])
+        return str(path)
+
+    def run(path: str) -> Any:
+        return CliRunner().invoke(_app(), ["simulate", "--trace", path, "--policy", "aicc", "--no-plots",
+                                           "--out", str(tmp_path / "out")])
+
+    res = run(trace([["a", "finance", 0, 60, 8, "urgent", ""]]))
+    assert res.exit_code == 1 and "jobs of priority classes the center file lacks: urgent" in res.output
+    res = run(trace([["a", "finance", 0, 60, 8, "normal", "tpu-v5"], ["b", "finance", 0, 60, 8, "normal", ""]]))
+    assert res.exit_code == 0, res.output
+    assert "1 jobs ask only for accelerator types the center lacks (tpu-v5): they never start" in res.output
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["aicc"]["finished"] == 1
