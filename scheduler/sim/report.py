@@ -64,6 +64,9 @@ def summarize(result: SimResult) -> dict[str, Any]:
         "guarantee_violations": _r(sum(ts.violation_s for ts in rec.tenants.values())),
         "guarantee_violation_s_by_tenant": {n: _r(rec.tenants[n].violation_s) for n in rec.tenant_names},
         "preemptions": rec.preemptions,
+        # How the preemptions fall: on few jobs, often (churn), or spread thin.
+        "preempted_jobs": sum(1 for r in rec.results.values() if r.preemptions),
+        "max_preemptions_of_a_job": max((r.preemptions for r in rec.results.values()), default=0),
         "unallocated_devices_fragmentation": _r(rec.frag_area / rec.wait_time) if rec.wait_time else 0.0,
         "guaranteed_devices_by_tenant": {n: _r(v) for n, v in cap_dev.items()},
         "avg_used_devices_by_tenant": {n: _r(v) for n, v in rec.tenant_used().items()},

@@ -23,7 +23,7 @@ def test_one_job_waits_for_the_other_and_metrics_add_up() -> None:
     # 8 of 8 devices held for 150 s: fully allocated; saturated from 10 s to 100 s
     assert s["allocation_ratio"] == 1.0
     assert s["saturated_time_s"] == 90.0 and s["allocation_ratio_saturated"] == 1.0
-    assert s["preemptions"] == 0
+    assert s["preemptions"] == s["preempted_jobs"] == s["max_preemptions_of_a_job"] == 0
 
 
 def test_fifo_keeps_strict_order_where_drf_backfills() -> None:
@@ -62,6 +62,7 @@ def test_reclaim_preempts_a_borrower_and_the_victim_reruns() -> None:
     assert victim.finish_s is not None and victim.finish_s >= 5000 + 30  # stopped, then resumed
     s = summarize(res)
     assert s["guarantee_violations"] == 0.0  # b got its guarantee within the grace
+    assert (s["preemptions"], s["preempted_jobs"], s["max_preemptions_of_a_job"]) == (1, 1, 1)
 
 
 def test_guarantee_violation_is_counted_when_nothing_reclaims() -> None:
