@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import csv
 import json
+import random
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ from scheduler.client import Client
 from scheduler.sim.trace import load_csv_trace
 from tests.cli.conftest import Cli
 from tests.cli.test_jobs import spec_file
-from tests.client.live import CENTER_YAML
+from tests.client.live import CENTER_YAML, job_spec
 
 NewTenant = Callable[..., tuple[str, str]]
 
@@ -131,3 +133,33 @@ def test_export_with_nothing_finished_says_so(cli: Cli, new_tenant: NewTenant) -
     assert cli.fails("job", "export", "--tenant", name) == (
         f"error: no finished job that ran of {name}: nothing to export")
     assert "--since: cannot read time" in cli.fails("job", "export", "--since", "yesterday-ish")
+
+
+def test_the_centers_history_replayed_queues_as_it_was_observed_to(
+        cli: Cli, admin: Client, server: Any, new_tenant: NewTenant, tmp_path: Path) -> None:
+    """A what-if is only as good as its replay: under the quotas it ran with, the exported
+    history must queue as the live service did (the same engine and core, simulated time)."""
+    tenants = [new_tenant(guaranteed="4.992P", limit="9.984P") for _ in range(2)]  # 16 a800, up to 32
+    since = datetime.now(UTC).isoformat()
+    rng = random.Random(7)
+    ids = []
+    with Client(server.url, tenants[0][1]) as one, Client(server.url, tenants[1][1]) as two:
+        for i in range(60):
+            workers, devices = rng.choice([(1, 1), (1, 4), (1, 8), (2, 8)])
+            ids.append((one, two)[i % 2].submit(job_spec(
+                f"f{i}", devices=devices, workers=workers, sleep_s=round(rng.uniform(1.0, 3.0), 2))).id)
+            time.sleep(rng.expovariate(1 / 0.05))
+    _wait(admin, ids, "succeeded", timeout_s=120)
+    history = tmp_path / "history.csv"
+    cli.ok("job", "export", "--since", since, "-f", str(history))
+    center = tmp_path / "center.yaml"
+    center.write_text(CENTER_YAML + "".join(
+        f"  - {{name: {name}, guaranteed: 4.992P, limit: 9.984P}}\n" for name, _ in tenants))
+    out = tmp_path / "replay"
+    cli.ok("simulate", "--trace", str(history), "--center", str(center), "--policy", "aicc",
+           "--out", str(out), "--no-plots")
+    summary = json.loads((out / "summary.json").read_text())
+    observed, replayed = summary["_trace"]["observed"]["avg_queue_s"], summary["aicc"]["avg_queue_s"]
+    assert summary["aicc"]["finished"] == 60
+    assert observed > 2.0  # the center was overloaded: there is queueing to reproduce
+    assert abs(replayed - observed) <= 0.15 * observed, (replayed, observed)
