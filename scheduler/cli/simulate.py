@@ -20,7 +20,7 @@ from scheduler.centerfile import CenterFileError, load_center
 from scheduler.cli.output import fail, table
 from scheduler.core import Policy
 from scheduler.domain import Quota, QuotaError, Tenant
-from scheduler.domain.units import UnitError, parse_compute
+from scheduler.domain.units import UnitError, format_compute, parse_compute
 from scheduler.sim import DEFAULT_TRACES, Simulation, Trace, TraceError
 from scheduler.sim.metrics import Recorder
 from scheduler.sim.policies import STATIC_NOTES, expand, make_policy
@@ -40,6 +40,20 @@ def _rescale(tenants: dict[str, Tenant], old_capacity: int, new_capacity: int) -
     f = new_capacity / old_capacity if old_capacity else 1.0
     return {n: Tenant(n, Quota(round(t.quota.guaranteed * f), min(new_capacity, round(t.quota.limit * f))),
                       t.weight) for n, t in tenants.items()}
+
+
+#: the key of a policy's replay with the quotas of ``--quota``
+WHATIF = "+whatif"
+
+
+def whatif_table(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
+    """Per tenant: guaranteed devices, average and p95 queueing, as is and with the change."""
+    rows = []
+    for tenant in before["avg_queue_s_by_tenant"]:
+        pairs = [(before[k][tenant], after[k][tenant]) for k in
+                 ("guaranteed_devices_by_tenant", "avg_queue_s_by_tenant", "p95_queue_s_by_tenant")]
+        rows.append([tenant, *(f"{a:.0f} -> {b:.0f}" for a, b in pairs)])
+    return table(["TENANT", "GUARANTEED DEV", "AVG QUEUE S", "P95 QUEUE S"], rows)
 
 
 def with_quotas(tenants: Mapping[str, Tenant], changes: list[str]) -> dict[str, Tenant]:
@@ -154,25 +168,27 @@ def replay_in_worker(t: Trace, name: str, seed: int, tick: float, mtbf: float | 
     return res.recorder, res.wall_s, res.steps
 
 
-def replay_side_by_side(t: Trace, names: list[str], parallel: int, seed: int, tick: float,
+def replay_side_by_side(runs: Mapping[str, tuple[Trace, str]], parallel: int, seed: int, tick: float,
                         mtbf: float | None, progress: bool, done: Callable[[str, SimResult], None]) -> None:
-    """Each policy in a process of its own (replays share nothing), ``done`` with each result
-    as it comes back; the workers count the jobs they replay in one counter, drawn as one bar."""
+    """Each run (key -> trace, policy) in a process of its own (replays share nothing), ``done``
+    with each result as it comes back; the workers count the jobs they replay in one counter,
+    drawn as one bar."""
     ctx = multiprocessing.get_context("spawn")
     replayed = ctx.Value("q", 0)
-    bar = progress_bar(len(t.jobs) * len(names)) if progress else None
+    bar = progress_bar(sum(len(t.jobs) for t, _ in runs.values())) if progress else None
     with ProcessPoolExecutor(parallel, mp_context=ctx, initializer=_count_in, initargs=(replayed,)) as pool:
-        futures = {pool.submit(replay_in_worker, t, name, seed, tick, mtbf): name for name in names}
+        futures = {pool.submit(replay_in_worker, t, name, seed, tick, mtbf): key for key, (t, name) in runs.items()}
         running = set(futures)
         while running:
             finished, running = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
             if bar is not None:
                 bar.update(replayed.value - bar.n)
             for future in finished:
-                name = futures[future]
+                key = futures[future]
+                t, name = runs[key]
                 recorder, wall_s, steps = future.result()
-                done(name, SimResult(make_policy(name, t.priority_classes), recorder, wall_s, steps))
-                message = f"{name}: done in {wall_s:.1f} s"
+                done(key, SimResult(make_policy(name, t.priority_classes), recorder, wall_s, steps))
+                message = f"{key}: done in {wall_s:.1f} s"
                 if bar is not None:
                     bar.write(message)
                 else:
@@ -204,45 +220,56 @@ def simulate(
                                                 "process of its own (default: one per CPU).")] = None,
     quota: Annotated[list[str] | None, typer.Option(
         help="What if: NAME=GUARANTEED[:LIMIT] in FLOPS units, e.g. vision=40P or vision=40P:60P "
-             "(repeat for more tenants; the limit stays unless given, raised to the guarantee).")] = None,
+             "(repeat for more tenants; the limit stays unless given, raised to the guarantee). Each "
+             "policy is replayed as is and with the change (POLICY+whatif), compared per tenant.")] = None,
 ) -> None:
     from scheduler.sim.report import summarize, write_jobs_csv, write_plots, write_summary
 
     try:
         names = expand(policy)
         t, notes = load_trace(trace, traces, center, jobs, seed, tenants, load)
-        if quota:
-            t = replace(t, tenants=with_quotas(t.tenants, quota))
         notes += _check_against_center(t)
+        proposed = replace(t, tenants=with_quotas(t.tenants, quota)) if quota else None
     except (TraceError, CenterFileError, ValueError) as exc:
         fail(str(exc))
+    if proposed is not None and proposed.center is not None:
+        sold, capacity = sum(x.quota.guaranteed for x in proposed.tenants.values()), proposed.center.capacity_gflops()
+        if sold > capacity:
+            notes.append(f"with {' '.join(quota or [])} the guarantees sum to {format_compute(sold)}, more than "
+                         f"the center's {format_compute(capacity)}: not every tenant can hold its guarantee at once")
     if limit is not None:
         t = replace(t, jobs=t.jobs[:limit], observed={})  # (what was observed is of all the jobs)
+        if proposed is not None:
+            proposed = replace(proposed, jobs=t.jobs, observed={})
     for line in (*t.notes, *notes):
         typer.echo(line, err=True)
+    # key -> (trace, policy): each policy as is, and with the quotas proposed (a what-if)
+    runs = {name: (t, name) for name in names}
+    if proposed is not None:
+        runs.update({f"{name}{WHATIF}": (proposed, name) for name in names})
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, SimResult] = {}
     summary: dict[str, Any] = {}
 
-    def done(name: str, res: SimResult) -> None:
-        results[name] = res
-        summary[name] = summarize(res)
-        ordered = {n: summary[n] for n in names if n in summary}
+    def done(key: str, res: SimResult) -> None:
+        results[key] = res
+        summary[key] = summarize(res)
+        ordered = {k: summary[k] for k in runs if k in summary}
         write_summary(out / "summary.json", ordered)  # partial results survive an interrupt
 
-    parallel = min(len(names), workers or os.cpu_count() or 1)
+    parallel = min(len(runs), workers or os.cpu_count() or 1)
     if parallel > 1:
-        typer.echo(f"replaying {len(t.jobs)} jobs under {', '.join(names)}, {parallel} at a time ...", err=True)
-        replay_side_by_side(t, names, parallel, seed, tick, mtbf, show_progress(len(t.jobs), progress), done)
+        typer.echo(f"replaying {len(t.jobs)} jobs under {', '.join(runs)}, {parallel} at a time ...", err=True)
+        replay_side_by_side(runs, parallel, seed, tick, mtbf, show_progress(len(t.jobs), progress), done)
     else:
-        for name in names:
-            typer.echo(f"replaying {len(t.jobs)} jobs under {name} ...", err=True)
-            done(name, replay(t, name, seed, tick, mtbf, progress))
-    summary = {n: summary[n] for n in names}
-    results = {n: results[n] for n in names}  # (side by side, they came back as they finished)
-    for name, note in STATIC_NOTES.items():
-        if name in summary:
-            summary[name]["note"] = note
+        for key, (tr, name) in runs.items():
+            typer.echo(f"replaying {len(t.jobs)} jobs under {key} ...", err=True)
+            done(key, replay(tr, name, seed, tick, mtbf, progress))
+    summary = {k: summary[k] for k in runs}
+    results = {k: results[k] for k in runs}  # (side by side, they came back as they finished)
+    for key, (_, name) in runs.items():
+        if name in STATIC_NOTES:
+            summary[key]["note"] = STATIC_NOTES[name]
     if trace == "openb":
         # FGD's experiment: every task arrives, none leaves; aicc's placement vs plain best-fit.
         from scheduler.sim.openb import fill_comparison
@@ -250,19 +277,22 @@ def simulate(
     summary["_trace"] = {"name": t.name, "jobs": len(t.jobs), "notes": list(t.notes) + notes,
                          "tick_s": tick, "seed": seed, "quota": list(quota or []), "observed": dict(t.observed)}
     write_summary(out / "summary.json", summary)
-    write_jobs_csv(out / "jobs.csv", {n: list(r.recorder.results.values()) for n, r in results.items()})
+    write_jobs_csv(out / "jobs.csv", {k: list(r.recorder.results.values()) for k, r in results.items()})
     if plots:
         write_plots(out, results)
     rows = []
-    for name in names:
-        s = summary[name]
-        rows.append([name, f"{s['avg_queue_s']:.0f}", f"{s['p95_queue_s']:.0f}", f"{s['avg_jct_s']:.0f}",
+    for key, s in ((k, summary[k]) for k in runs):
+        rows.append([key, f"{s['avg_queue_s']:.0f}", f"{s['p95_queue_s']:.0f}", f"{s['avg_jct_s']:.0f}",
                      f"{s['makespan_s'] / 86400:.2f}", f"{s['allocation_ratio']:.3f}",
                      "-" if s["allocation_ratio_saturated"] is None else f"{s['allocation_ratio_saturated']:.3f}",
                      f"{s['jain_fairness']:.3f}", f"{s['guarantee_violations']:.0f}", s["preemptions"],
                      f"{s['unallocated_devices_fragmentation']:.1f}", f"{s['wall_s']:.1f}"])
     typer.echo(table(["POLICY", "AVG QUEUE S", "P95 QUEUE S", "AVG JCT S", "MAKESPAN D", "ALLOC",
                       "ALLOC SAT", "JAIN", "GUAR VIOL S", "PREEMPT", "FRAG DEV", "WALL S"], rows))
+    if proposed is not None:
+        for name in names:
+            typer.echo(f"\n{name}, as is -> with {' '.join(quota or [])}:\n"
+                       + whatif_table(summary[name], summary[f"{name}{WHATIF}"]))
     if "avg_queue_s" in t.observed:
         typer.echo(f"as observed (the trace's own run): avg queue {t.observed['avg_queue_s']:.0f} s")
     typer.echo(f"\nwrote {out / 'summary.json'}, {out / 'jobs.csv'}" + (" and plots" if plots else ""))

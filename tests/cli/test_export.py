@@ -107,11 +107,20 @@ def test_export_then_replay_under_a_proposed_quota(cli: Cli, admin: Client, new_
     res = cli.ok("simulate", "--trace", str(history), "--center", str(center), "--policy", "aicc",
                  "--quota", f"{name}=2.496P", "--out", str(out), "--no-plots")
     assert "as observed (the trace's own run): avg queue" in res.stdout
+    assert "the guarantees sum to" not in res.stderr  # 3.12P (acme) + 2.496P of about 20P
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["aicc"]["finished"] == 2
-    assert summary["aicc"]["guaranteed_devices_by_tenant"][name] == 8  # 2.496P of 312T devices
+    assert summary["aicc"]["finished"] == summary["aicc+whatif"]["finished"] == 2
+    assert summary["aicc"]["guaranteed_devices_by_tenant"][name] == 4  # as is: 1.248P of 312T devices
+    assert summary["aicc+whatif"]["guaranteed_devices_by_tenant"][name] == 8  # 2.496P
+    assert f"aicc, as is -> with {name}=2.496P:" in res.stdout
+    row = next(line.split() for line in res.stdout.splitlines() if line.startswith(name))
+    assert row[1:4] == ["4", "->", "8"]
     assert summary["_trace"]["quota"] == [f"{name}=2.496P"]
     assert summary["_trace"]["observed"]["avg_queue_s"] == pytest.approx(trace.observed["avg_queue_s"])
+
+    res = cli.ok("simulate", "--trace", str(history), "--center", str(center), "--policy", "aicc",
+                 "--quota", f"{name}=18P", "--out", str(tmp_path / "oversold"), "--no-plots")
+    assert f"with {name}=18P the guarantees sum to 21.12P, more than the center's 20.1P" in res.stderr
 
     # Bad input: one line each, and nothing replayed.
     assert "jobs of tenants the center file lacks: " + name in cli.fails(
