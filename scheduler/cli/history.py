@@ -6,8 +6,9 @@ change would have done: ``aicc job export --since 30d > month.csv``, then
 A job's ``duration_s`` is the time it actually ran, over all its attempts (the
 simulator resumes a preempted job where it stopped, as checkpointing jobs do),
 and ``queue_s`` the rest of its time from submission to end: what the replay's
-``avg_queue_s`` is to be compared with. Jobs that never ran (cancelled while
-pending) and jobs still live are left out.
+``avg_queue_s`` is to be compared with (it includes the executor's start latency,
+seconds on Ray, which the simulated executor does not have). Jobs that never ran
+(cancelled while pending) and jobs still live are left out.
 """
 
 from __future__ import annotations
