@@ -79,6 +79,16 @@ def with_quotas(tenants: Mapping[str, Tenant], changes: list[str]) -> dict[str, 
     return out
 
 
+def _oversold(t: Trace, label: str) -> list[str]:
+    """A note if the guarantees add up to more than the center holds."""
+    sold = sum(x.quota.guaranteed for x in t.tenants.values())
+    capacity = t.center.capacity_gflops() if t.center is not None else sold
+    if sold <= capacity:
+        return []
+    return [f"{label} the guarantees sum to {format_compute(sold)}, more than the center's "
+            f"{format_compute(capacity)}: not every tenant can hold its guarantee at once"]
+
+
 def _names(names: list[str]) -> str:
     return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
 
@@ -232,11 +242,8 @@ def simulate(
         proposed = replace(t, tenants=with_quotas(t.tenants, quota)) if quota else None
     except (TraceError, CenterFileError, ValueError) as exc:
         fail(str(exc))
-    if proposed is not None and proposed.center is not None:
-        sold, capacity = sum(x.quota.guaranteed for x in proposed.tenants.values()), proposed.center.capacity_gflops()
-        if sold > capacity:
-            notes.append(f"with {' '.join(quota or [])} the guarantees sum to {format_compute(sold)}, more than "
-                         f"the center's {format_compute(capacity)}: not every tenant can hold its guarantee at once")
+    if proposed is not None:
+        notes += _oversold(proposed, f"with {' '.join(quota or [])}")
     if limit is not None:
         t = replace(t, jobs=t.jobs[:limit], observed={})  # (what was observed is of all the jobs)
         if proposed is not None:
