@@ -44,7 +44,9 @@ def register(app: typer.Typer) -> None:
               "Example: aicc quota history finance")(api_command(history))
     q.command("whatif", help="Which running jobs would be preempted and which pending jobs would start, "
               "were these quotas set now. Nothing is changed. One tenant from options, or many from a "
-              "YAML file (a list of {tenant, guaranteed, limit, lending_limit, caps, weight}).\n\n"
+              "YAML file (a list of {tenant, guaranteed, limit, lending_limit, caps, weight}). For what "
+              "it would have done over time, replay the history: aicc job export, then aicc simulate "
+              "--quota.\n\n"
               "Example: aicc quota whatif finance --guaranteed 40P --limit 60P\n\n"
               "Example: aicc quota whatif -f changes.yaml -o json")(api_command(whatif))
     app.add_typer(q)
