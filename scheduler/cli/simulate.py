@@ -6,24 +6,25 @@ writes ``summary.json`` (keyed by policy), ``jobs.csv`` and PNG plots.
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import typer
 
 from scheduler.centerfile import CenterFileError, load_center
 from scheduler.cli.output import fail, table
-from scheduler.core import Policy
+from scheduler.core import Blocking, Policy
 from scheduler.domain import Quota, QuotaError, Tenant
 from scheduler.domain.units import UnitError, format_compute, parse_compute
 from scheduler.sim import DEFAULT_TRACES, Simulation, Trace, TraceError
 from scheduler.sim.metrics import Recorder
-from scheduler.sim.policies import STATIC_NOTES, expand, make_policy
+from scheduler.sim.policies import STATIC_NOTES, PolicySpec, expand, make_policy
 from scheduler.sim.simulator import Failures, SimResult, progress_bar, show_progress
 
 
@@ -54,6 +55,39 @@ def whatif_table(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
                  ("guaranteed_devices_by_tenant", "avg_queue_s_by_tenant", "p95_queue_s_by_tenant")]
         rows.append([tenant, *(f"{a:.0f} -> {b:.0f}" for a, b in pairs)])
     return table(["TENANT", "GUARANTEED DEV", "AVG QUEUE S", "P95 QUEUE S"], rows)
+
+
+def policy_knobs(items: list[str]) -> dict[str, Any]:
+    """``KNOB=VALUE`` pairs as typed values of ``Policy``'s fields (not its priority classes,
+    which come from the center file)."""
+    defaults = Policy()
+    kinds = {f.name: type(getattr(defaults, f.name)) for f in fields(Policy) if f.name != "priority_classes"}
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, value = (x.strip() for x in item.partition("="))
+        if not sep or name not in kinds:
+            raise ValueError(f"--set {item!r}: expected KNOB=VALUE with KNOB one of {', '.join(kinds)}")
+        kind = kinds[name]
+        if kind is bool:
+            if value.lower() not in _BOOLS:
+                raise ValueError(f"--set {item!r}: expected true or false")
+            out[name] = _BOOLS[value.lower()]
+        elif kind is Blocking:
+            if value not in {b.value for b in Blocking}:
+                raise ValueError(f"--set {item!r}: expected one of {', '.join(b.value for b in Blocking)}")
+            out[name] = Blocking(value)
+        else:
+            try:
+                number = kind(value)
+            except ValueError:
+                raise ValueError(f"--set {item!r}: expected a number") from None
+            if not 0 <= number < math.inf:
+                raise ValueError(f"--set {item!r}: must be a finite number, not negative")
+            out[name] = number
+    return out
+
+
+_BOOLS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
 
 
 def with_quotas(tenants: Mapping[str, Tenant], changes: list[str]) -> dict[str, Tenant]:
@@ -149,10 +183,25 @@ def load_trace(trace: str, traces: Path, center: Path | None, jobs: int, seed: i
     return t, notes
 
 
-def replay(t: Trace, name: str, seed: int, tick: float, mtbf: float | None,
+class Run(NamedTuple):
+    """One replay: a trace under a named policy, with knobs of ``Policy`` changed (a what-if)."""
+
+    trace: Trace
+    policy: str
+    knobs: Mapping[str, Any] = {}
+
+    def spec(self) -> PolicySpec:
+        spec = make_policy(self.policy, self.trace.priority_classes)
+        if not self.knobs:
+            return spec
+        changed = ", ".join(f"{k}={v}" for k, v in self.knobs.items())
+        return replace(spec, policy=replace(spec.policy, **self.knobs), label=f"{spec.label}; {changed}")
+
+
+def replay(run: Run, seed: int, tick: float, mtbf: float | None,
            progress: bool | Callable[[int], None] | None) -> SimResult:
-    """One policy's replay (module level: a worker process runs it by name)."""
-    sim = Simulation(t, make_policy(name, t.priority_classes), seed=seed, tick_s=tick,
+    """One replay (module level: a worker process runs it)."""
+    sim = Simulation(run.trace, run.spec(), seed=seed, tick_s=tick,
                      failures=Failures(mtbf) if mtbf else None, progress=progress)
     return sim.run()
 
@@ -170,24 +219,22 @@ def _count(jobs: int) -> None:
         _replayed.value += jobs
 
 
-def replay_in_worker(t: Trace, name: str, seed: int, tick: float, mtbf: float | None
-                     ) -> tuple[Recorder, float, int]:
+def replay_in_worker(run: Run, seed: int, tick: float, mtbf: float | None) -> tuple[Recorder, float, int]:
     """``replay`` in a worker process: what the report needs, sent back (the policy is not
     sent: the caller makes the same one)."""
-    res = replay(t, name, seed, tick, mtbf, _count)
+    res = replay(run, seed, tick, mtbf, _count)
     return res.recorder, res.wall_s, res.steps
 
 
-def replay_side_by_side(runs: Mapping[str, tuple[Trace, str]], parallel: int, seed: int, tick: float,
+def replay_side_by_side(runs: Mapping[str, Run], parallel: int, seed: int, tick: float,
                         mtbf: float | None, progress: bool, done: Callable[[str, SimResult], None]) -> None:
-    """Each run (key -> trace, policy) in a process of its own (replays share nothing), ``done``
-    with each result as it comes back; the workers count the jobs they replay in one counter,
-    drawn as one bar."""
+    """Each run in a process of its own (replays share nothing), ``done`` with each result as
+    it comes back; the workers count the jobs they replay in one counter, drawn as one bar."""
     ctx = multiprocessing.get_context("spawn")
     replayed = ctx.Value("q", 0)
-    bar = progress_bar(sum(len(t.jobs) for t, _ in runs.values())) if progress else None
+    bar = progress_bar(sum(len(run.trace.jobs) for run in runs.values())) if progress else None
     with ProcessPoolExecutor(parallel, mp_context=ctx, initializer=_count_in, initargs=(replayed,)) as pool:
-        futures = {pool.submit(replay_in_worker, t, name, seed, tick, mtbf): key for key, (t, name) in runs.items()}
+        futures = {pool.submit(replay_in_worker, run, seed, tick, mtbf): key for key, run in runs.items()}
         running = set(futures)
         while running:
             finished, running = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
@@ -195,9 +242,8 @@ def replay_side_by_side(runs: Mapping[str, tuple[Trace, str]], parallel: int, se
                 bar.update(replayed.value - bar.n)
             for future in finished:
                 key = futures[future]
-                t, name = runs[key]
                 recorder, wall_s, steps = future.result()
-                done(key, SimResult(make_policy(name, t.priority_classes), recorder, wall_s, steps))
+                done(key, SimResult(runs[key].spec(), recorder, wall_s, steps))
                 message = f"{key}: done in {wall_s:.1f} s"
                 if bar is not None:
                     bar.write(message)
@@ -232,6 +278,10 @@ def simulate(
         help="What if: NAME=GUARANTEED[:LIMIT] in FLOPS units, e.g. vision=40P or vision=40P:60P "
              "(repeat for more tenants; the limit stays unless given, raised to the guarantee). Each "
              "policy is replayed as is and with the change (POLICY+whatif), compared per tenant.")] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="What if: a knob of the policy, KNOB=VALUE, e.g. min_runtime_s=7200, reservations=8, "
+                      "borrowing=false (repeat for more; with --quota, one change). Each policy is replayed "
+                      "as is and with it.")] = None,
 ) -> None:
     from scheduler.sim.report import summarize, write_jobs_csv, write_plots, write_summary
 
@@ -239,21 +289,21 @@ def simulate(
         names = expand(policy)
         t, notes = load_trace(trace, traces, center, jobs, seed, tenants, load)
         notes += _check_against_center(t)
-        proposed = replace(t, tenants=with_quotas(t.tenants, quota)) if quota else None
+        knobs = policy_knobs(set_ or [])
+        if limit is not None:
+            t = replace(t, jobs=t.jobs[:limit], observed={})  # (what was observed is of all the jobs)
+        proposed = replace(t, tenants=with_quotas(t.tenants, quota)) if quota else t
     except (TraceError, CenterFileError, ValueError) as exc:
         fail(str(exc))
-    if proposed is not None:
-        notes += _oversold(proposed, f"with {' '.join(quota or [])}")
-    if limit is not None:
-        t = replace(t, jobs=t.jobs[:limit], observed={})  # (what was observed is of all the jobs)
-        if proposed is not None:
-            proposed = replace(proposed, jobs=t.jobs, observed={})
+    change = " ".join([*(quota or []), *(set_ or [])])
+    if quota:
+        notes += _oversold(proposed, f"with {change}")
     for line in (*t.notes, *notes):
         typer.echo(line, err=True)
-    # key -> (trace, policy): each policy as is, and with the quotas proposed (a what-if)
-    runs = {name: (t, name) for name in names}
-    if proposed is not None:
-        runs.update({f"{name}{WHATIF}": (proposed, name) for name in names})
+    # each policy as is, and with the change proposed (a what-if)
+    runs = {name: Run(t, name) for name in names}
+    if change:
+        runs.update({f"{name}{WHATIF}": Run(proposed, name, knobs) for name in names})
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, SimResult] = {}
     summary: dict[str, Any] = {}
@@ -269,20 +319,21 @@ def simulate(
         typer.echo(f"replaying {len(t.jobs)} jobs under {', '.join(runs)}, {parallel} at a time ...", err=True)
         replay_side_by_side(runs, parallel, seed, tick, mtbf, show_progress(len(t.jobs), progress), done)
     else:
-        for key, (tr, name) in runs.items():
+        for key, run in runs.items():
             typer.echo(f"replaying {len(t.jobs)} jobs under {key} ...", err=True)
-            done(key, replay(tr, name, seed, tick, mtbf, progress))
+            done(key, replay(run, seed, tick, mtbf, progress))
     summary = {k: summary[k] for k in runs}
     results = {k: results[k] for k in runs}  # (side by side, they came back as they finished)
-    for key, (_, name) in runs.items():
-        if name in STATIC_NOTES:
-            summary[key]["note"] = STATIC_NOTES[name]
+    for key, run in runs.items():
+        if run.policy in STATIC_NOTES:
+            summary[key]["note"] = STATIC_NOTES[run.policy]
     if trace == "openb":
         # FGD's experiment: every task arrives, none leaves; aicc's placement vs plain best-fit.
         from scheduler.sim.openb import fill_comparison
         summary["_openb_fill"] = fill_comparison(t, [n for n in names if n != "oracle"])
     summary["_trace"] = {"name": t.name, "jobs": len(t.jobs), "notes": list(t.notes) + notes,
-                         "tick_s": tick, "seed": seed, "quota": list(quota or []), "observed": dict(t.observed)}
+                         "tick_s": tick, "seed": seed, "quota": list(quota or []), "set": dict(knobs),
+                         "observed": dict(t.observed)}
     write_summary(out / "summary.json", summary)
     write_jobs_csv(out / "jobs.csv", {k: list(r.recorder.results.values()) for k, r in results.items()})
     if plots:
@@ -296,9 +347,9 @@ def simulate(
                      f"{s['unallocated_devices_fragmentation']:.1f}", f"{s['wall_s']:.1f}"])
     typer.echo(table(["POLICY", "AVG QUEUE S", "P95 QUEUE S", "AVG JCT S", "MAKESPAN D", "ALLOC",
                       "ALLOC SAT", "JAIN", "GUAR VIOL S", "PREEMPT", "FRAG DEV", "WALL S"], rows))
-    if proposed is not None:
+    if change:
         for name in names:
-            typer.echo(f"\n{name}, as is -> with {' '.join(quota or [])}:\n"
+            typer.echo(f"\n{name}, as is -> with {change}:\n"
                        + whatif_table(summary[name], summary[f"{name}{WHATIF}"]))
     if "avg_queue_s" in t.observed:
         typer.echo(f"as observed (the trace's own run): avg queue {t.observed['avg_queue_s']:.0f} s")

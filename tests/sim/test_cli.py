@@ -100,3 +100,34 @@ def test_a_trace_the_center_cannot_run_is_refused_or_noted(tmp_path: Path) -> No
     assert "1 jobs ask only for accelerator types the center lacks (tpu-v5): they never start" in res.output
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["aicc"]["finished"] == 1
+
+
+def test_a_policy_knob_what_if_replays_each_policy_as_is_and_changed(tmp_path: Path) -> None:
+    # finance (80P guaranteed, 150P limit) sends eight 64-device gangs at once into an idle
+    # center: borrowing runs seven of them at once, its guarantee alone only four.
+    trace = tmp_path / "burst.csv"
+    with trace.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["job_id", "tenant", "submit_s", "duration_s", "devices", "accelerator"])
+        w.writerows([f"b{i}", "finance", 0, 1000, 64, "a800"] for i in range(8))
+    out = tmp_path / "out"
+    res = CliRunner().invoke(_app(), ["simulate", "--trace", str(trace), "--policy", "aicc", "--set",
+                                      "borrowing=false", "--no-plots", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "summary.json").read_text())
+    as_is, changed = summary["aicc"], summary["aicc+whatif"]
+    assert as_is["finished"] == changed["finished"] == 8
+    assert as_is["avg_queue_s"] == 125.0  # one gang waits one run
+    assert changed["avg_queue_s"] == 500.0  # four gangs wait one run
+    assert "borrowing=False" in changed["label"] and summary["_trace"]["set"] == {"borrowing": False}
+    assert "aicc, as is -> with borrowing=false:" in res.output
+
+    for bad, message in [("speed=11", "expected KNOB=VALUE with KNOB one of quotas, borrowing"),
+                         ("borrowing=maybe", "expected true or false"),
+                         ("min_runtime_s=-5", "must be a finite number, not negative"),
+                         ("reservations=many", "expected a number"),
+                         ("blocking=sometimes", "expected one of")]:
+        res = CliRunner().invoke(_app(), ["simulate", "--trace", str(trace), "--set", bad,
+                                          "--out", str(tmp_path / "bad")])
+        assert res.exit_code == 1 and message in res.output, (bad, res.output)
+    assert not (tmp_path / "bad").exists()
