@@ -6,12 +6,11 @@ writes ``summary.json`` (keyed by policy), ``jobs.csv`` and PNG plots.
 
 from __future__ import annotations
 
-import math
 import multiprocessing
 import os
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, NamedTuple
 
@@ -19,9 +18,9 @@ import typer
 
 from scheduler.centerfile import CenterFileError, load_center
 from scheduler.cli.output import fail, table
-from scheduler.core import Blocking, Policy
-from scheduler.domain import Quota, QuotaError, Tenant
-from scheduler.domain.units import UnitError, format_compute, parse_compute
+from scheduler.cli.whatif import WHATIF, oversold, policy_knobs, whatif_table, with_quotas
+from scheduler.core import Policy
+from scheduler.domain import Quota, Tenant
 from scheduler.sim import DEFAULT_TRACES, Simulation, Trace, TraceError
 from scheduler.sim.metrics import Recorder
 from scheduler.sim.policies import STATIC_NOTES, PolicySpec, expand, make_policy
@@ -41,86 +40,6 @@ def _rescale(tenants: dict[str, Tenant], old_capacity: int, new_capacity: int) -
     f = new_capacity / old_capacity if old_capacity else 1.0
     return {n: Tenant(n, Quota(round(t.quota.guaranteed * f), min(new_capacity, round(t.quota.limit * f))),
                       t.weight) for n, t in tenants.items()}
-
-
-#: the key of a policy's replay with the quotas of ``--quota``
-WHATIF = "+whatif"
-
-
-def whatif_table(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
-    """Per tenant: guaranteed devices, average and p95 queueing, as is and with the change."""
-    rows = []
-    for tenant in before["avg_queue_s_by_tenant"]:
-        pairs = [(before[k][tenant], after[k][tenant]) for k in
-                 ("guaranteed_devices_by_tenant", "avg_queue_s_by_tenant", "p95_queue_s_by_tenant")]
-        rows.append([tenant, *(f"{a:.0f} -> {b:.0f}" for a, b in pairs)])
-    return table(["TENANT", "GUARANTEED DEV", "AVG QUEUE S", "P95 QUEUE S"], rows)
-
-
-def policy_knobs(items: list[str]) -> dict[str, Any]:
-    """``KNOB=VALUE`` pairs as typed values of ``Policy``'s fields (not its priority classes,
-    which come from the center file)."""
-    defaults = Policy()
-    kinds = {f.name: type(getattr(defaults, f.name)) for f in fields(Policy) if f.name != "priority_classes"}
-    out: dict[str, Any] = {}
-    for item in items:
-        name, sep, value = (x.strip() for x in item.partition("="))
-        if not sep or name not in kinds:
-            raise ValueError(f"--set {item!r}: expected KNOB=VALUE with KNOB one of {', '.join(kinds)}")
-        kind = kinds[name]
-        if kind is bool:
-            if value.lower() not in _BOOLS:
-                raise ValueError(f"--set {item!r}: expected true or false")
-            out[name] = _BOOLS[value.lower()]
-        elif kind is Blocking:
-            if value not in {b.value for b in Blocking}:
-                raise ValueError(f"--set {item!r}: expected one of {', '.join(b.value for b in Blocking)}")
-            out[name] = Blocking(value)
-        else:
-            try:
-                number = kind(value)
-            except ValueError:
-                raise ValueError(f"--set {item!r}: expected a number") from None
-            if not 0 <= number < math.inf:
-                raise ValueError(f"--set {item!r}: must be a finite number, not negative")
-            out[name] = number
-    return out
-
-
-_BOOLS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
-
-
-def with_quotas(tenants: Mapping[str, Tenant], changes: list[str]) -> dict[str, Tenant]:
-    """The tenants with quotas changed as ``NAME=GUARANTEED[:LIMIT]`` says (``aicc quota set``'s units)."""
-    out = dict(tenants)
-    for change in changes:
-        name, sep, value = change.partition("=")
-        name = name.strip()
-        if not sep or not value.strip():
-            raise ValueError(f"--quota {change!r}: expected NAME=GUARANTEED[:LIMIT], e.g. vision=40P:60P")
-        if name not in out:
-            raise ValueError(f"--quota {change!r}: no tenant {name!r} here (tenants: {', '.join(sorted(out))})")
-        old = out[name].quota
-        guaranteed_s, _, limit_s = value.partition(":")
-        try:
-            guaranteed = parse_compute(guaranteed_s.strip())
-            limit = parse_compute(limit_s.strip()) if limit_s.strip() else max(old.limit, guaranteed)
-            lending = None if old.lending_limit is None else min(old.lending_limit, guaranteed)
-            quota = replace(old, guaranteed=guaranteed, limit=limit, lending_limit=lending)
-        except (UnitError, QuotaError) as exc:
-            raise ValueError(f"--quota {change!r}: {exc}") from None
-        out[name] = replace(out[name], quota=quota)
-    return out
-
-
-def _oversold(t: Trace, label: str) -> list[str]:
-    """A note if the guarantees add up to more than the center holds."""
-    sold = sum(x.quota.guaranteed for x in t.tenants.values())
-    capacity = t.center.capacity_gflops() if t.center is not None else sold
-    if sold <= capacity:
-        return []
-    return [f"{label} the guarantees sum to {format_compute(sold)}, more than the center's "
-            f"{format_compute(capacity)}: not every tenant can hold its guarantee at once"]
 
 
 def _names(names: list[str]) -> str:
@@ -297,7 +216,7 @@ def simulate(
         fail(str(exc))
     change = " ".join([*(quota or []), *(set_ or [])])
     if quota:
-        notes += _oversold(proposed, f"with {change}")
+        notes += oversold(proposed, f"with {change}")
     for line in (*t.notes, *notes):
         typer.echo(line, err=True)
     # each policy as is, and with the change proposed (a what-if)

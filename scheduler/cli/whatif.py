@@ -1,0 +1,97 @@
+"""What-ifs for ``aicc simulate``: the change (``--quota``, ``--set``) and how its effect is shown.
+
+Each policy is replayed as is and with the change; a tenant's guarantee and
+queueing, before and after, is what an operator weighs a quota or policy change by.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import fields, replace
+from typing import Any
+
+from scheduler.cli.output import table
+from scheduler.core import Blocking, Policy
+from scheduler.domain import QuotaError, Tenant
+from scheduler.domain.units import UnitError, format_compute, parse_compute
+from scheduler.sim import Trace
+
+#: the key of a policy's replay with the change (``--quota``, ``--set``)
+WHATIF = "+whatif"
+
+
+def whatif_table(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
+    """Per tenant: guaranteed devices, average and p95 queueing, as is and with the change."""
+    rows = []
+    for tenant in before["avg_queue_s_by_tenant"]:
+        pairs = [(before[k][tenant], after[k][tenant]) for k in
+                 ("guaranteed_devices_by_tenant", "avg_queue_s_by_tenant", "p95_queue_s_by_tenant")]
+        rows.append([tenant, *(f"{a:.0f} -> {b:.0f}" for a, b in pairs)])
+    return table(["TENANT", "GUARANTEED DEV", "AVG QUEUE S", "P95 QUEUE S"], rows)
+
+
+def policy_knobs(items: list[str]) -> dict[str, Any]:
+    """``KNOB=VALUE`` pairs as typed values of ``Policy``'s fields (not its priority classes,
+    which come from the center file)."""
+    defaults = Policy()
+    kinds = {f.name: type(getattr(defaults, f.name)) for f in fields(Policy) if f.name != "priority_classes"}
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, value = (x.strip() for x in item.partition("="))
+        if not sep or name not in kinds:
+            raise ValueError(f"--set {item!r}: expected KNOB=VALUE with KNOB one of {', '.join(kinds)}")
+        kind = kinds[name]
+        if kind is bool:
+            if value.lower() not in _BOOLS:
+                raise ValueError(f"--set {item!r}: expected true or false")
+            out[name] = _BOOLS[value.lower()]
+        elif kind is Blocking:
+            if value not in {b.value for b in Blocking}:
+                raise ValueError(f"--set {item!r}: expected one of {', '.join(b.value for b in Blocking)}")
+            out[name] = Blocking(value)
+        else:
+            try:
+                number = kind(value)
+            except ValueError:
+                raise ValueError(f"--set {item!r}: expected a number") from None
+            if not 0 <= number < math.inf:
+                raise ValueError(f"--set {item!r}: must be a finite number, not negative")
+            out[name] = number
+    return out
+
+
+_BOOLS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
+
+
+def with_quotas(tenants: Mapping[str, Tenant], changes: list[str]) -> dict[str, Tenant]:
+    """The tenants with quotas changed as ``NAME=GUARANTEED[:LIMIT]`` says (``aicc quota set``'s units)."""
+    out = dict(tenants)
+    for change in changes:
+        name, sep, value = change.partition("=")
+        name = name.strip()
+        if not sep or not value.strip():
+            raise ValueError(f"--quota {change!r}: expected NAME=GUARANTEED[:LIMIT], e.g. vision=40P:60P")
+        if name not in out:
+            raise ValueError(f"--quota {change!r}: no tenant {name!r} here (tenants: {', '.join(sorted(out))})")
+        old = out[name].quota
+        guaranteed_s, _, limit_s = value.partition(":")
+        try:
+            guaranteed = parse_compute(guaranteed_s.strip())
+            limit = parse_compute(limit_s.strip()) if limit_s.strip() else max(old.limit, guaranteed)
+            lending = None if old.lending_limit is None else min(old.lending_limit, guaranteed)
+            quota = replace(old, guaranteed=guaranteed, limit=limit, lending_limit=lending)
+        except (UnitError, QuotaError) as exc:
+            raise ValueError(f"--quota {change!r}: {exc}") from None
+        out[name] = replace(out[name], quota=quota)
+    return out
+
+
+def oversold(t: Trace, label: str) -> list[str]:
+    """A note if the guarantees add up to more than the center holds."""
+    sold = sum(x.quota.guaranteed for x in t.tenants.values())
+    capacity = t.center.capacity_gflops() if t.center is not None else sold
+    if sold <= capacity:
+        return []
+    return [f"{label} the guarantees sum to {format_compute(sold)}, more than the center's "
+            f"{format_compute(capacity)}: not every tenant can hold its guarantee at once"]
