@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from scheduler.core import Policy
 from scheduler.domain import AcceleratorType, Center, Node, NodeState, Quota, QuotaError, Tenant
 from scheduler.domain.units import UnitError, parse_compute, parse_memory
 
@@ -123,6 +124,8 @@ class CenterModel(_Strict):
     priority_classes: dict[str, int] = Field(default_factory=lambda: {"high": 300, "normal": 200, "low": 100})
     tenants: list[TenantModel] = Field(default_factory=list)
     allow_overcommit: bool = False  # guarantees may sum beyond capacity
+    #: knobs of the scheduling policy (``Policy``), e.g. ``{min_runtime_s: 3600}``; unset ones keep aicc's defaults
+    policy: dict[str, Any] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,7 @@ class CenterConfig:
     center: Center
     tenants: dict[str, Tenant]
     priority_classes: dict[str, int]
+    policy: Policy  # the center's priority classes, and its ``policy:`` knobs
 
 
 def default_center_path() -> Path:
@@ -210,4 +214,8 @@ def _from_model(m: CenterModel) -> CenterConfig:
         raise CenterFileError(
             "tenants: guarantees sum beyond the center's capacity (set allow_overcommit to accept)"
         )
-    return CenterConfig(center, tenants, dict(m.priority_classes))
+    try:
+        policy = Policy(priority_classes=dict(m.priority_classes)).with_knobs(m.policy)
+    except ValueError as exc:
+        raise CenterFileError(f"policy.{exc}") from None
+    return CenterConfig(center, tenants, dict(m.priority_classes), policy)

@@ -15,7 +15,7 @@ import typer
 
 from scheduler.centerfile import CenterConfig, CenterFileError, load_center
 from scheduler.cli.output import fail, table
-from scheduler.core import Decision, Policy
+from scheduler.core import Decision
 from scheduler.domain import JobKind, JobSpec, JobState, Resources, format_compute
 from scheduler.engine import Engine, ManualClock, MemoryStore
 from scheduler.executors.sleep import SleepExecutor
@@ -115,8 +115,7 @@ def demo(
     clock = ManualClock(0.0)
     store = MemoryStore(cfg.tenants)
     executor = SleepExecutor(clock)
-    engine = Engine(cfg.center, store, executor, clock, Policy(priority_classes=cfg.priority_classes,
-                                                                min_runtime_s=600))
+    engine = Engine(cfg.center, store, executor, clock, cfg.policy.with_knobs({"min_runtime_s": 600}))
     for spec in demo_jobs(sorted(cfg.tenants), jobs, seed):
         engine.submit(spec)
     typer.echo(f"t=0s: {jobs} jobs submitted; one scheduling step:")

@@ -2,7 +2,7 @@
 
 Replaying one's own history under a proposed quota or policy shows what the
 change would have done: ``aicc job export --since 30d > month.csv``, then
-``aicc simulate --trace month.csv --center center.yaml --quota vision=40P``.
+``aicc simulate --trace month.csv --center center.yaml --policy center --quota vision=40P``.
 A job's ``duration_s`` is the time it actually ran, over all its attempts (the
 simulator resumes a preempted job where it stopped, as checkpointing jobs do),
 and ``queue_s`` the rest of its time from submission to end: what the replay's

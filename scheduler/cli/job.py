@@ -64,7 +64,7 @@ def register(app: typer.Typer) -> None:
               "attempts), its gang, type, priority, and how long it waited. Replay it under a proposed "
               "quota to see what the change would have done.\n\n"
               "Example: aicc job export --since 30d -f month.csv; "
-              "aicc simulate --trace month.csv --quota vision=40P")(api_command(export))
+              "aicc simulate --trace month.csv --policy center --quota vision=40P")(api_command(export))
     app.add_typer(j)
 
 

@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
         "--trace itp | openb | synthetic | PATH.csv (job_id,tenant,submit_s,duration_s,devices; "
         "aicc job export writes one from the center's own history).\n\n"
         "Example: aicc simulate --trace itp --policy all --out out/itp\n\n"
-        "What if: aicc simulate --trace month.csv --policy aicc --quota vision=40P"))(simulate)
+        "What if: aicc simulate --trace month.csv --policy center --quota vision=40P"))(simulate)
 
 
 def _rescale(tenants: dict[str, Tenant], old_capacity: int, new_capacity: int) -> dict[str, Tenant]:
@@ -87,7 +87,7 @@ def load_trace(trace: str, traces: Path, center: Path | None, jobs: int, seed: i
     elif trace == "synthetic":
         assert cfg is not None
         ten = tenants_for(shares, cfg.center) if shares else cfg.tenants
-        return synthetic_trace(cfg.center, ten, jobs, seed=seed, load=load), notes
+        return replace(synthetic_trace(cfg.center, ten, jobs, seed=seed, load=load), policy=cfg.policy), notes
     else:
         t = load_csv_trace(trace)
     if cfg is not None:
@@ -96,7 +96,7 @@ def load_trace(trace: str, traces: Path, center: Path | None, jobs: int, seed: i
             notes.append(f"tenants of {t.name} rescaled to the center {cfg.center.name}")
         else:
             ten = tenants_for(shares, cfg.center) if shares else cfg.tenants
-        t = replace(t, center=cfg.center, tenants=ten, priority_classes=cfg.priority_classes)
+        t = replace(t, center=cfg.center, tenants=ten, priority_classes=cfg.priority_classes, policy=cfg.policy)
     elif shares and trace != "openb" and t.center is not None:
         t = replace(t, tenants=tenants_for(shares, t.center))
     return t, notes
@@ -110,11 +110,11 @@ class Run(NamedTuple):
     knobs: Mapping[str, Any] = {}
 
     def spec(self) -> PolicySpec:
-        spec = make_policy(self.policy, self.trace.priority_classes)
+        spec = make_policy(self.policy, self.trace.priority_classes, self.trace.policy)
         if not self.knobs:
             return spec
         changed = ", ".join(f"{k}={v}" for k, v in self.knobs.items())
-        return replace(spec, policy=replace(spec.policy, **self.knobs), label=f"{spec.label}; {changed}")
+        return replace(spec, policy=spec.policy.with_knobs(self.knobs), label=f"{spec.label}; {changed}")
 
 
 def replay(run: Run, seed: int, tick: float, mtbf: float | None,
@@ -176,8 +176,9 @@ def simulate(
     trace: Annotated[str, typer.Option(help="itp, openb, synthetic, or a CSV file.")] = "itp",
     center: Annotated[Path | None, typer.Option(help="Center file (YAML); default: the trace's own "
                                                 "(itp, openb) or the shipped 610P center.")] = None,
-    policy: Annotated[str, typer.Option(help="fifo, static, static-backfill, drf, aicc, oracle, a comma "
-                                        "list, or all (all but the oracle).")] = "all",
+    policy: Annotated[str, typer.Option(help="fifo, static, static-backfill, drf, aicc, oracle, center (the "
+                                        "center file's policy, as aicc serve runs it), a comma list, or all "
+                                        "(all but the oracle and center).")] = "all",
     out: Annotated[Path, typer.Option(help="Folder for summary.json, jobs.csv and plots.")] = Path("out/sim"),
     traces: Annotated[Path, typer.Option(help="The traces folder.")] = DEFAULT_TRACES,
     tenants: Annotated[str | None, typer.Option(help="Tenant shares from Helios: helios-venus or "

@@ -6,13 +6,14 @@ queueing, before and after, is what an operator weighs a quota or policy change 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from dataclasses import fields, replace
+from dataclasses import replace
 from typing import Any
 
+import yaml
+
 from scheduler.cli.output import table
-from scheduler.core import Blocking, Policy
+from scheduler.core import Policy
 from scheduler.domain import QuotaError, Tenant
 from scheduler.domain.units import UnitError, format_compute, parse_compute
 from scheduler.sim import Trace
@@ -32,36 +33,22 @@ def whatif_table(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
 
 
 def policy_knobs(items: list[str]) -> dict[str, Any]:
-    """``KNOB=VALUE`` pairs as typed values of ``Policy``'s fields (not its priority classes,
-    which come from the center file)."""
-    defaults = Policy()
-    kinds = {f.name: type(getattr(defaults, f.name)) for f in fields(Policy) if f.name != "priority_classes"}
+    """``KNOB=VALUE`` pairs, values read as YAML (``7200``, ``false``, ``global``) as in a center
+    file's ``policy:``, and checked by ``Policy.with_knobs``."""
     out: dict[str, Any] = {}
     for item in items:
         name, sep, value = (x.strip() for x in item.partition("="))
-        if not sep or name not in kinds:
-            raise ValueError(f"--set {item!r}: expected KNOB=VALUE with KNOB one of {', '.join(kinds)}")
-        kind = kinds[name]
-        if kind is bool:
-            if value.lower() not in _BOOLS:
-                raise ValueError(f"--set {item!r}: expected true or false")
-            out[name] = _BOOLS[value.lower()]
-        elif kind is Blocking:
-            if value not in {b.value for b in Blocking}:
-                raise ValueError(f"--set {item!r}: expected one of {', '.join(b.value for b in Blocking)}")
-            out[name] = Blocking(value)
-        else:
-            try:
-                number = kind(value)
-            except ValueError:
-                raise ValueError(f"--set {item!r}: expected a number") from None
-            if not 0 <= number < math.inf:
-                raise ValueError(f"--set {item!r}: must be a finite number, not negative")
-            out[name] = number
+        if not sep or not name:
+            raise ValueError(f"--set {item!r}: expected KNOB=VALUE, e.g. min_runtime_s=7200")
+        try:
+            out[name] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            out[name] = value
+    try:
+        Policy().with_knobs(out)
+    except ValueError as exc:
+        raise ValueError(f"--set {exc}") from None
     return out
-
-
-_BOOLS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
 
 
 def with_quotas(tenants: Mapping[str, Tenant], changes: list[str]) -> dict[str, Tenant]:

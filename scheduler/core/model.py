@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from sys import intern
 from types import MappingProxyType
@@ -135,6 +135,35 @@ class Policy:
     #: Order within a priority and tenant by the runtime estimate (shortest first)
     #: instead of submission order; jobs without an estimate go last.
     shortest_first: bool = False
+
+    def with_knobs(self, knobs: Mapping[str, object]) -> Policy:
+        """This policy with knobs changed (a center file's ``policy:``, ``aicc simulate --set``),
+        each checked against its field's type; ValueError names the first wrong one."""
+        changed: dict[str, Any] = {}
+        for name, value in knobs.items():
+            current = getattr(self, name, None) if name in _KNOBS else None
+            if current is None:
+                raise ValueError(f"{name}: not a knob of the policy (knobs: {', '.join(_KNOBS)})")
+            if isinstance(current, Blocking):
+                if value not in {b.value for b in Blocking}:
+                    raise ValueError(f"{name}: expected one of {', '.join(b.value for b in Blocking)}")
+                changed[name] = Blocking(str(value))
+            elif isinstance(current, bool):
+                if not isinstance(value, bool):
+                    raise ValueError(f"{name}: expected true or false, not {value!r}")
+                changed[name] = value
+            else:
+                whole = isinstance(current, int)
+                if isinstance(value, bool) or not isinstance(value, int | float) or (whole and not isinstance(value, int)):
+                    raise ValueError(f"{name}: expected {'a whole number' if whole else 'a number'}, not {value!r}")
+                if not 0 <= value < math.inf:
+                    raise ValueError(f"{name}: must be finite and not negative, not {value!r}")
+                changed[name] = value if whole else float(value)
+        return replace(self, **changed)
+
+
+#: the policy's knobs a center file or a what-if may set (its priority classes are the center's own)
+_KNOBS = tuple(f.name for f in fields(Policy) if f.name != "priority_classes")
 
 
 class Admit(NamedTuple):

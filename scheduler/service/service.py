@@ -66,7 +66,7 @@ class Service:
         self.config = config
         self.executor = executor
         self.clock = clock
-        self.policy = policy or Policy(priority_classes=dict(config.priority_classes))
+        self.policy = policy or config.policy
         self.lock = threading.RLock()
         self.generated_admin_token: str | None = None
         self._bootstrap_tenants()

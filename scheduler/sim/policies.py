@@ -13,6 +13,11 @@
   tenant's finished jobs; it never sees a job's true duration.
 - ``oracle``: like ``aicc``, but its estimates are the true durations. An upper
   bound, labelled as such; the only policy that sees them.
+- ``center``: the center file's own policy exactly as ``aicc serve`` runs it (its
+  ``policy:`` knobs, no learned estimates): the one to replay a center's history with.
+
+Every policy starts from the center file's policy (``base``), so that knobs it sets
+that a policy does not define (``min_runtime_s``, ``reservations``, ...) hold for all.
 """
 
 from __future__ import annotations
@@ -22,8 +27,8 @@ from dataclasses import dataclass, replace
 
 from scheduler.core import Blocking, Policy
 
-POLICY_NAMES = ("fifo", "static", "static-backfill", "drf", "aicc", "oracle")
-#: ``--policy all``: every policy but the oracle, which is asked for by name.
+POLICY_NAMES = ("fifo", "static", "static-backfill", "drf", "aicc", "oracle", "center")
+#: ``--policy all``: every policy but the oracle and the center's own, which are asked for by name.
 ALL_POLICIES = ("fifo", "static", "static-backfill", "drf", "aicc")
 
 
@@ -37,8 +42,10 @@ class PolicySpec:
     separate: bool = False  # each tenant on a cluster of its own (scheduler.sim.partition)
 
 
-def make_policy(name: str, priority_classes: Mapping[str, int] | None = None) -> PolicySpec:
-    base = Policy() if priority_classes is None else Policy(priority_classes=dict(priority_classes))
+def make_policy(name: str, priority_classes: Mapping[str, int] | None = None,
+                base: Policy | None = None) -> PolicySpec:
+    if base is None:
+        base = Policy() if priority_classes is None else Policy(priority_classes=dict(priority_classes))
     fifo = replace(base, quotas=False, fair_share=False, blocking=Blocking.GLOBAL, reclaim=False,
                    priority_preemption=False, aging_boost=0)
     if name == "fifo":
@@ -59,6 +66,8 @@ def make_policy(name: str, priority_classes: Mapping[str, int] | None = None) ->
     if name == "oracle":
         return PolicySpec(name, replace(base, shortest_first=True), False, oracle=True,
                           label="ORACLE shortest-first (sees true durations; upper bound)")
+    if name == "center":
+        return PolicySpec(name, base, False, label="center: the center file's policy, as aicc serve runs it")
     raise ValueError(f"unknown policy {name!r}: expected one of {', '.join(POLICY_NAMES)} or all")
 
 

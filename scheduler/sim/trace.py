@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scheduler.core import Policy
 from scheduler.domain import Center, JobKind, JobSpec, Resources, Tenant
 
 #: The traces folder beside the checkout: <repo>/../shared/traces.
@@ -60,6 +61,9 @@ class Trace:
     tenants: Mapping[str, Tenant] = field(default_factory=dict)
     priority_classes: Mapping[str, int] | None = None
     notes: tuple[str, ...] = ()
+    #: the center file's policy (its priority classes and ``policy:`` knobs): every policy
+    #: replayed starts from it; None: aicc's defaults with ``priority_classes``
+    policy: Policy | None = None
     #: figures the trace's own run recorded (``avg_queue_s`` from ``aicc job export``), to
     #: compare a replay with
     observed: Mapping[str, float] = field(default_factory=dict)

@@ -165,10 +165,10 @@ def test_the_centers_history_replayed_queues_as_it_was_observed_to(
     center.write_text(CENTER_YAML + "".join(
         f"  - {{name: {name}, guaranteed: 4.992P, limit: 9.984P}}\n" for name, _ in tenants))
     out = tmp_path / "replay"
-    cli.ok("simulate", "--trace", str(history), "--center", str(center), "--policy", "aicc",
+    cli.ok("simulate", "--trace", str(history), "--center", str(center), "--policy", "center",
            "--out", str(out), "--no-plots")
     summary = json.loads((out / "summary.json").read_text())
-    observed, replayed = summary["_trace"]["observed"]["avg_queue_s"], summary["aicc"]["avg_queue_s"]
-    assert summary["aicc"]["finished"] == 60
+    observed, replayed = summary["_trace"]["observed"]["avg_queue_s"], summary["center"]["avg_queue_s"]
+    assert summary["center"]["finished"] == 60
     assert observed > 2.0  # the center was overloaded: there is queueing to reproduce
     assert abs(replayed - observed) <= 0.15 * observed, (replayed, observed)

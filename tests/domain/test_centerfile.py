@@ -49,6 +49,10 @@ def broken(change) -> dict:
     (lambda d: d["tenants"][0].update(guaranteed="700P", limit="700P"), "tenants"),
     (lambda d: d.pop("pools"), "pools"),
     (lambda d: d["tenants"][0].update(grace_period_s=-5), "tenants.0.grace_period_s"),
+    (lambda d: d.update(policy={"min_runtime_s": -1}), "policy.min_runtime_s"),
+    (lambda d: d.update(policy={"speed": 11}), "policy.speed"),
+    (lambda d: d.update(policy={"borrowing": "sometimes"}), "policy.borrowing"),
+    (lambda d: d.update(policy={"priority_classes": {"x": 1}}), "policy.priority_classes"),
 ])
 def test_a_malformed_center_file_is_an_error_naming_the_field(change, field: str) -> None:
     with pytest.raises(CenterFileError) as err:
@@ -69,3 +73,13 @@ def test_load_errors_name_the_file(tmp_path: Path) -> None:
         load_center(bad)
     with pytest.raises(CenterFileError, match="cannot read"):
         load_center(tmp_path / "missing.yaml")
+
+
+def test_the_policy_section_sets_knobs_and_keeps_the_rest() -> None:
+    cfg = build_center(broken(lambda d: d.update(policy={"min_runtime_s": 3600, "reservations": 8,
+                                                          "blocking": "tenant", "shortest_first": True})))
+    p = cfg.policy
+    assert (p.min_runtime_s, p.reservations, p.blocking.value, p.shortest_first) == (3600.0, 8, "tenant", True)
+    assert p.borrowing and p.reclaim and p.aging_interval_s == 3600.0  # unset: aicc's defaults
+    assert dict(p.priority_classes) == cfg.priority_classes  # the center's own classes
+    assert load_center().policy.min_runtime_s == 1800.0  # the shipped center sets none

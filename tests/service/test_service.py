@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from scheduler.centerfile import build_center
 from scheduler.cli import build
 from scheduler.domain import JobKind, JobSpec, JobState, Quota, Resources, Tenant
 from scheduler.engine.clock import SystemClock
 from scheduler.executors.sleep import SleepExecutor
 from scheduler.service import ExecutorUnavailable, Service, ServiceError, Settings, make_executor
 from scheduler.store import SqlStore
-from tests.api.conftest import small_center
+from tests.api.conftest import CENTER, small_center
 
 
 def make(tmp_path: Path, **settings: object) -> Service:
@@ -185,6 +186,28 @@ def test_nodes_the_executor_lost_are_marked_down_and_take_nothing_new(tmp_path: 
         assert svc.engine.center.node(first).state is NodeState.DOWN
         assert first not in svc.get_job(job.id).job.placement.nodes
         assert svc.store.load().node_states[first] is NodeState.DOWN  # recorded, survives a restart
+    finally:
+        svc.stop()
+        svc.store.close()
+
+
+def test_the_center_files_policy_is_the_one_the_service_runs(tmp_path: Path) -> None:
+    # acme is guaranteed 10 devices (limit 20): a 16-device job borrows, unless the center says not to.
+    center = build_center({**CENTER, "policy": {"borrowing": False, "min_runtime_s": 600}})
+    s = Settings(data_dir=tmp_path, step_interval_s=0.2, min_step_gap_s=0.0)  # type: ignore[call-arg]
+    clock = SystemClock()
+    svc = Service(s, SqlStore(s.resolved_db_url(), clock=clock), center, SleepExecutor(clock), clock)
+    assert (svc.engine.policy.borrowing, svc.engine.policy.min_runtime_s) == (False, 600.0)
+    svc.start()
+    try:
+        job, future, _ = svc.submit(JobSpec("acme", "big", JobKind.TRAINING, 2, Resources(8, ("a800",)),
+                                            runtime_env={"sleep_s": 60}))
+        future.result(5)
+        deadline = time.monotonic() + 5
+        while (view := svc.get_job(job.id)).reason != "QuotaExhausted":
+            assert time.monotonic() < deadline, view
+            time.sleep(0.05)
+        assert view.job.state is JobState.PENDING and "guaranteed quota" in view.detail
     finally:
         svc.stop()
         svc.store.close()

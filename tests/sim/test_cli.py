@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import typer
+import yaml
 from typer.testing import CliRunner
 
+from scheduler.centerfile import default_center_path
 from scheduler.cli import simulate
 
 KEYS = {"avg_queue_s", "avg_jct_s", "p95_queue_s_by_tenant", "allocation_ratio_saturated",
@@ -122,12 +124,35 @@ def test_a_policy_knob_what_if_replays_each_policy_as_is_and_changed(tmp_path: P
     assert "borrowing=False" in changed["label"] and summary["_trace"]["set"] == {"borrowing": False}
     assert "aicc, as is -> with borrowing=false:" in res.output
 
-    for bad, message in [("speed=11", "expected KNOB=VALUE with KNOB one of quotas, borrowing"),
-                         ("borrowing=maybe", "expected true or false"),
-                         ("min_runtime_s=-5", "must be a finite number, not negative"),
-                         ("reservations=many", "expected a number"),
-                         ("blocking=sometimes", "expected one of")]:
+    for bad, message in [("speed=11", "speed: not a knob of the policy (knobs: quotas, borrowing"),
+                         ("fast", "expected KNOB=VALUE"),
+                         ("borrowing=maybe", "borrowing: expected true or false"),
+                         ("min_runtime_s=-5", "min_runtime_s: must be finite and not negative"),
+                         ("reservations=2.5", "reservations: expected a whole number"),
+                         ("blocking=sometimes", "blocking: expected one of backfill, none, tenant, global")]:
         res = CliRunner().invoke(_app(), ["simulate", "--trace", str(trace), "--set", bad,
                                           "--out", str(tmp_path / "bad")])
         assert res.exit_code == 1 and message in res.output, (bad, res.output)
     assert not (tmp_path / "bad").exists()
+
+
+def test_the_center_files_policy_is_where_every_replay_starts(tmp_path: Path) -> None:
+    # The burst above, on the shipped center told not to lend: every policy that borrows
+    # now holds finance to its guarantee, and --set borrowing=true is the what-if back.
+    center = yaml.safe_load(default_center_path().read_text())
+    center["policy"] = {"borrowing": False}
+    (tmp_path / "center.yaml").write_text(yaml.safe_dump(center))
+    trace = tmp_path / "burst.csv"
+    with trace.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["job_id", "tenant", "submit_s", "duration_s", "devices", "accelerator"])
+        w.writerows([f"b{i}", "finance", 0, 1000, 64, "a800"] for i in range(8))
+    out = tmp_path / "out"
+    res = CliRunner().invoke(_app(), ["simulate", "--trace", str(trace), "--center", str(tmp_path / "center.yaml"),
+                                      "--policy", "center,aicc", "--set", "borrowing=true", "--no-plots",
+                                      "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["center"]["avg_queue_s"] == summary["aicc"]["avg_queue_s"] == 500.0
+    assert summary["center+whatif"]["avg_queue_s"] == summary["aicc+whatif"]["avg_queue_s"] == 125.0
+    assert "as aicc serve runs it" in summary["center"]["label"]

@@ -17,7 +17,6 @@ from typing import Any
 import yaml
 
 from scheduler.centerfile import load_center
-from scheduler.core import Policy
 from scheduler.domain import JobKind, JobRecord, JobSpec, Resources
 from scheduler.domain.units import parse_memory
 from scheduler.engine import Engine
@@ -75,7 +74,7 @@ def run_examples(*, center_file: Path | None = None, spec_dir: Path | None = Non
         out(f"Ray is up at {executor.address} (dashboard {executor.dashboard_url}) "
             f"after {time.monotonic() - began:.1f} s")
         store = MemoryStore(cfg.tenants)
-        engine = Engine(cfg.center, store, executor, clock, Policy(priority_classes=cfg.priority_classes))
+        engine = Engine(cfg.center, store, executor, clock, cfg.policy)
         ids: list[str] = []
         for file, tenant in submissions.items():
             job = engine.submit(load_spec(spec_dir / file, tenant))
