@@ -18,6 +18,7 @@ from scheduler.cli.output import fail, table
 from scheduler.core import Decision
 from scheduler.domain import JobKind, JobSpec, JobState, Resources, format_compute
 from scheduler.engine import Engine, ManualClock, MemoryStore
+from scheduler.engine.estimates import estimator_for
 from scheduler.executors.sleep import SleepExecutor
 
 CenterOption = Annotated[Path | None, typer.Option("--center", help="Center file (YAML); default: the shipped 610P center.")]
@@ -115,7 +116,8 @@ def demo(
     clock = ManualClock(0.0)
     store = MemoryStore(cfg.tenants)
     executor = SleepExecutor(clock)
-    engine = Engine(cfg.center, store, executor, clock, cfg.policy.with_knobs({"min_runtime_s": 600}))
+    policy = cfg.policy.with_knobs({"min_runtime_s": 600})
+    engine = Engine(cfg.center, store, executor, clock, policy, estimator=estimator_for(policy))
     for spec in demo_jobs(sorted(cfg.tenants), jobs, seed):
         engine.submit(spec)
     typer.echo(f"t=0s: {jobs} jobs submitted; one scheduling step:")

@@ -23,6 +23,7 @@ from scheduler.centerfile import CenterConfig
 from scheduler.core import Policy
 from scheduler.domain import JobRecord, JobSpec, JobState, NodeState, Quota, QuotaError, Tenant
 from scheduler.engine import Clock, Engine, EngineError, Executor
+from scheduler.engine.estimates import estimator_for
 from scheduler.service import tokens as tok
 from scheduler.service.errors import ServiceError
 from scheduler.service.ledger import LedgerLine, ledger
@@ -72,7 +73,7 @@ class Service:
         self._bootstrap_tenants()
         # Attached to a Ray cluster, the center is Ray's nodes as the executor found them.
         center = getattr(executor, "center", None) or config.center
-        self.engine = Engine(center, store, executor, clock, self.policy)
+        self.engine = Engine(center, store, executor, clock, self.policy, estimator=estimator_for(self.policy))
         self._tokens: dict[str, TokenInfo] = {t.id: t for t in store.tokens()}
         self._admin_digest = (tok.digest(settings.admin_token.get_secret_value())
                               if settings.admin_token is not None else None)

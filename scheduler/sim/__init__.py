@@ -5,7 +5,7 @@
 ``report.summarize`` turns into the figures of ``aicc simulate``.
 """
 
-from scheduler.sim.estimates import LearnedEstimator
+from scheduler.engine.estimates import LearnedEstimator
 from scheduler.sim.policies import ALL_POLICIES, POLICY_NAMES, PolicySpec, make_policy
 from scheduler.sim.simulator import Failures, SimResult, Simulation
 from scheduler.sim.trace import DEFAULT_TRACES, Trace, TraceError, TraceJob

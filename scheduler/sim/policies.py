@@ -14,7 +14,8 @@
 - ``oracle``: like ``aicc``, but its estimates are the true durations. An upper
   bound, labelled as such; the only policy that sees them.
 - ``center``: the center file's own policy exactly as ``aicc serve`` runs it (its
-  ``policy:`` knobs, no learned estimates): the one to replay a center's history with.
+  ``policy:`` knobs; learned estimates where it orders shortest first): the one
+  to replay a center's history with.
 
 Every policy starts from the center file's policy (``base``), so that knobs it sets
 that a policy does not define (``min_runtime_s``, ``reservations``, ...) hold for all.
@@ -47,7 +48,7 @@ def make_policy(name: str, priority_classes: Mapping[str, int] | None = None,
     if base is None:
         base = Policy() if priority_classes is None else Policy(priority_classes=dict(priority_classes))
     fifo = replace(base, quotas=False, fair_share=False, blocking=Blocking.GLOBAL, reclaim=False,
-                   priority_preemption=False, aging_boost=0)
+                   priority_preemption=False, aging_boost=0, shortest_first=False)
     if name == "fifo":
         return PolicySpec(name, fifo, False, label="FIFO: one queue, strict order")
     if name == "static":
@@ -59,7 +60,8 @@ def make_policy(name: str, priority_classes: Mapping[str, int] | None = None,
         return PolicySpec(name, replace(base, borrowing=False), False,
                           label="static-backfill: separate clusters, each with backfill", separate=True)
     if name == "drf":
-        return PolicySpec(name, replace(base, quotas=False), False, label="DRF: fair share, no quotas")
+        return PolicySpec(name, replace(base, quotas=False, shortest_first=False), False,
+                          label="DRF: fair share, no quotas")
     if name == "aicc":
         return PolicySpec(name, replace(base, shortest_first=True), True,
                           label="aicc: quotas, borrowing, reclaim, fair share, backfill, learned estimates")
@@ -67,7 +69,8 @@ def make_policy(name: str, priority_classes: Mapping[str, int] | None = None,
         return PolicySpec(name, replace(base, shortest_first=True), False, oracle=True,
                           label="ORACLE shortest-first (sees true durations; upper bound)")
     if name == "center":
-        return PolicySpec(name, base, False, label="center: the center file's policy, as aicc serve runs it")
+        return PolicySpec(name, base, base.shortest_first,  # as the service: learned runtimes if it orders by them
+                          label="center: the center file's policy, as aicc serve runs it")
     raise ValueError(f"unknown policy {name!r}: expected one of {', '.join(POLICY_NAMES)} or all")
 
 

@@ -31,8 +31,8 @@ from dataclasses import dataclass, field, replace
 from scheduler.core import Decision
 from scheduler.domain import Center, JobRecord, JobState, NodeState, Tenant
 from scheduler.engine import Engine, EventKind, ManualClock, MemoryStore
+from scheduler.engine.estimates import LearnedEstimator
 from scheduler.executors.sleep import SleepExecutor
-from scheduler.sim.estimates import LearnedEstimator
 from scheduler.sim.metrics import Recorder
 from scheduler.sim.partition import separate_clusters
 from scheduler.sim.policies import PolicySpec, make_policy

@@ -82,4 +82,5 @@ def test_the_policy_section_sets_knobs_and_keeps_the_rest() -> None:
     assert (p.min_runtime_s, p.reservations, p.blocking.value, p.shortest_first) == (3600.0, 8, "tenant", True)
     assert p.borrowing and p.reclaim and p.aging_interval_s == 3600.0  # unset: aicc's defaults
     assert dict(p.priority_classes) == cfg.priority_classes  # the center's own classes
-    assert load_center().policy.min_runtime_s == 1800.0  # the shipped center sets none
+    shipped = load_center().policy  # shortest first, as the simulator's aicc; the rest aicc's defaults
+    assert shipped.shortest_first and shipped.min_runtime_s == 1800.0

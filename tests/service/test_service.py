@@ -198,6 +198,7 @@ def test_the_center_files_policy_is_the_one_the_service_runs(tmp_path: Path) -> 
     clock = SystemClock()
     svc = Service(s, SqlStore(s.resolved_db_url(), clock=clock), center, SleepExecutor(clock), clock)
     assert (svc.engine.policy.borrowing, svc.engine.policy.min_runtime_s) == (False, 600.0)
+    assert svc.engine.estimator is None  # submission order: no runtimes to learn
     svc.start()
     try:
         job, future, _ = svc.submit(JobSpec("acme", "big", JobKind.TRAINING, 2, Resources(8, ("a800",)),
@@ -208,6 +209,30 @@ def test_the_center_files_policy_is_the_one_the_service_runs(tmp_path: Path) -> 
             assert time.monotonic() < deadline, view
             time.sleep(0.05)
         assert view.job.state is JobState.PENDING and "guaranteed quota" in view.detail
+    finally:
+        svc.stop()
+        svc.store.close()
+
+
+def test_a_center_ordering_shortest_first_learns_runtimes_from_finished_jobs(tmp_path: Path) -> None:
+    center = build_center({**CENTER, "policy": {"shortest_first": True}})
+    s = Settings(data_dir=tmp_path, step_interval_s=0.2, min_step_gap_s=0.0)  # type: ignore[call-arg]
+    clock = SystemClock()
+    svc = Service(s, SqlStore(s.resolved_db_url(), clock=clock), center, SleepExecutor(clock), clock)
+    estimator = svc.engine.estimator
+    assert estimator is not None  # (a center that keeps submission order learns nothing: see above)
+    svc.start()
+    try:
+        jobs = []
+        for i in range(2):
+            job, future, _ = svc.submit(spec(f"s{i}", sleep_s=0.3))
+            future.result(5)
+            jobs.append(job.id)
+        deadline = time.monotonic() + 10
+        while any(svc.get_job(j).job.state is not JobState.SUCCEEDED for j in jobs):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert estimator.estimate(spec("next", sleep_s=0.3)) == pytest.approx(0.3, abs=0.1)
     finally:
         svc.stop()
         svc.store.close()

@@ -13,6 +13,8 @@ from typer.testing import CliRunner
 
 from scheduler.centerfile import default_center_path
 from scheduler.cli import simulate
+from scheduler.core import Policy
+from scheduler.sim import make_policy
 
 KEYS = {"avg_queue_s", "avg_jct_s", "p95_queue_s_by_tenant", "allocation_ratio_saturated",
         "jain_fairness", "guarantee_violations", "preemptions", "unallocated_devices_fragmentation",
@@ -156,3 +158,9 @@ def test_the_center_files_policy_is_where_every_replay_starts(tmp_path: Path) ->
     assert summary["center"]["avg_queue_s"] == summary["aicc"]["avg_queue_s"] == 500.0
     assert summary["center+whatif"]["avg_queue_s"] == summary["aicc+whatif"]["avg_queue_s"] == 125.0
     assert "as aicc serve runs it" in summary["center"]["label"]
+    # As the service, the center's policy learns runtimes where it orders by them; baselines never do.
+    ordered = Policy(shortest_first=True)
+    assert make_policy("center", base=ordered).learned_estimates
+    assert not make_policy("center", base=Policy()).learned_estimates
+    assert not make_policy("fifo", base=ordered).policy.shortest_first
+    assert not make_policy("drf", base=ordered).policy.shortest_first

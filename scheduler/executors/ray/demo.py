@@ -21,6 +21,7 @@ from scheduler.domain import JobKind, JobRecord, JobSpec, Resources
 from scheduler.domain.units import parse_memory
 from scheduler.engine import Engine
 from scheduler.engine.clock import SystemClock
+from scheduler.engine.estimates import estimator_for
 from scheduler.engine.memory_store import MemoryStore
 from scheduler.executors.ray.config import RayPorts, RaySettings
 from scheduler.executors.ray.executor import make_ray_executor
@@ -74,7 +75,7 @@ def run_examples(*, center_file: Path | None = None, spec_dir: Path | None = Non
         out(f"Ray is up at {executor.address} (dashboard {executor.dashboard_url}) "
             f"after {time.monotonic() - began:.1f} s")
         store = MemoryStore(cfg.tenants)
-        engine = Engine(cfg.center, store, executor, clock, cfg.policy)
+        engine = Engine(cfg.center, store, executor, clock, cfg.policy, estimator=estimator_for(cfg.policy))
         ids: list[str] = []
         for file, tenant in submissions.items():
             job = engine.submit(load_spec(spec_dir / file, tenant))

@@ -5,7 +5,9 @@ guess for a job's runtime is what the tenant's recent jobs of the same gang
 size took: the median of the last ``window`` of them; with fewer than
 ``min_samples``, the tenant's recent jobs of any size; failing that, every
 tenant's. It plugs into the engine's ``RuntimeEstimator`` hook: ``estimate``
-at submission, ``observe`` when a job finishes.
+at submission, ``observe`` when a job finishes. The service and the simulator
+use it wherever the policy orders shortest first (``estimator_for``); it learns
+from the jobs that finish while it runs (a restarted service learns anew).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 from collections import deque
 from statistics import median
 
+from scheduler.core import Policy
 from scheduler.domain import JobRecord, JobSpec
 
 
@@ -56,3 +59,8 @@ class LearnedEstimator:
         self._all.append(ran)
         for changed in (key, spec.tenant, None):
             self._medians.pop(changed, None)
+
+
+def estimator_for(policy: Policy) -> LearnedEstimator | None:
+    """Shortest-first needs runtimes: learned ones, where the policy orders by them."""
+    return LearnedEstimator() if policy.shortest_first else None
