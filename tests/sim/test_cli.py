@@ -106,14 +106,19 @@ def test_a_trace_the_center_cannot_run_is_refused_or_noted(tmp_path: Path) -> No
     assert summary["aicc"]["finished"] == 1
 
 
-def test_a_policy_knob_what_if_replays_each_policy_as_is_and_changed(tmp_path: Path) -> None:
-    # finance (80P guaranteed, 150P limit) sends eight 64-device gangs at once into an idle
-    # center: borrowing runs seven of them at once, its guarantee alone only four.
+def _burst(tmp_path: Path) -> Path:
+    """finance (80P guaranteed, 150P limit) sends eight 64-device gangs at once into an idle
+    center: borrowing runs seven of them at once, its guarantee alone only four."""
     trace = tmp_path / "burst.csv"
     with trace.open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["job_id", "tenant", "submit_s", "duration_s", "devices", "accelerator"])
         w.writerows([f"b{i}", "finance", 0, 1000, 64, "a800"] for i in range(8))
+    return trace
+
+
+def test_a_policy_knob_what_if_replays_each_policy_as_is_and_changed(tmp_path: Path) -> None:
+    trace = _burst(tmp_path)
     out = tmp_path / "out"
     res = CliRunner().invoke(_app(), ["simulate", "--trace", str(trace), "--policy", "aicc", "--set",
                                       "borrowing=false", "--no-plots", "--out", str(out)])
@@ -144,11 +149,7 @@ def test_the_center_files_policy_is_where_every_replay_starts(tmp_path: Path) ->
     center = yaml.safe_load(default_center_path().read_text())
     center["policy"] = {"borrowing": False}
     (tmp_path / "center.yaml").write_text(yaml.safe_dump(center))
-    trace = tmp_path / "burst.csv"
-    with trace.open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["job_id", "tenant", "submit_s", "duration_s", "devices", "accelerator"])
-        w.writerows([f"b{i}", "finance", 0, 1000, 64, "a800"] for i in range(8))
+    trace = _burst(tmp_path)
     out = tmp_path / "out"
     res = CliRunner().invoke(_app(), ["simulate", "--trace", str(trace), "--center", str(tmp_path / "center.yaml"),
                                       "--policy", "center,aicc", "--set", "borrowing=true", "--no-plots",
