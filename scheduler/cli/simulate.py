@@ -19,7 +19,6 @@ import typer
 from scheduler.centerfile import CenterFileError, load_center
 from scheduler.cli.output import fail, table
 from scheduler.cli.whatif import WHATIF, oversold, policy_knobs, whatif_table, with_quotas
-from scheduler.core import Policy
 from scheduler.domain import Quota, Tenant
 from scheduler.sim import DEFAULT_TRACES, Simulation, Trace, TraceError
 from scheduler.sim.metrics import Recorder
@@ -52,8 +51,7 @@ def _check_against_center(t: Trace) -> list[str]:
     tenants = sorted({j.tenant for j in t.jobs} - set(t.tenants))
     if tenants:
         raise TraceError(f"{t.name}: jobs of tenants the center file lacks: {_names(tenants)}")
-    classes = t.priority_classes if t.priority_classes is not None else Policy().priority_classes
-    priorities = sorted({j.priority for j in t.jobs} - set(classes))
+    priorities = sorted({j.priority for j in t.jobs} - set(t.base_policy.priority_classes))
     if priorities:
         raise TraceError(f"{t.name}: jobs of priority classes the center file lacks: {_names(priorities)}")
     known = set(t.center.accelerators) if t.center is not None else set()
@@ -110,7 +108,7 @@ class Run(NamedTuple):
     knobs: Mapping[str, Any] = {}
 
     def spec(self) -> PolicySpec:
-        spec = make_policy(self.policy, self.trace.priority_classes, self.trace.policy)
+        spec = make_policy(self.policy, self.trace.base_policy)
         if not self.knobs:
             return spec
         changed = ", ".join(f"{k}={v}" for k, v in self.knobs.items())

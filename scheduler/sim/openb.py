@@ -19,6 +19,7 @@ import csv
 import math
 import random
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -222,7 +223,7 @@ def fill_snapshot(trace: Trace, policy: str = "aicc", *, trace_order: bool = Fal
     jobs = tuple(TraceJob(j.id, j.tenant, 0.0, 1e12, j.workers, j.per_worker, j.accelerator_types,
                           "normal" if trace_order else j.priority, j.preemptible, j.cpus, j.memory_bytes)
                  for j in trace.jobs)
-    snap = Trace(trace.name, jobs, trace.center, trace.tenants, trace.priority_classes)
+    snap = replace(trace, jobs=jobs)
     sim = Simulation(snap, policy, progress=False)
     engine = sim.engine
     for j in sim.trace.jobs:  # (under static, confined to their tenants' clusters)

@@ -23,7 +23,6 @@ that a policy does not define (``min_runtime_s``, ``reservations``, ...) hold fo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from scheduler.core import Blocking, Policy
@@ -43,10 +42,9 @@ class PolicySpec:
     separate: bool = False  # each tenant on a cluster of its own (scheduler.sim.partition)
 
 
-def make_policy(name: str, priority_classes: Mapping[str, int] | None = None,
-                base: Policy | None = None) -> PolicySpec:
-    if base is None:
-        base = Policy() if priority_classes is None else Policy(priority_classes=dict(priority_classes))
+def make_policy(name: str, base: Policy | None = None) -> PolicySpec:
+    """The policy ``name`` from ``base`` (a trace's ``base_policy``; aicc's defaults if None)."""
+    base = base or Policy()
     fifo = replace(base, quotas=False, fair_share=False, blocking=Blocking.GLOBAL, reclaim=False,
                    priority_preemption=False, aging_boost=0, shortest_first=False)
     if name == "fifo":

@@ -101,7 +101,7 @@ class Simulation:
         tenants = dict(tenants if tenants is not None else trace.tenants)
         if not tenants:
             raise ValueError(f"trace {trace.name} names no tenants: pass them")
-        self.spec = make_policy(policy, trace.priority_classes, trace.policy) if isinstance(policy, str) else policy
+        self.spec = make_policy(policy, trace.base_policy) if isinstance(policy, str) else policy
         if self.spec.separate:
             center, tenants, jobs = separate_clusters(center, tenants, trace.jobs)
             trace = replace(trace, jobs=jobs, center=center, tenants=tenants)

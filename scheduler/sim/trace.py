@@ -69,6 +69,13 @@ class Trace:
     observed: Mapping[str, float] = field(default_factory=dict)
 
     @property
+    def base_policy(self) -> Policy:
+        """Where every policy replayed starts: the center file's, else aicc's defaults."""
+        if self.policy is not None:
+            return self.policy
+        return Policy() if self.priority_classes is None else Policy(priority_classes=dict(self.priority_classes))
+
+    @property
     def span_s(self) -> float:
         if not self.jobs:
             return 0.0
