@@ -136,6 +136,9 @@ class Engine:
         self.steps = 0
         self._waiting: dict[str, tuple[str, str, int]] | None = None
         self._unrecorded: list[ExecutorEvent] = []  # polled, but the store refused them
+        if estimator is not None:  # it resumes from what finished before a restart
+            for job in state.finished:
+                estimator.observe(job)
         for job in state.jobs:
             self._load(job)
 

@@ -7,7 +7,8 @@ size took: the median of the last ``window`` of them; with fewer than
 tenant's. It plugs into the engine's ``RuntimeEstimator`` hook: ``estimate``
 at submission, ``observe`` when a job finishes. The service and the simulator
 use it wherever the policy orders shortest first (``estimator_for``); it learns
-from the jobs that finish while it runs (a restarted service learns anew).
+from the jobs that finish while it runs and, on start, from the store's most
+recently finished ones, so that a restart does not forget what was learned.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from scheduler.domain import JobRecord, NodeState, Tenant
-from scheduler.engine.ports import StoredState
+from scheduler.domain import JobRecord, JobState, NodeState, Tenant
+from scheduler.engine.ports import RECENT_FINISHED, StoredState
 
 
 class MemoryStore:
@@ -20,8 +20,10 @@ class MemoryStore:
         live = [j for j in self.jobs.values() if not j.state.terminal]
         live.sort(key=lambda j: j.seq)
         next_seq = max((j.seq for j in self.jobs.values()), default=0) + 1
+        finished = sorted((j for j in self.jobs.values()
+                           if j.state in _FINISHED and j.finished_at is not None), key=_finish_order)
         return StoredState(dict(self.tenants), dict(self.node_states), live, next_seq,
-                           dict(self.history), self.history_at)
+                           dict(self.history), self.history_at, finished[-RECENT_FINISHED:])
 
     def add_job(self, job: JobRecord) -> None:
         self.jobs[job.id] = job
@@ -42,3 +44,10 @@ class MemoryStore:
     def save_usage_history(self, history: Mapping[str, float], at: float) -> None:
         self.history = dict(history)
         self.history_at = at
+
+
+_FINISHED = (JobState.SUCCEEDED, JobState.FAILED)
+
+
+def _finish_order(job: JobRecord) -> tuple[float, int]:
+    return job.finished_at or 0.0, job.seq

@@ -55,6 +55,12 @@ class StoredState:
     next_seq: int
     usage_history: Mapping[str, float] = field(default_factory=dict)
     history_at: float | None = None
+    #: the most recently finished jobs (succeeded or failed, at most ``RECENT_FINISHED``),
+    #: in the order they finished: what runtime estimates learned before a restart resume from
+    finished: Sequence[JobRecord] = ()
+
+
+RECENT_FINISHED = 1000
 
 
 class Store(Protocol):

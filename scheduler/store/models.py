@@ -91,6 +91,7 @@ class JobRow(Base):
         UniqueConstraint("tenant", "idempotency_key"),
         Index("ix_jobs_tenant_seq", "tenant", "seq"),
         Index("ix_jobs_state_seq", "state", "seq"),
+        Index("ix_jobs_finished_at", "finished_at"),  # the recently finished, on start
     )
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, unique=True)

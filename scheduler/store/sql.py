@@ -37,7 +37,7 @@ from sqlalchemy.pool import StaticPool
 from scheduler.domain import JobRecord, JobState, NodeState, Quota, Tenant
 from scheduler.domain.job import TERMINAL_STATES
 from scheduler.engine.clock import Clock, SystemClock
-from scheduler.engine.ports import StoredState
+from scheduler.engine.ports import RECENT_FINISHED, StoredState
 from scheduler.store import migrate
 from scheduler.store.codec import job_from_row, job_state_columns, job_to_row, placement_to_dict
 from scheduler.store.models import (
@@ -56,6 +56,7 @@ from scheduler.store.writer import Inserts, RawInsert, Writer
 
 _actor: contextvars.ContextVar[str] = contextvars.ContextVar("aicc_store_actor", default="system")
 _TERMINAL = [s.value for s in TERMINAL_STATES]
+_FINISHED = [JobState.SUCCEEDED.value, JobState.FAILED.value]
 
 jobs_t = cast(Table, JobRow.__table__)
 events_t = cast(Table, JobEventRow.__table__)
@@ -186,8 +187,11 @@ class SqlStore:
             top = conn.execute(select(func.max(jobs_t.c.seq))).scalar()
             history = {r.tenant: r.value for r in conn.execute(select(usage_t))}
             at = conn.execute(select(meta_t.c.value).where(meta_t.c.key == "history_at")).scalar()
+            finished = [job_from_row(r) for r in conn.execute(
+                select(jobs_t).where(jobs_t.c.finished_at.is_not(None), jobs_t.c.state.in_(_FINISHED))
+                .order_by(jobs_t.c.finished_at.desc(), jobs_t.c.seq.desc()).limit(RECENT_FINISHED))]
         return StoredState(tenants, nodes, jobs, int(top or 0) + 1, history,
-                           float(at) if at is not None else None)
+                           float(at) if at is not None else None, finished[::-1])
 
     def add_job(self, job: JobRecord) -> None:
         self.add_job_deferred(job).result()

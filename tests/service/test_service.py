@@ -214,13 +214,19 @@ def test_the_center_files_policy_is_the_one_the_service_runs(tmp_path: Path) -> 
         svc.store.close()
 
 
-def test_a_center_ordering_shortest_first_learns_runtimes_from_finished_jobs(tmp_path: Path) -> None:
+def test_a_center_ordering_shortest_first_learns_runtimes_from_finished_jobs_and_keeps_them_on_restart(
+        tmp_path: Path) -> None:
     center = build_center({**CENTER, "policy": {"shortest_first": True}})
     s = Settings(data_dir=tmp_path, step_interval_s=0.2, min_step_gap_s=0.0)  # type: ignore[call-arg]
     clock = SystemClock()
-    svc = Service(s, SqlStore(s.resolved_db_url(), clock=clock), center, SleepExecutor(clock), clock)
+
+    def service() -> Service:
+        return Service(s, SqlStore(s.resolved_db_url(), clock=clock), center, SleepExecutor(clock), clock)
+
+    svc = service()
     estimator = svc.engine.estimator
     assert estimator is not None  # (a center that keeps submission order learns nothing: see above)
+    assert estimator.estimate(spec("first", sleep_s=0.3)) == 3600.0  # nothing learned yet
     svc.start()
     try:
         jobs = []
@@ -236,3 +242,9 @@ def test_a_center_ordering_shortest_first_learns_runtimes_from_finished_jobs(tmp
     finally:
         svc.stop()
         svc.store.close()
+    restarted = service()
+    try:
+        assert restarted.engine.estimator is not None
+        assert restarted.engine.estimator.estimate(spec("after", sleep_s=0.3)) == pytest.approx(0.3, abs=0.1)
+    finally:
+        restarted.store.close()

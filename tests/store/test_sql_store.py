@@ -104,6 +104,22 @@ def test_load_returns_live_jobs_in_order_and_the_next_sequence(store: SqlStore) 
     assert state.next_seq == 4
 
 
+def test_load_returns_the_most_recently_finished_jobs_in_the_order_they_finished(
+        store: SqlStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    import scheduler.store.sql as sql
+
+    monkeypatch.setattr(sql, "RECENT_FINISHED", 3)
+    ends = {1: (JobState.SUCCEEDED, 500.0), 2: (JobState.FAILED, 300.0), 3: (JobState.SUCCEEDED, 400.0),
+            4: (JobState.CANCELLED, 600.0), 5: (JobState.SUCCEEDED, 200.0), 6: (JobState.RUNNING, None)}
+    for seq, (state, end) in ends.items():
+        store.add_job(job(seq))
+        store.update_jobs([replace(job(seq), state=state, started_at=150.0, finished_at=end)])
+    finished = store.load().finished
+    # j5 finished first but is not among the 3 most recent; a cancelled job ran no course
+    assert [(j.id, j.finished_at) for j in finished] == [("j2", 300.0), ("j3", 400.0), ("j1", 500.0)]
+    assert finished[0].state is JobState.FAILED
+
+
 def test_tenants_and_their_quota_history_name_who_changed_them(store: SqlStore, clock: ManualClock) -> None:
     with store.acting_as("alice"):
         store.put_tenant(Tenant("acme", Quota(10, 20, 5, {"a800": 8}), 1.0))
