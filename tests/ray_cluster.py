@@ -1,4 +1,4 @@
-"""A real multi-node Ray cluster on loopback for tests: every port fixed, auth disabled.
+"""A real multi-node Ray cluster on loopback for tests: every port explicit, auth disabled.
 
 Shared by the executor tests' session cluster and the node-kill scenario, which
 runs in a process of its own.
@@ -7,7 +7,9 @@ runs in a process of its own.
 from __future__ import annotations
 
 import os
+import socket
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,28 @@ def ray_test_env() -> None:
     os.environ.setdefault("RAY_agent_register_timeout_ms", "180000")
     # Job entrypoints say ``python``: this interpreter, with Ray and numpy.
     os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+
+
+def free_block(preferred: int, size: int = 100, tries: int = 5, step: int = 1000) -> int:
+    """The first block of ``size`` loopback ports, from ``preferred`` and then every ``step``
+    above it, that are all free. A Ray left running by a killed test run keeps its block (until
+    ``ray stop``); the next run moves on, saying so, instead of failing to start."""
+    for base in range(preferred, preferred + tries * step, step):
+        if all(_free(port) for port in range(base, base + size)):
+            if base != preferred:
+                warnings.warn(f"ports {preferred}-{preferred + size - 1} are in use (a Ray left by a killed "
+                              f"test run? `ray stop` ends it): using {base}-{base + size - 1}", stacklevel=2)
+            return base
+    raise RuntimeError(f"no free block of {size} ports from {preferred} in {tries} tries")
+
+
+def _free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def node_ports(base: int) -> dict[str, int]:

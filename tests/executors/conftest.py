@@ -2,14 +2,14 @@
 
 ``ray.cluster_utils.Cluster``: a head (where job drivers run, no devices) and
 three worker nodes with 4 logical GPUs each and aicc labels (node name, rack),
-every port fixed in 20400-20499 and bound to loopback, auth disabled. Without
+every port in one block (20400-20499, or the next free one) and bound to loopback,
+auth disabled. Without
 Ray installed the tests are skipped loudly, except under CI=true where they fail.
 """
 
 from __future__ import annotations
 
 import os
-import socket
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from tests.ray_cluster import ray_test_env, start_cluster
+from tests.ray_cluster import free_block, ray_test_env, start_cluster
 
-HEAD_BASE = 20400
-WORKERS = (("gpu-a", "rack-1", 20420), ("gpu-b", "rack-1", 20440), ("gpu-c", "rack-2", 20460))
+PORTS = 20400  # head at +0, workers at +20, +40, +60
+WORKERS = (("gpu-a", "rack-1", 20), ("gpu-b", "rack-1", 40), ("gpu-c", "rack-2", 60))
 DEVICES_PER_NODE = 4
 
 
@@ -53,17 +53,13 @@ def ray_cluster() -> Iterator[RayCluster]:
     _require_ray()
     import ray
 
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.settimeout(0.3)
-        if probe.connect_ex(("127.0.0.1", HEAD_BASE)) == 0:
-            pytest.fail(f"port {HEAD_BASE} is in use: another session running these tests? "
-                        "(they use 20400-20499 and 20700-20799)")
+    head = free_block(PORTS)
+    workers = [(name, rack, head + offset) for name, rack, offset in WORKERS]
     # not /tmp/ray, which other Rays on the machine share
-    cluster, nodes, _ = start_cluster(HEAD_BASE, WORKERS, devices=DEVICES_PER_NODE,
-                                      temp_dir=f"/tmp/aicc-ray-{HEAD_BASE}")
+    cluster, nodes, _ = start_cluster(head, workers, devices=DEVICES_PER_NODE, temp_dir=f"/tmp/aicc-ray-{head}")
     ray.init(address=cluster.address, namespace="aicc", logging_level="WARNING", log_to_driver=False)
     try:
-        yield RayCluster(cluster, cluster.address, f"http://127.0.0.1:{HEAD_BASE + 1}", nodes)
+        yield RayCluster(cluster, cluster.address, f"http://127.0.0.1:{head + 1}", nodes)
     finally:
         ray.shutdown()
         cluster.shutdown()

@@ -2,7 +2,7 @@
 
 It runs in a child process (this session's own Ray is the multi-node cluster
 of conftest.py, and a process talks to one Ray): a small center of two A800
-nodes and one Ascend node is declared to a local head on ports 20700-20799;
+nodes and one Ascend node is declared to a local head on ports 20700-20799 (or the next free block);
 a gang runs and sees its devices; Ray refuses a bundle beyond a node's
 devices; after stop no process of that head is left.
 """
@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from tests.ray_cluster import free_block
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +37,7 @@ cfg = build_center({"name": "mini", "accelerators": [
   "pools": [{"name": "a800", "accelerator": "a800", "racks": 1, "nodes_per_rack": 2, "devices_per_node": 4, "cpus_per_node": 8, "memory_per_node": "64Gi"},
             {"name": "ascend", "accelerator": "ascend910b", "racks": 1, "nodes_per_rack": 1, "devices_per_node": 4, "cpus_per_node": 8, "memory_per_node": "64Gi"}],
   "tenants": [{"name": "vr", "guaranteed": "3P", "limit": "4P"}]})
-ex = make_ray_executor(SystemClock(), center=cfg.center, settings=RaySettings(ports=RayPorts(20700)))
+ex = make_ray_executor(SystemClock(), center=cfg.center, settings=RaySettings(ports=RayPorts(int(sys.argv[1]))))
 out = {"temp_dir": str(ex.head.temp_dir), "head_pid": ex.head._proc.pid}
 import ray
 out["resources"] = {k: v for k, v in ray.cluster_resources().items() if k in ("GPU", "NPU") or k.startswith("aicc_node:")}
@@ -94,7 +96,7 @@ def test_the_embedded_head_runs_a_virtual_center_and_stops_clean() -> None:
         pytest.skip(f"Ray not installed: {exc}")
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     env["RAY_AUTH_MODE"] = "disabled"
-    run = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=280, env=env,
+    run = subprocess.run([sys.executable, "-c", SCRIPT, str(free_block(20700))], capture_output=True, text=True, timeout=280, env=env,
                          cwd=Path(__file__).resolve().parents[2])
     lines = [ln for ln in run.stdout.splitlines() if ln.startswith("RESULT ")]
     assert run.returncode == 0 and lines, run.stdout[-3000:] + run.stderr[-3000:]

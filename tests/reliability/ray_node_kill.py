@@ -1,7 +1,7 @@
 """The scenario of ``test_ray_node_kill``, run in a process of its own (a Ray driver connects
 to one cluster per process, and the session may hold another).
 
-A real Ray cluster on loopback (ports 23600-23699): a head and two worker nodes of
+A real Ray cluster on loopback (ports 23600-23699, or the next free block): a head and two worker nodes of
 4 logical GPUs. A gang of 2 workers x 4 devices runs on both; a second job of the
 same tenant waits behind it for lack of devices. The node under one of the gang's
 workers is killed. Then: the gang is requeued (it is preemptible: the policy is
@@ -19,10 +19,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tests.ray_cluster import ray_test_env, start_cluster
+from tests.ray_cluster import free_block, ray_test_env, start_cluster
 
-HEAD = 23600
-WORKERS = (("rel-a", "rack-1", 23620), ("rel-b", "rack-2", 23640))
+PORTS = 23600  # head at +0, workers at +20, +40
+WORKERS = (("rel-a", "rack-1", 20), ("rel-b", "rack-2", 40))
 SLEEP = "python -c 'import time; time.sleep(600)'"
 
 
@@ -48,10 +48,12 @@ def main() -> int:
 
     a800 = AcceleratorType("a800", "nvidia.com/gpu", "GPU", {"fp16": 312.0}, 80 << 30)
     seen: dict[str, Any] = {}
-    cluster, nodes, seen["cluster_attempts"] = start_cluster(HEAD, WORKERS)
+    head = free_block(PORTS)
+    workers = [(name, rack, head + offset) for name, rack, offset in WORKERS]
+    cluster, nodes, seen["cluster_attempts"] = start_cluster(head, workers)
     try:
         ray.init(address=cluster.address, namespace="aicc", logging_level="WARNING", log_to_driver=False)
-        ex = RayExecutor(SystemClock(), address=cluster.address, dashboard_url=f"http://127.0.0.1:{HEAD + 1}",
+        ex = RayExecutor(SystemClock(), address=cluster.address, dashboard_url=f"http://127.0.0.1:{head + 1}",
                          catalog={"a800": a800})
         try:
             store = MemoryStore({"owner": Tenant("owner", Quota(8 * a800.gflops, 8 * a800.gflops))})
