@@ -4,12 +4,15 @@ Driven by a clock, so the same class serves demos and benchmarks of the live
 service (system clock) and the simulator (a manual clock it advances to
 ``next_event_at``). A job's runtime is what ``runtime_of`` says: by default
 ``runtime_env["sleep_s"]``, else the estimate, else the max runtime, else 60 s.
+It remembers the last ``KEEP_ENDED`` jobs that ended (for ``known`` and for an
+idempotent ``start``), not every job it ever ran: a demo center runs for months.
 """
 
 from __future__ import annotations
 
 import heapq
 import threading
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 
 from scheduler.domain import JobRecord
@@ -17,6 +20,7 @@ from scheduler.engine.clock import Clock
 from scheduler.engine.ports import EventKind, ExecutorEvent
 
 DEFAULT_RUNTIME_S = 60.0
+KEEP_ENDED = 10_000
 
 
 def spec_runtime(job: JobRecord) -> float:
@@ -37,14 +41,15 @@ class SleepExecutor:
         self._events: list[tuple[float, int, ExecutorEvent, int]] = []
         self._seq = 0
         self._state: dict[str, EventKind] = {}
-        self._attempt: dict[str, int] = {}  # a requeued job runs again under the same id
+        #: the job's current attempt, unique to it: a requeued job runs again under the same
+        #: id, and the events of its earlier attempts (or of a forgotten job) are stale
+        self._attempt: dict[str, int] = {}
+        self._ended: deque[str] = deque()  # jobs in the order their attempts ended
         self._lock = threading.Lock()
 
-    def _push(self, at: float, job_id: str, kind: EventKind, detail: str = "", attempt: int | None = None) -> None:
+    def _push(self, at: float, job_id: str, kind: EventKind, detail: str = "") -> None:
         self._seq += 1
-        if attempt is None:
-            attempt = self._attempt.get(job_id, 0)
-        heapq.heappush(self._events, (at, self._seq, ExecutorEvent(job_id, kind, at, detail), attempt))
+        heapq.heappush(self._events, (at, self._seq, ExecutorEvent(job_id, kind, at, detail), self._attempt[job_id]))
 
     def start(self, job: JobRecord, grace_s: float = 0.0) -> None:
         job_id = job.id
@@ -52,13 +57,12 @@ class SleepExecutor:
             state = self._state.get(job_id)
             if state is EventKind.STARTED or state is EventKind.SUCCEEDED:
                 return
-            attempt = self._attempt.get(job_id, 0)
-            if state is not None:  # stopped or lost, then requeued: a new attempt
-                attempt = self._attempt[job_id] = attempt + 1
+            self._seq += 1
+            self._attempt[job_id] = self._seq
             started = self.clock.now() + self.start_delay_s
             self._state[job_id] = EventKind.STARTED
-            self._push(started, job_id, EventKind.STARTED, attempt=attempt)
-            self._push(started + max(0.0, self.runtime_of(job)), job_id, EventKind.SUCCEEDED, attempt=attempt)
+            self._push(started, job_id, EventKind.STARTED)
+            self._push(started + max(0.0, self.runtime_of(job)), job_id, EventKind.SUCCEEDED)
 
     def stop(self, job_id: str, grace_s: float) -> None:
         with self._lock:
@@ -81,7 +85,7 @@ class SleepExecutor:
             return self._events[0][0] if self._events else None
 
     def _stale(self, event: ExecutorEvent, attempt: int) -> bool:
-        if attempt != self._attempt.get(event.job_id, 0):
+        if attempt != self._attempt.get(event.job_id):
             return True
         state = self._state.get(event.job_id)
         if event.kind is EventKind.SUCCEEDED:
@@ -98,9 +102,12 @@ class SleepExecutor:
                     continue
                 if event.kind is not EventKind.STARTED:
                     self._state[event.job_id] = event.kind
-                    if event.kind is EventKind.SUCCEEDED:
-                        self._state[event.job_id] = EventKind.SUCCEEDED
+                    self._ended.append(event.job_id)
                 out.append(event)
+            while len(self._ended) > KEEP_ENDED:
+                job_id = self._ended.popleft()
+                if self._state.get(job_id) not in (None, EventKind.STARTED):  # (not started again since)
+                    del self._state[job_id], self._attempt[job_id]
         return out
 
     def known(self) -> Mapping[str, EventKind]:

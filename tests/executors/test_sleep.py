@@ -1,0 +1,57 @@
+"""The sleep executor: timed runs, new attempts after a stop, and a bounded memory."""
+
+from __future__ import annotations
+
+import pytest
+
+import scheduler.executors.sleep as sleep
+from scheduler.domain import JobKind, JobRecord, JobSpec, JobState, Resources
+from scheduler.engine.clock import ManualClock
+from scheduler.engine.ports import EventKind
+from scheduler.executors.sleep import SleepExecutor
+
+
+def job(i: int, sleep_s: float = 10.0) -> JobRecord:
+    spec = JobSpec("acme", f"j{i}", JobKind.BATCH, 1, Resources(1), runtime_env={"sleep_s": sleep_s})
+    return JobRecord(f"j{i}", i, spec, JobState.ADMITTED, 0.0)
+
+
+def events(ex: SleepExecutor) -> list[tuple[str, str, float]]:
+    return [(e.job_id, e.kind.value, e.at) for e in ex.poll()]
+
+
+def test_a_stopped_job_started_again_runs_anew_and_its_first_attempt_never_ends_it() -> None:
+    clock = ManualClock(0.0)
+    ex = SleepExecutor(clock)
+    ex.start(job(1, 10.0))
+    ex.start(job(1, 10.0))  # a retried start does not start it twice
+    clock.advance_to(4.0)
+    ex.stop("j1", 0.0)
+    clock.advance_to(5.0)
+    assert events(ex) == [("j1", "started", 0.0), ("j1", "stopped", 4.0)]
+    ex.start(job(1, 10.0))
+    clock.advance_to(12.0)  # the first attempt would have succeeded at 10
+    assert events(ex) == [("j1", "started", 5.0)]
+    clock.advance_to(15.0)
+    assert events(ex) == [("j1", "succeeded", 15.0)]
+    assert ex.known() == {"j1": EventKind.SUCCEEDED}
+    assert ex.next_event_at() is None
+
+
+def test_only_the_most_recently_ended_jobs_are_remembered(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sleep, "KEEP_ENDED", 3)
+    clock = ManualClock(0.0)
+    ex = SleepExecutor(clock)
+    for i in range(6):
+        ex.start(job(i, 1.0 + i))
+    ex.start(job(9, 100.0))
+    ex.stop("j5", 0.0)  # stopped before its end: that end is stale, forgotten or not
+    clock.advance_to(10.0)
+    assert [(j, k) for j, k, _ in events(ex)][-6:] == [
+        ("j5", "stopped"), ("j0", "succeeded"), ("j1", "succeeded"), ("j2", "succeeded"),
+        ("j3", "succeeded"), ("j4", "succeeded")]
+    assert ex.known() == {"j2": EventKind.SUCCEEDED, "j3": EventKind.SUCCEEDED, "j4": EventKind.SUCCEEDED,
+                          "j9": EventKind.STARTED}  # a running job is never forgotten
+    ex.start(job(5, 1.0))  # requeued after it was forgotten: a new attempt
+    clock.advance_to(11.0)
+    assert events(ex) == [("j5", "started", 10.0), ("j5", "succeeded", 11.0)]
