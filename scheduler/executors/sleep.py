@@ -44,7 +44,7 @@ class SleepExecutor:
         #: the job's current attempt, unique to it: a requeued job runs again under the same
         #: id, and the events of its earlier attempts (or of a forgotten job) are stale
         self._attempt: dict[str, int] = {}
-        self._ended: deque[str] = deque()  # jobs in the order their attempts ended
+        self._ended: deque[tuple[str, int]] = deque()  # (job, attempt) in the order attempts ended
         self._lock = threading.Lock()
 
     def _push(self, at: float, job_id: str, kind: EventKind, detail: str = "") -> None:
@@ -102,11 +102,11 @@ class SleepExecutor:
                     continue
                 if event.kind is not EventKind.STARTED:
                     self._state[event.job_id] = event.kind
-                    self._ended.append(event.job_id)
+                    self._ended.append((event.job_id, attempt))
                 out.append(event)
             while len(self._ended) > KEEP_ENDED:
-                job_id = self._ended.popleft()
-                if self._state.get(job_id) not in (None, EventKind.STARTED):  # (not started again since)
+                job_id, attempt = self._ended.popleft()
+                if self._attempt.get(job_id) == attempt:  # not started again since (nothing is due)
                     del self._state[job_id], self._attempt[job_id]
         return out
 

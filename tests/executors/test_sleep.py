@@ -55,3 +55,21 @@ def test_only_the_most_recently_ended_jobs_are_remembered(monkeypatch: pytest.Mo
     ex.start(job(5, 1.0))  # requeued after it was forgotten: a new attempt
     clock.advance_to(11.0)
     assert events(ex) == [("j5", "started", 10.0), ("j5", "succeeded", 11.0)]
+
+
+def test_a_job_being_stopped_is_not_forgotten_for_an_earlier_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sleep, "KEEP_ENDED", 1)
+    clock = ManualClock(0.0)
+    ex = SleepExecutor(clock, stop_delay_s=30.0)
+    ex.start(job(1, 100.0))
+    ex.stop("j1", 0.0)
+    clock.advance_to(30.0)
+    assert [k for _, k, _ in events(ex)] == ["started", "stopped"]
+    ex.start(job(1, 100.0))  # requeued: its first end is still remembered
+    clock.advance_to(40.0)
+    ex.stop("j1", 0.0)  # being stopped again, until 70
+    ex.start(job(2, 1.0))
+    clock.advance_to(45.0)
+    assert [(j, k) for j, k, _ in events(ex)] == [("j1", "started"), ("j2", "started"), ("j2", "succeeded")]
+    clock.advance_to(70.0)  # j2's end pushed j1's first one out; j1's stop is still due
+    assert events(ex) == [("j1", "stopped", 70.0)]
