@@ -115,11 +115,21 @@ class Run(NamedTuple):
         return replace(spec, policy=spec.policy.with_knobs(self.knobs), label=f"{spec.label}; {changed}")
 
 
-def replay(run: Run, seed: int, tick: float, mtbf: float | None,
-           progress: bool | Callable[[int], None] | None) -> SimResult:
+class World(NamedTuple):
+    """What the replays of one command share beyond the trace: the seed, the step period,
+    node failures, and the work a restart loses."""
+
+    seed: int = 0
+    tick: float = 0.0
+    mtbf: float | None = None
+    restart_cost: float = 0.0
+
+
+def replay(run: Run, world: World, progress: bool | Callable[[int], None] | None) -> SimResult:
     """One replay (module level: a worker process runs it)."""
-    sim = Simulation(run.trace, run.spec(), seed=seed, tick_s=tick,
-                     failures=Failures(mtbf) if mtbf else None, progress=progress)
+    sim = Simulation(run.trace, run.spec(), seed=world.seed, tick_s=world.tick,
+                     failures=Failures(world.mtbf) if world.mtbf else None,
+                     restart_cost_s=world.restart_cost, progress=progress)
     return sim.run()
 
 
@@ -136,22 +146,22 @@ def _count(jobs: int) -> None:
         _replayed.value += jobs
 
 
-def replay_in_worker(run: Run, seed: int, tick: float, mtbf: float | None) -> tuple[Recorder, float, int]:
+def replay_in_worker(run: Run, world: World) -> tuple[Recorder, float, int]:
     """``replay`` in a worker process: what the report needs, sent back (the policy is not
     sent: the caller makes the same one)."""
-    res = replay(run, seed, tick, mtbf, _count)
+    res = replay(run, world, _count)
     return res.recorder, res.wall_s, res.steps
 
 
-def replay_side_by_side(runs: Mapping[str, Run], parallel: int, seed: int, tick: float,
-                        mtbf: float | None, progress: bool, done: Callable[[str, SimResult], None]) -> None:
+def replay_side_by_side(runs: Mapping[str, Run], parallel: int, world: World, progress: bool,
+                        done: Callable[[str, SimResult], None]) -> None:
     """Each run in a process of its own (replays share nothing), ``done`` with each result as
     it comes back; the workers count the jobs they replay in one counter, drawn as one bar."""
     ctx = multiprocessing.get_context("spawn")
     replayed = ctx.Value("q", 0)
     bar = progress_bar(sum(len(run.trace.jobs) for run in runs.values())) if progress else None
     with ProcessPoolExecutor(parallel, mp_context=ctx, initializer=_count_in, initargs=(replayed,)) as pool:
-        futures = {pool.submit(replay_in_worker, run, seed, tick, mtbf): key for key, run in runs.items()}
+        futures = {pool.submit(replay_in_worker, run, world): key for key, run in runs.items()}
         running = set(futures)
         while running:
             finished, running = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
@@ -187,6 +197,9 @@ def simulate(
     seed: Annotated[int, typer.Option(help="Seed (synthetic workload, failures).")] = 0,
     tick: Annotated[float, typer.Option(min=0, help="Step at most once per TICK seconds (0: at every event).")] = 0.0,
     mtbf: Annotated[float | None, typer.Option(help="Node failures: mean time between failures per node (s).")] = None,
+    restart_cost: Annotated[float, typer.Option(
+        min=0, help="Seconds of work a preempted or lost job loses each time it restarts: its start again "
+                    "and the work since its last checkpoint (0: it resumes where it stopped).")] = 0.0,
     plots: Annotated[bool, typer.Option(help="Write PNG plots.")] = True,
     progress: Annotated[bool | None, typer.Option(help="Progress bar (default: on long runs, one "
                                                   "policy at a time).")] = None,
@@ -232,14 +245,15 @@ def simulate(
         ordered = {k: summary[k] for k in runs if k in summary}
         write_summary(out / "summary.json", ordered)  # partial results survive an interrupt
 
+    world = World(seed, tick, mtbf, restart_cost)
     parallel = min(len(runs), workers or os.cpu_count() or 1)
     if parallel > 1:
         typer.echo(f"replaying {len(t.jobs)} jobs under {', '.join(runs)}, {parallel} at a time ...", err=True)
-        replay_side_by_side(runs, parallel, seed, tick, mtbf, show_progress(len(t.jobs), progress), done)
+        replay_side_by_side(runs, parallel, world, show_progress(len(t.jobs), progress), done)
     else:
         for key, run in runs.items():
             typer.echo(f"replaying {len(t.jobs)} jobs under {key} ...", err=True)
-            done(key, replay(run, seed, tick, mtbf, progress))
+            done(key, replay(run, world, progress))
     summary = {k: summary[k] for k in runs}
     results = {k: results[k] for k in runs}  # (side by side, they came back as they finished)
     for key, run in runs.items():
@@ -250,7 +264,8 @@ def simulate(
         from scheduler.sim.openb import fill_comparison
         summary["_openb_fill"] = fill_comparison(t, [n for n in names if n != "oracle"])
     summary["_trace"] = {"name": t.name, "jobs": len(t.jobs), "notes": list(t.notes) + notes,
-                         "tick_s": tick, "seed": seed, "quota": list(quota or []), "set": dict(knobs),
+                         "tick_s": tick, "seed": seed, "restart_cost_s": restart_cost,
+                         "quota": list(quota or []), "set": dict(knobs),
                          "observed": dict(t.observed)}
     write_summary(out / "summary.json", summary)
     write_jobs_csv(out / "jobs.csv", {k: list(r.recorder.results.values()) for k, r in results.items()})
@@ -262,9 +277,10 @@ def simulate(
                      f"{s['makespan_s'] / 86400:.2f}", f"{s['allocation_ratio']:.3f}",
                      "-" if s["allocation_ratio_saturated"] is None else f"{s['allocation_ratio_saturated']:.3f}",
                      f"{s['jain_fairness']:.3f}", f"{s['guarantee_violations']:.0f}", s["preemptions"],
-                     f"{s['unallocated_devices_fragmentation']:.1f}", f"{s['wall_s']:.1f}"])
+                     f"{s['lost_work_device_h']:.0f}", f"{s['unallocated_devices_fragmentation']:.1f}",
+                     f"{s['wall_s']:.1f}"])
     typer.echo(table(["POLICY", "AVG QUEUE S", "P95 QUEUE S", "AVG JCT S", "MAKESPAN D", "ALLOC",
-                      "ALLOC SAT", "JAIN", "GUAR VIOL S", "PREEMPT", "FRAG DEV", "WALL S"], rows))
+                      "ALLOC SAT", "JAIN", "GUAR VIOL S", "PREEMPT", "LOST DEV-H", "FRAG DEV", "WALL S"], rows))
     if change:
         for name in names:
             typer.echo(f"\n{name}, as is -> with {change}:\n"

@@ -113,6 +113,7 @@ class Recorder:
         self.held = 0
         self.pending_dev = 0
         self.preemptions = 0
+        self.lost_device_s = 0.0  # device-seconds run and then lost to restarts (the simulator adds them)
         self.steps = 0
         self.step_seconds = 0.0
         self.max_step_s = 0.0

@@ -67,6 +67,8 @@ def summarize(result: SimResult) -> dict[str, Any]:
         # How the preemptions fall: on few jobs, often (churn), or spread thin.
         "preempted_jobs": sum(1 for r in rec.results.values() if r.preemptions),
         "max_preemptions_of_a_job": max((r.preemptions for r in rec.results.values()), default=0),
+        # Work run and then lost to restarts (each loses --restart-cost s of its attempt).
+        "lost_work_device_h": round(rec.lost_device_s / 3600, 1),
         "unallocated_devices_fragmentation": _r(rec.frag_area / rec.wait_time) if rec.wait_time else 0.0,
         "guaranteed_devices_by_tenant": {n: _r(v) for n, v in cap_dev.items()},
         "avg_used_devices_by_tenant": {n: _r(v) for n, v in rec.tenant_used().items()},

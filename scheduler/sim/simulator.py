@@ -92,6 +92,7 @@ class Simulation:
         failures: Failures | None = None,
         grace_s: float = 120.0,
         resume: bool = True,
+        restart_cost_s: float = 0.0,
         progress: bool | Callable[[int], None] | None = None,
         samples: int = 2000,
     ) -> None:
@@ -115,8 +116,13 @@ class Simulation:
         self.clock = ManualClock(trace.jobs[0].submit_s if trace.jobs else 0.0)
         self.store = LeanStore(tenants)
         #: work done before a preemption or a node loss: with ``resume`` (jobs checkpoint, as
-        #: training jobs do) a restarted job runs only what is left; without, all of it again
+        #: training jobs do) a restarted job runs only what is left, less the ``restart_cost_s``
+        #: each restart loses (its start again, the work since its last checkpoint); without
+        #: ``resume``, all of it again
         self.done: dict[str, float] = {}
+        if restart_cost_s < 0 or not math.isfinite(restart_cost_s):
+            raise ValueError(f"restart cost {restart_cost_s}: must be finite and not negative")
+        self.restart_cost_s = restart_cost_s if resume else math.inf
         done = self.done
         self.executor = SleepExecutor(
             self.clock, runtime_of=(lambda job: durations[job.id] - done.get(job.id, 0.0)) if resume
@@ -257,9 +263,11 @@ class Simulation:
 
     def changed(self, before: JobRecord, after: JobRecord) -> None:
         if after.state is JobState.PENDING and before.started_at is not None:
-            ran = self.clock.now() - before.started_at
-            self.done[after.id] = min(self.done.get(after.id, 0.0) + max(0.0, ran),
-                                      self.durations[after.id])
+            ran = max(0.0, self.clock.now() - before.started_at)
+            done = self.done.get(after.id, 0.0)
+            now_done = min(done + max(0.0, ran - self.restart_cost_s), self.durations[after.id])
+            self.done[after.id] = now_done
+            self.recorder.lost_device_s += after.spec.devices * (ran - (now_done - done))
 
     def repaired(self, repairs: object) -> None:
         pass

@@ -73,7 +73,7 @@ def test_policies_replayed_side_by_side_give_what_one_at_a_time_gives(tmp_path: 
         out = tmp_path / workers
         res = CliRunner().invoke(_app(), ["simulate", "--trace", "synthetic", "--jobs", "2000", "--load", "2",
                                           "--policy", "fifo,static,aicc", "--workers", workers,
-                                          "--no-plots", "--out", str(out)])
+                                          "--restart-cost", "300", "--no-plots", "--out", str(out)])
         assert res.exit_code == 0, res.output
         summary = json.loads((out / "summary.json").read_text())
         for s in summary.values():
@@ -83,6 +83,7 @@ def test_policies_replayed_side_by_side_give_what_one_at_a_time_gives(tmp_path: 
     assert list(runs["3"][0]) == ["fifo", "static", "aicc", "_trace"]
     assert runs["3"] == runs["1"]
     assert runs["1"][0]["static"]["avg_queue_s"] > runs["1"][0]["fifo"]["avg_queue_s"]  # (not all alike)
+    assert runs["3"][0]["_trace"]["restart_cost_s"] == 300.0
 
 
 def test_a_trace_the_center_cannot_run_is_refused_or_noted(tmp_path: Path) -> None:

@@ -65,6 +65,24 @@ def test_reclaim_preempts_a_borrower_and_the_victim_reruns() -> None:
     assert (s["preemptions"], s["preempted_jobs"], s["max_preemptions_of_a_job"]) == (1, 1, 1)
 
 
+def test_a_restart_loses_its_cost_in_work_and_the_summary_counts_it() -> None:
+    # As above; the victim ran 2,030 s (stopping included) when it was requeued.
+    jobs = [job(i, "a", 0, 5000, 8) for i in range(4)] + [job(9, "b", 2000, 100, 8)]
+    runs = {cost: Simulation(trace(jobs, nodes=4, a=16, b=16), "aicc", restart_cost_s=cost).run()
+            for cost in (0.0, 600.0, 3000.0)}
+    ends = {}
+    for cost, res in runs.items():
+        [victim] = [x for x in res.recorder.results.values() if x.preemptions]
+        assert victim.finish_s is not None
+        ends[cost] = victim.finish_s
+    assert ends[600.0] - ends[0.0] == 600.0  # 600 s of its work done again
+    assert ends[3000.0] - ends[0.0] == 2030.0  # an attempt never loses more than it ran
+    lost = {cost: summarize(res)["lost_work_device_h"] for cost, res in runs.items()}
+    assert lost == {0.0: 0.0, 600.0: round(8 * 600 / 3600, 1), 3000.0: round(8 * 2030 / 3600, 1)}
+    assert summarize(Simulation(trace(jobs, nodes=4, a=16, b=16), "aicc", resume=False).run()
+                     )["lost_work_device_h"] == round(8 * 2030 / 3600, 1)  # no checkpoint: all of it
+
+
 def test_guarantee_violation_is_counted_when_nothing_reclaims() -> None:
     # Same load under drf (no quotas, no preemption): b waits 800 s with its guarantee lent out.
     jobs = [job(i, "a", 0, 1000, 8) for i in range(4)] + [job(9, "b", 200, 100, 8)]
