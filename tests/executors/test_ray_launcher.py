@@ -127,3 +127,17 @@ def test_a_new_launcher_ends_what_a_dead_one_left_running(tmp_path: Path) -> Non
     Launcher(str(tmp_path)).shutdown()  # a launcher on the same folder: the old one is gone
     wait_for(lambda: not alive(child), 5)
     old.shutdown()
+
+
+def test_logs_of_ended_runs_are_deleted_a_week_after_their_last_line(launcher: Launcher, tmp_path: Path) -> None:
+    launcher.start("aicc-old-0", "echo old", {}, {})
+    launcher.start("aicc-quiet-0", "sleep 30", {}, {})  # running, silent for weeks: kept
+    launcher.start("aicc-new-0", "echo new", {}, {})
+    wait_for(lambda: status(launcher, "aicc-old-0") == status(launcher, "aicc-new-0") == "SUCCEEDED")
+    (tmp_path / "aicc-gone-0.log").write_text("a run of a launcher before this one\n")
+    weeks_ago = time.time() - 8 * 86400
+    for sid in ("aicc-old-0", "aicc-quiet-0", "aicc-gone-0"):
+        os.utime(tmp_path / f"{sid}.log", (weeks_ago, weeks_ago))
+    assert launcher.sweep_logs() == 2
+    assert sorted(p.name for p in tmp_path.glob("*.log")) == ["aicc-new-0.log", "aicc-quiet-0.log"]
+    assert launcher.logs("aicc-old-0") is None and launcher.logs("aicc-new-0") == "new\n"

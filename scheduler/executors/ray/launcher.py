@@ -9,7 +9,9 @@ command in a session of its own, with the job's environment and its output in
 a log file. It keeps the Job API's contract: a run is named by its submission
 id and starting it twice starts it once; stop is SIGTERM to the whole process
 group, the grace period, then SIGKILL; runs outlive the aicc service (the
-actor is detached) and are re-attached after a restart.
+actor is detached) and are re-attached after a restart. The log of a run that
+ended is kept ``KEEP_LOGS_S`` (a week) after its last line, then deleted: a
+long-lived cluster runs millions of jobs.
 
 A job whose runtime env Ray must build (working_dir, pip, conda, a container)
 still goes through the Job Submission API, which builds it.
@@ -38,6 +40,9 @@ ACTOR_NAME = "aicc-launcher"
 KEEP_ENDED_S = 3600.0
 #: A log is served from its end: at most this much of it.
 LOG_TAIL_BYTES = 4 << 20
+#: How long the log of a run that ended is kept after it was last written, and how often to look.
+KEEP_LOGS_S = 7 * 86400.0
+SWEEP_INTERVAL_S = 600.0
 REAP_INTERVAL_S = 0.1
 
 
@@ -175,6 +180,7 @@ class Launcher:
     # -- the reaper -------------------------------------------------------------------
 
     def _reaper(self) -> None:
+        swept = -float("inf")
         while True:
             time.sleep(REAP_INTERVAL_S)
             with self._lock:
@@ -182,6 +188,22 @@ class Launcher:
                 for run in self.runs.values():
                     if run.ended_at is None and run.proc is not None:
                         self._reap(run, now)
+            if now - swept >= SWEEP_INTERVAL_S:
+                swept = now
+                self.sweep_logs()
+
+    def sweep_logs(self) -> int:
+        """Delete the logs not written for ``KEEP_LOGS_S`` of runs not running; how many."""
+        with self._lock:
+            live = {f"{sid}.log" for sid, run in self.runs.items() if run.ended_at is None}
+        cutoff = time.time() - KEEP_LOGS_S
+        deleted = 0
+        for path in self.dir.glob("*.log"):
+            with contextlib.suppress(OSError):  # (gone meanwhile)
+                if path.name not in live and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    deleted += 1
+        return deleted
 
     def _reap(self, run: _Run, now: float) -> None:
         assert run.proc is not None
