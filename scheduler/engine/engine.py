@@ -134,6 +134,7 @@ class Engine:
         self._memo: dict[str, Any] = {}  # what the decision may reuse between steps
         self.last_step_at: float | None = None
         self.steps = 0
+        self.decision_seconds = 0.0  # spent in the core's decision, over all steps (the rest is the engine's)
         self._waiting: dict[str, tuple[str, str, int]] | None = None
         self._unrecorded: list[ExecutorEvent] = []  # polled, but the store refused them
         if estimator is not None:  # it resumes from what finished before a restart
@@ -292,7 +293,9 @@ class Engine:
         snapshot = Snapshot(self.center, self.tenants, tuple(self.holding.values()), self.history,
                             memo=self._memo, running_changes=self._held_changes)
         with _gc_paused():
+            deciding = time.perf_counter()
             decision = schedule(snapshot, self.queue, self.policy, now)
+            self.decision_seconds += time.perf_counter() - deciding
         self._held_changes = {}  # (kept should the decision fail: applying them twice is harmless)
         admitted = []
         for a in decision.admits:
