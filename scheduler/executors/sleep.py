@@ -4,8 +4,8 @@ Driven by a clock, so the same class serves demos and benchmarks of the live
 service (system clock) and the simulator (a manual clock it advances to
 ``next_event_at``). A job's runtime is what ``runtime_of`` says: by default
 ``runtime_env["sleep_s"]``, else the estimate, else the max runtime, else 60 s.
-It remembers the last ``KEEP_ENDED`` jobs that ended (for ``known`` and for an
-idempotent ``start``), not every job it ever ran: a demo center runs for months.
+A job that ended is remembered (for ``known`` and an idempotent ``start``) until
+``KEEP_ENDED`` later attempts have ended, not for ever: a demo center runs for months.
 """
 
 from __future__ import annotations
