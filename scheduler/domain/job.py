@@ -35,6 +35,8 @@ class JobState(StrEnum):
 
 
 TERMINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
+#: ran to an end of its own: how long such a job ran is what runtime estimates learn from
+FINISHED_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED})
 
 TRANSITIONS: Mapping[JobState, frozenset[JobState]] = MappingProxyType(
     {

@@ -37,6 +37,7 @@ from scheduler.domain import (
     Tenant,
     check_transition,
 )
+from scheduler.domain.job import FINISHED_STATES
 from scheduler.engine.clock import Clock
 from scheduler.engine.ports import EventKind, Executor, ExecutorEvent, Store
 
@@ -416,7 +417,7 @@ class Engine:
             self.jobs.update(updated)
             if self.estimator is not None:
                 for job in changed:
-                    if job.state in (JobState.SUCCEEDED, JobState.FAILED):
+                    if job.state in FINISHED_STATES:
                         self.estimator.observe(job)
         for job_id in released:
             self._unhold(job_id)

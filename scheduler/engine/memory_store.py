@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from scheduler.domain import JobRecord, JobState, NodeState, Tenant
+from scheduler.domain import JobRecord, NodeState, Tenant
+from scheduler.domain.job import FINISHED_STATES
 from scheduler.engine.ports import RECENT_FINISHED, StoredState
 
 
@@ -21,7 +22,7 @@ class MemoryStore:
         live.sort(key=lambda j: j.seq)
         next_seq = max((j.seq for j in self.jobs.values()), default=0) + 1
         finished = sorted((j for j in self.jobs.values()
-                           if j.state in _FINISHED and j.finished_at is not None), key=_finish_order)
+                           if j.state in FINISHED_STATES and j.finished_at is not None), key=_finish_order)
         return StoredState(dict(self.tenants), dict(self.node_states), live, next_seq,
                            dict(self.history), self.history_at, finished[-RECENT_FINISHED:])
 
@@ -44,9 +45,6 @@ class MemoryStore:
     def save_usage_history(self, history: Mapping[str, float], at: float) -> None:
         self.history = dict(history)
         self.history_at = at
-
-
-_FINISHED = (JobState.SUCCEEDED, JobState.FAILED)
 
 
 def _finish_order(job: JobRecord) -> tuple[float, int]:

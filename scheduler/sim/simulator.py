@@ -124,9 +124,9 @@ class Simulation:
             raise ValueError(f"restart cost {restart_cost_s}: must be finite and not negative")
         self.restart_cost_s = restart_cost_s if resume else math.inf
         done = self.done
-        self.executor = SleepExecutor(
-            self.clock, runtime_of=(lambda job: durations[job.id] - done.get(job.id, 0.0)) if resume
-            else (lambda job: durations[job.id]), stop_delay_s=stop_delay_s)
+        self.executor = SleepExecutor(  # (without resume, nothing is ever done)
+            self.clock, runtime_of=lambda job: durations[job.id] - done.get(job.id, 0.0),
+            stop_delay_s=stop_delay_s)
         self.recorder = Recorder(center, tenants, durations, grace_s=grace_s, samples=samples,
                                  span_s=trace.span_s)
         estimator = LearnedEstimator() if self.spec.learned_estimates else None

@@ -35,7 +35,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import StaticPool
 
 from scheduler.domain import JobRecord, JobState, NodeState, Quota, Tenant
-from scheduler.domain.job import TERMINAL_STATES
+from scheduler.domain.job import FINISHED_STATES, TERMINAL_STATES
 from scheduler.engine.clock import Clock, SystemClock
 from scheduler.engine.ports import RECENT_FINISHED, StoredState
 from scheduler.store import migrate
@@ -56,7 +56,7 @@ from scheduler.store.writer import Inserts, RawInsert, Writer
 
 _actor: contextvars.ContextVar[str] = contextvars.ContextVar("aicc_store_actor", default="system")
 _TERMINAL = [s.value for s in TERMINAL_STATES]
-_FINISHED = [JobState.SUCCEEDED.value, JobState.FAILED.value]
+_FINISHED = [s.value for s in FINISHED_STATES]
 
 jobs_t = cast(Table, JobRow.__table__)
 events_t = cast(Table, JobEventRow.__table__)
