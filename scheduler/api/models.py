@@ -168,6 +168,8 @@ class JobOut(Response):
     #: ... of which lost with a node; it fails once this would pass max_retries.
     node_losses: int
     max_retries: int | None
+    #: Seconds it ran in its attempts that ended; the attempt under way runs from started_at.
+    ran_s: float
 
 
 class JobList(Response):

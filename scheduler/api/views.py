@@ -90,6 +90,7 @@ def job(v: JobView) -> dict[str, Any]:
         "preemptions": j.preemptions,
         "node_losses": j.node_losses,
         "max_retries": s.max_retries,
+        "ran_s": round(j.ran_s, 3),
     }
 
 

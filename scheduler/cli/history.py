@@ -13,16 +13,14 @@ seconds on Ray, which the simulated executor does not have). Jobs that never ran
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 
-from scheduler.api.models import JobEventOut, JobOut
+from scheduler.api.models import JobOut
 from scheduler.cli.connect import parse_time
 
 COLUMNS = ("job_id", "tenant", "submit_s", "duration_s", "devices", "workers", "accelerator",
            "cpus", "memory", "priority", "preemptible", "queue_s")
-#: states in which a job no longer runs: a running stretch ends at the first of them
-_NOT_RUNNING = frozenset({"pending", "succeeded", "failed", "cancelled"})
 
 
 def _at(value: str) -> float:
@@ -31,27 +29,10 @@ def _at(value: str) -> float:
     return t.timestamp()
 
 
-def ran_s(events: Iterable[JobEventOut]) -> float:
-    """Seconds the job ran: each stretch from ``running`` to the next state it stops in
-    (a preempted job runs on until it is stopped and requeued)."""
-    total, since = 0.0, None
-    for e in events:
-        if e.state == "running":
-            since = _at(e.at) if since is None else since
-        elif since is not None and e.state in _NOT_RUNNING:
-            total += _at(e.at) - since
-            since = None
-    return total
-
-
-def trace_rows(jobs: Iterable[JobOut], events_of: Callable[[str], Sequence[JobEventOut]],
-               since: datetime | None = None, until: datetime | None = None) -> tuple[list[dict[str, str]], int]:
+def trace_rows(jobs: Iterable[JobOut], since: datetime | None = None, until: datetime | None = None
+               ) -> tuple[list[dict[str, str]], int]:
     """Rows (``COLUMNS``) of the finished jobs submitted in [since, until) that ran, in
-    submission order, ``submit_s`` counted from the first; and how many were left out.
-
-    ``events_of`` is asked only for jobs that went back to the queue: for the others
-    the run is from ``started_at`` to ``finished_at``.
-    """
+    submission order, ``submit_s`` counted from the first; and how many were left out."""
     picked: list[tuple[float, JobOut, float, float]] = []  # submitted, job, ran, finished
     skipped = 0
     for j in jobs:
@@ -60,10 +41,7 @@ def trace_rows(jobs: Iterable[JobOut], events_of: Callable[[str], Sequence[JobEv
             continue  # live
         if (since is not None and submitted < since) or (until is not None and submitted >= until):
             continue
-        if j.preemptions or j.node_losses:
-            ran = ran_s(events_of(j.id))
-        else:
-            ran = 0.0 if j.started_at is None else _at(j.finished_at) - _at(j.started_at)
+        ran = j.ran_s  # over all its attempts
         if ran <= 0:
             skipped += 1
             continue

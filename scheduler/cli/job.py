@@ -147,6 +147,7 @@ def job_text(j: JobOut) -> str:
         ("Resources", shape), ("Devices", j.devices),
         ("Placement", f"{j.placement.accelerator}: {placed}" if j.placement else None),
         ("Borrowing", "yes" if j.borrowing else None), ("Preemptions", j.preemptions or None),
+        ("Ran", j.ran_s and f"{j.ran_s:.0f} s" + (" in earlier attempts" if j.finished_at is None else "")),
         ("Node losses", f"{j.node_losses}" + ("" if j.max_retries is None else f" (max retries {j.max_retries})")
          if j.node_losses or j.max_retries is not None else None),
         ("Submitted", j.submitted_at), ("Admitted", j.admitted_at), ("Started", j.started_at),
@@ -227,7 +228,7 @@ def export(client: Client,
 
     start, end = _instant(when(since, "--since")), _instant(when(until, "--until"))
     jobs = client.jobs(tenant=tenant, state=list(TERMINAL))
-    rows, skipped = trace_rows(jobs, lambda job_id: client.job_events(job_id).items, start, end)
+    rows, skipped = trace_rows(jobs, start, end)
     if not rows:
         fail("no finished job that ran" + (f" of {tenant}" if tenant else "")
              + (" in that time" if start or end else "") + ": nothing to export")

@@ -143,3 +143,6 @@ class JobRecord:
     detail: str = ""
     preemptions: int = 0  # times it went back to the queue: preempted, stopped or lost with a node
     node_losses: int = 0  # of which lost with a node
+    #: seconds it ran in its attempts that ended (preempted, lost, finished): its attained
+    #: service, without the attempt under way (that one runs from ``started_at``)
+    ran_s: float = 0.0

@@ -91,6 +91,13 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _ran(job: JobRecord, end: float) -> float:
+    """What the job will have run once its attempt under way (if any) ends at ``end``."""
+    if job.started_at is None:
+        return job.ran_s
+    return job.ran_s + max(0.0, end - job.started_at)
+
+
 class Engine:
     def __init__(
         self,
@@ -237,8 +244,9 @@ class Engine:
             raise EngineError("job-not-found", f"job {job_id} not found")
         if job.state.terminal:
             return job
-        done = replace(job, state=JobState.CANCELLED, finished_at=self.clock.now(),
-                       reason="Cancelled", detail="")
+        now = self.clock.now()
+        done = replace(job, state=JobState.CANCELLED, finished_at=now, reason="Cancelled", detail="",
+                       ran_s=_ran(job, now))
         self.store.update_jobs([done])
         self.jobs[job_id] = done
         if self.queue.remove(job_id) is None and job_id in self.holding:
@@ -436,23 +444,25 @@ class Engine:
             return job
         if state.terminal:
             return job  # e.g. cancelled: the stop just finished
+        ran = _ran(job, at)  # the attempt ends here, one way or another
         if kind in (EventKind.SUCCEEDED, EventKind.FAILED):
             final = JobState.SUCCEEDED if kind is EventKind.SUCCEEDED else JobState.FAILED
             return replace(job, state=final, finished_at=at, reason=kind.value.capitalize(),
-                           detail=event.detail)
+                           detail=event.detail, ran_s=ran)
         lost = kind is EventKind.LOST
         retries = job.spec.max_retries
         if lost and retries is not None and job.node_losses >= retries:
             return replace(job, state=JobState.FAILED, finished_at=at, reason="NodeLost",
-                           detail=f"{event.detail}; no retry left (max_retries {retries})")
+                           detail=f"{event.detail}; no retry left (max_retries {retries})", ran_s=ran)
         # STOPPED or LOST: the job goes back to the queue, keeping its place.
         if state is JobState.PREEMPTED or lost:
             return replace(job, state=JobState.PENDING, admitted_at=None, started_at=None,
                            placement=None, borrowing=False, preemptions=job.preemptions + 1,
                            node_losses=job.node_losses + lost,
                            reason="NodeLost" if lost else job.reason,
-                           detail=event.detail or job.detail)
-        return replace(job, state=JobState.FAILED, finished_at=at, reason="Stopped", detail=event.detail)
+                           detail=event.detail or job.detail, ran_s=ran)
+        return replace(job, state=JobState.FAILED, finished_at=at, reason="Stopped", detail=event.detail,
+                       ran_s=ran)
 
     def _forget_if_done(self, job_id: str) -> None:
         """Terminal jobs leave memory once they hold nothing; the store keeps them."""

@@ -79,6 +79,7 @@ def job_state_columns(job: JobRecord) -> dict[str, Any]:
         "detail": job.detail,
         "preemptions": job.preemptions,
         "node_losses": job.node_losses,
+        "ran_s": job.ran_s,
     }
 
 
@@ -112,4 +113,5 @@ def job_from_row(row: Any) -> JobRecord:
         detail=m["detail"],
         preemptions=int(m["preemptions"]),
         node_losses=int(m["node_losses"]),
+        ran_s=float(m["ran_s"]),
     )

@@ -110,6 +110,7 @@ class JobRow(Base):
     detail: Mapped[str] = mapped_column(Text)
     preemptions: Mapped[int] = mapped_column(Integer)
     node_losses: Mapped[int] = mapped_column(Integer, server_default="0")
+    ran_s: Mapped[float] = mapped_column(Float, server_default="0")
     idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
     request_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
 

@@ -70,7 +70,7 @@ usage_t = cast(Table, UsageHistoryRow.__table__)
 meta_t = cast(Table, MetaRow.__table__)
 _JOB_COLUMNS = ("id", "seq", "tenant", "name", "kind", "state", "spec", "submitted_at", "admitted_at",
                 "started_at", "finished_at", "placement", "borrowing", "reason", "detail", "preemptions",
-                "node_losses", "idempotency_key", "request_sha256")
+                "node_losses", "ran_s", "idempotency_key", "request_sha256")
 _EVENT_COLUMNS = ("job_id", "at", "state", "reason", "detail", "placement")
 _INSERT_JOB = RawInsert("jobs", _JOB_COLUMNS)
 _INSERT_EVENT = RawInsert("job_events", _EVENT_COLUMNS)

@@ -122,6 +122,8 @@ def test_submit_get_logs_cancel(new_tenant: NewTenant) -> None:
     cancelled = c.cancel(job.id)
     assert cancelled.state == "cancelled"
     assert c.cancel(job.id).state == "cancelled"  # a no-op on a finished job
+    assert 0 < cancelled.ran_s < 60  # from its start to the cancel
+    assert [e.state for e in c.job_events(job.id).items] == ["pending", "admitted", "running", "cancelled"]
 
 
 class FlakyTransport(httpx.HTTPTransport):

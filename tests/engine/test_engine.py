@@ -80,6 +80,28 @@ def test_a_reclaimed_job_is_stopped_then_requeued_keeping_its_place() -> None:
     assert engine.waiting(victims[0])[0] in ("QuotaExhausted", "NoCapacity", "NoBorrowableCapacity")
 
 
+def test_what_a_job_ran_adds_up_over_its_attempts() -> None:
+    engine, clock, store, ex = make()
+    b_jobs = [engine.submit(job("b", runtime=1000)).id for _ in range(4)]
+    engine.step()
+    clock.advance_to(10.0)
+    engine.sync()
+    engine.submit(job("a", per=8))
+    victims = [p.job_id for p in engine.step().preempts]
+    assert store.jobs[victims[0]].ran_s == 0.0  # stopping: it still runs
+    clock.advance_to(11.0)
+    engine.sync()
+    assert [store.jobs[v].ran_s for v in victims] == [10.0, 10.0]  # from 0 to its stop, at once
+    run_until_quiet(engine, clock, ex)
+    assert [store.jobs[v].ran_s for v in victims] == [1010.0, 1010.0]  # and 1,000 s more in full
+    assert store.jobs[b_jobs[0]].ran_s == 1000.0
+    late = engine.submit(job("a")).id
+    engine.step()
+    clock.advance_to(clock.now() + 25.0)
+    engine.sync()
+    assert engine.cancel(late).ran_s == 25.0
+
+
 def test_cancel_releases_devices_only_when_the_executor_has_stopped_the_job() -> None:
     engine, clock, store, ex = make()
     first = engine.submit(job("a", per=8)).id

@@ -67,6 +67,30 @@ def test_a_database_of_the_first_schema_upgrades_keeping_its_jobs(db_url: str, c
     assert (old.id, old.preemptions, old.node_losses, old.spec.max_retries) == ("old", 2, 0, None)
 
 
+def test_an_upgrade_gives_older_jobs_what_they_ran_from_the_ledger(db_url: str, clock: ManualClock) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(db_url)
+    migrate.upgrade(engine, "0004")
+    spec_json = json.dumps({"name": "j", "kind": "training", "workers": 1, "resources": {"accelerators": 8}})
+    with engine.begin() as conn:  # preempted once, then ran to its end; running; never ran
+        for job_id, seq, state in (("twice", 1, "succeeded"), ("now", 2, "running"), ("never", 3, "cancelled")):
+            conn.execute(sa.text(
+                "INSERT INTO jobs (id, seq, tenant, name, kind, state, spec, submitted_at, borrowing, reason,"
+                " detail, preemptions, node_losses) VALUES (:id, :seq, 'acme', 'j', 'training', :state, :spec,"
+                " 100.0, false, '', '', 0, 0)"), {"id": job_id, "seq": seq, "state": state, "spec": spec_json})
+        for job_id, start, end in (("twice", 110.0, 150.0), ("twice", 200.0, 230.5), ("now", 120.0, None)):
+            conn.execute(sa.text(
+                "INSERT INTO job_runs (job_id, tenant, kind, accelerator, devices, started_at, ended_at)"
+                " VALUES (:id, 'acme', 'training', 'a800', 8, :start, :end)"),
+                {"id": job_id, "start": start, "end": end})
+    engine.dispose()
+    s = SqlStore(db_url, clock=clock)
+    ran = {j: s.get_job(j).ran_s for j in ("twice", "now", "never")}  # type: ignore[union-attr]
+    s.close()
+    assert ran == {"twice": 70.5, "now": 0.0, "never": 0.0}  # the attempt under way is not counted
+
+
 def test_reopening_keeps_everything_and_does_not_migrate_twice(db_url: str, clock: ManualClock) -> None:
     s = SqlStore(db_url, clock=clock)
     s.put_tenant(Tenant("acme", Quota(10, 20), 2.0))
@@ -88,7 +112,7 @@ def test_a_job_round_trips_with_every_field(store: SqlStore) -> None:
     assert store.get_job("j7") == j
     running = replace(j, state=JobState.ADMITTED, admitted_at=200.0, placement=PLACE, borrowing=True)
     store.update_jobs([running])
-    running = replace(running, state=JobState.RUNNING, started_at=201.0)
+    running = replace(running, state=JobState.RUNNING, started_at=201.0, ran_s=35.25)
     store.update_jobs([running])
     assert store.get_job("j7") == running
     assert [e["state"] for e in store.job_events("j7")] == ["pending", "admitted", "running"]
