@@ -191,6 +191,11 @@ def center_overview() -> dict[str, Any]:
                        "takes its lent guarantee back), Priority (within a tenant), Drain.",
                        [(f"sum by (reason) (rate(aicc_jobs_preempted_total{{{T}}}[{RATE}]))",
                          "{{reason}}")], "ops"), 12, 8)
+    lay.add(timeseries("Run time of requeued attempts by tenant", "What the attempts that were "
+                       "stopped or lost had run, in devices' worth (device-seconds per second): "
+                       "work done again unless the jobs checkpoint.",
+                       [(f"sum by (tenant) (rate(aicc_requeued_run_device_seconds_total{{{T}}}[{RATE}]))",
+                         "{{tenant}}")], stack=True), 12, 8)
     lay.add(timeseries("Borrowed compute by tenant", "Compute held beyond each tenant's guarantee.",
                        [(f"sum by (tenant) (aicc_tenant_borrowed_flops{{{T}}})", "{{tenant}}")],
                        "flops", stack=True), 12, 8)

@@ -40,6 +40,7 @@ class EventMetrics:
         self.admitted = make_counter(m.JOBS_ADMITTED, registry)
         self.preempted = make_counter(m.JOBS_PREEMPTED, registry)
         self.requeued = make_counter(m.JOBS_REQUEUED, registry)
+        self.requeued_run = make_counter(m.REQUEUED_RUN, registry)
         self.completed = make_counter(m.JOBS_COMPLETED, registry)
         self.wait = make_histogram(m.ADMISSION_WAIT, registry)
         self.step = make_histogram(m.STEP_DURATION, registry)
@@ -62,6 +63,9 @@ class EventMetrics:
             self._seen.add((tenant, ""))
             for reason in m.PREEMPT_REASONS:
                 self.preempted.labels(tenant, reason)
+            for reason in m.REQUEUE_REASONS:
+                self.requeued.labels(tenant, reason)
+                self.requeued_run.labels(tenant, reason)
             for state in m.FINAL_STATES:
                 self.completed.labels(tenant, state)
 
@@ -102,7 +106,9 @@ class MetricsObserver:
         elif state is JobState.PREEMPTED:
             e.preempted.labels(tenant, _bounded(after.reason, m.PREEMPT_REASONS)).inc()
         elif state is JobState.PENDING and before.state is not JobState.PENDING:
-            e.requeued.labels(tenant, _bounded(after.reason, (*m.PREEMPT_REASONS, "NodeLost"))).inc()
+            reason = _bounded(after.reason, m.REQUEUE_REASONS)
+            e.requeued.labels(tenant, reason).inc()
+            e.requeued_run.labels(tenant, reason).inc(after.spec.devices * max(0.0, after.ran_s - before.ran_s))
         elif state.terminal and not before.state.terminal:
             e.completed.labels(tenant, state.value).inc()
 

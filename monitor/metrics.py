@@ -171,6 +171,11 @@ JOBS_REQUEUED = MetricDef(
     "aicc_jobs_requeued_total", C,
     "Jobs put back in the queue after they were stopped or lost, by tenant and reason.",
     ("tenant", "reason"))
+REQUEUED_RUN = MetricDef(
+    "aicc_requeued_run_device_seconds_total", C,
+    "Device-seconds the attempts that ended in a requeue (stopped or lost) had run: work lost "
+    "unless the job checkpoints. By tenant and reason.",
+    ("tenant", "reason"))
 JOBS_COMPLETED = MetricDef(
     "aicc_jobs_completed_total", C,
     "Jobs that reached a final state (succeeded, failed, cancelled), by tenant.",
@@ -207,7 +212,7 @@ STATE_METRICS: tuple[MetricDef, ...] = (
     DEVICE_ALLOCATED_INFO, BUILD_INFO, STEP_ERRORS,
 )
 EVENT_METRICS: tuple[MetricDef, ...] = (
-    JOBS_SUBMITTED, JOBS_ADMITTED, JOBS_PREEMPTED, JOBS_REQUEUED, JOBS_COMPLETED, ADMISSION_WAIT,
+    JOBS_SUBMITTED, JOBS_ADMITTED, JOBS_PREEMPTED, JOBS_REQUEUED, REQUEUED_RUN, JOBS_COMPLETED, ADMISSION_WAIT,
     STEP_DURATION, EXECUTOR_ERRORS, RECONCILE_REPAIRS, RECONCILE_ERRORS,
 )
 HTTP_METRICS: tuple[MetricDef, ...] = (HTTP_REQUESTS, HTTP_DURATION)
@@ -219,6 +224,7 @@ ALL_METRICS: tuple[MetricDef, ...] = STATE_METRICS + EVENT_METRICS + HTTP_METRIC
 LIVE_STATES = ("pending", "admitted", "running", "preempted")
 FINAL_STATES = ("succeeded", "failed", "cancelled")
 PREEMPT_REASONS = ("Reclaim", "Priority", "Drain")
+REQUEUE_REASONS = (*PREEMPT_REASONS, "NodeLost")
 #: Waiting jobs the last step has not seen yet (submitted or requeued since).
 QUEUED_REASON = "Queued"
 EXECUTOR_OPERATIONS = ("start", "stop", "poll", "known")

@@ -57,6 +57,7 @@ def test_a_reclaim_is_counted_from_submission_to_completion() -> None:
     assert value(s, "aicc_jobs_preempted_total", tenant="finance", reason="Reclaim") == 1
     assert value(s, "aicc_jobs_preempted_total", tenant="finance", reason="Priority") == 0
     assert value(s, "aicc_jobs_requeued_total", tenant="finance", reason="Reclaim") == 1
+    assert value(s, "aicc_requeued_run_device_seconds_total", tenant="finance", reason="Reclaim") == 16 * 100.0
     assert value(s, "aicc_jobs_completed_total", tenant="vr", state="succeeded") == 1
     assert value(s, "aicc_jobs_completed_total", tenant="vr", state="cancelled") == 1
     assert value(s, "aicc_jobs_completed_total", tenant="finance", state="succeeded") == 0
