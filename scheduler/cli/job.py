@@ -147,7 +147,7 @@ def job_text(j: JobOut) -> str:
         ("Resources", shape), ("Devices", j.devices),
         ("Placement", f"{j.placement.accelerator}: {placed}" if j.placement else None),
         ("Borrowing", "yes" if j.borrowing else None), ("Preemptions", j.preemptions or None),
-        ("Ran", j.ran_s and f"{j.ran_s:.0f} s" + (" in earlier attempts" if j.finished_at is None else "")),
+        ("Ran", f"{j.ran_s:.1f} s" + (" in earlier attempts" if j.finished_at is None else "") if j.ran_s else None),
         ("Node losses", f"{j.node_losses}" + ("" if j.max_retries is None else f" (max retries {j.max_retries})")
          if j.node_losses or j.max_retries is not None else None),
         ("Submitted", j.submitted_at), ("Admitted", j.admitted_at), ("Started", j.started_at),

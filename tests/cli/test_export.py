@@ -78,6 +78,8 @@ def test_export_then_replay_under_a_proposed_quota(cli: Cli, admin: Client, new_
     assert (first["tenant"], first["workers"], first["devices"], first["accelerator"], first["cpus"],
             first["memory"], first["submit_s"]) == (name, "2", "4", "a800", "8", "64Gi", "0.000")
     assert 0.25 <= float(first["duration_s"]) < 5  # the sleep executor ran it for 0.3 s
+    shown = dict(line.split(":", 1) for line in cli.ok("job", "get", ran[0]).stdout.splitlines())
+    assert shown["Ran"].strip() == f"{float(first['duration_s']):.1f} s"
 
     trace = load_csv_trace(history)
     job = next(j for j in trace.jobs if j.id == ran[0])

@@ -64,6 +64,7 @@ def test_submit_list_get_as_a_queue(cli: Cli, admin: Client, new_tenant: NewTena
     text = cli.ok("job", "get", big["id"], token=token).stdout
     assert "Reason:            QuotaExhausted" in text and "Queue position:    1" in text
     assert "Resources:         4 x 8 a800, 8 cpus, 64Gi memory per worker" in text
+    assert "Ran:" not in text  # it never ran
 
 
 def test_list_hides_finished_jobs_unless_asked(cli: Cli, new_tenant: NewTenant, tmp_path: Path) -> None:
