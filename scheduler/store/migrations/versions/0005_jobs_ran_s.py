@@ -21,10 +21,10 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table('jobs') as batch:
         batch.add_column(sa.Column('ran_s', sa.Float(), server_default='0', nullable=False))
+    # one pass over the runs, one update per job that has any (SQLite and PostgreSQL alike)
     op.execute(
-        "UPDATE jobs SET ran_s = (SELECT SUM(r.ended_at - r.started_at) FROM job_runs r"
-        " WHERE r.job_id = jobs.id AND r.ended_at IS NOT NULL)"
-        " WHERE EXISTS (SELECT 1 FROM job_runs r WHERE r.job_id = jobs.id AND r.ended_at IS NOT NULL)")
+        "UPDATE jobs SET ran_s = r.ran FROM (SELECT job_id, SUM(ended_at - started_at) AS ran"
+        " FROM job_runs WHERE ended_at IS NOT NULL GROUP BY job_id) AS r WHERE r.job_id = jobs.id")
 
 
 def downgrade() -> None:
