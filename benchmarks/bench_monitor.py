@@ -6,6 +6,7 @@ builds the families outside it; both are timed. Prints, last, one JSON line.
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 import statistics
@@ -64,4 +65,9 @@ def main(jobs: int = 100_000, scrapes: int = 5) -> dict[str, object]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(main()))
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--jobs", type=int, default=100_000, help="jobs submitted (most wait)")
+    ap.add_argument("--smoke", action="store_true", help="1,000 jobs, two scrapes: that it runs")
+    args = ap.parse_args()
+    figures = main(1_000, 2) if args.smoke else main(args.jobs)
+    print(json.dumps({**figures, "executor": "sleep", "store": "memory", "smoke": args.smoke}))
