@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -86,4 +87,12 @@ def start_cluster(head_base: int, workers: Sequence[tuple[str, str, int]], *, de
             cluster.shutdown()
             if attempt == 3 or "timed out during startup" not in str(exc):
                 raise
+            # The next attempt must not meet this one's GCS, still exiting, on the same port.
+            _wait_free([head_base, head_base + 1, *(base + 3 for _, _, base in workers)], 60.0)
     raise AssertionError("unreachable")
+
+
+def _wait_free(ports: Sequence[int], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not all(_free(p) for p in ports) and time.monotonic() < deadline:
+        time.sleep(0.2)
