@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 from scheduler.core.holdings import Ending
 from scheduler.core.memo import Memo
 from scheduler.core.model import PendingJob
-from scheduler.core.placement import Room
 from scheduler.core.quota import Candidate
+from scheduler.core.room import Room
 
 if TYPE_CHECKING:
     from scheduler.core.state import CycleState

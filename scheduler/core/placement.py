@@ -196,15 +196,27 @@ class Capacity:
             if self.free_by_type[type_idx] < need:
                 return None
             if not blocked:
-                single = self._single_node(type_idx, workers, need, workers * cpus, workers * mem)
-                if single is not None:
-                    return single
-        free, cpu_free, mem_free, size = self.free, self.cpu, self.mem, self.size
+                fit = self._single_node(type_idx, workers, need, workers * cpus, workers * mem)
+                if fit is not None:
+                    return fit
         if unready:
             racks = self.racks_of_type[type_idx] + self.unready_racks_of_type[type_idx]
         else:
             racks = self._racks_with(type_idx, per_worker)
-        # Per rack: [(node, workers it can hold, devices free)], and the rack total.
+        rack_caps, node = self._rack_caps(racks, workers, per_worker, cpus, mem, blocked)
+        if node is not None:
+            return Fit([(node, workers)], (0, int(self.free[node].bit_count() == self.size[node]), 1))
+        if sum(t for t, _ in rack_caps) < workers:
+            return None
+        return self._spread(rack_caps, workers)
+
+    def _rack_caps(self, racks: list[list[int]], workers: int, per_worker: int, cpus: int, mem: int,
+                   blocked: Mapping[int, int] | None
+                   ) -> tuple[list[tuple[int, list[tuple[int, int, int]]]], int | None]:
+        """Per rack with room: (workers it holds, [(node, workers it holds, devices free)]);
+        and the best single node for the whole gang, if one holds it."""
+        free, cpu_free, mem_free = self.free, self.cpu, self.mem
+        need = workers * per_worker
         rack_caps: list[tuple[int, list[tuple[int, int, int]]]] = []
         best_single: tuple[float, int, int] | None = None  # (stranded, free devices, node)
         for rack_nodes in racks:
@@ -230,20 +242,18 @@ class Capacity:
                         best_single = key
             if total:
                 rack_caps.append((total, caps))
-        if best_single is not None:
-            node = best_single[2]
-            broken = int(free[node].bit_count() == size[node])
-            return Fit([(node, workers)], (0, broken, 1))
-        grand = sum(t for t, _ in rack_caps)
-        if grand < workers:
-            return None
-        # One rack: the one that fits most tightly.
+        return rack_caps, None if best_single is None else best_single[2]
+
+    def _spread(self, rack_caps: list[tuple[int, list[tuple[int, int, int]]]], workers: int) -> Fit:
+        """A gang no single node holds, over racks that hold it together: the one rack that
+        fits most tightly, else the fewest racks (biggest first, the last one best-fitting
+        the remainder)."""
+        size, free = self.size, self.free
         one_rack = [(t, r) for r, (t, _) in enumerate(rack_caps) if t >= workers]
         if one_rack:
             _, r = min(one_rack)
             takes = _fill(rack_caps[r][1], workers, size)
             return Fit(takes, (1, _broken(takes, size, free), len(takes)))
-        # Fewest racks: biggest racks first, the last one best-fitting the remainder.
         order = sorted(range(len(rack_caps)), key=lambda r: (-rack_caps[r][0], r))
         chosen: list[int] = []
         remaining = workers
@@ -263,7 +273,6 @@ class Capacity:
             takes.extend(part)
             remaining -= sum(k for _, k in part)
         return Fit(takes, (len(chosen), _broken(takes, size, free), len(takes)))
-
 
     def nodes_with(self, type_idx: int, at_least: int) -> list[int]:
         """Ready nodes of a type with ``at_least`` free devices, in no particular order."""
@@ -317,63 +326,6 @@ class Capacity:
         if mem and self.mem_total[i]:
             out = max(out, left - (self.mem[i] - mem) / self.mem_total[i])
         return out if out > 0.0 else 0.0
-
-
-class Room:
-    """How many workers of a gang the ready nodes of one type hold, counted as jobs
-    release devices, without changing the capacity.
-
-    ``Capacity.fit`` finds a placement exactly when that count (``total``) reaches the
-    gang's workers, and a release only adds room: so the fewest releases that let a
-    gang fit are found by counting, without trying placements.
-    """
-
-    def __init__(self, cap: Capacity, type_idx: int, per_worker: int, cpus: int, mem: int,
-                 blocked: Mapping[int, int] | None = None) -> None:
-        self.cap, self.type_idx, self.per, self.cpus, self.mem = cap, type_idx, per_worker, cpus, mem
-        self.blocked = blocked
-        #: node -> [free bits, cpus, memory] with the released jobs gone
-        self.nodes: dict[int, list[int]] = {}
-        # Nodes with fewer than ``per_worker`` free devices hold no worker, now.
-        self.total = sum(self._room(i, cap.free[i], cap.cpu[i], cap.mem[i])
-                         for i in cap.nodes_with(type_idx, per_worker))
-
-    def _room(self, i: int, bits: int, cpu: int, memory: int) -> int:
-        blocked = self.blocked
-        k = (bits & ~blocked.get(i, 0) if blocked else bits).bit_count() // self.per
-        if self.cpus:
-            k = min(k, cpu // self.cpus)
-        if self.mem:
-            k = min(k, memory // self.mem)
-        return max(k, 0)
-
-    def release(self, takes: Iterable[tuple[int, int, int, int]]) -> None:
-        """Count (node, device mask, cpus, memory) as given back."""
-        self._change(takes, 1)
-
-    def take(self, takes: Iterable[tuple[int, int, int, int]]) -> None:
-        """Count released (node, device mask, cpus, memory) as taken again."""
-        self._change(takes, -1)
-
-    def _change(self, takes: Iterable[tuple[int, int, int, int]], sign: int) -> None:
-        cap, nodes, room, per = self.cap, self.nodes, self._room, self.per
-        ready, node_type, t = cap.ready, cap.node_type, self.type_idx
-        devices_only = not (self.cpus or self.mem or self.blocked)  # room is free devices // per
-        total = self.total
-        for node, mask, cpus, mem in takes:
-            if not ready[node] or node_type[node] != t:
-                continue
-            state = nodes.get(node)
-            if state is None:
-                state = nodes[node] = [cap.free[node], cap.cpu[node], cap.mem[node]]
-            bits, cpu, memory = state
-            after = bits | mask if sign > 0 else bits & ~mask
-            state[0], state[1], state[2] = after, cpu + sign * cpus, memory + sign * mem
-            if devices_only:
-                total += after.bit_count() // per - bits.bit_count() // per
-            else:
-                total += room(node, *state) - room(node, bits, cpu, memory)
-        self.total = total
 
 
 def _fill(caps: list[tuple[int, int, int]], workers: int, size: list[int]) -> list[NodeTake]:

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING
 from scheduler.core.holdings import Holder, victim_order
 from scheduler.core.memo import Memo
 from scheduler.core.model import PendingJob, PreemptReason
-from scheduler.core.placement import Room
 from scheduler.core.quota import Quotas
+from scheduler.core.room import Room
 
 if TYPE_CHECKING:
     from scheduler.core.state import CycleState

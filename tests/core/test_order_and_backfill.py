@@ -239,7 +239,7 @@ def test_a_reservation_waits_for_exactly_the_jobs_a_placement_needs_gone() -> No
     # memory and earlier reservations' devices binding too.
     from scheduler.core import Policy, Snapshot
     from scheduler.core.backfill import releases_needed
-    from scheduler.core.placement import Room
+    from scheduler.core.room import Room
     from scheduler.core.state import CycleState
     c, tenants = center(("a", "gpu", 2, 3), tenants=BIG)
     names = [n.name for n in c.nodes]
