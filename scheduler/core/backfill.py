@@ -18,7 +18,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from scheduler.core.holdings import Ending
-from scheduler.core.memo import Memo
 from scheduler.core.model import PendingJob
 from scheduler.core.quota import Candidate
 from scheduler.core.room import Room
@@ -28,12 +27,13 @@ if TYPE_CHECKING:
 
 
 class Backfill:
-    def __init__(self, state: CycleState, memo: Memo) -> None:
+    def __init__(self, state: CycleState) -> None:
         self.state = state
-        self.memo = memo
         #: (start, job id, node -> device mask), sorted by start
         self.reservations: list[tuple[float, str, dict[int, int]]] = []
         self.starts: list[float] = []
+        #: by k: the devices the k earliest reservations hold, node -> mask (until the next one)
+        self._masks: dict[int, dict[int, int]] = {}
 
     def overrun(self, job: PendingJob) -> int:
         """How many reservations the job would overrun (those starting before it ends)."""
@@ -47,13 +47,13 @@ class Backfill:
         """Devices reserved by the ``k`` earliest reservations (those the job would overrun)."""
         if k == 0:
             return None
-        masks = self.memo.reserved_masks.get(k)
+        masks = self._masks.get(k)
         if masks is None:
             masks = {}
             for _, _, reserved in self.reservations[:k]:
                 for node, mask in reserved.items():
                     masks[node] = masks.get(node, 0) | mask
-            self.memo.reserved_masks[k] = masks
+            self._masks[k] = masks
         return masks
 
     def reserve(self, job: PendingJob, allowed: list[Candidate], workers: int, per: int,
@@ -73,6 +73,7 @@ class Backfill:
         self.reservations.append((max(start, self.state.now), job.id, reserved))
         self.reservations.sort(key=lambda r: r[0])
         self.starts = [r[0] for r in self.reservations]
+        self._masks.clear()
         return True
 
     def ending(self, t: int) -> Iterator[Ending]:

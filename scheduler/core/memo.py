@@ -27,8 +27,8 @@ Why = tuple[Reason, str]
 
 class Memo:
     __slots__ = (
-        "by_reservations", "candidates", "counts", "lendable", "lowest_priority", "never_fits",
-        "over", "own", "reasons", "reclaimable", "reserved_masks", "share_keys",
+        "by_reservations", "candidates", "counts", "feasible", "lendable", "lowest_priority", "never_fits",
+        "over", "own", "reasons", "reclaimable", "share_keys", "types",
     )
 
     def __init__(self, never_fits: dict[tuple[object, ...], bool]) -> None:
@@ -45,11 +45,13 @@ class Memo:
         self.share_keys: dict[str, float] = {}
         #: by (type, tenant, priority): the victims a job may take, own and reclaimed (preemption)
         self.reclaimable: dict[tuple[int, str, int], list[Holder]] = {}
-        #: by k: the devices the k earliest reservations hold, node -> mask (backfill)
-        self.reserved_masks: dict[int, dict[int, int]] = {}
         # -- kept for the cycle (and ``never_fits`` for the center) ----------------------
         #: by gang shape on types: whether it fits the empty center at all
         self.never_fits = never_fits
+        #: by the accelerator types a job names: the center's types it may run on
+        self.types: dict[tuple[str, ...], list[int]] = {}
+        #: by shape, of a job that can run at all: the center's types it may run on
+        self.feasible: dict[str, list[int]] = {}
         #: per type: the jobs that may be preempted at all, in order of victims
         self.candidates: list[list[Holder]] | None = None
         #: by (type, tenant, priority): the tenant's own candidates, their devices and gflops
@@ -68,4 +70,3 @@ class Memo:
         self.over = None
         self.share_keys.clear()
         self.reclaimable.clear()
-        self.reserved_masks.clear()

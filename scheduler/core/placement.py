@@ -70,6 +70,8 @@ class Layout:
         for i, n in enumerate(nodes):
             self.total_by_type[self.node_type[i]] += n.devices
         self.largest = max((n.devices for n in nodes), default=0)
+        #: device mask -> its device indices, rising (filled as masks are met)
+        self.bits_of: dict[int, tuple[int, ...]] = {}
 
 
 class Capacity:
@@ -91,6 +93,7 @@ class Capacity:
         self.scan_pos = layout.scan_pos
         self.cpu_total = layout.cpus
         self.mem_total = layout.memory
+        self.bits_of = layout.bits_of
         free = list(layout.full)
         cpu = list(layout.cpus)
         mem = list(layout.memory)
@@ -154,15 +157,13 @@ class Capacity:
             self.mem[node] = mem
         return before
 
-    def lowest_free(self, node: int, count: int, blocked: int = 0) -> int:
-        """The mask of the ``count`` lowest-numbered free devices of a node."""
+    def lowest_free(self, node: int, count: int, blocked: int = 0) -> tuple[int, ...]:
+        """The ``count`` lowest-numbered free devices of a node (fewer if it has fewer)."""
         avail = self.free[node] & ~blocked
-        mask = 0
-        for _ in range(count):
-            bit = avail & -avail
-            mask |= bit
-            avail ^= bit
-        return mask
+        bits = self.bits_of.get(avail)
+        if bits is None:
+            bits = self.bits_of[avail] = tuple(b for b in range(avail.bit_length()) if avail >> b & 1)
+        return bits[:count]
 
     def to_placement(
         self, type_idx: int, takes: list[NodeTake], per_worker: int,
@@ -172,12 +173,17 @@ class Capacity:
         workers: list[WorkerPlacement] = []
         masks: list[tuple[int, int]] = []
         for node, count in takes:
-            mask = self.lowest_free(node, count * per_worker, blocked.get(node, 0) if blocked else 0)
+            bits = self.lowest_free(node, count * per_worker, blocked.get(node, 0) if blocked else 0)
+            mask = 0
+            for b in bits:
+                mask |= 1 << b
             masks.append((node, mask))
-            bits = [b for b in range(self.size[node]) if mask >> b & 1]
             name = self.names[node]
+            if count == 1:
+                workers.append(WorkerPlacement(name, bits))
+                continue
             for w in range(count):
-                workers.append(WorkerPlacement(name, tuple(bits[w * per_worker:(w + 1) * per_worker])))
+                workers.append(WorkerPlacement(name, bits[w * per_worker:(w + 1) * per_worker]))
         return Placement(self.type_names[type_idx], tuple(workers)), masks
 
     # -- placement -------------------------------------------------------------------
@@ -195,17 +201,16 @@ class Capacity:
         if not unready:
             if self.free_by_type[type_idx] < need:
                 return None
-            if not blocked:
-                fit = self._single_node(type_idx, workers, need, workers * cpus, workers * mem)
-                if fit is not None:
-                    return fit
+            fit = self._single_node(type_idx, workers, need, workers * cpus, workers * mem, blocked)
+            if fit is not None:
+                return fit
         if unready:
             racks = self.racks_of_type[type_idx] + self.unready_racks_of_type[type_idx]
         else:
             racks = self._racks_with(type_idx, per_worker)
         rack_caps, node = self._rack_caps(racks, workers, per_worker, cpus, mem, blocked)
         if node is not None:
-            return Fit([(node, workers)], (0, int(self.free[node].bit_count() == self.size[node]), 1))
+            return self._on_node(node, workers)
         if sum(t for t, _ in rack_caps) < workers:
             return None
         return self._spread(rack_caps, workers)
@@ -293,28 +298,52 @@ class Capacity:
             racks[-1].append(i)
         return racks
 
-    def _single_node(self, type_idx: int, workers: int, need: int, cpus: int, mem: int) -> Fit | None:
+    def _single_node(self, type_idx: int, workers: int, need: int, cpus: int, mem: int,
+                     blocked: Mapping[int, int] | None) -> Fit | None:
         """The single node that strands fewest devices, then the tightest, then the first.
 
         The buckets give nodes tightest first: the first node that strands none is
         the answer (the only one looked at when the job asks for no CPUs or memory).
+        A node with ``blocked`` devices holds fewer than its bucket says: those few
+        nodes are weighed first, apart.
         """
         buckets = self.buckets[type_idx]
         cpu, memory = self.cpu, self.mem
         best: tuple[float, int, int] | None = None
+        if blocked:
+            best = self._best_blocked(type_idx, need, cpus, mem, blocked)
         for count in range(need, len(buckets)):
             for i in buckets[count]:
-                if cpu[i] < cpus or memory[i] < mem:
+                if cpu[i] < cpus or memory[i] < mem or (blocked and i in blocked):
                     continue
                 stranded = self._stranded(i, count, need, cpus, mem)
                 if not stranded:
+                    if best is not None and best < (0.0, count, i):
+                        return self._on_node(best[2], workers)
                     return Fit([(i, workers)], (0, int(count == self.size[i]), 1))
                 if best is None or (stranded, count, i) < best:
                     best = (stranded, count, i)
-        if best is None:
-            return None
-        _, count, i = best
-        return Fit([(i, workers)], (0, int(count == self.size[i]), 1))
+        return None if best is None else self._on_node(best[2], workers)
+
+    def _best_blocked(self, type_idx: int, need: int, cpus: int, mem: int,
+                      blocked: Mapping[int, int]) -> tuple[float, int, int] | None:
+        """Among ready nodes of the type with blocked devices: (stranded, free, node) of the
+        best that holds the gang on its devices not blocked."""
+        free, cpu, memory, node_type, ready = self.free, self.cpu, self.mem, self.node_type, self.ready
+        best: tuple[float, int, int] | None = None
+        for i, held in blocked.items():
+            if node_type[i] != type_idx or not ready[i]:
+                continue
+            count = (free[i] & ~held).bit_count()
+            if count < need or cpu[i] < cpus or memory[i] < mem:
+                continue
+            key = (self._stranded(i, count, need, cpus, mem), count, i)
+            if best is None or key < best:
+                best = key
+        return best
+
+    def _on_node(self, i: int, workers: int) -> Fit:
+        return Fit([(i, workers)], (0, int(self.free[i].bit_count() == self.size[i]), 1))
 
     def _stranded(self, i: int, nfree: int, need: int, cpus: int, mem: int) -> float:
         """The share of node ``i``'s devices that taking ``need`` of its ``nfree`` devices,

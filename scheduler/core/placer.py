@@ -27,11 +27,13 @@ class Placer:
         self.cap = state.cap
 
     def types(self, wanted: tuple[str, ...]) -> list[int]:
-        """The center's types among those a job accepts (any, if it names none)."""
-        if not wanted:
-            return list(range(len(self.cap.type_names)))
-        type_of = self.state.type_of
-        return [type_of[t] for t in wanted if t in type_of]
+        """The center's types among those a job accepts (any, if it names none); read-only."""
+        types = self.memo.types.get(wanted)
+        if types is None:
+            type_of = self.state.type_of
+            types = self.memo.types[wanted] = (
+                [type_of[t] for t in wanted if t in type_of] if wanted else list(range(len(self.cap.type_names))))
+        return types
 
     def never_fits(self, types: list[int], workers: int, per: int, cpus: int, mem: int) -> bool:
         """Whether the gang is larger than the empty center's nodes of those types."""

@@ -76,7 +76,7 @@ class _Cycle:
         self.quotas = Quotas(state, memo)
         self.placer = Placer(state, memo)
         self.victims = Victims(state, self.quotas, memo)
-        self.backfill = Backfill(state, memo)
+        self.backfill = Backfill(state)
         self.blocked_by: str | None = None  # Blocking.GLOBAL: the job everything waits behind
         self.tenant_blocked_by: dict[str, str] = {}  # Blocking.TENANT
 
@@ -120,21 +120,22 @@ class _Cycle:
         while i < n:
             if fast:
                 # Fast path: these shapes could not start and nothing has changed since.
-                end = min(n, i + chunk)
-                hits = list(map(reasons.get, shapes[i:end]))
-                if None in hits:
-                    m = hits.index(None)
-                    chunk = 8
-                else:
-                    m = end - i
-                    chunk = min(chunk * 2, 4096)
-                if m:
-                    out_ids.extend(job_ids[i:i + m])
-                    out_infos.extend(hits[:m] if m < len(hits) else hits)  # type: ignore[arg-type]
-                    out_places.extend(range(base + i + 1, base + i + m + 1) if positions is None
-                                      else positions[i:i + m])
-                    i += m
-                    continue
+                if reasons:
+                    end = min(n, i + chunk)
+                    hits = list(map(reasons.get, shapes[i:end]))
+                    if None in hits:
+                        m = hits.index(None)
+                        chunk = 8
+                    else:
+                        m = end - i
+                        chunk = min(chunk * 2, 4096)
+                    if m:
+                        out_ids.extend(job_ids[i:i + m])
+                        out_infos.extend(hits[:m] if m < len(hits) else hits)  # type: ignore[arg-type]
+                        out_places.extend(range(base + i + 1, base + i + m + 1) if positions is None
+                                          else positions[i:i + m])
+                        i += m
+                        continue
             elif self.blocked_by is not None or (self.tenant_blocked_by and self.policy.fair_share):
                 # Strict order: the rest of the run waits behind a blocked head (with fair
                 # share, a run is one tenant's), as ``consider`` would say job by job.
@@ -147,7 +148,7 @@ class _Cycle:
             job = jobs[i]
             pos = base + i + 1 if positions is None else positions[i]
             i += 1
-            k = backfill.overrun(job)
+            k = backfill.overrun(job) if backfill.starts else 0
             if k and fast:
                 hit = memo.by_reservations[k].get(job.shape)
                 if hit is not None:
@@ -171,9 +172,12 @@ class _Cycle:
         if head is not None:
             return self._wait(job, pos, Reason.QUEUE_BLOCKED, f"behind {head}", None)
         # b. feasibility
-        types = self._feasible_types(job, pos)
+        types = self.memo.feasible.get(job.shape)
         if types is None:
-            return False
+            types = self._feasible_types(job, pos)
+            if types is None:
+                return False
+            self.memo.feasible[job.shape] = types
         # c. quota and borrowing
         allowed, reason, detail = self.quotas.allowed(tenant, types, spec.devices)
         if not allowed:
