@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 
 from scheduler.core import Decision
 from scheduler.domain import Center, JobRecord, JobState, NodeState, Tenant
-from scheduler.engine import Engine, EventKind, ManualClock, MemoryStore
+from scheduler.engine import Engine, EventKind, ManualClock
 from scheduler.engine.estimates import LearnedEstimator
 from scheduler.executors.sleep import SleepExecutor
 from scheduler.sim.events import Event, EventHeap, Kind
@@ -37,6 +37,7 @@ from scheduler.sim.metrics import Recorder
 from scheduler.sim.partition import separate_clusters
 from scheduler.sim.policies import PolicySpec, make_policy
 from scheduler.sim.trace import Trace
+from scheduler.store.memory import MemoryStore
 
 
 class LeanStore(MemoryStore):
