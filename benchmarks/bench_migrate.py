@@ -23,7 +23,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from scheduler.store import migrate
-from scheduler.store.pg_testing import PostgresServer, PostgresUnavailable
+from tests.pg_testing import PostgresServer, PostgresUnavailable
 
 _JOB = ("INSERT INTO jobs (id, seq, tenant, name, kind, state, spec, submitted_at, borrowing, reason,"
         " detail, preemptions, node_losses) VALUES (:id, :seq, 'acme', 'j', 'training', 'succeeded',"

@@ -17,8 +17,9 @@ from monitor import Monitor
 from scheduler.centerfile import load_center
 from scheduler.cli.demo import demo_jobs
 from scheduler.core import Policy
-from scheduler.engine import Engine, ManualClock, MemoryStore
+from scheduler.engine import Engine, ManualClock
 from scheduler.executors.sleep import SleepExecutor
+from scheduler.store.memory import MemoryStore
 
 
 class TimedLock:

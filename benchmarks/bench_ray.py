@@ -38,8 +38,8 @@ from scheduler.core import Policy
 from scheduler.domain import JobKind, JobSpec, JobState, Resources
 from scheduler.engine import Engine
 from scheduler.engine.clock import SystemClock
-from scheduler.engine.memory_store import MemoryStore
 from scheduler.executors.ray import RayPorts, RaySettings, make_ray_executor
+from scheduler.store.memory import MemoryStore
 from tests.ray_cluster import free_block
 
 

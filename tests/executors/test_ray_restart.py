@@ -23,7 +23,7 @@ import yaml
 from scheduler.executors.ray import HeadError, RayPorts
 from scheduler.executors.ray.head import EmbeddedHead, system_temp_dir
 from scheduler.executors.ray.launcher import pids_mentioning
-from tests.api.conftest import CENTER
+from tests.centers import CENTER
 from tests.ray_cluster import free_block
 
 pytestmark = pytest.mark.slow
