@@ -6,7 +6,9 @@ runs in a process of its own.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import sys
 import time
@@ -63,6 +65,7 @@ def start_cluster(head_base: int, workers: Sequence[tuple[str, str, int]], *, de
     from ray.cluster_utils import Cluster
 
     from scheduler.executors.ray.head import system_temp_dir
+    from scheduler.executors.ray.launcher import pids_mentioning
 
     # Cluster writes the head's address to Ray's default temp root (ray_current_cluster), which
     # only exists where some Ray ran before: make it. The nodes' own files go to a temp dir of
@@ -87,7 +90,11 @@ def start_cluster(head_base: int, workers: Sequence[tuple[str, str, int]], *, de
             cluster.shutdown()
             if attempt == 3 or "timed out during startup" not in str(exc):
                 raise
-            # The next attempt must not meet this one's GCS, still exiting, on the same port.
+            # A node that failed mid-start is not the Cluster's to shut down: its processes (a GCS
+            # holding the port, which the next attempt's head would join) are ended here.
+            for pid in pids_mentioning(f"{where['temp_dir']}/session_"):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
             _wait_free([head_base, head_base + 1, *(base + 3 for _, _, base in workers)], 60.0)
     raise AssertionError("unreachable")
 
