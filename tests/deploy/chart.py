@@ -59,8 +59,6 @@ class Helm:
     def notes(self, value_files: Iterable[Path | str] = ()) -> str:
         """NOTES.txt as `helm install` prints it (a client-only dry run)."""
         args = ["install", "aicc", str(CHART), "--namespace", "aicc", "--dry-run=client"]
-        for api in CRD_APIS:
-            args += ["--api-versions", api]
         for f in value_files:
             args += ["-f", str(f)]
         proc = self.run(*args)

@@ -123,8 +123,8 @@ spec:
       podIP: {{ PodIPWith .spec.nodeName false .metadata.uid .metadata.name .metadata.namespace | Quote }}
       phase: Running
       startTime: {{ $now | Quote }}
-  # A pod being deleted goes at once: there is no kubelet to stop it.
 ---
+# A pod being deleted goes at once: there is no kubelet to stop it.
 apiVersion: kwok.x-k8s.io/v1alpha1
 kind: Stage
 metadata: {name: aicc-pod-delete}
@@ -135,7 +135,6 @@ spec:
     - key: '.metadata.deletionTimestamp'
       operator: Exists
   next:
-    finalizers: {empty: true}
     delete: true
 """
 
@@ -169,7 +168,7 @@ class ControlPlane:
             "--listen-peer-urls", f"http://127.0.0.1:{etcd_peer}",
             "--initial-advertise-peer-urls", f"http://127.0.0.1:{etcd_peer}",
             "--initial-cluster", f"aicc-test=http://127.0.0.1:{etcd_peer}",
-            "--unsafe-no-fsync", "--log-level", "warn", "--listen-metrics-urls", "",
+            "--unsafe-no-fsync", "--log-level", "warn",
         ])
         self._wait(lambda: self._http_ok(f"http://127.0.0.1:{etcd_client}/health"), "etcd", timeout)
 

@@ -84,7 +84,6 @@ class Builder:
     """Runs the go commands with a shared module cache and a log per step."""
 
     def __init__(self) -> None:
-        self.go = go_binary()
         self.root = tools_dir()
         self.bin = bin_dir()
         self.logs = self.root / "logs"
@@ -98,11 +97,12 @@ class Builder:
         self.timings: dict[str, float] = {}
 
     def go_cmd(self, step: str, args: list[str], cwd: Path) -> str:
+        go = go_binary()  # looked up only when something is to be built
         with open(self.logs / f"{step}.log", "a") as log:
             log.write(f"$ go {' '.join(args)}\n")
             log.flush()
             proc = subprocess.run(
-                [self.go, *args], cwd=cwd, env=self.env, stdout=subprocess.PIPE,
+                [go, *args], cwd=cwd, env=self.env, stdout=subprocess.PIPE,
                 stderr=log, text=True,
             )
         if proc.returncode != 0:
@@ -174,8 +174,10 @@ class Builder:
 
     @staticmethod
     def local_replaces(gomod: str) -> list[str]:
-        """Modules a go.mod replaces with a local directory (`x => ./y` or `x => ../y`)."""
-        return re.findall(r"^\s*(?:replace\s+)?(\S+)\s+=>\s+\.{1,2}/\S+\s*$", gomod, re.M)
+        """Modules a go.mod replaces with a local directory (`x => ./y` or `x => ../y`),
+        less the guards against importing a module at all (`=> ./FORBIDDEN_DEPENDENCY`)."""
+        found = re.findall(r"^\s*(?:replace\s+)?(\S+)\s+=>\s+(\.{1,2}/\S+)\s*$", gomod, re.M)
+        return [module for module, target in found if "FORBIDDEN" not in target]
 
     def etcd(self) -> None:
         v = VERSIONS["etcd"]
