@@ -217,8 +217,8 @@ class ControlPlane:
             if proc is None or proc.poll() is not None:
                 continue
             proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
+            try:  # nothing here is worth a graceful drain: a few seconds, then SIGKILL
+                proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
