@@ -63,9 +63,12 @@ def differences(sent: Any, kept: Any, where: str = "") -> list[str]:
 
 
 def install_crds(kube: ControlPlane, crd_dir: Path, timeout: float = 60) -> list[str]:
-    """Apply every generated CRD and wait until each is Established; their names."""
+    """Apply the CRDs the chart and the KubeRay operator use (of those generated) and wait
+    until each is Established; their names."""
     names = []
-    for path in sorted(crd_dir.glob("*.yaml")):
+    wanted = ["monitoring.coreos.com_servicemonitors.yaml", "monitoring.coreos.com_prometheusrules.yaml",
+              *sorted(p.name for p in crd_dir.glob("ray.io_*.yaml"))]
+    for path in (crd_dir / name for name in wanted):
         doc = yaml.safe_load(path.read_text())
         kube.apply(doc)
         names.append(doc["metadata"]["name"])
