@@ -4,6 +4,7 @@ server accepts every object is checked against a real kube-apiserver in tests/k8
 from __future__ import annotations
 
 import base64
+import json
 import shlex
 import shutil
 import subprocess
@@ -152,14 +153,18 @@ def test_the_610p_values_render_the_center_ray_cluster_and_monitoring(rendered) 
         assert ray_env["RAY_AUTH_TOKEN"]["valueFrom"]["secretKeyRef"] == ray_token
     worker_env = {e["name"]: e for e in gpu["template"]["spec"]["containers"][0]["env"]}
     assert worker_env["AICC_NODE_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "spec.nodeName"
-    # the Ray node labels the executor builds the center from, the node name expanded by Kubernetes
-    assert gpu["rayStartParams"]["labels"] == (
-        "aicc.io/node=$(AICC_NODE_NAME),aicc.io/accelerator=a800,aicc.io/pool=a800")
-    assert npu["rayStartParams"]["labels"].split(",")[1] == "aicc.io/accelerator=ascend910b"
+    # the Ray node labels the executor builds the center from (top-level: KubeRay >= 1.5), the
+    # node name in RAY_OVERRIDE_LABELS, expanded by Kubernetes from the earlier AICC_NODE_NAME
+    assert gpu["labels"] == {"aicc.io/accelerator": "a800", "aicc.io/pool": "a800"}
+    assert npu["labels"]["aicc.io/accelerator"] == "ascend910b"
+    assert "labels" not in gpu["rayStartParams"] and "labels" not in npu["rayStartParams"]
+    names = [e["name"] for e in gpu["template"]["spec"]["containers"][0]["env"]]
+    assert names.index("AICC_NODE_NAME") < names.index("RAY_OVERRIDE_LABELS")
+    override = json.loads(worker_env["RAY_OVERRIDE_LABELS"]["value"])
+    assert override == {"aicc.io/node": "$(AICC_NODE_NAME)"}
     center_types = set(center.center.accelerators)
     for g in (gpu, npu):
-        accel = dict(kv.split("=") for kv in g["rayStartParams"]["labels"].split(","))["aicc.io/accelerator"]
-        assert accel in center_types
+        assert g["labels"]["aicc.io/accelerator"] in center_types
 
     sm = one(docs, "ServiceMonitor")
     assert sm["metadata"]["labels"]["release"] == "kube-prometheus-stack"

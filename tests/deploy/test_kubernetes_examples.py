@@ -27,5 +27,7 @@ def test_the_ray_cluster_has_one_gpu_and_one_npu_pool() -> None:
 
     shipped = set(load_center().center.accelerators)
     for g in groups.values():  # Ray node labels name the center's accelerator types
-        labels = dict(kv.split("=", 1) for kv in g["rayStartParams"]["labels"].split(","))
-        assert labels["aicc.io/node"] == "$(AICC_NODE_NAME)" and labels["aicc.io/accelerator"] in shipped
+        assert g["labels"]["aicc.io/accelerator"] in shipped and "labels" not in g["rayStartParams"]
+        env = {e["name"]: e for e in g["template"]["spec"]["containers"][0]["env"]}
+        assert env["RAY_OVERRIDE_LABELS"]["value"] == '{"aicc.io/node": "$(AICC_NODE_NAME)"}'
+

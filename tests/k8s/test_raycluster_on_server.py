@@ -149,6 +149,11 @@ def test_the_charts_ray_cluster_becomes_running_head_and_worker_pods(
         key = "nvidia.com/gpu" if group == "a800" else "huawei.com/Ascend910"
         assert node["status"]["allocatable"][key] == "8"
         assert p["spec"]["containers"][0]["resources"]["limits"][key] == "8"
+        # the operator's ray start carries the group's Ray node labels; the node name follows
+        c = p["spec"]["containers"][0]
+        start = " ".join(c.get("command", []) + c.get("args", []))
+        assert f"aicc.io/accelerator={group}" in start, start
+        assert any(e["name"] == "RAY_OVERRIDE_LABELS" for e in c["env"])
 
     status = wait("the RayCluster's status", lambda: (s := kube.request(
         "GET", f"/apis/ray.io/v1/namespaces/{NS}/rayclusters/{ray}").get("status", {})).get(
