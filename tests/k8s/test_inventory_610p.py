@@ -82,3 +82,30 @@ def test_a_label_selector_and_helm_values_output(kube: ControlPlane, center_node
     result = inventory(kube, "--selector", "aicc.io/pool=ascend", "--as-values")
     center = build_center(yaml.safe_load(result.stdout)["center"]["file"]).center
     assert len(center.nodes) == 114 and center.devices_by_type() == {"ascend910b": 912}
+
+
+def test_it_says_which_nodes_it_left_out_and_why_it_cannot_build_a_center(
+        kube: ControlPlane, center_nodes: Center, tmp_path: Path) -> None:
+    odd = [("cpu-only", {}, {}), ("gpu-odd", {"nvidia.com/gpu.product": "NVIDIA-GeForce-RTX-4090"},
+                                  {"nvidia.com/gpu": "2"})]
+    for name, labels, extra in odd:
+        resources = {"cpu": "64", "memory": "256Gi", "pods": "110", **extra}
+        kube.request("POST", "/api/v1/nodes", {
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": name, "labels": {"aicc.io/test": "odd", **labels},
+                         "annotations": {"kwok.x-k8s.io/node": "fake"}},
+            "status": {"capacity": resources, "allocatable": resources}})
+    run = CliRunner().invoke
+    kc = str(kube.kubeconfig)
+    left_out = run(build(), ["kube", "inventory", "--kubeconfig", kc, "-l", "aicc.io/test=odd"])
+    assert left_out.exit_code == 1 and "no node offers an accelerator" in left_out.stderr
+    assert "skipped cpu-only: no accelerators allocatable" in left_out.stderr
+    assert "skipped gpu-odd: no catalog entry for nvidia.com/gpu" in left_out.stderr
+    big = tmp_path / "big.yaml"
+    big.write_text(yaml.safe_dump({"tenants": [{"name": "huge", "guaranteed": "700P", "limit": "700P"}]}))
+    over = run(build(), ["kube", "inventory", "--kubeconfig", kc, "--tenants-from", str(big)])
+    assert over.exit_code == 1 and "guarantees sum beyond the center's capacity" in over.stderr
+    missing = run(build(), ["kube", "inventory", "--kubeconfig", str(tmp_path / "nope")])
+    assert missing.exit_code == 1 and "cannot load the Kubernetes configuration" in missing.stderr
+    for name, _, _ in odd:
+        kube.request("DELETE", f"/api/v1/nodes/{name}")

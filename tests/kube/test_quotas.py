@@ -42,3 +42,16 @@ def test_the_610p_center_gets_six_namespaces_within_its_device_counts() -> None:
     assert big.hard == {"requests.huawei.com/Ascend910": "912", "requests.nvidia.com/gpu": "1024"}
     with pytest.raises(NamespaceNameError):
         plan_tenant_quotas(load_center(), prefix="x" * 60)
+
+
+def test_sync_quotas_dry_run_prints_the_plan_without_a_cluster() -> None:
+    import yaml
+    from typer.testing import CliRunner
+
+    from scheduler.cli import build
+
+    dry = CliRunner().invoke(build(), ["kube", "sync-quotas", "--dry-run", "-o", "yaml",
+                                       "--kubeconfig", "/nonexistent"])
+    assert dry.exit_code == 0, dry.output
+    plan = yaml.safe_load(dry.stdout)
+    assert len(plan) == 6 and plan[0]["namespace"] == "aicc-finance"
