@@ -1,6 +1,6 @@
 """Job submissions per second over real HTTP, SQLite, 16 connections, with wrk.
 
-Starts ``aicc serve`` (SQLite, sleep executor, the shipped 610P center) as a
+Starts ``aicc serve --executor sleep --db sqlite:///...`` (the shipped 610P center) as a
 real process, issues a tenant token, and drives ``POST /v1/jobs`` with wrk and
 a Lua script. Then does the same against a naive FastAPI + SQLAlchemy app (one
 ORM session and one commit per request) in the same run, for comparison.
@@ -37,8 +37,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-PORT = 18101
-NAIVE_PORT = 18102
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+
+from benchmarks.serving import Served, free_port
+
 ADMIN = "bench-admin-token"
 JOB = {"name": "bench", "kind": "batch", "workers": 1,
        "resources": {"accelerators": 1, "cpus": 4, "memory": "16Gi"},
@@ -60,19 +62,6 @@ def request(url: str, method: str = "GET", body: object = None, token: str | Non
         req.add_header("Authorization", f"Bearer {token}")
     with urllib.request.urlopen(req, timeout=30) as r:
         return json.loads(r.read() or b"{}")  # type: ignore[no-any-return]
-
-
-def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited with {proc.returncode}")
-        try:
-            request(url)
-            return
-        except Exception:
-            time.sleep(0.2)
-    raise SystemExit(f"server at {url} not ready after {timeout} s")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -104,13 +93,6 @@ def _ms(value: str) -> float:
     m = re.match(r"([\d.]+)(us|ms|s)", value)
     assert m is not None, value
     return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
-
-
-def serve_aicc(workdir: Path, metrics: bool = True) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "AICC_ADMIN_TOKEN": ADMIN}
-    aicc = [sys.executable, "-c", "from scheduler.cli import main; main()"]
-    return subprocess.Popen([*aicc, "serve", "--port", str(PORT), "--data-dir", str(workdir / "aicc"),
-                             "--log-level", "warning", "--metrics" if metrics else "--no-metrics"], env=env)
 
 
 # -- the naive baseline: what a first FastAPI + SQLAlchemy service does ----------------------
@@ -163,10 +145,10 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
 '''
 
 
-def serve_naive(workdir: Path) -> subprocess.Popen[bytes]:
+def serve_naive(workdir: Path, port: int) -> subprocess.Popen[bytes]:
     app = workdir / "naive_app.py"
     app.write_text(NAIVE_APP)
-    return subprocess.Popen([sys.executable, str(app), str(NAIVE_PORT), str(workdir / "naive.db")])
+    return subprocess.Popen([sys.executable, str(app), str(port), str(workdir / "naive.db")])
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -184,28 +166,33 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--skip-naive", action="store_true")
     parser.add_argument("--no-metrics", action="store_true", help="run aicc serve without /metrics")
+    parser.add_argument("--smoke", action="store_true", help="a few seconds, to show that it runs")
     args = parser.parse_args()
+    warmup = 1 if args.smoke else 2
+    if args.smoke:
+        args.seconds, args.connections = 1, 4
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
     workdir = Path(tempfile.mkdtemp(prefix="aicc-bench-api-"))
     try:
-        proc = serve_aicc(workdir, metrics=not args.no_metrics)
+        server = Served(workdir / "aicc", admin_token=ADMIN, executor="sleep", metrics=not args.no_metrics)
         try:
-            base = f"http://127.0.0.1:{PORT}"
-            wait_ready(base + "/readyz", proc)
+            server.wait_ready()
+            base = server.url
             token = str(request(base + "/v1/admin/tenants/large-models/tokens", "POST", {"name": "bench"}, ADMIN)["token"])
-            run_wrk(base + "/v1/jobs", token, 2, args.connections, workdir)  # warm up
-            aicc = run_wrk(base + "/v1/jobs", token, args.seconds, args.connections, workdir, proc.pid)
+            run_wrk(base + "/v1/jobs", token, warmup, args.connections, workdir)
+            aicc = run_wrk(base + "/v1/jobs", token, args.seconds, args.connections, workdir, server.pid)
             stored = request(base + "/v1/admin/jobs?limit=1", token=ADMIN)
             assert stored["items"], "no job was stored"
         finally:
-            stop(proc)
+            server.stop()
         print(aicc["raw"])
         naive: dict[str, float] = {"rps": 0.0, "p99_ms": 0.0, "cpu_us": 0.0}
         if not args.skip_naive:
-            nproc = serve_naive(workdir)
+            naive_port = free_port()
+            nproc = serve_naive(workdir, naive_port)
             try:
-                nbase = f"http://127.0.0.1:{NAIVE_PORT}"
+                nbase = f"http://127.0.0.1:{naive_port}"
                 deadline = time.monotonic() + 60
                 while True:
                     try:
@@ -215,7 +202,7 @@ def main() -> None:
                         if time.monotonic() > deadline or nproc.poll() is not None:
                             raise SystemExit("naive app did not start") from None
                         time.sleep(0.2)
-                run_wrk(nbase + "/v1/jobs", "x", 2, args.connections, workdir)
+                run_wrk(nbase + "/v1/jobs", "x", warmup, args.connections, workdir)
                 naive = run_wrk(nbase + "/v1/jobs", "x", args.seconds, args.connections, workdir, nproc.pid)
             finally:
                 stop(nproc)
@@ -227,7 +214,8 @@ def main() -> None:
                   "server_cpu_us_per_submit": round(aicc["cpu_us"]),
                   "naive_server_cpu_us_per_submit": round(naive["cpu_us"]),
                   "load_average_1m": round(os.getloadavg()[0], 2),
-                  "metrics": not args.no_metrics, "connections": args.connections, "duration_s": args.seconds, "db": "sqlite",
+                  "metrics": not args.no_metrics, "connections": args.connections, "duration_s": args.seconds,
+                  **server.describe(), "smoke": args.smoke,
                   "target": {"submits_per_s": 1500, "p99_ms": 50}}
         print(json.dumps(result))
     finally:

@@ -14,6 +14,7 @@ the figure with it running is printed too. The last line is one JSON object.
 
 from __future__ import annotations
 
+import argparse
 import gc
 import json
 import random
@@ -67,15 +68,23 @@ def timed(snapshot: Snapshot, queue: PendingQueue, policy: Policy, now: float, *
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pending", type=int, default=100_000, help="jobs waiting in the full center")
+    ap.add_argument("--burst", type=int, default=50_000, help="jobs of the burst into the empty center")
+    ap.add_argument("--runs", type=int, default=RUNS, help="cycles timed (the median is the figure)")
+    ap.add_argument("--smoke", action="store_true", help="1,000 jobs, one run: that it runs")
+    args = ap.parse_args()
+    if args.smoke:
+        args.pending, args.burst, args.runs = 1_000, 1_000, 1
     cfg = load_center()
     policy = Policy(priority_classes=cfg.priority_classes)
     tenants = sorted(cfg.tenants)
     center = cfg.center
 
     # -- 2. burst into the empty center -------------------------------------------------
-    burst = PendingQueue(mixed_jobs(50_000, tenants, seed=1))
+    burst = PendingQueue(mixed_jobs(args.burst, tenants, seed=1))
     empty = Snapshot(center, cfg.tenants, [])
-    burst_runs = [timed(empty, burst, policy, 1000.0) for _ in range(RUNS)]
+    burst_runs = [timed(empty, burst, policy, 1000.0) for _ in range(args.runs)]
     burst_s = statistics.median(t for t, _ in burst_runs)
     burst_decision = burst_runs[0][1]
     admitted = len(burst_decision.admits)  # type: ignore[attr-defined]
@@ -87,11 +96,11 @@ def main() -> None:
     running = [Allocation(a.job_id, fill_jobs[a.job_id].seq, fill_jobs[a.job_id].spec, a.placement,
                           started_at=float(i % 3000)) for i, a in enumerate(fill.admits)]
     full = Snapshot(center, cfg.tenants, running)
-    queue = PendingQueue(mixed_jobs(100_000, tenants, seed=3))
+    queue = PendingQueue(mixed_jobs(args.pending, tenants, seed=3))
     now = 10_000.0
-    runs = [timed(full, queue, policy, now) for _ in range(RUNS)]
+    runs = [timed(full, queue, policy, now) for _ in range(args.runs)]
     cycle_s = statistics.median(t for t, _ in runs)
-    gc_on_s = statistics.median(timed(full, queue, policy, now, gc_on=True)[0] for _ in range(3))
+    gc_on_s = statistics.median(timed(full, queue, policy, now, gc_on=True)[0] for _ in range(min(3, args.runs)))
     decision = runs[0][1]
     t = time.perf_counter()
     rows = decision.pending  # type: ignore[attr-defined]
@@ -108,18 +117,19 @@ def main() -> None:
         "full_cycle_preempts": len(decision.preempts),  # type: ignore[attr-defined]
         "full_cycle_waiting": len(rows),
         "admissions_per_s": round(admitted / burst_s),
-        "burst_jobs": 50_000,
+        "burst_jobs": args.burst,
         "burst_admitted": admitted,
         "burst_devices_used": used,
         "burst_cycle_ms": round(burst_s * 1000, 1),
         "center_devices": sum(n.devices for n in center.nodes),
         "center_pflops": round(center.capacity_gflops() / 1e6, 3),
-        "pending": 100_000,
-        "runs": RUNS,
+        "pending": args.pending,
+        "runs": args.runs,
+        "smoke": args.smoke,
     }
-    print(f"full center: {len(running)} jobs running, {free} devices free; 100k pending: "
+    print(f"full center: {len(running)} jobs running, {free} devices free; {args.pending} pending: "
           f"{result['cycle_ms_100k_pending']} ms per cycle (target <= 100)")
-    print(f"burst of 50k into the empty center: {admitted} admitted in {result['burst_cycle_ms']} ms = "
+    print(f"burst of {args.burst} into the empty center: {admitted} admitted in {result['burst_cycle_ms']} ms = "
           f"{result['admissions_per_s']}/s (target >= 20000)")
     print(json.dumps(result))
 

@@ -8,8 +8,8 @@ makespan with 58.7% average usage; total work / capacity is 66 s.
 
 aicc has no cohorts, so each cohort is its own center of 120 devices
 (benchmarks/centers/kueue-cohort-120.yaml: 6 tenants guaranteed 20 devices,
-limited to 120), served by its own ``aicc serve`` process (SQLite, sleep
-executor); the five run side by side and are reported together. Every job is
+limited to 120), served by its own ``aicc serve --executor sleep`` process with
+its own SQLite database; the five run side by side and are reported together. Every job is
 submitted over HTTP with the tenant's token; a job of N units is a gang of N
 workers of one device.
 
@@ -22,11 +22,8 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import random
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -36,8 +33,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+
+from benchmarks.serving import Served
+
 CENTER = Path(__file__).parent / "centers" / "kueue-cohort-120.yaml"
-BASE_PORT = 18110
 ADMIN = "kueue-bench-admin"
 TENANTS = [f"queue-{i}" for i in range(1, 7)]
 #: class -> (count per tenant, devices, seconds)
@@ -68,30 +68,6 @@ class Conn:
         raise AssertionError("unreachable")
 
 
-def start_center(i: int, workdir: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "AICC_ADMIN_TOKEN": ADMIN}
-    return subprocess.Popen(
-        [sys.executable, "-c", "from scheduler.cli import main; main()", "serve",
-         "--port", str(BASE_PORT + i), "--data-dir", str(workdir / f"c{i}"), "--center", str(CENTER),
-         "--log-level", "warning"], env=env)
-
-
-def wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"aicc serve on {port} exited with {proc.returncode}")
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            c.request("GET", "/readyz")
-            if c.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"aicc serve on {port} not ready")
-
-
 def workload(seed: int) -> list[tuple[str, str, int, float]]:
     """(tenant, class, devices, seconds) in submission order: tenants round robin, classes mixed."""
     rng = random.Random(seed)
@@ -119,15 +95,20 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the jobs (for a quick run)")
     parser.add_argument("--threads", type=int, default=4, help="submitting connections per center")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--smoke", action="store_true", help="one center, 2%% of the jobs: that it runs")
     args = parser.parse_args()
+    if args.smoke:
+        args.centers, args.scale = 1, 0.02
     workdir = Path(tempfile.mkdtemp(prefix="aicc-kueue-"))
-    procs = [start_center(i, workdir) for i in range(args.centers)]
+    servers = [Served(workdir / f"c{i}", admin_token=ADMIN, center=CENTER, executor="sleep")
+               for i in range(args.centers)]
+    ports = [s.port for s in servers]
     try:
-        for i, p in enumerate(procs):
-            wait_ready(BASE_PORT + i, p)
+        for server in servers:
+            server.wait_ready()
         tokens: list[dict[str, str]] = []
         for i in range(args.centers):
-            c = Conn(BASE_PORT + i)
+            c = Conn(ports[i])
             tokens.append({t: c.call("POST", f"/v1/admin/tenants/{t}/tokens", ADMIN, {"name": "bench"})[1]["token"]
                            for t in TENANTS})
         plans = []
@@ -140,7 +121,7 @@ def main() -> None:
         lock = threading.Lock()
 
         def submit(center: int, part: int) -> None:
-            c = Conn(BASE_PORT + center)
+            c = Conn(ports[center])
             for n, (tenant, cls, devices, seconds) in enumerate(plans[center]):
                 if n % args.threads != part:
                     continue
@@ -161,7 +142,7 @@ def main() -> None:
         if errors:
             raise SystemExit(f"{len(errors)} submissions failed, e.g. {errors[0]}")
         # wait until every center is idle
-        admins = [Conn(BASE_PORT + i) for i in range(args.centers)]
+        admins = [Conn(port) for port in ports]
         while True:
             busy = 0
             for c in admins:
@@ -192,13 +173,8 @@ def main() -> None:
                                "lower_bound_s": round(work / DEVICES_PER_CENTER, 2)})
             jobs += mine
     finally:
-        for p in procs:
-            p.send_signal(signal.SIGINT)
-        for p in procs:
-            try:
-                p.wait(20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        for server in servers:
+            server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     capacity = DEVICES_PER_CENTER * args.centers
     makespan = max(ts(j["finished_at"]) for j in jobs) - t0
@@ -213,6 +189,7 @@ def main() -> None:
         "mean_time_to_admission_s": {k: round(sum(v) / len(v), 3) for k, v in sorted(tta.items())},
         "jobs": len(jobs),
         "centers": args.centers,
+        **servers[0].describe(), "smoke": args.smoke,
         "devices": capacity,
         "submit_s": round(submitted_s, 2),
         "per_center": per_center,

@@ -1,6 +1,6 @@
 """Sustained mixed load on a real ``aicc serve``: 60 s, 16 connections, 20 tenants, wrk.
 
-The service runs as users run it (``aicc serve``, SQLite, the sleep executor, the
+The service runs as users run it (``aicc serve --executor sleep``, SQLite, the
 scheduling loop placing and finishing what is submitted). Five wrk processes run
 at once, one per route, with the 16 connections split between them (submit 4,
 get 4, list 3, usage 3, cancel 2); each request of each connection goes out
@@ -17,23 +17,22 @@ Needs wrk (apt-get install wrk). The last line printed is one JSON object.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import yaml
 
-PORTS = (23000, 23899)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+
+from benchmarks.serving import Served
+
 ADMIN = "bench-load-admin-" + os.urandom(16).hex()
 #: Connections per route, out of 16; scaled when --connections differs.
 SPLIT = {"submit": 4, "get": 4, "list": 3, "usage": 3, "cancel": 2}
@@ -92,17 +91,6 @@ def lua_value(v: Any) -> str:
     return lua_list(v) if isinstance(v, list) else json.dumps(v)
 
 
-def free_port() -> int:
-    for port in range(*PORTS):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise SystemExit("no free port in 23000-23899")
-
-
 def write_center(path: Path, tenants: int) -> list[str]:
     """64 nodes x 8 a800 (512 devices); each tenant guaranteed 20 devices, limit 100."""
     names = [f"tenant-{i:02d}" for i in range(tenants)]
@@ -117,29 +105,6 @@ def write_center(path: Path, tenants: int) -> list[str]:
                     for n in names],
     }))
     return names
-
-
-def start_server(data: Path, center: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if k != "AICC_ADMIN_TOKEN"}
-    env["AICC_ADMIN_TOKEN"] = ADMIN
-    repo = Path(__file__).resolve().parents[1]
-    env["PYTHONPATH"] = f"{repo}{os.pathsep}{env.get('PYTHONPATH', '')}"
-    log = (data / "serve.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from scheduler.cli import main; main()", "serve", "--host", "127.0.0.1",
-         "--port", str(port), "--center", str(center), "--executor", "sleep", "--data-dir", str(data),
-         "--log-level", "warning"],
-        stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=repo)
-    log.close()
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"aicc serve exited:\n{(data / 'serve.log').read_text()[-3000:]}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                return proc
-        time.sleep(0.1)
-    raise SystemExit("aicc serve did not become ready")
 
 
 def prepare(base: str, tenants: list[str]) -> tuple[list[str], list[list[str]], list[list[str]]]:
@@ -178,15 +143,17 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--tenants", type=int, default=20)
     ap.add_argument("--sleep-s", type=float, default=2.0, help="how long each submitted job runs")
+    ap.add_argument("--smoke", action="store_true", help="2 s, 3 tenants: that it runs")
     args = ap.parse_args()
+    if args.smoke:
+        args.duration, args.tenants, args.connections = 2, 3, len(SPLIT)
     wrk = shutil.which("wrk")
     if wrk is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
     data = Path(tempfile.mkdtemp(prefix="aicc-bench-load-"))
     tenants = write_center(data / "center.yaml", args.tenants)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = start_server(data, data / "center.yaml", port)
+    server = Served(data, admin_token=ADMIN, center=data / "center.yaml", executor="sleep").wait_ready()
+    base = server.url
     try:
         tokens, gets, cancels = prepare(base, tenants)
         script = data / "mixed.lua"
@@ -208,13 +175,8 @@ def main() -> None:
             ready = c.get("/readyz").status_code
             usage = c.get("/v1/admin/usage").json()["items"]
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-    log = (data / "serve.log").read_text(errors="replace")
+        server.stop()
+    log = server.log.read_text(errors="replace")
     server_errors = log.count("Traceback") + log.count("scheduling step failed")
     shutil.rmtree(data, ignore_errors=True)
 
@@ -242,7 +204,7 @@ def main() -> None:
         "p50_ms": round(max(r["p50_us"] for r in results.values()) / 1000, 2),
         "p99_ms": round(max(r["p99_us"] for r in results.values()) / 1000, 2),
         "routes": routes, "jobs_running_at_end": running,
-        "executor": "sleep", "store": "sqlite",
+        **server.describe(), "smoke": args.smoke,
     }))
 
 

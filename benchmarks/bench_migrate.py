@@ -23,7 +23,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from scheduler.store import migrate
-from scheduler.store.pg_testing import PostgresServer, PostgresUnavailable
+from tests.pg_testing import PostgresServer, PostgresUnavailable
 
 _JOB = ("INSERT INTO jobs (id, seq, tenant, name, kind, state, spec, submitted_at, borrowing, reason,"
         " detail, preemptions, node_losses) VALUES (:id, :seq, 'acme', 'j', 'training', 'succeeded',"
@@ -55,8 +55,11 @@ def upgrade_seconds(url: str, jobs: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--jobs", type=int, default=1_000_000)
+    ap.add_argument("--smoke", action="store_true", help="2,000 jobs: that it runs")
     args = ap.parse_args()
-    result: dict[str, object] = {"jobs": args.jobs}
+    if args.smoke:
+        args.jobs = 2_000
+    result: dict[str, object] = {"jobs": args.jobs, "smoke": args.smoke}
     with tempfile.TemporaryDirectory() as tmp:
         result["sqlite_s"] = upgrade_seconds(f"sqlite:///{Path(tmp) / 'aicc.db'}", args.jobs)
     print("sqlite", result["sqlite_s"], flush=True)

@@ -6,6 +6,7 @@ builds the families outside it; both are timed. Prints, last, one JSON line.
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 import statistics
@@ -16,8 +17,9 @@ from monitor import Monitor
 from scheduler.centerfile import load_center
 from scheduler.cli.demo import demo_jobs
 from scheduler.core import Policy
-from scheduler.engine import Engine, ManualClock, MemoryStore
+from scheduler.engine import Engine, ManualClock
 from scheduler.executors.sleep import SleepExecutor
+from scheduler.store.memory import MemoryStore
 
 
 class TimedLock:
@@ -64,4 +66,9 @@ def main(jobs: int = 100_000, scrapes: int = 5) -> dict[str, object]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(main()))
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--jobs", type=int, default=100_000, help="jobs submitted (most wait)")
+    ap.add_argument("--smoke", action="store_true", help="1,000 jobs, two scrapes: that it runs")
+    args = ap.parse_args()
+    figures = main(1_000, 2) if args.smoke else main(args.jobs)
+    print(json.dumps({**figures, "executor": "sleep", "store": "memory", "smoke": args.smoke}))

@@ -38,8 +38,9 @@ from scheduler.core import Policy
 from scheduler.domain import JobKind, JobSpec, JobState, Resources
 from scheduler.engine import Engine
 from scheduler.engine.clock import SystemClock
-from scheduler.engine.memory_store import MemoryStore
 from scheduler.executors.ray import RayPorts, RaySettings, make_ray_executor
+from scheduler.store.memory import MemoryStore
+from tests.ray_cluster import free_block
 
 
 def spec(tenant: str, name: str, workers: int, devices: int, entrypoint: str,
@@ -74,14 +75,19 @@ def main() -> None:
     ap.add_argument("--no-launcher", action="store_true",
                     help="baseline: every job as a Ray Job Submission API job (AICC_RAY_LAUNCHER=0)")
     ap.add_argument("--burst", type=int, default=200)
-    ap.add_argument("--port-base", type=int, default=20200)
+    ap.add_argument("--port-base", type=int, default=20200,
+                    help="the head's block of 100 ports (the next free block if it is taken)")
     ap.add_argument("--timeout", type=float, default=300.0, help="most seconds to wait for the burst")
+    ap.add_argument("--smoke", action="store_true", help="2 latency jobs, 1 Job API job, 4 gangs: that it runs")
     args = ap.parse_args()
+    if args.smoke:
+        args.latency_jobs, args.job_api_jobs, args.burst = 2, 1, 4
 
     cfg = load_center()
     clock = SystemClock()
     began = time.monotonic()
-    ex = make_ray_executor(clock, center=cfg.center, settings=RaySettings(ports=RayPorts(args.port_base),
+    ports = RayPorts(free_block(args.port_base))
+    ex = make_ray_executor(clock, center=cfg.center, settings=RaySettings(ports=ports,
                                                                 launcher=not args.no_launcher),
                            base_dir=Path(__file__).resolve().parents[1])
     head_start_s = time.monotonic() - began
@@ -145,6 +151,7 @@ def main() -> None:
             "latency_jobs": len(latencies),
             "head_start_s": round(head_start_s, 1),
             "virtual_nodes": len(cfg.center.nodes),
+            "executor": "ray", "store": "memory", "smoke": args.smoke,
         }
     finally:
         ex.close()

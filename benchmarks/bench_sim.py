@@ -51,8 +51,12 @@ def main() -> None:
     ap.add_argument("--budget-s", type=float, default=300.0)
     ap.add_argument("--jobs", type=int, default=1_000_000)
     ap.add_argument("--traces", default=str(DEFAULT_TRACES))
+    ap.add_argument("--smoke", action="store_true", help="3 s of ITP, 2,000 synthetic jobs: that it runs")
     args = ap.parse_args()
-    result: dict[str, object] = {"policy": args.policy, "tick_s": args.tick, "budget_s": args.budget_s}
+    if args.smoke:
+        args.budget_s, args.jobs = 3.0, 2_000
+    result: dict[str, object] = {"policy": args.policy, "tick_s": args.tick, "budget_s": args.budget_s,
+                                 "jobs": args.jobs, "smoke": args.smoke}
     from scheduler.sim.itp import load_itp
 
     t0 = time.perf_counter()

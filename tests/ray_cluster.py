@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -56,10 +57,18 @@ def node_ports(base: int) -> dict[str, int]:
 def start_cluster(head_base: int, workers: Sequence[tuple[str, str, int]], *, devices: int = 4,
                   temp_dir: str | None = None) -> tuple[Any, dict[str, Any], int]:
     """A head (2 CPUs, no devices) and one node per (aicc name, rack, port base) with ``devices``
-    logical GPUs and aicc's labels. Returns the cluster, its nodes by name, and the attempts it took."""
+    logical GPUs and aicc's labels. Returns the cluster, its nodes by name, and the attempts it took.
+    Its files go to ``temp_dir``, by default ``aicc-ray-<head port>`` in the temp root (not
+    /tmp/ray, which other Rays on the machine share)."""
     from ray.cluster_utils import Cluster
 
-    where = {"temp_dir": temp_dir} if temp_dir else {}
+    from scheduler.executors.ray.head import system_temp_dir
+
+    # Cluster writes the head's address to Ray's default temp root (ray_current_cluster), which
+    # only exists where some Ray ran before: make it. The nodes' own files go to a temp dir of
+    # this cluster's, under the same root (a fresh TMPDIR in CI).
+    (system_temp_dir() / "ray").mkdir(parents=True, exist_ok=True)
+    where = {"temp_dir": temp_dir or str(system_temp_dir() / f"aicc-ray-{head_base}")}
     head_args = {"num_cpus": 2, "gcs_server_port": head_base, "include_dashboard": True,
                  "dashboard_host": "127.0.0.1", "dashboard_port": head_base + 1,
                  "ray_client_server_port": head_base + 8, "node_ip_address": "127.0.0.1",
@@ -78,4 +87,12 @@ def start_cluster(head_base: int, workers: Sequence[tuple[str, str, int]], *, de
             cluster.shutdown()
             if attempt == 3 or "timed out during startup" not in str(exc):
                 raise
+            # The next attempt must not meet this one's GCS, still exiting, on the same port.
+            _wait_free([head_base, head_base + 1, *(base + 3 for _, _, base in workers)], 60.0)
     raise AssertionError("unreachable")
+
+
+def _wait_free(ports: Sequence[int], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not all(_free(p) for p in ports) and time.monotonic() < deadline:
+        time.sleep(0.2)

@@ -33,6 +33,7 @@ TITLES = {
     "tenant-exists": "Tenant exists",
     "tenant-has-jobs": "Tenant has live jobs",
     "unknown-priority": "Unknown priority class",
+    "unknown-accelerator": "Unknown accelerator type",
     "job-not-found": "Job not found",
     "node-not-found": "Node not found",
     "token-not-found": "Token not found",

@@ -17,9 +17,10 @@ from scheduler.centerfile import CenterConfig, CenterFileError, load_center
 from scheduler.cli.output import fail, table
 from scheduler.core import Decision
 from scheduler.domain import JobKind, JobSpec, JobState, Resources, format_compute
-from scheduler.engine import Engine, ManualClock, MemoryStore
+from scheduler.engine import Engine, ManualClock
 from scheduler.engine.estimates import estimator_for
 from scheduler.executors.sleep import SleepExecutor
+from scheduler.store.memory import MemoryStore
 
 CenterOption = Annotated[Path | None, typer.Option("--center", help="Center file (YAML); default: the shipped 610P center.")]
 

@@ -19,7 +19,6 @@ from scheduler.domain.units import UnitError, format_compute, parse_compute
 from scheduler.sim import Trace
 
 #: the key of a policy's replay with the change (``--quota``, ``--set``)
-WHATIF = "+whatif"
 
 
 def whatif_table(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:

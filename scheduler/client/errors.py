@@ -145,6 +145,10 @@ class UnknownPriority(Invalid):
     code = "unknown-priority"
 
 
+class UnknownAccelerator(Invalid):
+    code = "unknown-accelerator"
+
+
 class InvalidQuota(Invalid):
     code = "invalid-quota"
 

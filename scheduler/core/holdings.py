@@ -21,7 +21,7 @@ from itertools import compress
 from operator import attrgetter, is_not
 from typing import Any
 
-from scheduler.core.model import Allocation
+from scheduler.core.model import Allocation, Policy, Snapshot
 from scheduler.core.placement import Capacity, Layout
 
 
@@ -219,6 +219,26 @@ class Holdings:
             while entries[i][-1] is not holder:
                 i += 1
             del entries[i]
+
+
+def remembered(snapshot: Snapshot, policy: Policy) -> Holdings:
+    """What the running jobs hold, brought up to date from the snapshot's memo.
+
+    A memo only saves work between steps: what is in it is derived from the
+    same center, policy and allocation objects, so decisions do not change.
+    """
+    memo = snapshot.memo
+    holdings = memo.get("holdings") if memo is not None else None
+    if (not isinstance(holdings, Holdings) or holdings.layout.center is not snapshot.center
+            or memo is None or memo.get("policy") is not policy):
+        center = snapshot.center
+        layout = Layout(center)
+        holdings = Holdings(layout, policy.priority_classes,
+                            [center.accelerators[n].gflops for n in layout.type_names])
+        if memo is not None:
+            memo.clear()
+            memo["holdings"], memo["policy"] = holdings, policy  # priorities of running jobs come from it
+    return holdings
 
 
 def _takes(alloc: Allocation, layout: Layout) -> list[tuple[int, int, int, int]]:

@@ -70,6 +70,8 @@ class Layout:
         for i, n in enumerate(nodes):
             self.total_by_type[self.node_type[i]] += n.devices
         self.largest = max((n.devices for n in nodes), default=0)
+        #: device mask -> its device indices, rising (filled as masks are met)
+        self.bits_of: dict[int, tuple[int, ...]] = {}
 
 
 class Capacity:
@@ -91,6 +93,7 @@ class Capacity:
         self.scan_pos = layout.scan_pos
         self.cpu_total = layout.cpus
         self.mem_total = layout.memory
+        self.bits_of = layout.bits_of
         free = list(layout.full)
         cpu = list(layout.cpus)
         mem = list(layout.memory)
@@ -154,15 +157,13 @@ class Capacity:
             self.mem[node] = mem
         return before
 
-    def lowest_free(self, node: int, count: int, blocked: int = 0) -> int:
-        """The mask of the ``count`` lowest-numbered free devices of a node."""
+    def lowest_free(self, node: int, count: int, blocked: int = 0) -> tuple[int, ...]:
+        """The ``count`` lowest-numbered free devices of a node (fewer if it has fewer)."""
         avail = self.free[node] & ~blocked
-        mask = 0
-        for _ in range(count):
-            bit = avail & -avail
-            mask |= bit
-            avail ^= bit
-        return mask
+        bits = self.bits_of.get(avail)
+        if bits is None:
+            bits = self.bits_of[avail] = tuple(b for b in range(avail.bit_length()) if avail >> b & 1)
+        return bits[:count]
 
     def to_placement(
         self, type_idx: int, takes: list[NodeTake], per_worker: int,
@@ -172,12 +173,17 @@ class Capacity:
         workers: list[WorkerPlacement] = []
         masks: list[tuple[int, int]] = []
         for node, count in takes:
-            mask = self.lowest_free(node, count * per_worker, blocked.get(node, 0) if blocked else 0)
+            bits = self.lowest_free(node, count * per_worker, blocked.get(node, 0) if blocked else 0)
+            mask = 0
+            for b in bits:
+                mask |= 1 << b
             masks.append((node, mask))
-            bits = [b for b in range(self.size[node]) if mask >> b & 1]
             name = self.names[node]
+            if count == 1:
+                workers.append(WorkerPlacement(name, bits))
+                continue
             for w in range(count):
-                workers.append(WorkerPlacement(name, tuple(bits[w * per_worker:(w + 1) * per_worker])))
+                workers.append(WorkerPlacement(name, bits[w * per_worker:(w + 1) * per_worker]))
         return Placement(self.type_names[type_idx], tuple(workers)), masks
 
     # -- placement -------------------------------------------------------------------
@@ -195,16 +201,27 @@ class Capacity:
         if not unready:
             if self.free_by_type[type_idx] < need:
                 return None
-            if not blocked:
-                single = self._single_node(type_idx, workers, need, workers * cpus, workers * mem)
-                if single is not None:
-                    return single
-        free, cpu_free, mem_free, size = self.free, self.cpu, self.mem, self.size
+            fit = self._single_node(type_idx, workers, need, workers * cpus, workers * mem, blocked)
+            if fit is not None:
+                return fit
         if unready:
             racks = self.racks_of_type[type_idx] + self.unready_racks_of_type[type_idx]
         else:
             racks = self._racks_with(type_idx, per_worker)
-        # Per rack: [(node, workers it can hold, devices free)], and the rack total.
+        rack_caps, node = self._rack_caps(racks, workers, per_worker, cpus, mem, blocked)
+        if node is not None:
+            return self._on_node(node, workers)
+        if sum(t for t, _ in rack_caps) < workers:
+            return None
+        return self._spread(rack_caps, workers)
+
+    def _rack_caps(self, racks: list[list[int]], workers: int, per_worker: int, cpus: int, mem: int,
+                   blocked: Mapping[int, int] | None
+                   ) -> tuple[list[tuple[int, list[tuple[int, int, int]]]], int | None]:
+        """Per rack with room: (workers it holds, [(node, workers it holds, devices free)]);
+        and the best single node for the whole gang, if one holds it."""
+        free, cpu_free, mem_free = self.free, self.cpu, self.mem
+        need = workers * per_worker
         rack_caps: list[tuple[int, list[tuple[int, int, int]]]] = []
         best_single: tuple[float, int, int] | None = None  # (stranded, free devices, node)
         for rack_nodes in racks:
@@ -230,20 +247,18 @@ class Capacity:
                         best_single = key
             if total:
                 rack_caps.append((total, caps))
-        if best_single is not None:
-            node = best_single[2]
-            broken = int(free[node].bit_count() == size[node])
-            return Fit([(node, workers)], (0, broken, 1))
-        grand = sum(t for t, _ in rack_caps)
-        if grand < workers:
-            return None
-        # One rack: the one that fits most tightly.
+        return rack_caps, None if best_single is None else best_single[2]
+
+    def _spread(self, rack_caps: list[tuple[int, list[tuple[int, int, int]]]], workers: int) -> Fit:
+        """A gang no single node holds, over racks that hold it together: the one rack that
+        fits most tightly, else the fewest racks (biggest first, the last one best-fitting
+        the remainder)."""
+        size, free = self.size, self.free
         one_rack = [(t, r) for r, (t, _) in enumerate(rack_caps) if t >= workers]
         if one_rack:
             _, r = min(one_rack)
             takes = _fill(rack_caps[r][1], workers, size)
             return Fit(takes, (1, _broken(takes, size, free), len(takes)))
-        # Fewest racks: biggest racks first, the last one best-fitting the remainder.
         order = sorted(range(len(rack_caps)), key=lambda r: (-rack_caps[r][0], r))
         chosen: list[int] = []
         remaining = workers
@@ -264,7 +279,6 @@ class Capacity:
             remaining -= sum(k for _, k in part)
         return Fit(takes, (len(chosen), _broken(takes, size, free), len(takes)))
 
-
     def nodes_with(self, type_idx: int, at_least: int) -> list[int]:
         """Ready nodes of a type with ``at_least`` free devices, in no particular order."""
         buckets = self.buckets[type_idx]
@@ -284,28 +298,52 @@ class Capacity:
             racks[-1].append(i)
         return racks
 
-    def _single_node(self, type_idx: int, workers: int, need: int, cpus: int, mem: int) -> Fit | None:
+    def _single_node(self, type_idx: int, workers: int, need: int, cpus: int, mem: int,
+                     blocked: Mapping[int, int] | None) -> Fit | None:
         """The single node that strands fewest devices, then the tightest, then the first.
 
         The buckets give nodes tightest first: the first node that strands none is
         the answer (the only one looked at when the job asks for no CPUs or memory).
+        A node with ``blocked`` devices holds fewer than its bucket says: those few
+        nodes are weighed first, apart.
         """
         buckets = self.buckets[type_idx]
         cpu, memory = self.cpu, self.mem
         best: tuple[float, int, int] | None = None
+        if blocked:
+            best = self._best_blocked(type_idx, need, cpus, mem, blocked)
         for count in range(need, len(buckets)):
             for i in buckets[count]:
-                if cpu[i] < cpus or memory[i] < mem:
+                if cpu[i] < cpus or memory[i] < mem or (blocked and i in blocked):
                     continue
                 stranded = self._stranded(i, count, need, cpus, mem)
                 if not stranded:
+                    if best is not None and best < (0.0, count, i):
+                        return self._on_node(best[2], workers)
                     return Fit([(i, workers)], (0, int(count == self.size[i]), 1))
                 if best is None or (stranded, count, i) < best:
                     best = (stranded, count, i)
-        if best is None:
-            return None
-        _, count, i = best
-        return Fit([(i, workers)], (0, int(count == self.size[i]), 1))
+        return None if best is None else self._on_node(best[2], workers)
+
+    def _best_blocked(self, type_idx: int, need: int, cpus: int, mem: int,
+                      blocked: Mapping[int, int]) -> tuple[float, int, int] | None:
+        """Among ready nodes of the type with blocked devices: (stranded, free, node) of the
+        best that holds the gang on its devices not blocked."""
+        free, cpu, memory, node_type, ready = self.free, self.cpu, self.mem, self.node_type, self.ready
+        best: tuple[float, int, int] | None = None
+        for i, held in blocked.items():
+            if node_type[i] != type_idx or not ready[i]:
+                continue
+            count = (free[i] & ~held).bit_count()
+            if count < need or cpu[i] < cpus or memory[i] < mem:
+                continue
+            key = (self._stranded(i, count, need, cpus, mem), count, i)
+            if best is None or key < best:
+                best = key
+        return best
+
+    def _on_node(self, i: int, workers: int) -> Fit:
+        return Fit([(i, workers)], (0, int(self.free[i].bit_count() == self.size[i]), 1))
 
     def _stranded(self, i: int, nfree: int, need: int, cpus: int, mem: int) -> float:
         """The share of node ``i``'s devices that taking ``need`` of its ``nfree`` devices,
@@ -317,63 +355,6 @@ class Capacity:
         if mem and self.mem_total[i]:
             out = max(out, left - (self.mem[i] - mem) / self.mem_total[i])
         return out if out > 0.0 else 0.0
-
-
-class Room:
-    """How many workers of a gang the ready nodes of one type hold, counted as jobs
-    release devices, without changing the capacity.
-
-    ``Capacity.fit`` finds a placement exactly when that count (``total``) reaches the
-    gang's workers, and a release only adds room: so the fewest releases that let a
-    gang fit are found by counting, without trying placements.
-    """
-
-    def __init__(self, cap: Capacity, type_idx: int, per_worker: int, cpus: int, mem: int,
-                 blocked: Mapping[int, int] | None = None) -> None:
-        self.cap, self.type_idx, self.per, self.cpus, self.mem = cap, type_idx, per_worker, cpus, mem
-        self.blocked = blocked
-        #: node -> [free bits, cpus, memory] with the released jobs gone
-        self.nodes: dict[int, list[int]] = {}
-        # Nodes with fewer than ``per_worker`` free devices hold no worker, now.
-        self.total = sum(self._room(i, cap.free[i], cap.cpu[i], cap.mem[i])
-                         for i in cap.nodes_with(type_idx, per_worker))
-
-    def _room(self, i: int, bits: int, cpu: int, memory: int) -> int:
-        blocked = self.blocked
-        k = (bits & ~blocked.get(i, 0) if blocked else bits).bit_count() // self.per
-        if self.cpus:
-            k = min(k, cpu // self.cpus)
-        if self.mem:
-            k = min(k, memory // self.mem)
-        return max(k, 0)
-
-    def release(self, takes: Iterable[tuple[int, int, int, int]]) -> None:
-        """Count (node, device mask, cpus, memory) as given back."""
-        self._change(takes, 1)
-
-    def take(self, takes: Iterable[tuple[int, int, int, int]]) -> None:
-        """Count released (node, device mask, cpus, memory) as taken again."""
-        self._change(takes, -1)
-
-    def _change(self, takes: Iterable[tuple[int, int, int, int]], sign: int) -> None:
-        cap, nodes, room, per = self.cap, self.nodes, self._room, self.per
-        ready, node_type, t = cap.ready, cap.node_type, self.type_idx
-        devices_only = not (self.cpus or self.mem or self.blocked)  # room is free devices // per
-        total = self.total
-        for node, mask, cpus, mem in takes:
-            if not ready[node] or node_type[node] != t:
-                continue
-            state = nodes.get(node)
-            if state is None:
-                state = nodes[node] = [cap.free[node], cap.cpu[node], cap.mem[node]]
-            bits, cpu, memory = state
-            after = bits | mask if sign > 0 else bits & ~mask
-            state[0], state[1], state[2] = after, cpu + sign * cpus, memory + sign * mem
-            if devices_only:
-                total += after.bit_count() // per - bits.bit_count() // per
-            else:
-                total += room(node, *state) - room(node, bits, cpu, memory)
-        self.total = total
 
 
 def _fill(caps: list[tuple[int, int, int]], workers: int, size: list[int]) -> list[NodeTake]:

@@ -2,7 +2,6 @@
 
 from scheduler.engine.clock import Clock, ManualClock, ScaledClock, SystemClock
 from scheduler.engine.engine import Engine, EngineError, EngineObserver, RuntimeEstimator
-from scheduler.engine.memory_store import MemoryStore
 from scheduler.engine.ports import EventKind, Executor, ExecutorEvent, Store, StoredState
 
 __all__ = [
@@ -14,7 +13,6 @@ __all__ = [
     "Executor",
     "ExecutorEvent",
     "ManualClock",
-    "MemoryStore",
     "RuntimeEstimator",
     "ScaledClock",
     "Store",

@@ -39,7 +39,7 @@ from scheduler.domain import (
 )
 from scheduler.domain.job import FINISHED_STATES
 from scheduler.engine.clock import Clock
-from scheduler.engine.ports import EventKind, Executor, ExecutorEvent, Store
+from scheduler.engine.ports import DEFAULT_GRACE_S, EventKind, Executor, ExecutorEvent, Store
 
 
 class RuntimeEstimator(Protocol):
@@ -64,10 +64,6 @@ class EngineObserver(Protocol):
         ...
 
     def repaired(self, repairs: Sequence[str]) -> None: ...
-
-
-#: Grace for a job being stopped, when its spec does not say.
-DEFAULT_GRACE_S = 30.0
 
 
 class EngineError(ValueError):

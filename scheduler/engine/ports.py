@@ -62,6 +62,10 @@ class StoredState:
 
 RECENT_FINISHED = 1000
 
+#: Grace for a job being stopped (SIGTERM to SIGKILL, s), when neither its spec nor its
+#: tenant says: the executor port's default.
+DEFAULT_GRACE_S = 30.0
+
 
 class Store(Protocol):
     """Persistence. Each method commits before it returns (record, then act)."""

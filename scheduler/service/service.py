@@ -305,6 +305,7 @@ class Service:
                         raise ServiceError("idempotency-key-reused",
                                            "this Idempotency-Key was used with another request body")
                     return self.engine.jobs.get(job.id, job), future, False
+            self._check_accelerator_types(spec)
             try:
                 job = self.engine.prepare_submit(spec)
             except EngineError as exc:
@@ -319,6 +320,17 @@ class Service:
         future.add_done_callback(lambda f: self._committed(job.id, f))
         self.kick()
         return job, future, True
+
+    def _check_accelerator_types(self, spec: JobSpec) -> None:
+        """A type the center does not have could never run: refused at submission rather
+        than left waiting forever (a known type that no node can hold is ``Unsatisfiable``).
+        The simulator keeps such jobs, which never start, as its traces have them."""
+        catalog = self.engine.center.accelerators
+        unknown = [t for t in spec.resources.accelerator_types if t not in catalog]
+        if unknown:
+            raise ServiceError("unknown-accelerator",
+                               f"accelerator type {', '.join(map(repr, unknown))} is not one of this "
+                               f"center's: {', '.join(catalog)}")
 
     @contextmanager
     def _locked(self) -> Iterator[None]:

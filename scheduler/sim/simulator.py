@@ -20,7 +20,6 @@ like a live loop with that period; 0 steps at every event time.
 
 from __future__ import annotations
 
-import heapq
 import math
 import random
 import time
@@ -30,13 +29,15 @@ from dataclasses import dataclass, field, replace
 
 from scheduler.core import Decision
 from scheduler.domain import Center, JobRecord, JobState, NodeState, Tenant
-from scheduler.engine import Engine, EventKind, ManualClock, MemoryStore
+from scheduler.engine import Engine, EventKind, ManualClock
 from scheduler.engine.estimates import LearnedEstimator
 from scheduler.executors.sleep import SleepExecutor
+from scheduler.sim.events import Event, EventHeap, Kind
 from scheduler.sim.metrics import Recorder
 from scheduler.sim.partition import separate_clusters
 from scheduler.sim.policies import PolicySpec, make_policy
 from scheduler.sim.trace import Trace
+from scheduler.store.memory import MemoryStore
 
 
 class LeanStore(MemoryStore):
@@ -142,116 +143,151 @@ class Simulation:
         """Replay to the end; with ``max_wall_s``, stop after that much wall time (a partial result)."""
         began = time.perf_counter()
         deadline = began + max_wall_s if max_wall_s is not None else math.inf
+        self._start_events()
         complete = True
-        trace, engine, executor, clock, rec = self.trace, self.engine, self.executor, self.clock, self.recorder
-        jobs = trace.jobs
-        n = len(jobs)
-        oracle = self.spec.oracle
-        queue = engine.queue
-        nodes: list[tuple[float, int, str, bool]] = []  # time, seq, node, up
-        node_seq = 0
-        if self.failures is not None:
-            for node in engine.center.nodes:
-                node_seq += 1
-                heapq.heappush(nodes, (clock.now() + self.rng.expovariate(1 / self.failures.mtbf_s),
-                                       node_seq, node.name, False))
-        wakes: list[float] = []
-        woken: set[float] = set()
-        restep = False
-        last_step = -math.inf
-        admitted_at: deque[float] = deque()  # times of steps that admitted jobs
-        min_runtime = self.spec.policy.min_runtime_s
-        bar = _progress(n, self.progress)
-        i = 0
-        inf = math.inf
-        step_due = inf  # with a tick: when the next step is due
-        last_tick = 0
-        while True:
-            t = jobs[i].submit_s if i < n else inf
-            nxt = executor.next_event_at()
-            if nxt is not None and nxt < t:
-                t = nxt
-            if nodes and nodes[0][0] < t:
-                t = nodes[0][0]
-            if wakes and wakes[0] < t:
-                t = wakes[0]
-            if step_due < t:
-                t = step_due
-            if restep and self.tick_s == 0:
-                t = clock.now()
-            if t == inf:
-                break
-            if i >= n and not queue and nxt is None:
-                break  # only failures or wake-ups left, and nothing to run
-            clock.advance_to(t)
-            rec.advance_to(t)
-            changed = False
-            due = nxt is not None and nxt <= t  # an executor event to poll
-            while nodes and nodes[0][0] <= t:
-                _, _, name, up = heapq.heappop(nodes)
-                changed = due = True  # a node lost may stop jobs now
-                self._node_event(name, up, nodes, node_seq)
-                node_seq += 1
-            first = i
-            while i < n and jobs[i].submit_s <= t:
-                job = jobs[i]
-                engine.submit(job.spec(oracle=oracle), job.id)
-                i += 1
-            if i != first:
-                changed = True
-                if bar is not None and i - last_tick >= 1000:
-                    bar.update(i - last_tick)
-                    last_tick = i
-            events = executor.poll() if due else None
-            if events:
-                engine.handle(events)
-                if not changed:
-                    changed = any(e.kind is not EventKind.STARTED for e in events)
-            while wakes and wakes[0] <= t:
-                woken.discard(heapq.heappop(wakes))
-                changed = True
-            if restep:  # the last step admitted or preempted: step once more, as a live loop would
-                changed = True
-                restep = False
-            if self.tick_s > 0:
-                if changed and step_due == inf:
-                    step_due = math.ceil(t / self.tick_s) * self.tick_s
-                    if step_due <= last_step:
-                        step_due += self.tick_s
-                if t < step_due:
-                    continue
-                step_due = inf
-                changed = True
-            if not (changed and queue):
+        while self._next_batch():
+            if not self._take_batch():
                 continue
             if deadline < math.inf and time.perf_counter() > deadline:
                 complete = False
                 break
-            decision = engine.step()
-            last_step = t
-            restep = bool(decision.admits or decision.preempts)
-            if on_step is not None:
-                on_step(decision)
-            for r in decision.reservations:  # backfill's picture changes when a reserved start passes
-                if r.start > t and r.start not in woken:
-                    woken.add(r.start)
-                    heapq.heappush(wakes, r.start)
-            if self._victims_age and queue:
-                if decision.admits:
-                    admitted_at.append(t)
-                while admitted_at and admitted_at[0] + min_runtime <= t:
-                    admitted_at.popleft()
-                if admitted_at and self._wants_victims():
-                    wake = admitted_at[0] + min_runtime
-                    if wake not in woken:
-                        woken.add(wake)
-                        heapq.heappush(wakes, wake)
-        if bar is not None:
-            bar.update(n - last_tick)
-            bar.close()
-        rec.advance_to(clock.now())
-        return SimResult(self.spec, rec, time.perf_counter() - began, engine.steps, self.journal,
-                         complete=complete, done=i / n if n else 1.0)
+            self._step(on_step)
+        n = len(self.trace.jobs)
+        if self._bar is not None:
+            self._bar.update(n - self._reported)
+            self._bar.close()
+        self.recorder.advance_to(self.clock.now())
+        return SimResult(self.spec, self.recorder, time.perf_counter() - began, self.engine.steps,
+                         self.journal, complete=complete, done=self._next_job / n if n else 1.0)
+
+    # -- the event loop -------------------------------------------------------------------
+
+    def _start_events(self) -> None:
+        self.events = EventHeap()
+        self._next_job = 0  # the trace's next job to submit
+        self._node_seq = 0
+        if self.failures is not None:
+            for node in self.engine.center.nodes:
+                self._node_seq += 1
+                self.events.push(Event(self.clock.now() + self.rng.expovariate(1 / self.failures.mtbf_s),
+                                       Kind.NODE, self._node_seq, node.name, False))
+        if self.trace.jobs:
+            self.events.push(Event(self.trace.jobs[0].submit_s, Kind.ARRIVAL, 0))
+        self._restep = False  # the last step admitted or preempted
+        self._last_step = -math.inf
+        self._step_due: float | None = None  # with a tick: when the next step is due
+        self._admitted_at: deque[float] = deque()  # times of steps that admitted jobs
+        self._bar = _progress(len(self.trace.jobs), self.progress)
+        self._reported = 0  # jobs told to the bar
+        self._handlers: dict[Kind, Callable[[Event], bool]] = {
+            Kind.NODE: self._on_node, Kind.ARRIVAL: self._on_arrival, Kind.EXECUTOR: self._on_executor,
+            Kind.WAKE: self._on_wake, Kind.TICK: self._on_tick, Kind.RESTEP: self._on_restep,
+        }
+
+    def _next_batch(self) -> bool:
+        """Move the clock to the next event's time; False when the replay is over."""
+        nxt = self.executor.next_event_at()
+        self.events.executor_at(nxt)
+        t = self.events.next_at()
+        if t is None:
+            return False
+        if self._next_job >= len(self.trace.jobs) and not self.engine.queue and nxt is None:
+            return False  # only failures or wake-ups left, and nothing to run
+        self.clock.advance_to(t)
+        self.recorder.advance_to(t)
+        self._due = nxt is not None and nxt <= t  # an executor event to poll
+        self._polled = False
+        return True
+
+    def _take_batch(self) -> bool:
+        """Handle every event at the clock's time; True if the engine should step now."""
+        t = self.clock.now()
+        changed = self._step_now = False
+        while (event := self.events.pop_until(t)) is not None:
+            changed = self._handlers[event.kind](event) or changed
+        if self._restep:  # the last step admitted or preempted: step once more, as a live loop would
+            changed = True
+            self._restep = False
+        tick = self.tick_s
+        if tick > 0:
+            if changed and self._step_due is None:
+                due = math.ceil(t / tick) * tick
+                if due <= self._last_step:
+                    due += tick
+                self._step_due = due
+                if due > t:
+                    self.events.push(Event(due, Kind.TICK, 0))
+                else:
+                    self._step_now = True
+            if not self._step_now:
+                return False
+            self._step_due = None
+            changed = True
+        return changed and bool(self.engine.queue)
+
+    def _on_node(self, event: Event) -> bool:
+        self._node_event(event.node, event.up, self._node_seq)
+        self._node_seq += 1
+        self._due = True  # a node lost may stop jobs now: the executor is polled at this time
+        self.events.push(Event(event.at, Kind.EXECUTOR, 0, up=True))
+        return True
+
+    def _on_arrival(self, event: Event) -> bool:
+        jobs, oracle, i = self.trace.jobs, self.spec.oracle, self._next_job
+        t = event.at
+        while i < len(jobs) and jobs[i].submit_s <= t:
+            job = jobs[i]
+            self.engine.submit(job.spec(oracle=oracle), job.id)
+            i += 1
+        self._next_job = i
+        if i < len(jobs):
+            self.events.push(Event(jobs[i].submit_s, Kind.ARRIVAL, 0))
+        if self._bar is not None and i - self._reported >= 1000:
+            self._bar.update(i - self._reported)
+            self._reported = i
+        return True
+
+    def _on_executor(self, event: Event) -> bool:
+        if self._polled or not self._due:
+            return False
+        self._polled = True
+        events = self.executor.poll()
+        if not events:
+            return False
+        self.engine.handle(events)
+        return any(e.kind is not EventKind.STARTED for e in events)
+
+    def _on_wake(self, event: Event) -> bool:
+        return True
+
+    def _on_tick(self, event: Event) -> bool:
+        self._step_now = True
+        return False
+
+    def _on_restep(self, event: Event) -> bool:
+        return False
+
+    def _step(self, on_step: Callable[[Decision], None] | None) -> None:
+        """Step the engine, and wake up when what it decided changes with time alone."""
+        t = self.clock.now()
+        decision = self.engine.step()
+        self._last_step = t
+        self._restep = bool(decision.admits or decision.preempts)
+        if self._restep and self.tick_s == 0:
+            self.events.push(Event(t, Kind.RESTEP, 0))
+        if on_step is not None:
+            on_step(decision)
+        for r in decision.reservations:  # backfill's picture changes when a reserved start passes
+            if r.start > t:
+                self.events.wake(r.start)
+        if self._victims_age and self.engine.queue:
+            admitted_at, min_runtime = self._admitted_at, self.spec.policy.min_runtime_s
+            if decision.admits:
+                admitted_at.append(t)
+            while admitted_at and admitted_at[0] + min_runtime <= t:
+                admitted_at.popleft()
+            if admitted_at and self._wants_victims():
+                self.events.wake(admitted_at[0] + min_runtime)
 
     # -- EngineObserver: the work a stopped job had done ---------------------------------
 
@@ -279,21 +315,21 @@ class Simulation:
         return any(ts.pending_jobs and ts.held_gflops < ts.guaranteed_gflops
                    for ts in self.recorder.tenants.values())
 
-    def _node_event(self, name: str, up: bool, nodes: list[tuple[float, int, str, bool]], seq: int) -> None:
+    def _node_event(self, name: str, up: bool, seq: int) -> None:
         engine, failures = self.engine, self.failures
         assert failures is not None
         now = self.clock.now()
         if up:
             engine.set_node_state(name, NodeState.READY)
             self.recorder.node_state(name, True)
-            heapq.heappush(nodes, (now + self.rng.expovariate(1 / failures.mtbf_s), seq, name, False))
+            self.events.push(Event(now + self.rng.expovariate(1 / failures.mtbf_s), Kind.NODE, seq, name, False))
         else:
             engine.set_node_state(name, NodeState.DOWN)
             self.recorder.node_state(name, False)
             for job in sorted(engine.jobs_on_node(name), key=lambda j: j.seq):
                 if job.state in (JobState.ADMITTED, JobState.RUNNING, JobState.PREEMPTED):
                     self.executor.lose(job.id, f"node {name} failed")
-            heapq.heappush(nodes, (now + failures.repair_s, seq, name, True))
+            self.events.push(Event(now + failures.repair_s, Kind.NODE, seq, name, True))
 
 
 def _progress(total: int, enabled: bool | Callable[[int], None] | None):  # type: ignore[no-untyped-def]

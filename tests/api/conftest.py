@@ -10,36 +10,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from scheduler.api import create_app
-from scheduler.centerfile import CenterConfig, build_center
 from scheduler.engine.clock import SystemClock
 from scheduler.executors.sleep import SleepExecutor
 from scheduler.service import Service, Settings
 from scheduler.store import SqlStore
+from tests.centers import small_center
 
 ADMIN = "admin-secret-for-tests"
-
-#: 4 nodes x 8 a800 = 32 devices = 9.984P; acme and beta are guaranteed 10 devices each.
-CENTER: dict[str, Any] = {
-    "name": "test",
-    "accelerators": [{"name": "a800", "vendor_resource": "nvidia.com/gpu", "ray_resource": "GPU",
-                      "memory": "80Gi", "tflops": {"fp16": 312}}],
-    "pools": [{"name": "a800", "accelerator": "a800", "racks": 2, "nodes_per_rack": 2,
-               "devices_per_node": 8, "cpus_per_node": 128, "memory_per_node": "1Ti"}],
-    "tenants": [{"name": "acme", "guaranteed": "3.12P", "limit": "6.24P"},
-                {"name": "beta", "guaranteed": "3.12P", "limit": "9.984P"}],
-}
-
-
-def small_center() -> CenterConfig:
-    return build_center(CENTER)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'aicc.db'}"
-    server = request.getfixturevalue("postgres_server")
-    return str(server.fresh_database())
 
 
 @pytest.fixture

@@ -232,3 +232,23 @@ def test_a_failure_answers_500_problem_json_without_a_trace(client: TestClient, 
     assert r.status_code == 500 and r.headers["content-type"] == "application/problem+json"
     assert r.json()["type"].endswith("/internal")
     assert "secret" not in r.text and "Traceback" not in r.text
+
+
+def test_a_job_of_an_accelerator_type_the_center_lacks_is_refused_at_submission(
+        client: TestClient, tenant_token: Issue) -> None:
+    acme = tenant_token("acme")
+    body = job_body("typo")
+    body["resources"]["accelerator_types"] = ["a800", "quantum-9000"]
+    r = client.post("/v1/jobs", headers=acme, json=body)
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    problem = r.json()
+    assert problem["type"].endswith("/unknown-accelerator")
+    assert "'quantum-9000'" in problem["detail"] and "a800" in problem["detail"]
+    assert "'a800'" not in problem["detail"]  # only the unknown type is named as unknown
+    assert client.get("/v1/jobs", headers=acme).json()["items"] == []  # nothing was queued
+    # A known type that no node could ever hold is accepted and says why it waits.
+    huge = client.post("/v1/jobs", headers=acme, json=job_body("huge", devices=16)).json()
+    deadline = time.monotonic() + 5
+    while client.get(f"/v1/jobs/{huge['id']}", headers=acme).json()["reason"] != "Unsatisfiable":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)

@@ -14,15 +14,9 @@ from typer.testing import CliRunner, Result
 
 from scheduler.cli import build
 from scheduler.client import Client, NotFound
-from tests.client.live import LiveServer, live_server
+from tests.client.live import LiveServer
 
 _names = itertools.count()
-
-
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with live_server(tmp_path_factory.mktemp("cli-serve")) as s:
-        yield s
 
 
 @pytest.fixture

@@ -92,6 +92,9 @@ def test_job_bad_input(cli: Cli, new_tenant: NewTenant, tmp_path: Path) -> None:
     assert "cannot read" in cli.fails("job", "submit", "-f", str(tmp_path / "missing.yaml"), token=token)
     assert "unknown-priority" in cli.fails(
         "job", "submit", "-f", "-", token=token, input="name: x\nresources: {accelerators: 1}\npriority: urgent\n")
+    typo = cli.fails("job", "submit", "-f", "-", token=token,
+                     input="name: x\nresources: {accelerators: 1, accelerator_types: [quantum-9000]}\n")
+    assert "unknown-accelerator" in typo and "'quantum-9000'" in typo and "a800" in typo
     assert "tenant-token-required" in cli.fails("job", "submit", "-f", spec_file(tmp_path, "adm"))
     assert "job-not-found" in cli.fails("job", "get", "j999999", token=token)
     assert "state: 'sleeping' is not one of" in cli.fails("job", "list", "--state", "sleeping", token=token)

@@ -10,15 +10,9 @@ from typing import Any
 import pytest
 
 from scheduler.client import Client, NotFound
-from tests.client.live import LiveServer, live_server
+from tests.client.live import LiveServer
 
 _names = itertools.count()
-
-
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with live_server(tmp_path_factory.mktemp("client-serve")) as s:
-        yield s
 
 
 @pytest.fixture

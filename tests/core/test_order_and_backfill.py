@@ -191,8 +191,8 @@ def test_a_memo_kept_over_changing_steps_never_changes_a_decision() -> None:
         for t in (0, 1):
             fresh = sorted((now if h.terminating or h.end is None else h.end if h.end >= now
                             else 2 * now - h.started_at, h.seq, h.id)
-                           for h in cycle.holders if h.type_idx == t and (h.terminating or h.end is not None))
-            assert [e[3].id for e in cycle._ending(t)] == [job_id for _, _, job_id in fresh]
+                           for h in cycle.state.holders if h.type_idx == t and (h.terminating or h.end is not None))
+            assert [e[3].id for e in cycle.backfill.ending(t)] == [job_id for _, _, job_id in fresh]
         if step % 7 == 3:
             continue  # decided again next step, as if nothing was acted on
         for a in plain.admits:
@@ -238,7 +238,9 @@ def test_a_reservation_waits_for_exactly_the_jobs_a_placement_needs_gone() -> No
     # fits by counting room per node; trying a placement after each release agrees, with CPU,
     # memory and earlier reservations' devices binding too.
     from scheduler.core import Policy, Snapshot
-    from scheduler.core.schedule import _Cycle
+    from scheduler.core.backfill import releases_needed
+    from scheduler.core.room import Room
+    from scheduler.core.state import CycleState
     c, tenants = center(("a", "gpu", 2, 3), tenants=BIG)
     names = [n.name for n in c.nodes]
     rnd = random.Random(3)
@@ -252,19 +254,19 @@ def test_a_reservation_waits_for_exactly_the_jobs_a_placement_needs_gone() -> No
                 del free[:len(devices)]
                 job = spec("a", 1, len(devices), cpus=rnd.choice([0, 4, 16]), memory=rnd.choice([0, 64 << 30]))
                 allocs.append(running(f"r{len(allocs)}", job, [(node, devices)], "gpu", seq=len(allocs)))
-        cycle = _Cycle(Snapshot(c, tenants, allocs), Policy(), 0.0)
-        ending = list(cycle.holders)
+        state = CycleState(Snapshot(c, tenants, allocs), Policy(), 0.0)
+        ending = list(state.holders)
         rnd.shuffle(ending)
         blocked = {rnd.randrange(len(names)): rnd.randrange(256)} if trial % 2 else None
         for workers, per, cpus, mem in [(1, 8, 0, 0), (2, 4, 8, 0), (3, 2, 0, 100 << 30), (5, 1, 12, 1 << 30)]:
             order = [(0.0, 0, n, h) for n, h in enumerate(ending)]
-            found = cycle._releases_needed(0, workers, per, cpus, mem, blocked, order)
+            found = releases_needed(Room(state.cap, 0, per, cpus, mem, blocked), workers, order)
             counted = found[0] if found else None
             tried = None
             for m, h in enumerate(ending, 1):
-                cycle._release(h)
-                if tried is None and cycle.cap.fit(0, workers, per, cpus, mem, blocked) is not None:
+                state.release(h)
+                if tried is None and state.cap.fit(0, workers, per, cpus, mem, blocked) is not None:
                     tried = m
             for h in ending:
-                cycle._retake(h)
+                state.retake(h)
             assert counted == tried

@@ -7,9 +7,10 @@ from dataclasses import replace
 
 from scheduler.core import Policy
 from scheduler.domain import JobKind, JobSpec, JobState, NodeState, Resources
-from scheduler.engine import Engine, EventKind, ManualClock, MemoryStore
-from scheduler.engine.engine import DEFAULT_GRACE_S
+from scheduler.engine import Engine, EventKind, ManualClock
+from scheduler.engine.ports import DEFAULT_GRACE_S
 from scheduler.executors.sleep import SleepExecutor
+from scheduler.store.memory import MemoryStore
 from tests.core.scenario import center
 
 TENANTS = [{"name": "a", "guaranteed": "2P", "limit": "4P"}, {"name": "b", "guaranteed": "2P", "limit": "4P"}]

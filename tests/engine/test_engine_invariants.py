@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 from scheduler.core import Policy
 from scheduler.core.holdings import Holdings
 from scheduler.domain import JobKind, JobSpec, JobState, Resources
-from scheduler.engine import Engine, ManualClock, MemoryStore
+from scheduler.engine import Engine, ManualClock
 from scheduler.executors.sleep import SleepExecutor
+from scheduler.store.memory import MemoryStore
 from tests.core.scenario import center
 
 TENANTS = [{"name": "a", "guaranteed": "2P", "limit": "5P"},

@@ -55,8 +55,7 @@ def ray_cluster() -> Iterator[RayCluster]:
 
     head = free_block(PORTS)
     workers = [(name, rack, head + offset) for name, rack, offset in WORKERS]
-    # not /tmp/ray, which other Rays on the machine share
-    cluster, nodes, _ = start_cluster(head, workers, devices=DEVICES_PER_NODE, temp_dir=f"/tmp/aicc-ray-{head}")
+    cluster, nodes, _ = start_cluster(head, workers, devices=DEVICES_PER_NODE)
     ray.init(address=cluster.address, namespace="aicc", logging_level="WARNING", log_to_driver=False)
     try:
         yield RayCluster(cluster, cluster.address, f"http://127.0.0.1:{head + 1}", nodes)

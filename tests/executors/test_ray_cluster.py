@@ -31,11 +31,11 @@ from scheduler.domain import (
 )
 from scheduler.engine import Engine
 from scheduler.engine.clock import SystemClock
-from scheduler.engine.memory_store import MemoryStore
 from scheduler.engine.ports import EventKind
 from scheduler.executors.ray import RayExecutor
 from scheduler.executors.ray.launch import submission_id
 from scheduler.executors.ray.launcher import ACTOR_NAME
+from scheduler.store.memory import MemoryStore
 from tests.executors.conftest import DEVICES_PER_NODE, RayCluster
 
 pytestmark = pytest.mark.slow

@@ -28,7 +28,7 @@ from scheduler.core import Policy
 from scheduler.domain import JobKind, JobSpec, Resources
 from scheduler.engine import Engine
 from scheduler.engine.clock import SystemClock
-from scheduler.engine.memory_store import MemoryStore
+from scheduler.store.memory import MemoryStore
 from scheduler.executors.ray import RayPorts, RaySettings, make_ray_executor
 
 cfg = build_center({"name": "mini", "accelerators": [

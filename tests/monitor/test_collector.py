@@ -11,8 +11,9 @@ from monitor import Monitor
 from monitor.collector import PENDING_REASONS
 from scheduler.core import Policy
 from scheduler.domain import JobKind, JobSpec, NodeState, Resources
-from scheduler.engine import Engine, ManualClock, MemoryStore
+from scheduler.engine import Engine, ManualClock
 from scheduler.executors.sleep import SleepExecutor
+from scheduler.store.memory import MemoryStore
 from tests.monitor.helpers import samples, small_center, value
 
 P = 1e15

@@ -49,8 +49,9 @@ def test_requests_are_counted_by_route_template_and_status() -> None:
 def test_metrics_route_serves_text_or_openmetrics() -> None:
     cfg = small_center()
     from scheduler.core import Policy
-    from scheduler.engine import Engine, ManualClock, MemoryStore
+    from scheduler.engine import Engine, ManualClock
     from scheduler.executors.sleep import SleepExecutor
+    from scheduler.store.memory import MemoryStore
 
     clock = ManualClock(0.0)
     engine = Engine(cfg.center, MemoryStore(cfg.tenants), SleepExecutor(clock), clock, Policy())

@@ -10,8 +10,9 @@ import pytest
 from monitor import Monitor
 from scheduler.core import Policy
 from scheduler.domain import JobKind, JobRecord, JobSpec, Resources
-from scheduler.engine import Engine, EventKind, ManualClock, MemoryStore
+from scheduler.engine import Engine, EventKind, ManualClock
 from scheduler.executors.sleep import SleepExecutor
+from scheduler.store.memory import MemoryStore
 from tests.monitor.helpers import samples, small_center, value
 
 

@@ -36,8 +36,9 @@ from monitor.local_prometheus import start_prometheus, stop
 from scheduler.centerfile import load_center
 from scheduler.core import Policy
 from scheduler.domain import Center, JobKind, JobSpec, Resources
-from scheduler.engine import Engine, EngineError, MemoryStore, ScaledClock
+from scheduler.engine import Engine, EngineError, ScaledClock
 from scheduler.executors.sleep import SleepExecutor
+from scheduler.store.memory import MemoryStore
 from tests.monitor.helpers import DASHBOARDS, finite_values, free_port, get_json, need_binary
 
 pytestmark = pytest.mark.slow

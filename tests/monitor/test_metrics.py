@@ -11,8 +11,9 @@ from monitor import Monitor
 from monitor import metrics as m
 from scheduler.core import Policy
 from scheduler.domain import JobKind, JobSpec, Resources
-from scheduler.engine import Engine, ManualClock, MemoryStore
+from scheduler.engine import Engine, ManualClock
 from scheduler.executors.sleep import SleepExecutor
+from scheduler.store.memory import MemoryStore
 from tests.monitor.helpers import samples, small_center
 
 UNIT_SUFFIXES = ("_seconds", "_flops", "_devices", "_jobs", "_total", "_info", "_weight", "_nodes")

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from scheduler.domain import JobState, check_transition
 from scheduler.store import make_engine
 from scheduler.store.models import JobEventRow, JobRunRow
-from scheduler.store.pg_testing import free_port
+from tests.pg_testing import free_port
 
 SERVER_PORTS = (23000, 23899)
 SERVE = "from scheduler.cli import main; main()"

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from scheduler.store.pg_testing import PostgresServer, PostgresUnavailable
+from tests.pg_testing import PostgresServer, PostgresUnavailable
 
 PG_PORTS = (23900, 23999)
 

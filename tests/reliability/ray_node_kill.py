@@ -43,8 +43,8 @@ def main() -> int:
     )
     from scheduler.engine import Engine
     from scheduler.engine.clock import SystemClock
-    from scheduler.engine.memory_store import MemoryStore
     from scheduler.executors.ray import RayExecutor
+    from scheduler.store.memory import MemoryStore
 
     a800 = AcceleratorType("a800", "nvidia.com/gpu", "GPU", {"fp16": 312.0}, 80 << 30)
     seen: dict[str, Any] = {}

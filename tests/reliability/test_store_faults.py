@@ -14,8 +14,9 @@ import pytest
 
 from scheduler.core import Policy
 from scheduler.domain import JobKind, JobRecord, JobSpec, JobState, Resources
-from scheduler.engine import Engine, ManualClock, MemoryStore
+from scheduler.engine import Engine, ManualClock
 from scheduler.executors.sleep import SleepExecutor
+from scheduler.store.memory import MemoryStore
 from tests.core.scenario import center
 
 TENANTS = [{"name": "a", "guaranteed": "2P", "limit": "4P"}]

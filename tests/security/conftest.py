@@ -16,21 +16,14 @@ from scheduler.engine.clock import SystemClock
 from scheduler.executors.sleep import SleepExecutor
 from scheduler.service import Service, Settings
 from scheduler.store import SqlStore
+from tests.centers import CENTER as SMALL_CENTER
 from tests.reliability.pg import postgres_23k  # noqa: F401
 
 ADMIN = "admin-token-for-security-tests-0123456789abcdef"
 _names = itertools.count()
 
-#: 4 nodes x 8 a800 = 32 devices; two tenants, each guaranteed 10 devices.
-CENTER: dict[str, Any] = {
-    "name": "security",
-    "accelerators": [{"name": "a800", "vendor_resource": "nvidia.com/gpu", "ray_resource": "GPU",
-                      "memory": "80Gi", "tflops": {"fp16": 312}}],
-    "pools": [{"name": "a800", "accelerator": "a800", "racks": 2, "nodes_per_rack": 2,
-               "devices_per_node": 8, "cpus_per_node": 128, "memory_per_node": "1Ti"}],
-    "tenants": [{"name": "acme", "guaranteed": "3.12P", "limit": "6.24P"},
-                {"name": "beta", "guaranteed": "3.12P", "limit": "9.984P"}],
-}
+#: the tests' small center (4 nodes x 8 a800; two tenants, each guaranteed 10 devices)
+CENTER: dict[str, Any] = {**SMALL_CENTER, "name": "security"}
 
 Headers = dict[str, str]
 

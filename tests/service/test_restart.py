@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 import yaml
 
-from scheduler.store.pg_testing import free_port
-from tests.api.conftest import CENTER, job_body
+from tests.api.conftest import job_body
+from tests.centers import CENTER
+from tests.pg_testing import free_port
 
 
 class Server:

@@ -15,7 +15,7 @@ from scheduler.engine.clock import SystemClock
 from scheduler.executors.sleep import SleepExecutor
 from scheduler.service import ExecutorUnavailable, Service, ServiceError, Settings, make_executor
 from scheduler.store import SqlStore
-from tests.api.conftest import CENTER, small_center
+from tests.centers import CENTER, small_center
 
 
 def make(tmp_path: Path, **settings: object) -> Service:

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from scheduler.engine import Engine, ManualClock, MemoryStore
+from scheduler.engine import Engine, ManualClock
 from scheduler.executors.sleep import SleepExecutor
 from scheduler.sim import LearnedEstimator, Simulation, make_policy
 from scheduler.sim.trace import Trace
+from scheduler.store.memory import MemoryStore
 from tests.sim.helpers import job, small_center, tenants
 
 

@@ -1,22 +1,13 @@
-"""Store tests run against both SQLite and a real PostgreSQL."""
+"""Store tests run against both SQLite and a real PostgreSQL (``db_url``, tests/conftest.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from scheduler.engine.clock import ManualClock
 from scheduler.store import SqlStore
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'aicc.db'}"
-    server = request.getfixturevalue("postgres_server")
-    return str(server.fresh_database())
 
 
 @pytest.fixture

@@ -32,8 +32,7 @@ from typing import Any
 
 from scheduler.domain import AcceleratorType, Center, JobRecord, JobSpec, Placement, WorkerPlacement
 from scheduler.engine.clock import Clock
-from scheduler.engine.engine import DEFAULT_GRACE_S
-from scheduler.engine.ports import EventKind, ExecutorEvent
+from scheduler.engine.ports import DEFAULT_GRACE_S, EventKind, ExecutorEvent
 from scheduler.executors.ray import launch
 from scheduler.executors.ray.config import NAMESPACE, RaySettings, is_loopback, loopback_env
 from scheduler.executors.ray.head import EmbeddedHead

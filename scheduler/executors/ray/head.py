@@ -14,6 +14,7 @@ import atexit
 import contextlib
 import ctypes
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -34,6 +35,10 @@ from scheduler.executors.ray.launcher import pids_mentioning
 from scheduler.executors.ray.topology import node_resource
 
 READY_TIMEOUT_S = 180.0  # a loaded 2-core machine can take a minute
+#: How long a start waits for a head of its own that is still going away (a restart).
+PREVIOUS_HEAD_WAIT_S = 60.0
+
+logger = logging.getLogger(__name__)
 
 
 class HeadError(RuntimeError):
@@ -75,7 +80,7 @@ class EmbeddedHead:
         self.auth_mode = auth_mode
         self.auth_token = auth_token or (secrets.token_hex(24) if auth_mode == "token" else None)
         self.num_cpus = num_cpus if num_cpus is not None else (os.cpu_count() or 1)
-        self.temp_dir = Path(temp_dir) if temp_dir else Path(f"/tmp/aicc-ray-{self.ports.base}")
+        self.temp_dir = Path(temp_dir) if temp_dir else system_temp_dir() / f"aicc-ray-{self.ports.base}"
         self.labels = dict(labels or {})
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: Path | None = None
@@ -110,6 +115,9 @@ class EmbeddedHead:
         env.update(loopback_env())
         env["RAY_AUTH_MODE"] = self.auth_mode
         env["RAY_USAGE_STATS_ENABLED"] = "0"
+        # Ray's head drains for 30 s on SIGTERM (for Serve replicas); aicc has already stopped
+        # or will re-attach what runs, and a restart must not wait for it.
+        env["RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S"] = "0"
         # A loaded machine starts Ray's agents slowly; the defaults give up after 30 s.
         env.setdefault("RAY_agent_register_timeout_ms", "180000")
         env.setdefault("RAY_worker_register_timeout_seconds", "120")
@@ -156,10 +164,14 @@ class EmbeddedHead:
     def _start_once(self, timeout_s: float) -> EmbeddedHead:
         if self.running:
             return self
-        for port in (self.ports.gcs, self.ports.dashboard, self.ports.node_manager):
-            if _listening(port):
-                raise HeadError(f"port {port} on 127.0.0.1 is in use: another Ray head? "
-                                f"(choose another block with AICC_RAY_PORT_BASE)")
+        busy = self._busy_port()
+        if busy is not None and self._leftovers():
+            logger.warning("waiting for this service's previous Ray head (temp dir %s) to exit", self.temp_dir)
+            self._wait_gone(PREVIOUS_HEAD_WAIT_S)
+            busy = self._busy_port()
+        if busy is not None:
+            raise HeadError(f"port {busy} on 127.0.0.1 is in use: another Ray head? "
+                            f"(choose another block with AICC_RAY_PORT_BASE)")
         self.temp_dir.mkdir(parents=True, exist_ok=True)
         self._log = self.temp_dir / "aicc-head.log"
         with open(self._log, "wb") as log:
@@ -220,9 +232,25 @@ class EmbeddedHead:
             proc.wait(5)
         # Ray's workers and the launcher's jobs run in sessions of their own; any still alive
         # name this head's temp dir.
-        for pid in pids_mentioning(f"{self.temp_dir}/session_"):
+        for pid in self._leftovers():
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
+        # A restart right after must find the ports free: wait until the processes are gone.
+        self._wait_gone(timeout_s)
+
+    def _busy_port(self) -> int | None:
+        p = self.ports
+        return next((port for port in (p.gcs, p.dashboard, p.node_manager) if _listening(port)), None)
+
+    def _leftovers(self) -> list[int]:
+        """Processes of a head on this temp dir: this one's, or a previous one's still exiting."""
+        return pids_mentioning(f"{self.temp_dir}/session_")
+
+    def _wait_gone(self, timeout_s: float) -> None:
+        """Until no process of a head on this temp dir is left and its ports are closed."""
+        deadline = time.monotonic() + timeout_s
+        while (self._leftovers() or self._busy_port() is not None) and time.monotonic() < deadline:
+            time.sleep(0.1)
 
     def __enter__(self) -> EmbeddedHead:
         return self.start()
@@ -230,6 +258,16 @@ class EmbeddedHead:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+
+def system_temp_dir() -> Path:
+    """Where a local head's temp dir goes, by Ray's own rule: ``RAY_TMPDIR``, else ``TMPDIR``
+    on Linux, else /tmp (macOS's long TMPDIR would overflow Ray's socket paths)."""
+    if os.environ.get("RAY_TMPDIR"):
+        return Path(os.environ["RAY_TMPDIR"])
+    if sys.platform.startswith("linux") and os.environ.get("TMPDIR"):
+        return Path(os.environ["TMPDIR"])
+    return Path("/tmp")
 
 
 def _listening(port: int) -> bool:

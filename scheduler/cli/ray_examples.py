@@ -1,6 +1,6 @@
 """The examples on the embedded center: three tenants' jobs scheduled by aicc and run by Ray.
 
-``python -m scheduler.executors.ray.demo`` starts a local Ray head declaring
+``python -m scheduler.cli.ray_examples`` starts a local Ray head declaring
 the 610P center, submits examples/jobs/*.yaml for three tenants, steps the
 engine until they end, prints where each ran and the tail of its output, and
 stops the head. ``run_examples`` is what ``aicc up`` can call.
@@ -22,9 +22,9 @@ from scheduler.domain.units import parse_memory
 from scheduler.engine import Engine
 from scheduler.engine.clock import SystemClock
 from scheduler.engine.estimates import estimator_for
-from scheduler.engine.memory_store import MemoryStore
 from scheduler.executors.ray.config import RayPorts, RaySettings
 from scheduler.executors.ray.executor import make_ray_executor
+from scheduler.store.memory import MemoryStore
 
 #: Which tenant submits which example.
 DEFAULT_SUBMISSIONS: Mapping[str, str] = {

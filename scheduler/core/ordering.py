@@ -1,0 +1,161 @@
+"""Ordering and fair share: in which order the cycle considers the pending jobs.
+
+Priority class first, raised by aging: every ``aging_interval_s`` a job waited
+adds ``aging_boost``, up to the top class, so nothing starves. Within a level,
+weighted dominant-resource fair share across tenants (re-ranked after every
+admission), then the job's own class (an aged job joins its new level behind
+the jobs born there), then submission order, or with ``shortest_first`` the
+shortest runtime estimate first among the jobs born at that level.
+
+A tenant's jobs of one level form a ``Run``: the jobs with their shapes and ids
+beside them as columns, which the cycle's fast path reads in bulk.
+"""
+
+from __future__ import annotations
+
+import heapq
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from scheduler.core.fairshare import order_key
+from scheduler.core.memo import Memo
+from scheduler.core.model import PendingJob, Reason
+from scheduler.core.queue import PendingQueue
+
+if TYPE_CHECKING:
+    from scheduler.core.state import CycleState
+
+
+class Run(NamedTuple):
+    """Jobs in the order they are considered, with their shapes and ids."""
+
+    jobs: Sequence[PendingJob]
+    shapes: Sequence[str]
+    ids: Sequence[str]
+
+
+#: effective priority level -> tenant -> [(base priority, run in submission order)]
+Levels = dict[int, dict[str, list[tuple[int, Run]]]]
+
+#: considers run.jobs[start:] (places in the tenant's queue from ``base`` + 1, or
+#: ``positions``); with ``stop_on_admit`` returns the index after an admission
+ConsiderRun = Callable[[Run, int, int, "list[int] | None", bool], int]
+
+
+def levels(queue: PendingQueue, state: CycleState) -> Levels:
+    """The queue by effective priority level and tenant; jobs of unknown tenants or classes
+    wait at once.
+
+    Since a list is in submission order, the jobs aging raised by m steps form one
+    contiguous stretch of it.
+    """
+    policy = state.policy
+    classes = policy.priority_classes
+    top = max(classes.values(), default=0)
+    aging, boost = policy.aging_interval_s, policy.aging_boost
+    out: Levels = {}
+    for (tenant, cls), jobs, shapes, ids in queue.lists():
+        base = classes.get(cls)
+        if tenant not in state.tenants or base is None:
+            reason = Reason.UNKNOWN_TENANT if base is not None else Reason.UNKNOWN_PRIORITY
+            state.wait_ids.extend(j.id for j in jobs)
+            state.wait_infos.extend([(reason, f"{tenant}/{cls}")] * len(jobs))
+            state.wait_positions.extend([0] * len(jobs))
+            continue
+        if aging <= 0 or boost <= 0 or base >= top:
+            out.setdefault(base, {}).setdefault(tenant, []).append((base, Run(jobs, shapes, ids)))
+            continue
+        steps = -(-(top - base) // boost)
+        hi = len(jobs)
+        for m in range(1, steps + 2):
+            # jobs[cut:hi] waited less than m intervals (and at least m - 1)
+            cut = 0 if m > steps else bisect_right(jobs, state.now - m * aging, key=_submitted)
+            if cut < hi:
+                level = min(top, base + (m - 1) * boost)
+                whole = not cut and hi == len(jobs)
+                run = Run(jobs, shapes, ids) if whole else Run(jobs[cut:hi], shapes[cut:hi], ids[cut:hi])
+                out.setdefault(level, {}).setdefault(tenant, []).append((base, run))
+            hi = cut
+            if hi == 0:
+                break
+    return out
+
+
+def tenant_runs(level: int, by_tenant: dict[str, list[tuple[int, Run]]], shortest_first: bool
+                ) -> dict[str, Run]:
+    """Each tenant's jobs of one level as one run: the higher base class first (an aged
+    job joins the level behind those born there), each stretch in submission order, or
+    with ``shortest_first`` the jobs born at the level shortest first."""
+    runs: dict[str, Run] = {}
+    for tenant, segments in by_tenant.items():
+        segments.sort(key=lambda seg: -seg[0])
+        if len(segments) == 1 and not shortest_first:
+            runs[tenant] = segments[0][1]
+            continue
+        jobs: list[PendingJob] = []
+        shapes: list[str] = []
+        ids: list[str] = []
+        for _, seg in segments:
+            jobs.extend(seg.jobs)
+            shapes.extend(seg.shapes)
+            ids.extend(seg.ids)
+        if shortest_first:
+            # Those aged into the level follow in submission order: a long job is not
+            # starved by short ones.
+            born = sum(len(seg.jobs) for base, seg in segments if base >= level)
+            jobs[:born] = sorted(jobs[:born], key=by_runtime)
+            shapes, ids = list(map(_shape, jobs)), list(map(_job_id, jobs))
+        runs[tenant] = Run(jobs, shapes, ids)
+    return runs
+
+
+def share_key(state: CycleState, memo: Memo, tenant: str) -> float:
+    """The tenant's weighted dominant share, now and decayed (lower goes first)."""
+    key = memo.share_keys.get(tenant)
+    if key is None:
+        used = state.used_dev[tenant]
+        total = state.cap.total_by_type
+        current = max((u / t for u, t in zip(used, total, strict=True) if t), default=0.0)
+        key = memo.share_keys[tenant] = order_key(
+            current, state.history.get(tenant, 0.0), state.tenants[tenant].weight)
+    return key
+
+
+def walk_fair(runs: dict[str, Run], offset: dict[str, int], state: CycleState, memo: Memo,
+              consider_run: ConsiderRun) -> None:
+    """Consider the level's runs, the tenant with the lowest share first, re-ranked after
+    every admission."""
+    heap = [(share_key(state, memo, t), state.tenant_rank[t], t) for t in runs]
+    heapq.heapify(heap)
+    cursor = dict.fromkeys(runs, 0)
+    while heap:
+        _, rank, tenant = heapq.heappop(heap)
+        run = runs[tenant]
+        nxt = consider_run(run, cursor[tenant], offset[tenant], None, True)
+        cursor[tenant] = nxt
+        if nxt < len(run.jobs):
+            heapq.heappush(heap, (share_key(state, memo, tenant), rank, tenant))
+
+
+def walk_global(runs: dict[str, Run], offset: dict[str, int], order: Callable[[PendingJob], Any],
+                consider_run: ConsiderRun) -> None:
+    """Consider the level's jobs in one order across tenants (no fair share)."""
+    merged = sorted((j for run in runs.values() for j in run.jobs), key=order)
+    positions = []
+    for job in merged:
+        offset[job.spec.tenant] += 1
+        positions.append(offset[job.spec.tenant])
+    consider_run(Run(merged, list(map(_shape, merged)), list(map(_job_id, merged))),
+                 0, 0, positions, False)
+
+
+def _submitted(job: PendingJob) -> float:
+    return job.submitted_at
+
+
+by_seq = attrgetter("seq")
+by_runtime = attrgetter("runtime_order")
+_shape = attrgetter("shape")
+_job_id = attrgetter("id")

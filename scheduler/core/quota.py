@@ -1,0 +1,113 @@
+"""Quota and borrowing: on which accelerator types a tenant's quota lets a job in.
+
+Within its guarantee a job is admitted as is. Beyond it, the job borrows idle
+capacity (unassigned capacity plus the lendable unused guarantees of other
+tenants) up to the tenant's limit, and is marked borrowing. Per-type caps
+count devices, the rest counts normalized compute (gflops).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from scheduler.core.memo import Memo
+from scheduler.core.model import Reason
+
+if TYPE_CHECKING:
+    from scheduler.core.state import CycleState
+
+
+@dataclass(slots=True)
+class Candidate:
+    """An accelerator type the quota allows a job on, and whether it borrows there."""
+
+    type_idx: int
+    borrowing: bool
+
+
+class Quotas:
+    def __init__(self, state: CycleState, memo: Memo) -> None:
+        self.state = state
+        self.memo = memo
+        self.policy = state.policy
+        self.tenants = state.tenants
+        self.type_names = state.cap.type_names
+
+    def allowed(self, tenant: str, types: list[int], devices: int, *, leaving: bool = False
+                ) -> tuple[list[Candidate], Reason, str]:
+        """The types the tenant's quota allows the job on, else why not; with ``leaving``,
+        as if the tenant's jobs that are being stopped were gone already."""
+        policy = self.policy
+        if not policy.quotas:
+            return [Candidate(t, False) for t in types], Reason.QUOTA_EXHAUSTED, ""
+        state = self.state
+        quota = self.tenants[tenant].quota
+        used = state.used[tenant]
+        used_dev = state.used_dev[tenant]
+        if leaving:
+            stopping = [h for h in state.leaving if h.tenant == tenant]
+            if not stopping:
+                return [], Reason.QUOTA_EXHAUSTED, ""
+            used_dev = list(used_dev)
+            for h in stopping:
+                used -= h.gflops
+                used_dev[h.type_idx] -= h.devices
+        limit = quota.limit if policy.borrowing else quota.guaranteed
+        ok: list[Candidate] = []
+        reason, detail = Reason.QUOTA_EXHAUSTED, ""
+        for t in types:
+            name = self.type_names[t]
+            cap = quota.caps.get(name)
+            if cap is not None and used_dev[t] + devices > cap:
+                detail = f"{name} cap of {cap} devices"
+                continue
+            after = used + devices * state.type_gflops[t]
+            if after > limit:
+                detail = "limit" if policy.borrowing else "guaranteed quota"
+                continue
+            borrowing = after > quota.guaranteed
+            if borrowing and after - max(used, quota.guaranteed) > self.lendable():
+                reason, detail = Reason.NO_BORROWABLE, "no idle capacity may be lent"
+                continue
+            ok.append(Candidate(t, borrowing))
+        return ok, reason, detail
+
+    def lendable(self) -> int:
+        """Compute others may still borrow: unassigned capacity plus lendable idle guarantees."""
+        memo = self.memo
+        if memo.lendable is None:
+            used_by = self.state.used
+            assigned = borrowed = idle = 0
+            for name, tenant in self.tenants.items():
+                q = tenant.quota
+                used = used_by[name]
+                assigned += q.guaranteed
+                borrowed += max(0, used - q.guaranteed)
+                unused = max(0, q.guaranteed - used)
+                idle += unused if q.lending_limit is None else min(unused, q.lending_limit)
+            memo.lendable = max(0, self.state.ready_gflops - assigned) + idle - borrowed
+        return memo.lendable
+
+    def over_guarantee(self) -> set[str]:
+        """The tenants above their guarantee (it changes with usage only)."""
+        memo = self.memo
+        if memo.over is None:
+            used = self.state.used
+            memo.over = {name for name, t in self.tenants.items() if used[name] > t.quota.guaranteed}
+        return memo.over
+
+    def ceiling(self, tenant: str) -> int:
+        """How much the tenant may hold: its limit, or its guarantee without borrowing."""
+        quota = self.tenants[tenant].quota
+        return quota.limit if self.policy.borrowing else quota.guaranteed
+
+    def suffices(self, tenant: str, t: int, devices: int, gflops: int,
+                 released: Mapping[str, int], own_devices: int, cap_devices: int | None) -> bool:
+        """Whether the tenant's quota lets a job of ``devices`` (``gflops``) of type ``t`` in
+        with the ``released`` victims gone (``own_devices`` of them its own)."""
+        used = self.state.used[tenant] - released.get(tenant, 0)
+        if used + gflops > self.ceiling(tenant):
+            return False
+        return cap_devices is None or self.state.used_dev[tenant][t] - own_devices + devices <= cap_devices
