@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 UV := $(shell command -v uv 2>/dev/null)
 EXTRAS ?= service,ray,sim,kube,monitor,test,dev
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench clean k8s-tools
 
 $(VENV)/.installed: pyproject.toml
 	@if [ -z "$(UV)" ]; then python3 -m pip install --quiet uv; fi
@@ -17,7 +17,15 @@ install: $(VENV)/.installed
 run: install
 	$(VENV)/bin/aicc up
 
+# The real Kubernetes programs the k8s tests run (helm, etcd, kube-apiserver, kwok,
+# controller-gen, the KubeRay operator), built from their Go modules into a cache outside
+# the repository, keyed by their versions; the last line printed is its bin folder.
+k8s-tools:
+	@python3 tests/k8s/tools.py build
+
+# Without Go the k8s tests skip loudly; under CI=true a failed tool build fails the run.
 test: install
+	@python3 tests/k8s/tools.py build || [ "$$CI" != true ]
 	$(PY) -m ruff check scheduler monitor tests benchmarks
 	$(PY) -m mypy
 	$(PY) -m pytest -q $(PYTEST_ARGS)

@@ -90,7 +90,10 @@ def apply_tenant_quotas(api_client: Any, plans: Iterable[QuotaPlan],
     results = []
     for plan in plans:
         try:
-            api.create_namespace(namespace_body(plan), field_manager=field_manager)
+            # The content type said outright: the kubernetes client (37.0) sends none on a
+            # create (and ignores _content_type there); kube-apiserver answers 415.
+            api.create_namespace(namespace_body(plan), field_manager=field_manager,
+                                 _headers={"Content-Type": "application/json"})
             created = True
         except ApiException as exc:
             if exc.status != 409:

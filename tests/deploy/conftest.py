@@ -4,9 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.chart import Renderer, build_renderer
+from tests.deploy.chart import Helm
+from tests.k8s.env import helm_binary
 
 
 @pytest.fixture(scope="session")
-def helm(tmp_path_factory: pytest.TempPathFactory) -> Renderer:
-    return Renderer(build_renderer(Path(tmp_path_factory.mktemp("helmtemplate"))))
+def helm(tmp_path_factory: pytest.TempPathFactory) -> Helm:
+    return Helm(helm_binary(), Path(tmp_path_factory.mktemp("helm-home")))

@@ -1,23 +1,17 @@
-"""deploy/kubernetes: every manifest passes the Kubernetes schemas (and the RayCluster
-minimal schema with real PodTemplate checks); the RayCluster has a GPU and an NPU pool."""
+"""deploy/kubernetes: the RayCluster has a GPU and an NPU pool. (That the server accepts
+every manifest is checked against a real kube-apiserver in tests/k8s.)"""
 
 from __future__ import annotations
 
 import yaml
 
 from tests.deploy.chart import ROOT
-from tests.deploy.validate import manifest_errors
 
 EXAMPLES = sorted((ROOT / "deploy" / "kubernetes").glob("*.yaml"))
 
 
 def docs() -> list[dict]:  # type: ignore[type-arg]
     return [d for f in EXAMPLES for d in yaml.safe_load_all(f.read_text()) if d]
-
-
-def test_every_example_manifest_is_valid() -> None:
-    assert EXAMPLES
-    assert [e for d in docs() for e in manifest_errors(d)] == []
 
 
 def test_the_ray_cluster_has_one_gpu_and_one_npu_pool() -> None:
@@ -33,5 +27,7 @@ def test_the_ray_cluster_has_one_gpu_and_one_npu_pool() -> None:
 
     shipped = set(load_center().center.accelerators)
     for g in groups.values():  # Ray node labels name the center's accelerator types
-        labels = dict(kv.split("=", 1) for kv in g["rayStartParams"]["labels"].split(","))
-        assert labels["aicc.io/node"] == "$(AICC_NODE_NAME)" and labels["aicc.io/accelerator"] in shipped
+        assert g["labels"]["aicc.io/accelerator"] in shipped and "labels" not in g["rayStartParams"]
+        env = {e["name"]: e for e in g["template"]["spec"]["containers"][0]["env"]}
+        assert env["RAY_OVERRIDE_LABELS"]["value"] == '{"aicc.io/node": "$(AICC_NODE_NAME)"}'
+

@@ -16,8 +16,7 @@ from scheduler.kube.inventory import (
     inventory_from_nodes,
     parse_quantity,
 )
-from tests.kube.cluster import cluster
-from tests.kube.fake_api import FakeKube, make_node
+from tests.kube.cluster import cluster, make_node
 
 
 def test_nodes_become_a_center_with_types_racks_and_states() -> None:
@@ -108,18 +107,3 @@ def test_explicit_node_pools_are_checked_like_grid_pools() -> None:
                                              ("1536Gi", 1536 * 2**30), ("1.5", 1.5), ("2k", 2000)])
 def test_kubernetes_quantities(text: str, value: float) -> None:
     assert parse_quantity(text) == value
-
-
-def test_inventory_through_the_api_follows_pages_and_sends_the_token(fake_kube: FakeKube, tmp_path: Path) -> None:
-    from scheduler.kube.client import api_client
-    from scheduler.kube.inventory import build_inventory
-
-    fake_kube.nodes = cluster()
-    client = api_client(str(fake_kube.kubeconfig(tmp_path / "kubeconfig")))
-    inv = build_inventory(client, default_catalog())
-    assert len(inv.center.nodes) == 5 and len(inv.skipped) == 2
-    lists = [p for m, p, _ in fake_kube.requests if m == "GET" and p.startswith("/api/v1/nodes")]
-    assert len(lists) == 4  # 7 nodes in pages of 2
-    assert "continue=6" in lists[-1]
-    selected = build_inventory(client, default_catalog(), InventoryOptions(label_selector="aicc.io/rack=rack-c"))
-    assert [n.name for n in selected.center.nodes] == ["npu-c-1", "npu-c-2"]

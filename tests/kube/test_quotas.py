@@ -1,9 +1,7 @@
-"""One namespace per tenant with a ResourceQuota mirroring its limit: created once,
-server-side applied with a field manager, idempotent on every later run."""
+"""One namespace per tenant with a ResourceQuota mirroring its limit: the plan. (Applying
+it, against a real kube-apiserver, is in tests/k8s.)"""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 
@@ -11,13 +9,10 @@ from scheduler.centerfile import build_center, load_center
 from scheduler.kube.catalog import default_catalog
 from scheduler.kube.inventory import center_file, inventory_from_nodes
 from scheduler.kube.quotas import (
-    QUOTA_NAME,
     NamespaceNameError,
-    apply_tenant_quotas,
     plan_tenant_quotas,
 )
 from tests.kube.cluster import cluster
-from tests.kube.fake_api import FakeKube
 
 TENANTS = [
     {"name": "research", "guaranteed": "2P", "limit": "5P"},
@@ -49,48 +44,14 @@ def test_the_610p_center_gets_six_namespaces_within_its_device_counts() -> None:
         plan_tenant_quotas(load_center(), prefix="x" * 60)
 
 
-def test_apply_creates_namespaces_and_quotas_then_is_idempotent(fake_kube: FakeKube, tmp_path: Path) -> None:
-    from scheduler.kube.client import api_client
+def test_sync_quotas_dry_run_prints_the_plan_without_a_cluster() -> None:
+    import yaml
+    from typer.testing import CliRunner
 
-    client = api_client(str(fake_kube.kubeconfig(tmp_path / "kubeconfig")))
-    plans = plan_tenant_quotas(small_center())
-    first = apply_tenant_quotas(client, plans)
-    assert [(r.namespace, r.namespace_created) for r in first] == [("aicc-prod", True), ("aicc-research", True)]
-    assert first[1].quota == {"requests.huawei.com/Ascend910": "15", "requests.nvidia.com/gpu": "16"}
-    ns = fake_kube.namespaces["aicc-research"]
-    assert ns["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "aicc"
-    assert ns["metadata"]["labels"]["aicc.io/tenant"] == "research"
-    quota = fake_kube.quotas[("aicc-research", QUOTA_NAME)]
-    assert quota["metadata"]["managedFields"][0]["manager"] == "aicc"
-    patches = [(p, c) for m, p, c in fake_kube.requests if m == "PATCH"]
-    assert all(c == "application/apply-patch+yaml" for _, c in patches)
-    assert all("fieldManager=aicc" in p and "force=true" in p for p, _ in patches)
+    from scheduler.cli import build
 
-    second = apply_tenant_quotas(client, plans)  # 409 AlreadyExists is success
-    assert [r.namespace_created for r in second] == [False, False]
-    assert [r.quota for r in second] == [r.quota for r in first]
-    assert len(fake_kube.namespaces) == 2 and len(fake_kube.quotas) == 2
-
-
-def test_a_lowered_limit_is_applied_over_the_old_quota(fake_kube: FakeKube, tmp_path: Path) -> None:
-    from scheduler.kube.client import api_client
-
-    client = api_client(str(fake_kube.kubeconfig(tmp_path / "kubeconfig")))
-    apply_tenant_quotas(client, plan_tenant_quotas(small_center()))
-    inv = inventory_from_nodes(cluster(), default_catalog())
-    lowered = build_center(center_file(inv.center, [{"name": "research", "guaranteed": "1P", "limit": "1P"}]))
-    (result,) = apply_tenant_quotas(client, plan_tenant_quotas(lowered))
-    assert result.quota == {"requests.huawei.com/Ascend910": "3", "requests.nvidia.com/gpu": "3"}
-    assert fake_kube.quotas[("aicc-research", QUOTA_NAME)]["spec"]["hard"] == result.quota
-
-
-def test_an_api_error_other_than_409_is_raised(fake_kube: FakeKube, tmp_path: Path) -> None:
-    from kubernetes.client.exceptions import ApiException
-
-    from scheduler.kube.client import api_client
-
-    path = fake_kube.kubeconfig(tmp_path / "kubeconfig")
-    path.write_text(path.read_text().replace("fake-token-for-tests", "wrong"))
-    with pytest.raises(ApiException) as info:
-        apply_tenant_quotas(api_client(str(path)), plan_tenant_quotas(small_center()))
-    assert info.value.status == 401
+    dry = CliRunner().invoke(build(), ["kube", "sync-quotas", "--dry-run", "-o", "yaml",
+                                       "--kubeconfig", "/nonexistent"])
+    assert dry.exit_code == 0, dry.output
+    plan = yaml.safe_load(dry.stdout)
+    assert len(plan) == 6 and plan[0]["namespace"] == "aicc-finance"
