@@ -62,6 +62,19 @@ _MEMORY_STR = re.compile(MEMORY_PATTERN)
 Name = Annotated[str, Field(pattern=NAME_PATTERN, min_length=1, max_length=63)]
 
 
+
+
+def _integral(value: Any) -> Any:
+    """JSON Schema counts 8.0 as an integer; strict mode would not. Anything else stays as is."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+#: An integer, strictly (not ``true``, not ``"8"``), where ``8.0`` is 8 as JSON Schema says.
+Int = Annotated[int, BeforeValidator(_integral)]
+
+
 def _compute(value: Any) -> int:
     if isinstance(value, str) and not _COMPUTE_STR.fullmatch(value):
         raise ValueError(f"cannot read compute {value[:64]!r}: expected a number of PFLOPS or a "
@@ -76,6 +89,7 @@ def _compute(value: Any) -> int:
 
 
 def _memory(value: Any) -> int:
+    value = _integral(value)
     if isinstance(value, str) and not _MEMORY_STR.fullmatch(value):
         raise ValueError(f"cannot read memory {value[:64]!r}: expected bytes or a string like "
                          "'128Gi', '64G', '512Mi' (at most 1Ei)")
@@ -102,7 +116,7 @@ Memory = Annotated[int, BeforeValidator(_memory), WithJsonSchema({
               {"type": "string", "pattern": MEMORY_PATTERN}],
     "description": "bytes: an integer, or a string with a unit, e.g. '128Gi', '64G', '512Mi'"})]
 #: Devices per accelerator type, by type name.
-Caps = Annotated[dict[Name, Annotated[int, Field(ge=0, le=MAX_DEVICES)]], Field(max_length=64),
+Caps = Annotated[dict[Name, Annotated[Int, Field(ge=0, le=MAX_DEVICES)]], Field(max_length=64),
                  WithJsonSchema({"type": "object", "maxProperties": 64,
                                  "propertyNames": {"pattern": NAME_PATTERN, "minLength": 1, "maxLength": 63},
                                  "additionalProperties": {"type": "integer", "minimum": 0,
@@ -138,9 +152,9 @@ class Response(BaseModel):
 
 
 class ResourcesIn(Request):
-    accelerators: int = Field(ge=1, le=64)  # 0 would stop every scheduling step (the core divides by it)
+    accelerators: Int = Field(ge=1, le=64)  # 0 would stop every scheduling step (the core divides by it)
     accelerator_types: list[Name] = Field(default_factory=list, max_length=16)
-    cpus: int = Field(default=0, ge=0, le=4096)
+    cpus: Int = Field(default=0, ge=0, le=4096)
     memory: Memory = 0
 
 
@@ -149,7 +163,7 @@ class JobSubmit(Request):
 
     name: str = Field(pattern=JOB_NAME_PATTERN, max_length=253)
     kind: JobKind = Field(default=JobKind.TRAINING, strict=False)  # its value, as in JSON
-    workers: int = Field(default=1, ge=1, le=MAX_WORKERS)
+    workers: Int = Field(default=1, ge=1, le=MAX_WORKERS)
     resources: ResourcesIn
     priority: str = Field(default="normal", min_length=1, max_length=63)
     preemptible: bool = True
@@ -158,7 +172,7 @@ class JobSubmit(Request):
     entrypoint: str = Field(default="", max_length=16_384)
     runtime_env: dict[str, Any] = Field(default_factory=dict)
     #: Times the job is requeued after losing a node before it fails; unset: always requeued.
-    max_retries: int | None = Field(default=None, ge=0, le=1000)
+    max_retries: Annotated[int, Field(ge=0, le=1000), BeforeValidator(_integral)] | None = None
 
     @field_validator("runtime_env")
     @classmethod

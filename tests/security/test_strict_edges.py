@@ -46,7 +46,7 @@ WRONG_TYPES: dict[str, tuple[str, str, dict[str, Any], str]] = {
 
 JOB_WRONG_TYPES: dict[str, tuple[dict[str, Any], str]] = {
     "workers as text": ({"workers": "2"}, "workers"),
-    "workers 2.0": ({"workers": 2.0}, "workers"),
+    "workers 2.5": ({"workers": 2.5}, "workers"),
     "preemptible 0": ({"preemptible": 0}, "preemptible"),
     "max runtime true": ({"max_runtime_s": True}, "max_runtime_s"),
     "runtime beyond a year": ({"estimated_runtime_s": 1e12}, "estimated_runtime_s"),
@@ -79,7 +79,8 @@ def test_a_job_of_wrong_types_is_refused_naming_the_field(client: TestClient, is
 
 def test_values_of_the_right_type_are_taken_as_before(client: TestClient, admin: Headers,
                                                       issue: Issue) -> None:
-    """An integer is a number; compute as PFLOPS or with a unit; memory as bytes or with a unit."""
+    """An integer is a number (and 1.0 an integer, as JSON Schema says); compute as PFLOPS or
+    with a unit; memory as bytes or with a unit."""
     r = client.patch("/v1/admin/tenants/acme", headers=admin, json={"weight": 2, "grace_period_s": 0})
     assert r.status_code == 200, r.text
     assert (r.json()["weight"], r.json()["grace_period_s"]) == (2.0, 0.0)
@@ -90,7 +91,7 @@ def test_values_of_the_right_type_are_taken_as_before(client: TestClient, admin:
     q = r.json()["quota"]
     assert (q["guaranteed_pflops"], q["limit_pflops"], q["lending_limit_pflops"]) == (3.0, 6.24, 1.0)
     r = client.post("/v1/jobs", headers=issue("acme"),
-                    json=job_body(workers=1, max_runtime_s=3600, resources={
+                    json=job_body(workers=1.0, max_runtime_s=3600, resources={
                         "accelerators": 1, "accelerator_types": ["a800"], "cpus": 4, "memory": 17179869184}))
     assert r.status_code == 201, r.text
     assert r.json()["resources"]["memory"] == "16Gi"
@@ -168,3 +169,22 @@ def test_the_description_states_the_bounds_the_server_enforces(client: TestClien
     assert any(o.get("type") == "string" and o.get("pattern") for o in guaranteed)
     # Rules between fields are said in words on the operation.
     assert "overcommitted" in spec["paths"]["/v1/admin/tenants"]["post"]["description"]
+
+
+def test_no_bound_is_lost_on_the_way_to_the_description(client: TestClient) -> None:
+    """A bound pydantic cannot translate (on a type with a validator before it) would appear as
+    ``ge``/``le``: not JSON Schema, so generated clients and fuzzers would not see it."""
+    leaked: list[str] = []
+
+    def walk(node: Any, at: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("ge", "le", "gt", "lt", "max_length", "min_length") and not isinstance(value, dict):
+                    leaked.append(f"{at}/{key}")
+                walk(value, f"{at}/{key}")
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, f"{at}/{i}")
+
+    walk(client.get("/openapi.json").json(), "")
+    assert leaked == []
