@@ -1,4 +1,4 @@
-"""Provisioning Grafana through its HTTP API (grafana-client): the Prometheus data
+"""Provisioning Grafana through its HTTP API (monitor/grafana_api.py, on httpx): the Prometheus data
 source, a folder, and the aicc dashboards by uid, idempotently.
 
 Each object is read first and written only when it differs from what aicc ships,
@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.dashboard_build import DASHBOARD_DIR
+from monitor.grafana_api import GrafanaApi, GrafanaError
 
 DATASOURCE_UID = "aicc-prometheus"
 DATASOURCE_NAME = "aicc Prometheus"
@@ -58,23 +59,12 @@ def load_dashboards(directory: Path = DASHBOARD_DIR) -> list[dict[str, Any]]:
     return [json.loads(p.read_text()) for p in sorted(directory.glob("*.json"))]
 
 
-def _status(exc: Exception) -> int:
-    return int(getattr(exc, "status_code", 0) or 0)
-
-
-def _message(exc: Exception) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict) and response.get("message"):
-        return str(response["message"])
-    return str(exc)
-
-
 class Provisioner:
-    """``Provisioner(GrafanaApi.from_url(url, credential=token), prometheus_url=...).run()``."""
+    """``Provisioner(GrafanaApi(url, token=token), prometheus_url=...).run()``."""
 
     def __init__(
         self,
-        api: Any,
+        api: GrafanaApi,
         *,
         prometheus_url: str,
         datasource_uid: str = DATASOURCE_UID,
@@ -109,48 +99,32 @@ class Provisioner:
     # -- the run ---------------------------------------------------------------------
 
     def run(self, dry_run: bool = False) -> list[Change]:
-        from grafana_client.client import GrafanaException
-
         try:
-            self.api.health.check()
-        except GrafanaException as exc:
-            raise ProvisionError(f"cannot reach Grafana: {_message(exc)}") from None
-        except Exception as exc:  # connection refused, DNS, TLS: niquests' own errors
-            raise ProvisionError(f"cannot reach Grafana: {exc}") from None
+            self.api.health()
+        except GrafanaError as exc:
+            if exc.status == 0:  # connection refused, DNS, TLS, timeout
+                raise ProvisionError(f"cannot reach Grafana: {exc.message}") from None
+            raise ProvisionError(f"Grafana refused a request ({exc.status}): {exc.message}") from None
         try:
             changes = [self._datasource(dry_run), self._folder(dry_run)]
             changes += [self._dashboard(b, dry_run) for b in self.dashboards]
-        except GrafanaException as exc:
-            raise ProvisionError(f"Grafana refused a request ({_status(exc) or 'no answer'}): "
-                                 f"{_message(exc)}") from None
+        except GrafanaError as exc:
+            raise ProvisionError(f"Grafana refused a request ({exc.status or 'no answer'}): "
+                                 f"{exc.message}") from None
         return changes
 
-    def _get(self, call: Any, *args: Any) -> dict[str, Any] | None:
-        """The object, or None on 404."""
-        from grafana_client.client import GrafanaClientError
-
-        try:
-            result: dict[str, Any] = call(*args)
-            return result
-        except GrafanaClientError as exc:
-            if _status(exc) == 404:
-                return None
-            raise
-
     def _datasource(self, dry_run: bool) -> Change:
-        from grafana_client.client import GrafanaClientError
-
         want = self.desired_datasource()
         for _ in range(_RETRIES):
-            have = self._get(self.api.datasource.get_datasource_by_uid, self.ds_uid)
+            have = self.api.get_datasource(self.ds_uid)
             if have is None:
                 if not dry_run:
                     try:
-                        self.api.datasource.create_datasource(want)
-                    except GrafanaClientError as exc:
-                        if _status(exc) == 409:
+                        self.api.create_datasource(want)
+                    except GrafanaError as exc:
+                        if exc.status == 409:
                             return Change("datasource", self.ds_uid, self.ds_name, Action.CONFLICT,
-                                          f"{_message(exc)} (another uid has this name)")
+                                          f"{exc.message} (another uid has this name)")
                         raise
                 return Change("datasource", self.ds_uid, self.ds_name, Action.CREATE, want["url"])
             differs = [k for k in ("name", "type", "access", "url") if have.get(k) != want[k]]
@@ -165,30 +139,28 @@ class Provisioner:
                 return Change("datasource", self.ds_uid, self.ds_name, Action.UPDATE, ", ".join(differs))
             body = {**have, **want, "jsonData": {**(have.get("jsonData") or {}), **want["jsonData"]}}
             try:
-                self.api.datasource.update_datasource_by_uid(self.ds_uid, body)
-            except GrafanaClientError as exc:
-                if _status(exc) == 409:  # updated by someone else meanwhile: read again
+                self.api.update_datasource(self.ds_uid, body)
+            except GrafanaError as exc:
+                if exc.status == 409:  # updated by someone else meanwhile: read again
                     continue
-                if _status(exc) == 403:
-                    return Change("datasource", self.ds_uid, self.ds_name, Action.CONFLICT, _message(exc))
+                if exc.status == 403:
+                    return Change("datasource", self.ds_uid, self.ds_name, Action.CONFLICT, exc.message)
                 raise
             return Change("datasource", self.ds_uid, self.ds_name, Action.UPDATE, ", ".join(differs))
         return Change("datasource", self.ds_uid, self.ds_name, Action.CONFLICT,
                       "kept changing while being updated")
 
     def _folder(self, dry_run: bool) -> Change:
-        from grafana_client.client import GrafanaClientError
-
         for _ in range(_RETRIES):
-            have = self._get(self.api.folder.get_folder, self.folder_uid)
+            have = self.api.get_folder(self.folder_uid)
             if have is None:
                 if not dry_run:
                     try:
-                        self.api.folder.create_folder(self.folder_title, uid=self.folder_uid)
-                    except GrafanaClientError as exc:
-                        if _status(exc) in (409, 412):
+                        self.api.create_folder(self.folder_title, self.folder_uid)
+                    except GrafanaError as exc:
+                        if exc.status in (409, 412):
                             return Change("folder", self.folder_uid, self.folder_title, Action.CONFLICT,
-                                          _message(exc))
+                                          exc.message)
                         raise
                 return Change("folder", self.folder_uid, self.folder_title, Action.CREATE)
             if have.get("title") == self.folder_title:
@@ -196,10 +168,9 @@ class Provisioner:
             detail = f"title {have.get('title')!r} -> {self.folder_title!r}"
             if not dry_run:
                 try:
-                    self.api.folder.update_folder(self.folder_uid, title=self.folder_title,
-                                                  version=have.get("version"))
-                except GrafanaClientError as exc:
-                    if _status(exc) == 412:
+                    self.api.update_folder(self.folder_uid, self.folder_title, have.get("version"))
+                except GrafanaError as exc:
+                    if exc.status == 412:
                         continue
                     raise
             return Change("folder", self.folder_uid, self.folder_title, Action.UPDATE, detail)
@@ -207,12 +178,10 @@ class Provisioner:
                       "kept changing while being updated (412)")
 
     def _dashboard(self, board: dict[str, Any], dry_run: bool) -> Change:
-        from grafana_client.client import GrafanaBadInputError, GrafanaClientError
-
         uid, title = board["uid"], board["title"]
         want = self.desired_dashboard(board)
         for _ in range(_RETRIES):
-            found = self._get(self.api.dashboard.get_dashboard, uid)
+            found = self.api.get_dashboard(uid)
             version: int | None = None
             if found is not None:
                 have = dict(found.get("dashboard") or {})
@@ -236,15 +205,12 @@ class Provisioner:
                     "folderUid": self.folder_uid, "overwrite": False,
                     "message": "aicc grafana provision"}
             try:
-                self.api.dashboard.update_dashboard(body)
-            except GrafanaBadInputError as exc:
-                return Change("dashboard", uid, title, Action.CONFLICT, _message(exc))
-            except GrafanaClientError as exc:
-                status = (exc.response or {}).get("status") if isinstance(exc.response, dict) else None
-                if _status(exc) == 412 and status == "version-mismatch":
+                self.api.save_dashboard(body)
+            except GrafanaError as exc:
+                if exc.status == 412 and exc.reason == "version-mismatch":
                     continue  # saved by someone else since we read it: read and compare again
-                if _status(exc) == 412:
-                    return Change("dashboard", uid, title, Action.CONFLICT, _message(exc))
+                if exc.status in (400, 412):  # 400: provisioned from files; 412: name-exists
+                    return Change("dashboard", uid, title, Action.CONFLICT, exc.message)
                 raise
             return Change("dashboard", uid, title, action)
         return Change("dashboard", uid, title, Action.CONFLICT,

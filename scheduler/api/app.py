@@ -38,7 +38,7 @@ def create_app(settings: Settings, service: Service) -> FastAPI:
     # same path and method stays for the OpenAPI schema.
     app.router.routes.insert(0, Route("/v1/jobs", jobs.submit, methods=["POST"], name="submit_job"))
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    _document(app)
+    _document(app, service, settings)
     return app
 
 
@@ -49,8 +49,10 @@ def _no_telemetry() -> dict[str, Any]:
     return {"telemetry": {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}}
 
 
-def _document(app: FastAPI) -> None:
-    """Models that routes read by hand (the submit hot path) still appear in the OpenAPI schema."""
+def _document(app: FastAPI, service: Service, settings: Settings) -> None:
+    """Models that routes read by hand (the submit hot path) still appear in the OpenAPI schema,
+    and the bounds that come from this service's configuration are stated in it: the page size,
+    the priority classes, the accelerator types a cap may name."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -60,7 +62,22 @@ def _document(app: FastAPI) -> None:
             extra = models.JobSubmit.model_json_schema(ref_template="#/components/schemas/{model}")
             schemas.update(extra.pop("$defs", {}))
             schemas["JobSubmit"] = extra
+            extra["properties"]["priority"]["enum"] = sorted(service.policy.priority_classes)
+            accelerators = sorted(service.config.center.accelerators)
+            for name in ("QuotaIn", "TenantCreate", "WhatIfChange"):
+                _name_caps(schemas[name]["properties"]["caps"], accelerators)
+            for path in ("/v1/jobs", "/v1/admin/jobs"):
+                for p in schema["paths"][path]["get"]["parameters"]:
+                    if p["name"] == "limit":
+                        p["schema"]["maximum"] = settings.max_page
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _name_caps(schema: dict[str, Any], accelerators: list[str]) -> None:
+    """A cap names one of the center's accelerator types."""
+    for option in schema.get("anyOf", [schema]):
+        if option.get("type") == "object":
+            option["propertyNames"]["enum"] = accelerators

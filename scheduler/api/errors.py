@@ -12,6 +12,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from scheduler.service.errors import ServiceError
 
@@ -77,6 +78,19 @@ _HTTP_CODES = {401: "unauthorized", 403: "forbidden", 404: "not-found", 405: "me
                413: "payload-too-large", 422: "validation"}
 
 
+_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route serves at this request's path, for a 405's ``Allow`` (Starlette
+    names only the methods of the first route whose path matched). Asked of each route through
+    ``matches``, so that routes of included routers count too."""
+    routes = request.app.router.routes
+    allowed = [m for m in _METHODS
+               if any(r.matches({**request.scope, "method": m})[0] is Match.FULL for r in routes)]
+    return ", ".join(allowed)
+
+
 def _document_problems(app: FastAPI) -> None:
     """Say in the OpenAPI description what a 422 really is: problem+json, not FastAPI's default."""
     build = app.openapi
@@ -120,8 +134,10 @@ def install(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else ""
         if exc.status_code == 400 and detail == _UNPARSEABLE:  # not UTF-8 JSON: as any bad JSON
             return problem_response(request, 422, "validation", "body: not valid JSON (UTF-8)")
-        return problem_response(request, exc.status_code, code, detail,
-                                headers=getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": allowed_methods(request)}
+        return problem_response(request, exc.status_code, code, detail, headers=headers)
 
     async def _store_down(request: Request, exc: Exception) -> Response:
         log.warning("store unavailable on %s %s: %s", request.method, request.url.path,

@@ -8,10 +8,11 @@ string (``"120P"``) and as a number of PFLOPS (``*_pflops``). Times are RFC
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
 from scheduler.domain import JobKind
 from scheduler.domain.units import UnitError, parse_compute, parse_memory
@@ -21,26 +22,77 @@ JOB_NAME_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$"
 MAX_WORKERS = 4096
 MAX_CHANGES = 100
 #: Bounds that keep every number within what the store holds (64-bit integers).
-MAX_COMPUTE_GFLOPS = 10**15  # 1,000,000P
+MAX_COMPUTE_PFLOPS = 1_000_000
+MAX_COMPUTE_GFLOPS = MAX_COMPUTE_PFLOPS * 10**6  # 1,000,000P
 MAX_MEMORY_BYTES = 2**60  # 1Ei
 MAX_DEVICES = 1_000_000
+#: A weight's range: at 0.001 a tenant's fair share is a thousand times its siblings'; a
+#: weight near zero (5e-324) would make it effectively infinite.
+MIN_WEIGHT, MAX_WEIGHT = 0.001, 1e6
+#: Runtimes (max, estimated) up to a year; grace periods up to a day.
+MAX_RUNTIME_S = 366 * 86_400
+MAX_GRACE_S = 86_400
 #: Token names are labels people read in listings: printable ASCII only.
 LABEL_PATTERN = r"^[ -~]*$"
+
+
+def _either_case(letters: str) -> str:
+    return "".join(f"[{c.upper()}{c.lower()}]" for c in letters)
+
+
+def _amount(max_digits: int, unit: str) -> str:
+    """A decimal number below ``10**max_digits`` (or that power of ten), then ``unit`` (a regex)."""
+    return rf"([0-9]{{1,{max_digits}}}(\.[0-9]{{1,9}})?|1{'0' * max_digits}(\.0{{1,9}})?){unit}"
+
+
+#: A compute string: a number and a unit G, T, P (the default) or E (FLOPS), any case. The
+#: digits are bounded per unit so that no string the pattern admits exceeds 1,000,000P.
+COMPUTE_PATTERN = "^(" + "|".join([
+    _amount(15, _either_case("g")), _amount(12, _either_case("t")),
+    _amount(6, f"{_either_case('p')}?"), _amount(3, _either_case("e"))]) + ")$"
+#: A memory string: bytes, or a number and a unit K, M, G, T, P (1000s) or Ki ... Pi (1024s),
+#: an optional B, any case; digits bounded per unit so that no match exceeds 1Ei.
+MEMORY_PATTERN = "^(" + "|".join(
+    _amount(digits, f"{_either_case(u)}({_either_case('i')})?({_either_case('b')})?" if u
+            else f"({_either_case('b')})?")
+    for u, digits in (("", 18), ("k", 15), ("m", 12), ("g", 9), ("t", 6), ("p", 3))) + ")$"
+_COMPUTE_STR = re.compile(COMPUTE_PATTERN)
+_MEMORY_STR = re.compile(MEMORY_PATTERN)
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN, min_length=1, max_length=63)]
 
 
+
+
+def _integral(value: Any) -> Any:
+    """JSON Schema counts 8.0 as an integer; strict mode would not. Anything else stays as is."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+#: An integer, strictly (not ``true``, not ``"8"``), where ``8.0`` is 8 as JSON Schema says.
+Int = Annotated[int, BeforeValidator(_integral)]
+
+
 def _compute(value: Any) -> int:
+    if isinstance(value, str) and not _COMPUTE_STR.fullmatch(value):
+        raise ValueError(f"cannot read compute {value[:64]!r}: expected a number of PFLOPS or a "
+                         "string like '120P', '500T', '1.5E' (at most 1000000P)")
     try:
         gflops = parse_compute(value)
     except (UnitError, TypeError, OverflowError) as exc:  # a list, a float beyond any int
         raise ValueError(str(exc)) from None
     if gflops > MAX_COMPUTE_GFLOPS:
-        raise ValueError("compute may not exceed 1000000P")
+        raise ValueError(f"compute may not exceed {MAX_COMPUTE_PFLOPS}P")
     return gflops
 
 
 def _memory(value: Any) -> int:
+    value = _integral(value)
+    if isinstance(value, str) and not _MEMORY_STR.fullmatch(value):
+        raise ValueError(f"cannot read memory {value[:64]!r}: expected bytes or a string like "
+                         "'128Gi', '64G', '512Mi' (at most 1Ei)")
     try:
         nbytes = parse_memory(value)
     except UnitError as exc:
@@ -53,9 +105,27 @@ def _memory(value: Any) -> int:
 
 
 #: GFLOPS, read from ``"120P"``, ``"500T"`` or a number of PFLOPS.
-Compute = Annotated[int, BeforeValidator(_compute)]
+Compute = Annotated[int, BeforeValidator(_compute), WithJsonSchema({
+    "anyOf": [{"type": "number", "minimum": 0, "maximum": MAX_COMPUTE_PFLOPS},
+              {"type": "string", "pattern": COMPUTE_PATTERN}],
+    "description": "PFLOPS: a number (0 to 1000000), or a string with a unit G, T, P or E "
+                   "(FLOPS), e.g. '120P', '500T', '1.5E'"})]
 #: Bytes, read from ``"128Gi"`` or a number of bytes.
-Memory = Annotated[int, BeforeValidator(_memory)]
+Memory = Annotated[int, BeforeValidator(_memory), WithJsonSchema({
+    "anyOf": [{"type": "integer", "minimum": 0, "maximum": MAX_MEMORY_BYTES},
+              {"type": "string", "pattern": MEMORY_PATTERN}],
+    "description": "bytes: an integer, or a string with a unit, e.g. '128Gi', '64G', '512Mi'"})]
+#: Devices per accelerator type, by type name.
+Caps = Annotated[dict[Name, Annotated[Int, Field(ge=0, le=MAX_DEVICES)]], Field(max_length=64),
+                 WithJsonSchema({"type": "object", "maxProperties": 64,
+                                 "propertyNames": {"pattern": NAME_PATTERN, "minLength": 1, "maxLength": 63},
+                                 "additionalProperties": {"type": "integer", "minimum": 0,
+                                                          "maximum": MAX_DEVICES},
+                                 "description": "at most this many devices of each accelerator type"})]
+Weight = Annotated[float, Field(ge=MIN_WEIGHT, le=MAX_WEIGHT, allow_inf_nan=False,
+                                description="share of idle capacity relative to siblings")]
+GraceS = Annotated[float, Field(ge=0, le=MAX_GRACE_S, allow_inf_nan=False)]
+RuntimeS = Annotated[float, Field(gt=0, le=MAX_RUNTIME_S, allow_inf_nan=False)]
 
 
 def escapes_jobs_dir(path: str) -> bool:
@@ -68,7 +138,10 @@ def escapes_jobs_dir(path: str) -> bool:
 
 
 class Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Strict: a JSON value of the wrong type is refused, never coerced (``false`` is not 0,
+    ``"2"`` is not 2); an integer is still a number."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class Response(BaseModel):
@@ -79,9 +152,9 @@ class Response(BaseModel):
 
 
 class ResourcesIn(Request):
-    accelerators: int = Field(ge=1, le=64)  # 0 would stop every scheduling step (the core divides by it)
+    accelerators: Int = Field(ge=1, le=64)  # 0 would stop every scheduling step (the core divides by it)
     accelerator_types: list[Name] = Field(default_factory=list, max_length=16)
-    cpus: int = Field(default=0, ge=0, le=4096)
+    cpus: Int = Field(default=0, ge=0, le=4096)
     memory: Memory = 0
 
 
@@ -89,17 +162,17 @@ class JobSubmit(Request):
     """``POST /v1/jobs``: the job spec; the tenant comes from the token."""
 
     name: str = Field(pattern=JOB_NAME_PATTERN, max_length=253)
-    kind: JobKind = JobKind.TRAINING
-    workers: int = Field(default=1, ge=1, le=MAX_WORKERS)
+    kind: JobKind = Field(default=JobKind.TRAINING, strict=False)  # its value, as in JSON
+    workers: Int = Field(default=1, ge=1, le=MAX_WORKERS)
     resources: ResourcesIn
     priority: str = Field(default="normal", min_length=1, max_length=63)
     preemptible: bool = True
-    max_runtime_s: float | None = Field(default=None, gt=0, allow_inf_nan=False)
-    estimated_runtime_s: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    max_runtime_s: RuntimeS | None = None
+    estimated_runtime_s: RuntimeS | None = None
     entrypoint: str = Field(default="", max_length=16_384)
     runtime_env: dict[str, Any] = Field(default_factory=dict)
     #: Times the job is requeued after losing a node before it fails; unset: always requeued.
-    max_retries: int | None = Field(default=None, ge=0, le=1000)
+    max_retries: Annotated[int, Field(ge=0, le=1000), BeforeValidator(_integral)] | None = None
 
     @field_validator("runtime_env")
     @classmethod
@@ -247,8 +320,8 @@ class QuotaIn(Request):
     limit: Compute | None = None
     #: How much of its unused guarantee others may borrow; null: all of it.
     lending_limit: Compute | None = None
-    caps: dict[Name, Annotated[int, Field(ge=0, le=MAX_DEVICES)]] | None = Field(default=None, max_length=64)
-    weight: float | None = Field(default=None, gt=0, le=1e6, allow_inf_nan=False)
+    caps: Caps | None = None
+    weight: Weight | None = None
     #: Accept guarantees that sum beyond the center's capacity.
     allow_overcommit: bool = False
 
@@ -267,22 +340,24 @@ class TenantCreate(Request):
     """``POST /v1/admin/tenants``; the quota may be given here or set later."""
 
     name: Name
-    weight: float = Field(default=1.0, gt=0, le=1e6, allow_inf_nan=False)
+    weight: Weight = 1.0
     guaranteed: Compute = 0
     limit: Compute | None = None
     lending_limit: Compute | None = None
-    caps: dict[Name, Annotated[int, Field(ge=0, le=MAX_DEVICES)]] = Field(default_factory=dict, max_length=64)
+    caps: Caps = Field(default_factory=dict)
     #: Seconds from SIGTERM to SIGKILL when its jobs are stopped, unless a job says; null: the center's.
-    grace_period_s: float | None = Field(default=None, ge=0, le=86_400, allow_inf_nan=False)
+    grace_period_s: GraceS | None = None
     allow_overcommit: bool = False
 
 
 class TenantUpdate(Request):
     """``PATCH /v1/admin/tenants/{name}``: what is given changes; ``grace_period_s: null`` goes
-    back to the center's default."""
+    back to the center's default. An empty body changes nothing and is refused."""
 
-    weight: float | None = Field(default=None, gt=0, le=1e6, allow_inf_nan=False)
-    grace_period_s: float | None = Field(default=None, ge=0, le=86_400, allow_inf_nan=False)
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
+    weight: Weight | None = None
+    grace_period_s: GraceS | None = None
 
 
 class TenantOut(Response):
@@ -420,8 +495,8 @@ class WhatIfChange(Request):
     guaranteed: Compute | None = None
     limit: Compute | None = None
     lending_limit: Compute | None = None
-    caps: dict[Name, Annotated[int, Field(ge=0, le=MAX_DEVICES)]] | None = Field(default=None, max_length=64)
-    weight: float | None = Field(default=None, gt=0, le=1e6, allow_inf_nan=False)
+    caps: Caps | None = None
+    weight: Weight | None = None
 
 
 class WhatIfIn(Request):

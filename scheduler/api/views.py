@@ -8,6 +8,7 @@ than the rest of the request.
 from __future__ import annotations
 
 import base64
+import re
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from scheduler.api.params import DATE_PATTERN, DATE_TIME_PATTERN, EPOCH_PATTERN
 from scheduler.domain import Center, Tenant
 from scheduler.domain.units import GFLOPS_PER_PFLOPS, format_compute, format_memory
 from scheduler.service import JobView
@@ -28,27 +30,34 @@ def rfc3339(t: float | None) -> str | None:
     return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def parse_time(value: str | None, default: float) -> float:
-    """RFC 3339 / ISO 8601 (a date alone is midnight UTC) or epoch seconds."""
-    if value is None or value == "":
+def parse_time(value: str | None, default: float, what: str = "time") -> float:
+    """RFC 3339 date-time or date (midnight UTC), or epoch seconds, exactly as the OpenAPI
+    description says (``scheduler.api.params``); outside years 1970 to 9999: those bounds."""
+    if value is None:
         return default
-    try:
+    if _EPOCH.fullmatch(value):
         t = float(value)
-    except ValueError:
+    elif _DATE.fullmatch(value) or _DATE_TIME.fullmatch(value):
         try:
-            dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            dt = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
         except ValueError:
-            raise ServiceError("validation", f"cannot read time {value!r}: expected RFC 3339, e.g. "
-                               "2026-01-31T00:00:00Z, or epoch seconds") from None
+            raise ServiceError("validation", f"{what}: {value!r} is not a valid date or time") from None
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=UTC)
-        t = dt.timestamp()
-    if not _MIN_TIME <= t <= _MAX_TIME:  # NaN fails this too
-        raise ServiceError("validation", f"time {value!r} is out of range (years 1970 to 9999)")
-    return t
+        try:
+            t = dt.timestamp()
+        except (OverflowError, ValueError):  # before year 1 or after 9999 once the offset applies
+            t = _MIN_TIME if dt.year < 1970 else _MAX_TIME
+    else:
+        raise ServiceError("validation", f"{what}: cannot read time {value[:64]!r}: expected RFC 3339, "
+                           "e.g. 2026-01-31T00:00:00Z, a date 2026-01-31, or epoch seconds")
+    return min(max(t, _MIN_TIME), _MAX_TIME)
 
 
 _MIN_TIME, _MAX_TIME = 0.0, 253402300799.0  # 1970-01-01 .. 9999-12-31T23:59:59Z
+_EPOCH = re.compile(EPOCH_PATTERN)
+_DATE = re.compile(DATE_PATTERN)
+_DATE_TIME = re.compile(DATE_TIME_PATTERN)
 
 
 def pflops(gflops: int | float) -> float:

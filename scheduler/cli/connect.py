@@ -13,7 +13,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import math
 import os
+import re
 import sys
 import typing
 from collections.abc import Callable, Iterator, Sequence
@@ -181,14 +183,23 @@ def when(value: str | None, option: str) -> str | None:
         at = datetime.now(UTC) - timedelta(seconds=int(v[:-1]) * _SPANS[v[-1]])
         return at.isoformat().replace("+00:00", "Z")
     try:
-        float(v)
-        return v
+        t = float(v)
     except ValueError:
         pass
-    if parse_time(v) is None:
+    else:  # sent as the API reads it: plain digits, or RFC 3339
+        if not math.isfinite(t):
+            fail(f"{option}: {value!r} is not a time")
+        if re.fullmatch(r"[0-9]{1,11}(\.[0-9]{1,9})?", v):
+            return v
+        at = datetime.fromtimestamp(min(max(t, 0.0), 253402300799.0), UTC)
+        return at.isoformat().replace("+00:00", "Z")
+    dt = parse_time(v)
+    if dt is None:
         fail(f"{option}: cannot read time {value!r}: expected RFC 3339 (2026-01-31T00:00:00Z), "
              "a date (2026-01-31), epoch seconds, or a span ago (12h, 7d)")
-    return v
+    if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", v):
+        return v
+    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def compute(value: str | None, option: str) -> str | None:

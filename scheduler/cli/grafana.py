@@ -34,14 +34,13 @@ def provision(
     output: Format = OutputOption,
 ) -> None:
     try:
-        from grafana_client.api import GrafanaApi
-
         from monitor.grafana import Action, Provisioner, ProvisionError
+        from monitor.grafana_api import GrafanaApi
     except ImportError as exc:
         fail(f"provisioning needs the 'monitor' extra (pip install 'aicc[monitor]'): {exc}")
-    api = GrafanaApi.from_url(url, credential=token, timeout=10.0)
     try:
-        changes = Provisioner(api, prometheus_url=prometheus_url, folder_title=folder).run(dry_run)
+        with GrafanaApi(url, token, timeout=10.0) as api:
+            changes = Provisioner(api, prometheus_url=prometheus_url, folder_title=folder).run(dry_run)
     except ProvisionError as exc:
         fail(str(exc))
     rows = [[c.kind, c.uid, c.name, ("would " if dry_run and c.action in (Action.CREATE, Action.UPDATE)

@@ -1,7 +1,7 @@
 """A loopback stand-in for the Grafana HTTP API endpoints ``aicc grafana provision`` calls,
 with the status codes and bodies Grafana answers (no Grafana server can be installed here):
 
-- GET  /api/health, /api/frontend/settings (what grafana-client's health check reads)
+- GET  /api/health
 - GET  /api/datasources/uid/{uid}         404 "Data source not found"
 - POST /api/datasources                   409 "data source with the same name already exists"
 - PUT  /api/datasources/uid/{uid}         403 on a read-only (file provisioned) data source,
@@ -114,8 +114,6 @@ class FakeGrafana:
 def route(s: GrafanaState, method: str, path: str, body: dict[str, Any]) -> tuple[int, Any]:
     if method == "GET" and path == "/api/health":
         return 200, {"commit": "fake", "database": "ok", "version": "11.3.0"}
-    if method == "GET" and path == "/api/frontend/settings":  # grafana-client's health check
-        return 200, {"buildInfo": {"version": "11.3.0", "commit": "fake", "env": "production"}}
     if m := re.fullmatch(r"/api/datasources/uid/([^/]+)", path):
         uid = m[1]
         ds = s.datasources.get(uid)

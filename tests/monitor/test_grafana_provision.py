@@ -1,5 +1,5 @@
 """``aicc grafana provision`` against a loopback Grafana API (tests/monitor/fake_grafana.py),
-through grafana-client and real HTTP: creates, is idempotent, --dry-run writes nothing,
+through aicc's httpx client (monitor/grafana_api.py) and real HTTP: creates, is idempotent, --dry-run writes nothing,
 412 conflicts are retried, file-provisioned dashboards are left to their owner."""
 
 from __future__ import annotations

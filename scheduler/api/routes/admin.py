@@ -20,8 +20,9 @@ from scheduler.api.models import (
     WhatIfIn,
     WhatIfOut,
 )
+from scheduler.api.params import AuditLimitQ, ContinueQ, KindQ, LimitQ, NodeStateQ, StateQ
 from scheduler.api.responses import Json, ok, problems
-from scheduler.api.routes.jobs import ContinueQ, KindQ, LimitQ, StateQ, list_jobs
+from scheduler.api.routes.jobs import list_jobs
 from scheduler.domain import NodeState
 from scheduler.domain.units import format_memory
 from scheduler.service import QuotaChange, ServiceError
@@ -42,7 +43,7 @@ def _node(svc: Svc, name: str, allocated: dict[str, int]) -> dict[str, object]:
 
 @router.get("/nodes", responses={**ok(NodeList), **problems(401, 403)}, summary="Nodes and their state")
 def nodes(_: Admin, svc: Svc,
-          state: Annotated[str | None, Query(description="ready, cordoned or down")] = None,
+          state: NodeStateQ = None,
           pool: Annotated[str | None, Query(max_length=63)] = None) -> Response:
     allocated = svc.node_allocations()
     items = [_node(svc, n.name, allocated) for n in svc.engine.center.nodes
@@ -103,7 +104,7 @@ def cancel(job_id: str, caller: Admin, svc: Svc) -> Response:
 
 @router.get("/audit", responses={**ok(AuditList), **problems(400, 401, 403)},
             summary="Admin actions, oldest first")
-def audit(_: Admin, svc: Svc, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+def audit(_: Admin, svc: Svc, limit: AuditLimitQ = 100,
           actor: Annotated[str | None, Query(max_length=128)] = None,
           target: Annotated[str | None, Query(max_length=253)] = None,
           continue_: ContinueQ = None) -> Response:
@@ -120,7 +121,10 @@ def audit(_: Admin, svc: Svc, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 
 @router.post("/whatif", responses={**ok(WhatIfOut), **problems(401, 403, 404, 422)},
              summary="Which running jobs would be preempted and which pending would start, "
-                     "were these quotas set now (nothing is changed)")
+                     "were these quotas set now (nothing is changed)",
+             description="404 for an unknown tenant; 422 invalid-quota when a change breaks a rule "
+                         "between fields (`limit` >= `guaranteed`, `lending_limit` <= `guaranteed`, "
+                         "caps of known accelerator types).")
 def whatif(body: WhatIfIn, _: Admin, svc: Svc) -> Response:
     changes = [QuotaChange(c.tenant, c.guaranteed, c.limit, c.lending_limit, c.caps, c.weight,
                            clear_lending_limit="lending_limit" in c.model_fields_set

@@ -6,9 +6,8 @@ The admin token may read and cancel any job here too; submitting needs a tenant 
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.responses import Response
@@ -17,14 +16,13 @@ from scheduler.api import auth, views
 from scheduler.api.auth import Caller, Svc
 from scheduler.api.errors import Problem
 from scheduler.api.models import JobEventList, JobList, JobOut, JobSubmit, LogsOut
+from scheduler.api.params import KINDS, STATES, ContinueQ, KindQ, LimitQ, StateQ
 from scheduler.api.responses import Json, ok, problems
-from scheduler.domain import JobKind, JobSpec, JobState, Resources
+from scheduler.domain import JobSpec, Resources
 from scheduler.service import Service, ServiceError
 
 router = APIRouter(tags=["jobs"])
 
-STATES = [s.value for s in JobState]
-KINDS = [k.value for k in JobKind]
 
 
 def spec_of(tenant: str, body: JobSubmit) -> JobSpec:
@@ -40,7 +38,7 @@ _SUBMIT_DOC = {
     "requestBody": {"required": True, "content": {"application/json": {
         "schema": {"$ref": "#/components/schemas/JobSubmit"}}}},
     "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
-                    "schema": {"type": "string", "maxLength": 255},
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
                     "description": "the same key and body return the same job; another body is a 422"}],
 }
 
@@ -48,7 +46,10 @@ _SUBMIT_DOC = {
 @router.post("/v1/jobs", status_code=201, openapi_extra=_SUBMIT_DOC,
              responses={**ok(JobOut, 201), **ok(JobOut, 200),  # 200: replayed by its Idempotency-Key
                         **problems(401, 403, 409, 413, 422, 503)},
-             summary="Submit a job (the tenant comes from the token)")
+             summary="Submit a job (the tenant comes from the token)",
+             description="Refused with 403 tenant-token-required for the admin token; 409 "
+                         "duplicate-job; 422 "
+                         "idempotency-key-reused when the key came with another body.")
 async def submit(request: Request) -> Response:
     # The hot path, by hand: no dependency solving; the body goes straight from bytes
     # to the model (pydantic-core's JSON parser).
@@ -75,15 +76,21 @@ async def submit(request: Request) -> Response:
 
 
 def _filters(values: list[str] | None, allowed: list[str], what: str) -> list[str]:
+    """Comma-separated values from ``allowed`` in any case, exactly as the description's pattern
+    says (``scheduler.api.params.csv_pattern``); an empty value filters nothing."""
     out: list[str] = []
     for v in values or []:
+        if not v:
+            continue
+        if len(v) > 256:
+            raise Problem(422, "validation", f"{what}: at most 256 characters",
+                          [{"loc": ["query", what], "msg": "too long", "type": "string_too_long"}])
         for part in v.split(","):
-            part = part.strip().lower()
-            if not part:
-                continue
-            if part not in allowed:
-                raise Problem(422, "validation", f"{what}: {part!r} is not one of {', '.join(allowed)}")
-            out.append(part)
+            if part.lower() not in allowed:
+                msg = f"{part[:64]!r} is not one of {', '.join(allowed)}"
+                raise Problem(422, "validation", f"{what}: {msg}",
+                              [{"loc": ["query", what], "msg": msg, "type": "enum"}])
+            out.append(part.lower())
     return sorted(set(out))
 
 
@@ -92,7 +99,9 @@ def list_jobs(svc: Svc, tenant: str | None, state: list[str] | None, kind: list[
     states = _filters(state, STATES, "state")
     kinds = _filters(kind, KINDS, "kind")
     if limit > svc.settings.max_page:
-        raise Problem(422, "validation", f"limit: at most {svc.settings.max_page}")
+        raise Problem(422, "validation", f"limit: at most {svc.settings.max_page}",
+                      [{"loc": ["query", "limit"], "msg": f"at most {svc.settings.max_page}",
+                        "type": "less_than_equal"}])
     query = f"{tenant or '*'}|{','.join(states)}|{','.join(kinds)}"
     after = views.decode_continue(continue_, query)
     found = svc.list_jobs(tenant=tenant, states=states, kinds=kinds, after_seq=after, limit=limit + 1)
@@ -102,14 +111,10 @@ def list_jobs(svc: Svc, tenant: str | None, state: list[str] | None, kind: list[
     return Json({"items": [views.job(v) for v in page], "continue": token})
 
 
-StateQ = Annotated[list[str] | None, Query(description="pending, running, ... (repeat or comma-separate)")]
-KindQ = Annotated[list[str] | None, Query(description="training, finetune, inference, batch")]
-LimitQ = Annotated[int, Query(ge=1, le=100_000)]
-ContinueQ = Annotated[str | None, Query(alias="continue", max_length=512)]
-
-
 @router.get("/v1/jobs", responses={**ok(JobList), **problems(400, 401, 422)},
-            summary="List your jobs in submission order (an admin sees all)")
+            summary="List your jobs in submission order (an admin sees all)",
+            description="A `continue` token is opaque: only one this API gave for the same filters "
+                        "is accepted (400 invalid-continue otherwise).")
 def list_own(caller: Caller, svc: Svc, state: StateQ = None, kind: KindQ = None,
              limit: LimitQ = 100, continue_: ContinueQ = None) -> Response:
     return list_jobs(svc, caller.tenant, state, kind, limit, continue_)

@@ -22,6 +22,7 @@ from scheduler.api.models import (
     TokenList,
     TokenOut,
 )
+from scheduler.api.params import QueryBool
 from scheduler.api.responses import Json, ok, problems
 from scheduler.domain import Quota, QuotaError, Tenant
 from scheduler.domain.units import format_compute
@@ -35,7 +36,11 @@ def _out(svc: Svc, t: Tenant) -> dict[str, object]:
 
 
 @router.post("/tenants", status_code=201, responses={**ok(TenantOut, 201), **problems(401, 403, 409, 422)},
-             summary="Create a tenant, optionally with its quota")
+             summary="Create a tenant, optionally with its quota",
+             description="Rules between fields and with the center that the schema cannot state, refused with 422: "
+                         "`limit` >= `guaranteed`; `lending_limit` <= `guaranteed`; a cap names one of the "
+                         "center's accelerator types (invalid-quota); and, unless `allow_overcommit`, the "
+                         "guarantees of all tenants may not sum beyond the center's capacity (overcommitted).")
 def create(body: TenantCreate, caller: Admin, svc: Svc) -> Response:
     try:
         quota = Quota(body.guaranteed, body.limit if body.limit is not None else body.guaranteed,
@@ -59,7 +64,8 @@ def get(name: str, _: Admin, svc: Svc) -> Response:
 
 
 @router.patch("/tenants/{name}", responses={**ok(TenantOut), **problems(401, 403, 404, 422)},
-              summary="Update a tenant's weight or grace period")
+              summary="Update a tenant's weight or grace period",
+              description="An empty body is refused with 422 (give weight or grace_period_s).")
 def update(name: str, body: TenantUpdate, caller: Admin, svc: Svc) -> Response:
     if not body.model_fields_set:
         raise ServiceError("validation", "nothing to update: give weight or grace_period_s")
@@ -73,13 +79,17 @@ def update(name: str, body: TenantUpdate, caller: Admin, svc: Svc) -> Response:
 @router.delete("/tenants/{name}", responses={**ok(TenantDeleted), **problems(401, 403, 404, 409)},
                summary="Delete a tenant; refused while it has live jobs unless force=true")
 def delete(name: str, caller: Admin, svc: Svc,
-           force: Annotated[bool, Query(description="cancel its live jobs")] = False) -> Response:
+           force: Annotated[QueryBool, Query(description="cancel its live jobs")] = False) -> Response:
     cancelled = svc.delete_tenant(caller.name, name, force=force)
     return Json({"name": name, "cancelled_jobs": cancelled})
 
 
 @router.put("/tenants/{name}/quota", responses={**ok(TenantOut), **problems(401, 403, 404, 422)},
-            summary="Set a tenant's quota (numbers are PFLOPS; strings take units: 100P, 500T)")
+            summary="Set a tenant's quota (numbers are PFLOPS; strings take units: 100P, 500T)",
+            description="Rules between fields and with the center that the schema cannot state, refused with 422: "
+                         "`limit` >= `guaranteed`; `lending_limit` <= `guaranteed`; a cap names one of the "
+                         "center's accelerator types (invalid-quota); and, unless `allow_overcommit`, the "
+                         "guarantees of all tenants may not sum beyond the center's capacity (overcommitted).")
 def set_quota(name: str, body: QuotaIn, caller: Admin, svc: Svc) -> Response:
     change = QuotaChange(name, body.guaranteed, body.limit, body.lending_limit, body.caps, body.weight,
                          clear_lending_limit="lending_limit" in body.model_fields_set

@@ -11,6 +11,7 @@ from scheduler.api import views
 from scheduler.api.auth import Admin, Caller, Svc
 from scheduler.api.errors import Problem
 from scheduler.api.models import LedgerOut, UsageList, UsageOut
+from scheduler.api.params import TimeQ
 from scheduler.api.responses import Json, ok, problems
 
 router = APIRouter(tags=["usage"])
@@ -19,7 +20,9 @@ TenantQ = Annotated[str | None, Query(max_length=63, description="admin only: on
 
 
 @router.get("/v1/usage", responses={**ok(UsageOut), **problems(401, 403, 404, 422)},
-            summary="Your guaranteed, limit, in-use and borrowed PFLOPS, and devices by type")
+            summary="Your guaranteed, limit, in-use and borrowed PFLOPS, and devices by type",
+            description="With a tenant's token: its own (another `tenant` is 403). With the admin "
+                        "token, `tenant` is required (422 without it).")
 def usage(caller: Caller, svc: Svc, tenant: TenantQ = None) -> Response:
     name = caller.tenant
     if name is None:
@@ -40,17 +43,20 @@ def usage_all(_: Admin, svc: Svc) -> Response:
 
 
 @router.get("/v1/usage/ledger", responses={**ok(LedgerOut), **problems(401, 403, 422)},
-            summary="PFLOPS-hours and device-hours by tenant, accelerator type and job kind")
+            summary="PFLOPS-hours and device-hours by tenant, accelerator type and job kind",
+            description="422 when `end` is before `start`; a tenant's token sees only its own "
+                        "ledger (another `tenant` is 403).")
 def ledger(caller: Caller, svc: Svc,
-           start: Annotated[str | None, Query(max_length=64, description="RFC 3339 or epoch s; default: the beginning")] = None,
-           end: Annotated[str | None, Query(max_length=64, description="RFC 3339 or epoch s; default: now")] = None,
+           start: Annotated[TimeQ, Query(max_length=64, description="default: the beginning")] = None,
+           end: Annotated[TimeQ, Query(max_length=64, description="default: now (or start, if later)")] = None,
            tenant: TenantQ = None) -> Response:
     if caller.tenant is not None:
         if tenant is not None and tenant != caller.tenant:
             raise Problem(403, "forbidden", "a tenant sees only its own ledger")
         tenant = caller.tenant
     now = svc.clock.now()
-    lo, hi = views.parse_time(start, 0.0), views.parse_time(end, now)
+    lo = views.parse_time(start, 0.0, "start")
+    hi = views.parse_time(end, max(now, lo), "end")  # a start in the future: an empty ledger
     if hi < lo:
         raise Problem(422, "validation", "end: must not be before start")
     lines = svc.ledger(lo, hi, tenant)
