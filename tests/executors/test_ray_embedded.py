@@ -37,12 +37,15 @@ cfg = build_center({"name": "mini", "accelerators": [
   "pools": [{"name": "a800", "accelerator": "a800", "racks": 1, "nodes_per_rack": 2, "devices_per_node": 4, "cpus_per_node": 8, "memory_per_node": "64Gi"},
             {"name": "ascend", "accelerator": "ascend910b", "racks": 1, "nodes_per_rack": 1, "devices_per_node": 4, "cpus_per_node": 8, "memory_per_node": "64Gi"}],
   "tenants": [{"name": "vr", "guaranteed": "3P", "limit": "4P"}]})
+# What a service's environment holds that no job may see.
+os.environ.update(AICC_ADMIN_TOKEN="admin-secret-9f3", DATABASE_URL="postgresql://aicc:pw@db/aicc")
 ex = make_ray_executor(SystemClock(), center=cfg.center, settings=RaySettings(ports=RayPorts(int(sys.argv[1]))))
 out = {"temp_dir": str(ex.head.temp_dir), "head_pid": ex.head._proc.pid}
 import ray
 out["resources"] = {k: v for k, v in ray.cluster_resources().items() if k in ("GPU", "NPU") or k.startswith("aicc_node:")}
 engine = Engine(cfg.center, MemoryStore(cfg.tenants), ex, SystemClock(), Policy(priority_classes=cfg.priority_classes))
-probe = "python -c \"import os; print('ENV', os.environ['AICC_TENANT'], os.environ['AICC_NODE_DEVICES'], os.environ['AICC_RAY_RESOURCE'])\""
+probe = ("python -c \"import os; print('ENV', os.environ['AICC_TENANT'], os.environ['AICC_NODE_DEVICES'], os.environ['AICC_RAY_RESOURCE']); "
+         "print('LEAKED', sorted(k for k, v in os.environ.items() if k in ('AICC_ADMIN_TOKEN', 'DATABASE_URL') or 'admin-secret-9f3' in v))\"")
 job = engine.submit(JobSpec("vr", "gang", JobKind.TRAINING, 2, Resources(3, ("a800", "ascend910b")), entrypoint=probe))
 deadline = time.time() + 150
 while time.time() < deadline and not engine.store.jobs[job.id].state.terminal:
@@ -51,6 +54,7 @@ done = engine.store.jobs[job.id]
 out["state"] = done.state.value
 out["placement"] = [[w.node, list(w.devices)] for w in done.placement.workers] if done.placement else None
 out["log"] = [l for l in ex.logs(job.id).splitlines() if l.startswith("ENV")]
+out["leaked"] = [l for l in ex.logs(job.id).splitlines() if l.startswith("LEAKED")]
 # Ray itself refuses more devices on a virtual node than it has: 5 on a node of 4 stays unplaced.
 pg = ray.util.placement_group([{"GPU": 5, "aicc_node:a800-r01-n01": 5}])
 out["beyond_placed"] = bool(ray.wait([pg.ready()], timeout=3)[0])
@@ -109,6 +113,8 @@ def test_the_embedded_head_runs_a_virtual_center_and_stops_clean() -> None:
     node_devices = ";".join(f"{n}:{','.join(map(str, d))}" for n, d in _merge(placement))
     resource = "NPU" if placement[0][0].startswith("ascend") else "GPU"
     assert out["log"] == [f"ENV vr {node_devices} {resource}"]
+    # The service's secrets stay out of the job's environment (the head's is an allow-list).
+    assert out["leaked"] == ["LEAKED []"]
     assert out["beyond_placed"] is False
     assert out["long_state"] == "running"
     assert not _alive(out["head_pid"])

@@ -109,9 +109,10 @@ class EmbeddedHead:
         return self._log
 
     def env(self) -> dict[str, str]:
-        """The environment of the head (and so of every job driver and worker it starts)."""
-        env = dict(os.environ)
-        env.pop("RAY_ADDRESS", None)
+        """The environment of the head (and so of every job driver and worker it starts): what
+        a process needs to run and Ray's own settings, taken from the service's environment by
+        name, never the rest of it (``AICC_ADMIN_TOKEN``, a database URL, cloud credentials)."""
+        env = {k: v for k, v in os.environ.items() if _passed_to_jobs(k)}
         env.update(loopback_env())
         env["RAY_AUTH_MODE"] = self.auth_mode
         env["RAY_USAGE_STATS_ENABLED"] = "0"
@@ -258,6 +259,18 @@ class EmbeddedHead:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+
+#: Variables of the service's environment that the head and its jobs get, by name or prefix.
+JOB_ENV_NAMES = frozenset({"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "TZ", "TMPDIR", "TERM",
+                           "PYTHONPATH", "VIRTUAL_ENV", "LD_LIBRARY_PATH"})
+JOB_ENV_PREFIXES = ("LC_", "RAY_")
+
+
+def _passed_to_jobs(name: str) -> bool:
+    if name in ("RAY_ADDRESS", "RAY_AUTH_TOKEN"):  # the head gets its own address and token
+        return False
+    return name in JOB_ENV_NAMES or name.startswith(JOB_ENV_PREFIXES)
 
 
 def system_temp_dir() -> Path:
