@@ -25,7 +25,7 @@ import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from scheduler.core.model import Allocation, PendingJob, Policy, Reason, Snapshot
 from scheduler.core.queue import PendingQueue
@@ -58,6 +58,8 @@ class Projection:
     etas: dict[str, Eta] = field(default_factory=dict)
     cycles: int = 0
     limit: int = 0  # how many pending jobs were projected at most
+    #: why each job waited in the first cycle (the decision now)
+    reasons: dict[str, tuple[Reason, str]] = field(default_factory=dict)
 
     def get(self, job_id: str) -> Eta:
         eta = self.etas.get(job_id)
@@ -68,14 +70,39 @@ class Projection:
 
 def project(snapshot: Snapshot, pending: PendingQueue | Iterable[PendingJob], policy: Policy, now: float,
             *, limit: int = 1000, include: Iterable[str] = (), max_cycles: int = 48,
-            horizon_s: float = 30 * 86400.0, grow: float = 0.25, min_step_s: float = 60.0) -> Projection:
+            horizon_s: float = 30 * 86400.0, grow: float = 0.25, min_step_s: float = 60.0,
+            only: Iterable[str] | None = None) -> Projection:
     """Each of the first ``limit`` pending jobs (and those of ``include``): when it is expected
-    to start. Pure: reads the snapshot and queue, changes neither."""
-    jobs = _first(pending, limit, include)
+    to start. Pure: reads the snapshot and queue, changes neither (a memo in the snapshot is
+    handed back as it came). With ``only``, it stops once those jobs' starts are known (the
+    others may then be left unknown)."""
+    jobs = first_pending(pending, limit, include)
     out = Projection(now, limit=limit)
     if not jobs:
         return out
     queue = PendingQueue(jobs)
+    # A memo the caller keeps (``snapshot.memo``) is handed back as the snapshot left it.
+    memo = snapshot.memo if snapshot.memo is not None else {}
+    touched: dict[str, Allocation | None] = {}  # running jobs the projection changed: as they were
+    try:
+        wanted = None if only is None else set(only)
+        t = _run(snapshot, queue, policy, now, out, memo, touched, max_cycles, horizon_s, grow, min_step_s,
+                 wanted)
+    except BaseException:
+        memo.clear()
+        raise
+    if snapshot.memo is not None and touched:
+        holdings = memo.get("holdings")
+        if holdings is not None:
+            holdings.sync(snapshot.running, touched)
+    _unknowns(out, queue, t - now)
+    return out
+
+
+def _run(snapshot: Snapshot, queue: PendingQueue, policy: Policy, now: float, out: Projection,
+         memo: dict[str, Any], touched: dict[str, Allocation | None], max_cycles: int, horizon_s: float,
+         grow: float, min_step_s: float, wanted: set[str] | None) -> float:
+    """The cycles of ``project``; returns how far ahead it got."""
     # the running jobs as the projection sees them: when each is expected to be gone
     running: dict[str, Allocation] = {}
     ends: list[tuple[float, str]] = []
@@ -85,11 +112,16 @@ def project(snapshot: Snapshot, pending: PendingQueue | Iterable[PendingJob], po
         if end is not None:
             ends.append((end, a.id))
     heapq.heapify(ends)
-    memo: dict[str, object] = {}
-    changes: dict[str, Allocation | None] | None = None
+    changes = snapshot.running_changes if snapshot.memo is not None else None
     etas = out.etas
-    first: dict[str, tuple[Reason, str]] = {}
     t, end_of_projection = now, now + horizon_s
+
+    def gone(job_id: str) -> None:
+        alloc = running.pop(job_id, None)
+        if alloc is not None:
+            changes[job_id] = None
+            touched.setdefault(job_id, alloc)
+
     for cycle in range(max_cycles):
         snap = Snapshot(snapshot.center, snapshot.tenants, list(running.values()), snapshot.usage_history,
                         memo=memo, running_changes=changes)
@@ -99,7 +131,7 @@ def project(snapshot: Snapshot, pending: PendingQueue | Iterable[PendingJob], po
         if cycle == 0:
             for r in decision.reservations:
                 etas[r.job_id] = Eta(r.start, Derivation.RESERVATION, f"reserved on {','.join(r.nodes)}")
-            first = {p.job_id: (p.reason, p.detail) for p in decision.pending}
+            out.reasons = {p.job_id: (p.reason, p.detail) for p in decision.pending}
         for a in decision.admits:
             job = queue.remove(a.job_id)
             assert job is not None
@@ -107,15 +139,15 @@ def project(snapshot: Snapshot, pending: PendingQueue | Iterable[PendingJob], po
                 etas[a.job_id] = Eta(t, Derivation.PROJECTION, "starts now" if cycle == 0 else "")
             alloc = Allocation(job.id, job.seq, job.spec, a.placement, t, False, job.estimated_runtime_s)
             running[job.id] = changes[job.id] = alloc
+            touched.setdefault(job.id, None)
             end = _end_of(alloc, t)
             if end is not None:
                 heapq.heappush(ends, (end, job.id))
         for p in decision.preempts:  # victims are gone at the next cycle, and their preemptor starts
-            if running.pop(p.job_id, None) is not None:
-                changes[p.job_id] = None
+            gone(p.job_id)
             if p.for_job not in etas:
                 etas[p.for_job] = Eta(t, Derivation.PROJECTION, "once the jobs it preempts are stopped")
-        if not queue:
+        if not queue or (wanted is not None and wanted.issubset(etas)):
             break
         # the next cycle: at the next expected end, or later, in steps that grow with the distance
         while ends and ends[0][1] not in running:
@@ -126,24 +158,27 @@ def project(snapshot: Snapshot, pending: PendingQueue | Iterable[PendingJob], po
         if t > end_of_projection:
             break
         while ends and ends[0][0] <= t:
-            _, job_id = heapq.heappop(ends)
-            if running.pop(job_id, None) is not None:
-                changes[job_id] = None
+            gone(heapq.heappop(ends)[1])
+    return t
+
+
+def _unknowns(out: Projection, queue: PendingQueue, ahead: float) -> None:
+    """Why each job the projection did not start has no expected start."""
+    etas = out.etas
     for job in queue:
         if job.id in etas:  # reserved, not yet started in the projection
             continue
-        reason, detail = first.get(job.id, (None, ""))
+        reason, detail = out.reasons.get(job.id, (None, ""))
         if reason in _NEVER:
             why = f"{reason}: {detail}" if detail else str(reason)
         elif reason in _QUOTA:
             why = f"held by quota ({reason}{': ' + detail if detail else ''}) beyond the projection"
         else:
-            why = f"no start within the projection ({out.cycles} cycles, up to {t - now:.0f} s ahead)"
+            why = f"no start within the projection ({out.cycles} cycles, up to {ahead:.0f} s ahead)"
         etas[job.id] = Eta(None, Derivation.UNKNOWN, why)
-    return out
 
 
-def _first(pending: PendingQueue | Iterable[PendingJob], limit: int, include: Iterable[str]) -> list[PendingJob]:
+def first_pending(pending: PendingQueue | Iterable[PendingJob], limit: int, include: Iterable[str]) -> list[PendingJob]:
     """The first ``limit`` jobs by submission, and those of ``include``."""
     if isinstance(pending, PendingQueue):
         lists = [jobs for _, jobs, _, _ in pending.lists()]

@@ -27,6 +27,7 @@ from scheduler.core import (
     dominant_share,
     schedule,
 )
+from scheduler.core.projection import Projection, first_pending, project
 from scheduler.core.queue import PendingQueue
 from scheduler.domain import (
     Center,
@@ -131,12 +132,17 @@ class Engine:
         self._shares: dict[str, float] = {}
         #: ``holding`` changed since the last decision: by job id, the allocation or None
         self._held_changes: dict[str, Allocation | None] = {}
+        #: the same for projections, which keep a memo of their own (``projection_inputs``)
+        self._projected_changes: dict[str, Allocation | None] = {}
+        self._projection_memo: dict[str, Any] = {}
         self.history: dict[str, float] = dict(state.usage_history)
         self.history_at = state.history_at
         self.next_seq = state.next_seq
         self.last_decision: Decision | None = None
         self._memo: dict[str, Any] = {}  # what the decision may reuse between steps
         self.last_step_at: float | None = None
+        #: the last projection of expected starts (``expected_starts``), kept off the step
+        self.projection: Projection | None = None
         self.steps = 0
         self.decision_seconds = 0.0  # spent in the core's decision, over all steps (the rest is the engine's)
         self._waiting: dict[str, tuple[str, str, int]] | None = None
@@ -162,12 +168,14 @@ class Engine:
             self._count(before, -1)
         self.holding[alloc.id] = alloc
         self._held_changes[alloc.id] = alloc
+        self._projected_changes[alloc.id] = alloc
         self._count(alloc, 1)
 
     def _unhold(self, job_id: str) -> None:
         alloc = self.holding.pop(job_id, None)
         if alloc is not None:
             self._held_changes[job_id] = None
+            self._projected_changes[job_id] = None
             self._count(alloc, -1)
 
     def _stopping(self, job_id: str) -> None:
@@ -503,6 +511,20 @@ class Engine:
                 o.repaired(repairs)
         return repairs
 
+    def checkpoint(self, job_id: str, at: float | None = None) -> bool:
+        """The running job reports a checkpoint at ``at`` (default: now): the work before it
+        survives a preemption, so it becomes a cheaper victim. False if it holds no devices
+        or is being stopped (nothing changes then)."""
+        alloc = self.holding.get(job_id)
+        if alloc is None or alloc.terminating:
+            return False
+        now = self.clock.now()
+        at = now if at is None else min(at, now)
+        if alloc.checkpointed_at is not None and at <= alloc.checkpointed_at:
+            return True
+        self._hold(replace(alloc, checkpointed_at=at))
+        return True
+
     # -- reading ----------------------------------------------------------------------
 
     def waiting(self, job_id: str) -> tuple[str, str, int] | None:
@@ -513,6 +535,33 @@ class Engine:
                 for p in self.last_decision.pending:
                     self._waiting[p.job_id] = (p.reason.value, p.detail, p.position)
         return self._waiting.get(job_id)
+
+    def projection_inputs(self, limit: int = 1000, include: Iterable[str] = ()
+                          ) -> tuple[Snapshot, list[PendingJob], Policy, float]:
+        """What ``project`` needs, copied (cheap: the running jobs and the first ``limit``
+        pending ones), so that the projection itself runs without the engine's lock.
+
+        The snapshot carries the projections' own memo (one projection at a time may use
+        it: the caller serializes them), brought up to date with the changes since the last."""
+        changes, self._projected_changes = self._projected_changes, {}
+        snapshot = Snapshot(self.center, self.tenants, tuple(self.holding.values()), dict(self.history),
+                            memo=self._projection_memo, running_changes=changes)
+        return snapshot, first_pending(self.queue, limit, include), self.policy, self.clock.now()
+
+    def expected_starts(self, *, max_age_s: float = 5.0, limit: int = 1000,
+                        include: Iterable[str] = ()) -> Projection:
+        """The expected starts of the first ``limit`` pending jobs (and ``include``): the last
+        projection while younger than ``max_age_s`` and it has them, else a fresh one."""
+        wanted = list(include)
+        cached = self.projection
+        now = self.clock.now()
+        if (cached is not None and now - cached.at <= max_age_s
+                and all(j in cached.etas or j not in self.queue for j in wanted)):
+            return cached
+        snapshot, jobs, policy, now = self.projection_inputs(limit, wanted)
+        self.projection = project(snapshot, jobs, policy, now, limit=len(jobs))
+        self.projection.limit = limit
+        return self.projection
 
     def usage(self) -> dict[str, dict[str, int]]:
         """Per tenant: devices held by accelerator type (terminating jobs included)."""
