@@ -236,6 +236,12 @@ class JobOut(Response):
     detail: str
     #: 1-based place in its tenant's queue, while pending.
     queue_position: int | None
+    #: While pending: when it is expected to start (null: unknown) and how that was found:
+    #: reservation (backfill holds devices for it), projection (the scheduler run forward
+    #: from now), or unknown (the detail says why, e.g. held by quota).
+    expected_start_at: str | None = None
+    expected_start_how: str | None = None
+    expected_start_detail: str | None = None
     #: Times it went back to the queue (preempted, or lost with a node) ...
     preemptions: int
     #: ... of which lost with a node; it fails once this would pass max_retries.

@@ -111,10 +111,28 @@ def where_or_why(j: JobOut) -> str:
     return f"({j.reason})" if j.reason else ""
 
 
+def eta(j: JobOut, now: datetime | None = None) -> str:
+    """When a pending job is expected to start, as squeue --start shows it: ``now``,
+    ``in 40m``, ``?`` (unknown: ``aicc job get`` says why); empty for other jobs."""
+    if j.state != "pending" or j.expected_start_how is None:
+        return ""
+    start = parse_time(j.expected_start_at)
+    if start is None:
+        return "?"
+    s = int((start - (now or datetime.now(UTC))).total_seconds())
+    if s < 60:
+        return "now"
+    if s < 7200:
+        return f"in {s // 60}m"
+    if s < 172800:
+        return f"in {s // 3600}h"
+    return f"in {s // 86400}d"
+
+
 def queue_table(items: list[JobOut]) -> str:
-    rows = [[j.id, j.tenant, j.name, j.state.upper(), j.devices, age(j.submitted_at), where_or_why(j)]
+    rows = [[j.id, j.tenant, j.name, j.state.upper(), j.devices, age(j.submitted_at), eta(j), where_or_why(j)]
             for j in items]
-    return table(["ID", "TENANT", "NAME", "STATE", "DEVICES", "AGE", "NODES(REASON)"], rows)
+    return table(["ID", "TENANT", "NAME", "STATE", "DEVICES", "AGE", "ETA", "NODES(REASON)"], rows)
 
 
 def list_(client: Client,
@@ -143,6 +161,7 @@ def job_text(j: JobOut) -> str:
     return listing([
         ("Job", j.id), ("Name", j.name), ("Tenant", j.tenant), ("Kind", j.kind), ("State", j.state),
         ("Reason", j.reason), ("Detail", j.detail), ("Queue position", j.queue_position),
+        ("Expected start", _expected_start(j)),
         ("Priority", j.priority + ("" if j.preemptible else ", not preemptible")),
         ("Resources", shape), ("Devices", j.devices),
         ("Placement", f"{j.placement.accelerator}: {placed}" if j.placement else None),
@@ -154,6 +173,14 @@ def job_text(j: JobOut) -> str:
         ("Finished", j.finished_at), ("Estimated runtime", j.estimated_runtime_s and f"{j.estimated_runtime_s:g} s"),
         ("Max runtime", j.max_runtime_s and f"{j.max_runtime_s:g} s"), ("Entrypoint", j.entrypoint),
     ])
+
+
+def _expected_start(j: JobOut) -> str | None:
+    if j.expected_start_how is None:
+        return None
+    when = j.expected_start_at or "unknown"
+    detail = f": {j.expected_start_detail}" if j.expected_start_detail else ""
+    return f"{when} ({eta(j) or '?'}; {j.expected_start_how}{detail})"
 
 
 def get(client: Client, job_id: JobArg, output: Output = Format.TABLE) -> None:

@@ -544,7 +544,7 @@ class Engine:
         The snapshot carries the projections' own memo (one projection at a time may use
         it: the caller serializes them), brought up to date with the changes since the last."""
         changes, self._projected_changes = self._projected_changes, {}
-        snapshot = Snapshot(self.center, self.tenants, tuple(self.holding.values()), dict(self.history),
+        snapshot = Snapshot(self.center, dict(self.tenants), tuple(self.holding.values()), dict(self.history),
                             memo=self._projection_memo, running_changes=changes)
         return snapshot, first_pending(self.queue, limit, include), self.policy, self.clock.now()
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from scheduler.centerfile import CenterConfig
 from scheduler.core import Policy
+from scheduler.core.projection import Eta, Projection, project
 from scheduler.domain import JobRecord, JobSpec, JobState, NodeState, Quota, QuotaError, Tenant
 from scheduler.engine import Clock, Engine, EngineError, Executor
 from scheduler.engine.estimates import estimator_for
@@ -33,6 +34,12 @@ from scheduler.store import SqlStore, TokenInfo
 
 log = logging.getLogger(__name__)
 
+#: expected starts: how many of the first pending jobs a projection covers (besides those
+#: asked for), and how long one is reused before it is projected afresh
+ETA_JOBS = 1000
+ETA_REFRESH_S = 5.0
+
+
 
 @dataclass(frozen=True)
 class JobView:
@@ -42,6 +49,8 @@ class JobView:
     reason: str
     detail: str
     position: int | None
+    #: while pending: when it is expected to start, and how that was found (issue 23)
+    eta: Eta | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +103,8 @@ class Service:
         #: writer's callback: it must never wait for the lock (a step holding the lock
         #: may itself be waiting for the writer).
         self._unrecorded: list[str] = []
+        #: one projection of expected starts at a time, outside ``lock`` (see ``expected_starts``)
+        self._projection_lock = threading.Lock()
 
     # -- life ---------------------------------------------------------------------------
 
@@ -370,19 +381,40 @@ class Service:
         return JobView(job, job.reason, job.detail, None)
 
     def view(self, job: JobRecord) -> JobView:
+        projection = self.expected_starts([job.id]) if job.id in self.engine.queue else None
         with self._locked():
-            return self._view(job)
+            return self._view(job, projection)
 
-    def _view(self, job: JobRecord) -> JobView:
+    def _view(self, job: JobRecord, projection: Projection | None = None) -> JobView:
         live = self.engine.jobs.get(job.id)
         if live is not None:
             job = live
-        waiting = self.engine.waiting(job.id) if job.state is JobState.PENDING else None
+        pending = job.state is JobState.PENDING
+        eta = projection.get(job.id) if pending and projection is not None else None
+        waiting = self.engine.waiting(job.id) if pending else None
         if waiting is not None:
-            return JobView(job, waiting[0], waiting[1], waiting[2])
-        if job.state is JobState.PENDING:
-            return JobView(job, job.reason or "Queued", job.detail or "not yet considered", None)
+            return JobView(job, waiting[0], waiting[1], waiting[2], eta)
+        if pending:
+            return JobView(job, job.reason or "Queued", job.detail or "not yet considered", None, eta)
         return JobView(job, job.reason, job.detail, None)
+
+    def expected_starts(self, include: Sequence[str] = ()) -> Projection:
+        """The expected starts of the first pending jobs and ``include``: the engine's last
+        projection while it is fresh (``eta_refresh_s``), else a new one, projected outside
+        the engine's lock so that no step waits for it."""
+        limit, max_age = ETA_JOBS, ETA_REFRESH_S
+        with self._projection_lock:
+            with self._locked():
+                engine = self.engine
+                cached = engine.projection
+                if (cached is not None and self.clock.now() - cached.at <= max_age
+                        and all(j in cached.etas or j not in engine.queue for j in include)):
+                    return cached
+                inputs = engine.projection_inputs(limit, include)
+            projection = project(*inputs, limit=len(inputs[1]))
+            projection.limit = limit
+            engine.projection = projection
+            return projection
 
     def get_job(self, job_id: str, tenant: str | None = None) -> JobView:
         job = self.engine.jobs.get(job_id) or self.store.get_job(job_id)
@@ -394,8 +426,11 @@ class Service:
                   after_seq: int | None, limit: int) -> list[JobView]:
         jobs = self.store.list_jobs(tenant=tenant, states=states, kinds=kinds, after_seq=after_seq,
                                     limit=limit)
+        queue = self.engine.queue
+        waiting = [j.id for j in jobs if j.id in queue]
+        projection = self.expected_starts(waiting) if waiting else None
         with self._locked():
-            return [self._view(j) for j in jobs]
+            return [self._view(j, projection) for j in jobs]
 
     def cancel(self, actor: str, job_id: str, tenant: str | None = None) -> JobView:
         self.get_job(job_id, tenant)  # 404 for another tenant's job

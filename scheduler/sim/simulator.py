@@ -303,9 +303,9 @@ class Simulation:
         t = self.clock.now()
         if self._checkpoints:
             self._report_checkpoints(t)
-        if self._eta_new:
-            self._project()
         decision = self.engine.step()
+        if self._eta_new:
+            self._project(decision)
         self._last_step = t
         self._restep = bool(decision.admits or decision.preempts)
         if self._restep and self.tick_s == 0:
@@ -337,12 +337,21 @@ class Simulation:
             engine.checkpoint(job_id, at)
             heapq.heappush(heap, (at + every, job_id, started))
 
-    def _project(self) -> None:
-        """Record the expected start of the jobs submitted since the last step."""
+    def _project(self, decision: Decision) -> None:
+        """Record the expected start of the jobs submitted since the last step.
+
+        The projection's first cycle is the step just taken: a job it admitted, or preempted
+        for, is expected now; the others are projected from the state the step left (as the
+        projection would go on), which spares a projection wherever all new jobs started."""
         began = time.perf_counter()
-        engine = self.engine
-        new = [j for j in self._eta_new if j in engine.queue]
+        engine, now = self.engine, self.clock.now()
+        new = self._eta_new
         self._eta_new = []
+        starting = {a.job_id for a in decision.admits} | {p.for_job for p in decision.preempts}
+        for job_id in new:
+            if job_id in starting:
+                self.recorder.predicted(job_id, now)
+        new = [j for j in new if j in engine.queue and j not in starting]
         if new:
             projection = project(*engine.projection_inputs(self.eta_limit, new), limit=self.eta_limit + len(new),
                                  only=new, grow=self.eta_grow)
