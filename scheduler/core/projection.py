@@ -106,13 +106,14 @@ def _run(snapshot: Snapshot, queue: PendingQueue, policy: Policy, now: float, ou
     # the running jobs as the projection sees them: when each is expected to be gone
     running: dict[str, Allocation] = {}
     ends: list[tuple[float, str]] = []
-    for a in snapshot.running:
-        running[a.id] = a
-        end = _end_of(a, now)
+    for held in snapshot.running:
+        running[held.id] = held
+        end = _end_of(held, now)
         if end is not None:
-            ends.append((end, a.id))
+            ends.append((end, held.id))
     heapq.heapify(ends)
-    changes = snapshot.running_changes if snapshot.memo is not None else None
+    first_changes = snapshot.running_changes if snapshot.memo is not None else None
+    changes: dict[str, Allocation | None] = {}
     etas = out.etas
     t, end_of_projection = now, now + horizon_s
 
@@ -124,7 +125,7 @@ def _run(snapshot: Snapshot, queue: PendingQueue, policy: Policy, now: float, ou
 
     for cycle in range(max_cycles):
         snap = Snapshot(snapshot.center, snapshot.tenants, list(running.values()), snapshot.usage_history,
-                        memo=memo, running_changes=changes)
+                        memo=memo, running_changes=first_changes if cycle == 0 else changes)
         decision = schedule(snap, queue, policy, t)
         out.cycles = cycle + 1
         changes = {}
