@@ -251,6 +251,12 @@ class JobOut(Response):
     ran_s: float
 
 
+class CheckpointOut(Response):
+    job: str
+    #: when the checkpoint was taken, as recorded (never later than now)
+    checkpointed_at: str
+
+
 class JobList(Response):
     items: list[JobOut]
     #: Pass as ``continue`` for the next page; null on the last page.

@@ -13,6 +13,7 @@ STATUS = {
     "unknown-accelerator": 422,
     "duplicate-job": 409,
     "job-not-found": 404,
+    "job-not-running": 409,
     "node-not-found": 404,
     "token-not-found": 404,
     "invalid-quota": 422,

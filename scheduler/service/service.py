@@ -10,6 +10,7 @@ at most every ``min_step_gap_s`` and at least every ``step_interval_s``.
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from collections import deque
@@ -25,6 +26,7 @@ from scheduler.core.projection import Eta, Projection, project
 from scheduler.domain import JobRecord, JobSpec, JobState, NodeState, Quota, QuotaError, Tenant
 from scheduler.engine import Clock, Engine, EngineError, Executor
 from scheduler.engine.estimates import estimator_for
+from scheduler.service import jobtoken
 from scheduler.service import tokens as tok
 from scheduler.service.errors import ServiceError
 from scheduler.service.ledger import LedgerLine, ledger
@@ -105,6 +107,10 @@ class Service:
         self._unrecorded: list[str] = []
         #: one projection of expected starts at a time, outside ``lock`` (see ``expected_starts``)
         self._projection_lock = threading.Lock()
+        #: signs each running job's own credential (``jobtoken``); new with each process
+        self._job_secret = secrets.token_bytes(32)
+        if hasattr(executor, "job_credentials"):  # the executor puts it in the job's environment
+            executor.job_credentials = self.job_env
 
     # -- life ---------------------------------------------------------------------------
 
@@ -444,6 +450,35 @@ class Service:
                     self.store.audit(actor, "job.cancel", job_id, {})
         self.kick()
         return self.get_job(job_id, tenant)
+
+    def job_env(self, job: JobRecord) -> dict[str, str]:
+        """What a starting job's environment gets to report its checkpoints."""
+        stamp = job.admitted_at if job.admitted_at is not None else job.submitted_at
+        env = {"AICC_JOB_TOKEN": jobtoken.mint(self._job_secret, job.id, stamp)}
+        host = self.settings.host if self.settings.host not in ("0.0.0.0", "::") else "127.0.0.1"
+        env["AICC_URL"] = f"http://{host}:{self.settings.port}"
+        return env
+
+    def job_of_credential(self, token: str) -> str | None:
+        """The job a job credential is for, if it is good and its attempt still runs."""
+        found = jobtoken.read(self._job_secret, token)
+        if found is None:
+            return None
+        job = self.engine.jobs.get(found[0])
+        if job is None or not job.state.holds_devices or not jobtoken.same_attempt(job.admitted_at, found[1]):
+            return None
+        return job.id
+
+    def checkpoint(self, job_id: str, tenant: str | None = None, at: float | None = None) -> float:
+        """The job (its credential, or its tenant) reports a checkpoint: the work before it
+        survives a preemption, so the scheduler prefers other victims. Returns its time."""
+        self.get_job(job_id, tenant)  # 404 for another tenant's job
+        with self._locked():
+            now = self.clock.now()
+            when = now if at is None else min(at, now)
+            if not self.engine.checkpoint(job_id, when):
+                raise ServiceError("job-not-running", f"job {job_id!r} holds no devices: nothing to checkpoint")
+        return when
 
     def logs(self, job_id: str, tenant: str | None = None) -> str:
         job = self.get_job(job_id, tenant).job

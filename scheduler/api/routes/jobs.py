@@ -13,13 +13,13 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from scheduler.api import auth, views
-from scheduler.api.auth import Caller, Svc
+from scheduler.api.auth import Caller, Svc, principal
 from scheduler.api.errors import Problem
-from scheduler.api.models import JobEventList, JobList, JobOut, JobSubmit, LogsOut
+from scheduler.api.models import CheckpointOut, JobEventList, JobList, JobOut, JobSubmit, LogsOut
 from scheduler.api.params import KINDS, STATES, ContinueQ, KindQ, LimitQ, StateQ
 from scheduler.api.responses import Json, ok, problems
 from scheduler.domain import JobSpec, Resources
-from scheduler.service import Service, ServiceError
+from scheduler.service import Service, ServiceError, jobtoken
 
 router = APIRouter(tags=["jobs"])
 
@@ -130,6 +130,26 @@ def get(job_id: str, caller: Caller, svc: Svc) -> Response:
              summary="Cancel a job (a no-op on a finished one)")
 def cancel(job_id: str, caller: Caller, svc: Svc) -> Response:
     return Json(views.job(svc.cancel(caller.name, job_id, caller.tenant)))
+
+
+@router.post("/v1/jobs/{job_id}/checkpoint", responses={**ok(CheckpointOut), **problems(401, 404, 409)},
+             summary="Report a checkpoint of a running job: it becomes a cheaper preemption victim",
+             description="Authorized by the job's own credential (AICC_JOB_TOKEN in its environment, "
+                         "valid while this attempt runs) or by its tenant's token. The work before the "
+                         "checkpoint survives a preemption, so the scheduler prefers victims that lose less.")
+async def checkpoint(job_id: str, request: Request, svc: Svc) -> Response:
+    header = request.headers.get("authorization") or ""
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() == "bearer" and token.startswith(jobtoken.PREFIX):
+        if svc.job_of_credential(token) != job_id:
+            raise Problem(401, "unauthorized", "the job credential is not valid for this job (or its "
+                          "attempt ended)", headers={"WWW-Authenticate": "Bearer"})
+        tenant: str | None = None
+    else:
+        tenant = (await principal(request)).tenant
+    at = svc.checkpoint(job_id, tenant)
+    return Json({"job": job_id, "checkpointed_at": views.rfc3339(at)})
 
 
 @router.get("/v1/jobs/{job_id}/events", responses={**ok(JobEventList), **problems(401, 404)},
