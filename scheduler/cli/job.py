@@ -54,6 +54,10 @@ def register(app: typer.Typer) -> None:
     j.command("list", help="The queue, as squeue shows it: live jobs by default (--all for finished ones "
               "too), with the nodes of running jobs or the REASON a pending one waits.\n\n"
               "Example: aicc job list --tenant finance --state pending")(api_command(list_))
+    j.command("queue", help="A tenant's queue in order (the admin: each tenant's), as squeue --start "
+              "shows it: every pending job's place, when it is expected to start (ETA) and how that "
+              "was found (reservation, projection, or unknown: aicc job get says why).\n\n"
+              "Example: aicc job queue --tenant finance")(api_command(queue))
     j.command("get", help="Show a job: state, placement, why it waits, queue position, times.\n\n"
               "Example: aicc job get j42 -o yaml")(api_command(get))
     j.command("cancel", help="Cancel jobs (your own; the admin: any). Finished jobs stay as they are.\n\n"
@@ -148,6 +152,17 @@ def list_(client: Client,
         states = list(LIVE)
     items = list(client.jobs(tenant=tenant, state=states or None, kind=kind or None))
     show(dump_items(items), output, lambda: queue_table(items))
+
+
+def queue(client: Client,
+          tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant's queue (admin).")] = None,
+          output: Output = Format.TABLE) -> None:
+    items = sorted(client.jobs(tenant=tenant, state=["pending"]),
+                   key=lambda j: (j.tenant, j.queue_position or 1 << 30, j.submitted_at))
+    rows = [[j.tenant, j.queue_position or "-", j.id, j.name, j.devices, age(j.submitted_at), eta(j) or "?",
+             j.expected_start_how or "-", j.reason] for j in items]
+    show(dump_items(items), output, lambda: table(
+        ["TENANT", "POS", "ID", "NAME", "DEVICES", "WAITED", "ETA", "HOW", "REASON"], rows))
 
 
 def job_text(j: JobOut) -> str:

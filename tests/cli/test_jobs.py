@@ -66,6 +66,11 @@ def test_submit_list_get_as_a_queue(cli: Cli, admin: Client, new_tenant: NewTena
     assert "Expected start:    unknown (?; unknown: held by quota (QuotaExhausted: limit)" in text
     assert "Resources:         4 x 8 a800, 8 cpus, 64Gi memory per worker" in text
     assert "Ran:" not in text  # it never ran
+    # the tenant's queue in order, with when each job is expected to start and how that was found
+    rows = cli.ok("job", "queue", token=token).stdout.splitlines()
+    assert rows[0].split() == ["TENANT", "POS", "ID", "NAME", "DEVICES", "WAITED", "ETA", "HOW", "REASON"]
+    assert [r.split()[:3] for r in rows[1:]] == [[name, "1", big["id"]]]
+    assert rows[1].split()[-3:] == ["?", "unknown", "QuotaExhausted"]
 
 
 def test_list_hides_finished_jobs_unless_asked(cli: Cli, new_tenant: NewTenant, tmp_path: Path) -> None:
