@@ -257,6 +257,14 @@ class CheckpointOut(Response):
     checkpointed_at: str
 
 
+class StopNoticeOut(Response):
+    job: str
+    #: it is being preempted: checkpoint now (SIGTERM follows at stop_at, or at once without a notice)
+    stop_requested: bool
+    stop_at: str | None
+    checkpointed_at: str | None
+
+
 class JobList(Response):
     items: list[JobOut]
     #: Pass as ``continue`` for the next page; null on the last page.

@@ -35,6 +35,10 @@ def serve(
     log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")] = "info",
     metrics: Annotated[bool, typer.Option("--metrics/--no-metrics",
                                           help="Serve Prometheus metrics at /metrics.")] = True,
+    preemption_notice: Annotated[float, typer.Option(
+        "--preemption-notice", min=0, envvar="AICC_PREEMPTION_NOTICE_S",
+        help="Seconds a preemption victim is told (GET /v1/jobs/{id}/checkpoint) before SIGTERM, "
+             "to checkpoint first (0: none).")] = 0.0,
 ) -> None:
     try:
         import uvicorn
@@ -45,7 +49,8 @@ def serve(
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     token = os.environ.get("AICC_ADMIN_TOKEN") or None
     fields: dict[str, object] = {"host": host, "port": port, "db_url": db, "center_file": center,
-                                 "executor": executor, "admin_token": token}
+                                 "executor": executor, "admin_token": token,
+                                 "preemption_notice_s": preemption_notice}
     if data_dir is not None:
         fields["data_dir"] = data_dir
     settings = Settings.model_validate(fields)

@@ -40,8 +40,9 @@ class Quotas:
 
     def want(self, queued_devices: Mapping[str, int]) -> None:
         """What the tenants' waiting jobs ask for, in devices, at the start of the cycle."""
-        if self.policy.lend_wanted_guarantee or not self.policy.quotas:
-            return
+        policy = self.policy
+        if policy.lend_wanted_guarantee or not policy.quotas or policy.restart_cost_s <= 0:
+            return  # (while restarts are free, a borrower reclaimed loses nothing: lend it)
         cheapest = min(self.state.type_gflops, default=0)
         self.wanted = {t: n * cheapest for t, n in queued_devices.items()}
 

@@ -107,6 +107,7 @@ class Engine:
         journal: list[str] | None = None,
         estimator: RuntimeEstimator | None = None,
         observers: Sequence[EngineObserver] = (),
+        preemption_notice_s: float = 0.0,
     ) -> None:
         self.store = store
         self.estimator = estimator
@@ -143,6 +144,10 @@ class Engine:
         self.last_step_at: float | None = None
         #: the last projection of expected starts (``expected_starts``), kept off the step
         self.projection: Projection | None = None
+        #: a victim of the scheduler is told first (its state is preempted: ``stop_notice``)
+        #: and stopped this much later, so that it can checkpoint before SIGTERM
+        self.preemption_notice_s = preemption_notice_s
+        self._noticed: dict[str, float] = {}  # job -> when it is to be stopped
         self.steps = 0
         self.decision_seconds = 0.0  # spent in the core's decision, over all steps (the rest is the engine's)
         self._waiting: dict[str, tuple[str, str, int]] | None = None
@@ -336,7 +341,10 @@ class Engine:
         for job in admitted:  # ... then act
             self.executor.start(job, self._grace(job.spec))
         for job in preempted:
-            self.executor.stop(job.id, self._grace(job.spec))
+            if self.preemption_notice_s > 0:
+                self._noticed[job.id] = now + self.preemption_notice_s
+            else:
+                self.executor.stop(job.id, self._grace(job.spec))
         self.last_decision = decision
         self.last_step_at = now
         self.steps += 1
@@ -349,6 +357,21 @@ class Engine:
         for o in self.observers:
             o.stepped(decision, seconds, now)
         return decision
+
+    def stop_notice(self, job_id: str) -> float | None:
+        """When a preempted job that was given notice is to be stopped (None: not noticed)."""
+        return self._noticed.get(job_id)
+
+    def stop_noticed(self) -> None:
+        """Stop the noticed victims whose notice is over (or that are no longer preempted)."""
+        now = self.clock.now()
+        for job_id, due in sorted(self._noticed.items(), key=lambda e: (e[1], e[0])):
+            job = self.jobs.get(job_id)
+            if job is None or job.state is not JobState.PREEMPTED:
+                del self._noticed[job_id]
+            elif due <= now:
+                del self._noticed[job_id]
+                self.executor.stop(job_id, self._grace(job.spec))
 
     def _notify(self, changes: Sequence[tuple[JobRecord, JobRecord]]) -> None:
         for o in self.observers:
@@ -396,6 +419,8 @@ class Engine:
         The executor gives each event once: if the store cannot record them (the
         database is down), they are kept and applied first by the next sync.
         """
+        if self._noticed:
+            self.stop_noticed()
         events = [*self._unrecorded, *self.executor.poll()]
         self._unrecorded = []
         try:

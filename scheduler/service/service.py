@@ -84,7 +84,8 @@ class Service:
         self._bootstrap_tenants()
         # Attached to a Ray cluster, the center is Ray's nodes as the executor found them.
         center = getattr(executor, "center", None) or config.center
-        self.engine = Engine(center, store, executor, clock, self.policy, estimator=estimator_for(self.policy))
+        self.engine = Engine(center, store, executor, clock, self.policy, estimator=estimator_for(self.policy),
+                             preemption_notice_s=settings.preemption_notice_s)
         self._tokens: dict[str, TokenInfo] = {t.id: t for t in store.tokens()}
         self._admin_digest = (tok.digest(settings.admin_token.get_secret_value())
                               if settings.admin_token is not None else None)
@@ -479,6 +480,15 @@ class Service:
             if not self.engine.checkpoint(job_id, when):
                 raise ServiceError("job-not-running", f"job {job_id!r} holds no devices: nothing to checkpoint")
         return when
+
+    def stop_requested(self, job_id: str, tenant: str | None = None) -> tuple[bool, float | None, float | None]:
+        """Whether the job is being preempted, when it is to be stopped (with a notice), and its
+        last checkpoint: a job polls this to checkpoint before SIGTERM."""
+        job = self.get_job(job_id, tenant).job
+        with self._locked():
+            alloc = self.engine.holding.get(job_id)
+            return (job.state is JobState.PREEMPTED, self.engine.stop_notice(job_id),
+                    alloc.checkpointed_at if alloc is not None else None)
 
     def logs(self, job_id: str, tenant: str | None = None) -> str:
         job = self.get_job(job_id, tenant).job

@@ -273,6 +273,9 @@ def test_a_running_job_reports_checkpoints_with_its_own_credential(client: TestC
     assert r.status_code == 200, r.text
     assert r.json()["job"] == job["id"] and r.json()["checkpointed_at"].endswith("Z")
     assert service.engine.holding[job["id"]].checkpointed_at is not None
+    notice = client.get(f"/v1/jobs/{job['id']}/checkpoint", headers=auth(env["AICC_JOB_TOKEN"])).json()
+    assert notice["stop_requested"] is False and notice["stop_at"] is None  # not being preempted
+    assert notice["checkpointed_at"] == r.json()["checkpointed_at"]
     assert client.post(f"/v1/jobs/{job['id']}/checkpoint", headers=acme).status_code == 200  # its tenant may
     assert client.post(f"/v1/jobs/{job['id']}/checkpoint", headers=beta).status_code == 404  # others may not
     forged = env["AICC_JOB_TOKEN"][:-4] + "0000"

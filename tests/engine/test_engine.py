@@ -262,3 +262,27 @@ def test_a_checkpoint_makes_a_running_job_the_cheaper_victim() -> None:
     engine.submit(job("a"))
     d = engine.step()
     assert [p.job_id for p in d.preempts] == [b[0]]  # not the most recent: it lost least since its checkpoint
+
+
+def test_a_victim_given_notice_is_stopped_only_when_the_notice_is_over() -> None:
+    c, tenants = center(("p", "gpu", 1, 2), tenants=TENANTS)
+    clock = ManualClock(0.0)
+    store = MemoryStore(tenants)
+    ex = RecordingExecutor(clock, store)
+    engine = Engine(c, store, ex, clock, Policy(min_runtime_s=0.0), preemption_notice_s=60.0)
+    b = [engine.submit(job("b", runtime=10_000)).id for _ in range(4)]
+    engine.step()
+    clock.advance_to(1.0)
+    engine.sync()
+    engine.submit(job("a"))
+    [victim] = [p.job_id for p in engine.step().preempts]
+    assert victim in b and engine.jobs[victim].state is JobState.PREEMPTED
+    assert engine.stop_notice(victim) == 61.0
+    clock.advance_to(30.0)
+    engine.sync()
+    assert engine.jobs[victim].state is JobState.PREEMPTED and ex.next_event_at() == 10_000.0  # not stopped yet
+    clock.advance_to(61.0)
+    engine.sync()  # the notice is over: stopped now
+    clock.advance_to(ex.next_event_at() or 61.0)
+    engine.sync()
+    assert engine.jobs[victim].state is JobState.PENDING and engine.stop_notice(victim) is None
