@@ -18,9 +18,9 @@ import orjson
 
 from scheduler.api.params import DATE_PATTERN, DATE_TIME_PATTERN, EPOCH_PATTERN
 from scheduler.domain import Center, Tenant
+from scheduler.domain.errors import Invalid, Malformed
 from scheduler.domain.units import GFLOPS_PER_PFLOPS, format_compute, format_memory
 from scheduler.service import JobView
-from scheduler.service.errors import ServiceError
 from scheduler.store import TokenInfo
 
 
@@ -41,7 +41,7 @@ def parse_time(value: str | None, default: float, what: str = "time") -> float:
         try:
             dt = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
         except ValueError:
-            raise ServiceError("validation", f"{what}: {value!r} is not a valid date or time") from None
+            raise Invalid("validation", f"{what}: {value!r} is not a valid date or time") from None
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=UTC)
         try:
@@ -49,7 +49,7 @@ def parse_time(value: str | None, default: float, what: str = "time") -> float:
         except (OverflowError, ValueError):  # before year 1 or after 9999 once the offset applies
             t = _MIN_TIME if dt.year < 1970 else _MAX_TIME
     else:
-        raise ServiceError("validation", f"{what}: cannot read time {value[:64]!r}: expected RFC 3339, "
+        raise Invalid("validation", f"{what}: cannot read time {value[:64]!r}: expected RFC 3339, "
                            "e.g. 2026-01-31T00:00:00Z, a date 2026-01-31, or epoch seconds")
     return min(max(t, _MIN_TIME), _MAX_TIME)
 
@@ -202,9 +202,9 @@ def decode_continue(token: str | None, query: str) -> int | None:
         data = orjson.loads(base64.urlsafe_b64decode(token + pad))
         after, q = int(data["a"]), str(data["q"])
     except Exception:
-        raise ServiceError("invalid-continue", "the continue token is not one this API gave") from None
+        raise Malformed("invalid-continue", "the continue token is not one this API gave") from None
     if q != query:
-        raise ServiceError("invalid-continue", "the continue token belongs to a query with other filters")
+        raise Malformed("invalid-continue", "the continue token belongs to a query with other filters")
     return after
 
 

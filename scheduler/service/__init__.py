@@ -3,7 +3,6 @@
 from collections.abc import Callable
 
 from scheduler.engine import Executor
-from scheduler.service.errors import ServiceError
 from scheduler.service.executors import ExecutorUnavailable, make_executor
 from scheduler.service.service import JobView, QuotaChange, Service
 from scheduler.service.settings import Settings
@@ -13,7 +12,6 @@ __all__ = [
     "JobView",
     "QuotaChange",
     "Service",
-    "ServiceError",
     "Settings",
     "build_service",
     "make_executor",

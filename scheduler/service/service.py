@@ -21,11 +21,11 @@ from typing import Any
 
 from scheduler.centerfile import CenterConfig
 from scheduler.core import Policy
-from scheduler.domain import JobRecord, JobSpec, JobState, NodeState, Quota, QuotaError, Tenant
-from scheduler.engine import Clock, Engine, EngineError, Executor
+from scheduler.domain import JobRecord, JobSpec, JobState, NodeState, Quota, Tenant
+from scheduler.domain.errors import Conflict, Invalid, NotFound
+from scheduler.engine import Clock, Engine, Executor
 from scheduler.engine.estimates import estimator_for
 from scheduler.service import tokens as tok
-from scheduler.service.errors import ServiceError
 from scheduler.service.ledger import LedgerLine, ledger
 from scheduler.service.settings import Settings
 from scheduler.service.whatif import WhatIf, what_if
@@ -262,7 +262,7 @@ class Service:
     def issue_token(self, actor: str, tenant: str | None, name: str) -> tuple[TokenInfo, str]:
         with self._locked():
             if tenant is not None and tenant not in self.engine.tenants:
-                raise ServiceError("tenant-not-found", f"tenant {tenant!r} not found")
+                raise NotFound("tenant-not-found", f"tenant {tenant!r} not found")
             token_id, token = tok.new_token()
             info = TokenInfo(token_id, tenant, name, tok.digest(token), self.clock.now(), actor, None)
             self.store.add_token(info)
@@ -277,7 +277,7 @@ class Service:
         with self._locked():
             info = self._tokens.get(token_id)
             if info is None or (tenant is not None and info.tenant != tenant):
-                raise ServiceError("token-not-found", f"token {token_id!r} not found")
+                raise NotFound("token-not-found", f"token {token_id!r} not found")
             if info.revoked_at is None:
                 self.store.revoke_token(token_id)
                 info = replace(info, revoked_at=self.clock.now())
@@ -302,14 +302,11 @@ class Service:
                 if hit is not None:
                     job, sha, future = hit
                     if sha != request_sha256:
-                        raise ServiceError("idempotency-key-reused",
+                        raise Invalid("idempotency-key-reused",
                                            "this Idempotency-Key was used with another request body")
                     return self.engine.jobs.get(job.id, job), future, False
             self._check_accelerator_types(spec)
-            try:
-                job = self.engine.prepare_submit(spec)
-            except EngineError as exc:
-                raise ServiceError(exc.code, str(exc)) from None
+            job = self.engine.prepare_submit(spec)
             future = self.store.add_job_deferred(job, idempotency_key, request_sha256)
             self._inbox.append(job)
             self._submits += 1
@@ -328,7 +325,7 @@ class Service:
         catalog = self.engine.center.accelerators
         unknown = [t for t in spec.resources.accelerator_types if t not in catalog]
         if unknown:
-            raise ServiceError("unknown-accelerator",
+            raise Invalid("unknown-accelerator",
                                f"accelerator type {', '.join(map(repr, unknown))} is not one of this "
                                f"center's: {', '.join(catalog)}")
 
@@ -387,7 +384,7 @@ class Service:
     def get_job(self, job_id: str, tenant: str | None = None) -> JobView:
         job = self.engine.jobs.get(job_id) or self.store.get_job(job_id)
         if job is None or (tenant is not None and job.spec.tenant != tenant):
-            raise ServiceError("job-not-found", f"job {job_id!r} not found")
+            raise NotFound("job-not-found", f"job {job_id!r} not found")
         return self.view(job)
 
     def list_jobs(self, *, tenant: str | None, states: Sequence[str], kinds: Sequence[str],
@@ -401,10 +398,7 @@ class Service:
         self.get_job(job_id, tenant)  # 404 for another tenant's job
         with self._locked():
             if job_id in self.engine.jobs:
-                try:
-                    self.engine.cancel(job_id)
-                except EngineError as exc:
-                    raise ServiceError(exc.code, str(exc)) from None
+                self.engine.cancel(job_id)
                 if tenant is None:
                     self.store.audit(actor, "job.cancel", job_id, {})
         self.kick()
@@ -434,7 +428,7 @@ class Service:
     def tenant(self, name: str) -> Tenant:
         t = self.engine.tenants.get(name)
         if t is None:
-            raise ServiceError("tenant-not-found", f"tenant {name!r} not found")
+            raise NotFound("tenant-not-found", f"tenant {name!r} not found")
         return t
 
     def live_job_counts(self) -> dict[str, dict[str, int]]:
@@ -450,7 +444,7 @@ class Service:
     def create_tenant(self, actor: str, tenant: Tenant, *, allow_overcommit: bool = False) -> Tenant:
         with self._locked():
             if tenant.name in self.engine.tenants:
-                raise ServiceError("tenant-exists", f"tenant {tenant.name!r} exists")
+                raise Conflict("tenant-exists", f"tenant {tenant.name!r} exists")
             self._check_caps(tenant.quota)
             self._check_capacity({**self.engine.tenants, tenant.name: tenant}, allow_overcommit)
             with self.store.acting_as(actor), self._submit_lock:
@@ -477,8 +471,8 @@ class Service:
             try:
                 with self.store.acting_as(actor), self._submit_lock:
                     cancelled = self.engine.delete_tenant(name, force=force)
-            except EngineError as exc:
-                raise ServiceError(exc.code, f"{exc}; delete with force to cancel them") from None
+            except Conflict as exc:
+                raise Conflict(exc.code, f"{exc}; delete with force to cancel them") from None
             for token_id, info in list(self._tokens.items()):
                 if info.tenant == name and info.revoked_at is None:
                     self._tokens[token_id] = replace(info, revoked_at=self.clock.now())
@@ -494,20 +488,17 @@ class Service:
         q = t.quota
         lending = None if c.clear_lending_limit else (
             c.lending_limit if c.lending_limit is not None else q.lending_limit)
-        try:
-            quota = Quota(c.guaranteed if c.guaranteed is not None else q.guaranteed,
-                          c.limit if c.limit is not None else max(q.limit, c.guaranteed or 0),
-                          lending, dict(c.caps) if c.caps is not None else dict(q.caps))
-            grace = None if c.clear_grace_period else (
-                c.grace_period_s if c.grace_period_s is not None else t.grace_period_s)
-            return Tenant(t.name, quota, c.weight if c.weight is not None else t.weight, grace)
-        except QuotaError as exc:
-            raise ServiceError("invalid-quota", str(exc)) from None
+        quota = Quota(c.guaranteed if c.guaranteed is not None else q.guaranteed,  # QuotaError: Invalid
+                      c.limit if c.limit is not None else max(q.limit, c.guaranteed or 0),
+                      lending, dict(c.caps) if c.caps is not None else dict(q.caps))
+        grace = None if c.clear_grace_period else (
+            c.grace_period_s if c.grace_period_s is not None else t.grace_period_s)
+        return Tenant(t.name, quota, c.weight if c.weight is not None else t.weight, grace)
 
     def _check_caps(self, quota: Quota) -> None:
         for accel in quota.caps:
             if accel not in self.config.center.accelerators:
-                raise ServiceError("invalid-quota", f"caps.{accel}: unknown accelerator type")
+                raise Invalid("invalid-quota", f"caps.{accel}: unknown accelerator type")
 
     def _check_capacity(self, tenants: Mapping[str, Tenant], allow_overcommit: bool) -> None:
         total = sum(t.quota.guaranteed for t in tenants.values())
@@ -515,7 +506,7 @@ class Service:
         if total > capacity and not allow_overcommit:
             from scheduler.domain.units import format_compute
 
-            raise ServiceError("overcommitted",
+            raise Invalid("overcommitted",
                                f"guarantees would sum to {format_compute(total)}, beyond the center's "
                                f"capacity of {format_compute(capacity)} (set allow_overcommit to accept)")
 
@@ -548,10 +539,7 @@ class Service:
 
     def set_node_state(self, actor: str, name: str, state: NodeState) -> None:
         with self._locked():
-            try:
-                self.engine.set_node_state(name, state)
-            except EngineError as exc:
-                raise ServiceError(exc.code, str(exc)) from None
+            self.engine.set_node_state(name, state)
             self.store.audit(actor, f"node.{'cordon' if state is NodeState.CORDONED else 'uncordon'}",
                              name, {"state": state.value})
         self.kick()
@@ -559,14 +547,11 @@ class Service:
     def drain(self, actor: str, name: str, *, preempt: bool) -> tuple[list[str], list[str]]:
         """Cordon and, with ``preempt``, stop what runs there. Returns (stopped, still running)."""
         with self._locked():
-            try:
-                if preempt:
-                    stopped = self.engine.drain(name)
-                else:
-                    self.engine.set_node_state(name, NodeState.CORDONED)
-                    stopped = []
-            except EngineError as exc:
-                raise ServiceError(exc.code, str(exc)) from None
+            if preempt:
+                stopped = self.engine.drain(name)
+            else:
+                self.engine.set_node_state(name, NodeState.CORDONED)
+                stopped = []
             left = [j.id for j in self.engine.jobs_on_node(name) if j.id not in stopped]
             self.store.audit(actor, "node.drain", name, {"preempt": preempt, "stopped": stopped})
         self.kick()

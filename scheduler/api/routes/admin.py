@@ -24,8 +24,9 @@ from scheduler.api.params import AuditLimitQ, ContinueQ, KindQ, LimitQ, NodeStat
 from scheduler.api.responses import Json, ok, problems
 from scheduler.api.routes.jobs import list_jobs
 from scheduler.domain import NodeState
+from scheduler.domain.errors import NotFound
 from scheduler.domain.units import format_memory
-from scheduler.service import QuotaChange, ServiceError
+from scheduler.service import QuotaChange
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
@@ -53,7 +54,7 @@ def nodes(_: Admin, svc: Svc,
 
 def _known(svc: Svc, name: str) -> None:
     if not svc.engine.center.has_node(name):
-        raise ServiceError("node-not-found", f"node {name!r} not found")
+        raise NotFound("node-not-found", f"node {name!r} not found")
 
 
 @router.get("/nodes/{name}", responses={**ok(NodeOut), **problems(401, 403, 404)}, summary="A node")

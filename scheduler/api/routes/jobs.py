@@ -14,12 +14,13 @@ from starlette.responses import Response
 
 from scheduler.api import auth, views
 from scheduler.api.auth import Caller, Svc
-from scheduler.api.errors import Problem
+from scheduler.api.errors import BadRequest
 from scheduler.api.models import JobEventList, JobList, JobOut, JobSubmit, LogsOut
 from scheduler.api.params import KINDS, STATES, ContinueQ, KindQ, LimitQ, StateQ
 from scheduler.api.responses import Json, ok, problems
 from scheduler.domain import JobSpec, Resources
-from scheduler.service import Service, ServiceError
+from scheduler.domain.errors import Unavailable
+from scheduler.service import Service
 
 router = APIRouter(tags=["jobs"])
 
@@ -57,7 +58,7 @@ async def submit(request: Request) -> Response:
     svc: Service = request.app.state.service
     idempotency_key = request.headers.get("idempotency-key")
     if idempotency_key is not None and not 0 < len(idempotency_key) <= 255:
-        raise Problem(422, "validation", "Idempotency-Key: 1 to 255 characters")
+        raise BadRequest("Idempotency-Key: 1 to 255 characters")
     try:
         body = JobSubmit.model_validate_json(await request.body())
     except ValidationError as exc:
@@ -69,7 +70,7 @@ async def submit(request: Request) -> Response:
     try:
         await request.app.state.commits.wait(future)
     except Exception:
-        raise ServiceError("store-unavailable", "the job could not be recorded; try again") from None
+        raise Unavailable("store-unavailable", "the job could not be recorded; try again") from None
     view = svc.quick_view(job)
     return Json(views.job(view), status_code=201 if created else 200,
                 headers={"Location": f"/v1/jobs/{job.id}"})
@@ -83,12 +84,12 @@ def _filters(values: list[str] | None, allowed: list[str], what: str) -> list[st
         if not v:
             continue
         if len(v) > 256:
-            raise Problem(422, "validation", f"{what}: at most 256 characters",
+            raise BadRequest(f"{what}: at most 256 characters",
                           [{"loc": ["query", what], "msg": "too long", "type": "string_too_long"}])
         for part in v.split(","):
             if part.lower() not in allowed:
                 msg = f"{part[:64]!r} is not one of {', '.join(allowed)}"
-                raise Problem(422, "validation", f"{what}: {msg}",
+                raise BadRequest(f"{what}: {msg}",
                               [{"loc": ["query", what], "msg": msg, "type": "enum"}])
             out.append(part.lower())
     return sorted(set(out))
@@ -99,7 +100,7 @@ def list_jobs(svc: Svc, tenant: str | None, state: list[str] | None, kind: list[
     states = _filters(state, STATES, "state")
     kinds = _filters(kind, KINDS, "kind")
     if limit > svc.settings.max_page:
-        raise Problem(422, "validation", f"limit: at most {svc.settings.max_page}",
+        raise BadRequest(f"limit: at most {svc.settings.max_page}",
                       [{"loc": ["query", "limit"], "msg": f"at most {svc.settings.max_page}",
                         "type": "less_than_equal"}])
     query = f"{tenant or '*'}|{','.join(states)}|{','.join(kinds)}"
