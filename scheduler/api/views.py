@@ -20,8 +20,7 @@ from scheduler.api.params import DATE_PATTERN, DATE_TIME_PATTERN, EPOCH_PATTERN
 from scheduler.domain import Center, Tenant
 from scheduler.domain.errors import Invalid, Malformed
 from scheduler.domain.units import GFLOPS_PER_PFLOPS, format_compute, format_memory
-from scheduler.service import JobView
-from scheduler.store import TokenInfo
+from scheduler.service import JobView, TokenInfo
 
 
 def rfc3339(t: float | None) -> str | None:

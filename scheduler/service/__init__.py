@@ -6,6 +6,7 @@ from scheduler.engine import Executor
 from scheduler.service.executors import ExecutorUnavailable, make_executor
 from scheduler.service.service import JobView, QuotaChange, Service
 from scheduler.service.settings import Settings
+from scheduler.store import TokenInfo  # what the service hands out of a token
 
 __all__ = [
     "ExecutorUnavailable",
@@ -13,6 +14,7 @@ __all__ = [
     "QuotaChange",
     "Service",
     "Settings",
+    "TokenInfo",
     "build_service",
     "make_executor",
 ]

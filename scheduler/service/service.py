@@ -21,15 +21,25 @@ from typing import Any
 
 from scheduler.centerfile import CenterConfig
 from scheduler.core import Policy
-from scheduler.domain import JobRecord, JobSpec, JobState, NodeState, Quota, Tenant
+from scheduler.domain import Center, JobRecord, JobSpec, JobState, Node, NodeState, Quota, Tenant
 from scheduler.domain.errors import Conflict, Invalid, NotFound
 from scheduler.engine import Clock, Engine, Executor
 from scheduler.engine.estimates import estimator_for
+from scheduler.engine.ports import (
+    Adopts,
+    Closes,
+    KnowsCenter,
+    KnowsNextEvent,
+    LosesNodes,
+    OffersLogs,
+    unwrapped,
+)
 from scheduler.service import tokens as tok
 from scheduler.service.ledger import LedgerLine, ledger
+from scheduler.service.ports import ServiceStore
 from scheduler.service.settings import Settings
 from scheduler.service.whatif import WhatIf, what_if
-from scheduler.store import SqlStore, TokenInfo
+from scheduler.store import TokenInfo
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +70,7 @@ class QuotaChange:
 
 
 class Service:
-    def __init__(self, settings: Settings, store: SqlStore, config: CenterConfig,
+    def __init__(self, settings: Settings, store: ServiceStore, config: CenterConfig,
                  executor: Executor, clock: Clock, policy: Policy | None = None) -> None:
         self.settings = settings
         self.store = store
@@ -72,7 +82,8 @@ class Service:
         self.generated_admin_token: str | None = None
         self._bootstrap_tenants()
         # Attached to a Ray cluster, the center is Ray's nodes as the executor found them.
-        center = getattr(executor, "center", None) or config.center
+        self._can = unwrapped(executor)  # what the executor can do besides, by isinstance
+        center = (self._can.center if isinstance(self._can, KnowsCenter) else None) or config.center
         self.engine = Engine(center, store, executor, clock, self.policy, estimator=estimator_for(self.policy))
         self._tokens: dict[str, TokenInfo] = {t.id: t for t in store.tokens()}
         self._admin_digest = (tok.digest(settings.admin_token.get_secret_value())
@@ -134,9 +145,9 @@ class Service:
     def start(self) -> list[str]:
         """Reconcile with the executor, then start the loop. Returns the repairs made."""
         with self._locked():
-            adopt = getattr(self.executor, "adopt", None)  # the Ray executor: which run of each job is current
-            if adopt is not None:
-                adopt(self.engine.live_jobs())
+            can = self._can  # the Ray executor: which run of each job is current
+            if isinstance(can, Adopts):
+                can.adopt(self.engine.live_jobs())
             repairs = self.engine.reconcile()
             self.engine.step()
         self._thread = threading.Thread(target=self._loop, name="aicc-scheduler", daemon=True)
@@ -153,9 +164,9 @@ class Service:
             self._thread.join(10)
         with self._locked():
             self._save_history(force=True)
-        close = getattr(self.executor, "close", None)  # the Ray executor: stops the embedded head
-        if close is not None:
-            close()
+        can = self._can  # the Ray executor: stops the embedded head
+        if isinstance(can, Closes):
+            can.close()
 
     def readiness(self) -> str | None:
         """None when ready; else why not (for /readyz)."""
@@ -220,21 +231,21 @@ class Service:
 
     def _mark_lost_nodes(self) -> None:
         """Nodes the executor lost are marked down, so nothing new is placed on them."""
-        lost = getattr(self.executor, "lost_nodes", None)
-        if lost is None:
+        can = self._can
+        if not isinstance(can, LosesNodes):
             return
         center = self.engine.center
-        for name in lost():
+        for name in can.lost_nodes():
             if center.has_node(name) and center.node(name).state is not NodeState.DOWN:
                 log.warning("node %s is lost: marked down", name)
                 self.engine.set_node_state(name, NodeState.DOWN)
 
     def _executor_due(self) -> float | None:
         """Seconds until the executor's next event; the poll interval if it cannot say."""
-        next_at = getattr(self.executor, "next_event_at", None)
-        if next_at is None:
+        can = self._can
+        if not isinstance(can, KnowsNextEvent):
             return self.settings.poll_interval_s
-        at = next_at()
+        at = can.next_event_at()
         return None if at is None else max(0.0, at - self.clock.now())
 
     def _save_history(self, force: bool = False) -> None:
@@ -404,11 +415,20 @@ class Service:
         self.kick()
         return self.get_job(job_id, tenant)
 
+    def job_events(self, job_id: str, tenant: str | None = None) -> list[dict[str, Any]]:
+        """Every state change of a job, oldest first (404 for another tenant's job)."""
+        self.get_job(job_id, tenant)
+        return self.store.job_events(job_id)
+
+    def live_job(self, job_id: str) -> JobRecord | None:
+        """The job if the engine holds it (not finished long ago), without the lock."""
+        return self.engine.jobs.get(job_id)
+
     def logs(self, job_id: str, tenant: str | None = None) -> str:
         job = self.get_job(job_id, tenant).job
-        offer = getattr(self.executor, "logs", None)
-        if offer is not None:
-            return str(offer(job_id))
+        can = self._can
+        if isinstance(can, OffersLogs):
+            return str(can.logs(job_id))
         runtime = job.spec.runtime_env.get("sleep_s") if job.spec.runtime_env else None
         lines = [f"[aicc] job {job.id} ({job.spec.name}) is {job.state.value}",
                  f"[aicc] the sleep executor runs no process: a job sleeps for its runtime"
@@ -524,6 +544,16 @@ class Service:
 
     # -- nodes and the center ---------------------------------------------------------
 
+    def center(self) -> Center:
+        """The center as the engine sees it now (node states included)."""
+        return self.engine.center
+
+    def node(self, name: str) -> Node:
+        center = self.engine.center
+        if not center.has_node(name):
+            raise NotFound("node-not-found", f"node {name!r} not found")
+        return center.node(name)
+
     def node_allocations(self) -> dict[str, int]:
         """Devices held per node."""
         with self._locked():
@@ -591,6 +621,10 @@ class Service:
 
     def audit(self, actor: str, action: str, target: str, detail: Mapping[str, Any]) -> None:
         self.store.audit(actor, action, target, detail)
+
+    def audit_log(self, *, after_id: int | None, limit: int, actor: str | None,
+                  target: str | None) -> list[dict[str, Any]]:
+        return self.store.audit_log(after_id=after_id, limit=limit, actor=actor, target=target)
 
 
 def _quota_detail(t: Tenant) -> dict[str, Any]:

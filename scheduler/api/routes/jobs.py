@@ -136,9 +136,8 @@ def cancel(job_id: str, caller: Caller, svc: Svc) -> Response:
 @router.get("/v1/jobs/{job_id}/events", responses={**ok(JobEventList), **problems(401, 404)},
             summary="Every state change of a job, oldest first")
 def events(job_id: str, caller: Caller, svc: Svc) -> Response:
-    svc.get_job(job_id, caller.tenant)  # 404 for another tenant's job
     items = []
-    for e in svc.store.job_events(job_id):
+    for e in svc.job_events(job_id, caller.tenant):
         p = e["placement"]
         placement = None if p is None else {
             "accelerator": p["accelerator"], "nodes": list(dict.fromkeys(w["node"] for w in p["workers"])),
