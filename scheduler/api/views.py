@@ -18,6 +18,7 @@ import orjson
 
 from scheduler.api.params import DATE_PATTERN, DATE_TIME_PATTERN, EPOCH_PATTERN
 from scheduler.domain import Center, Tenant
+from scheduler.domain import placement_codec as placements
 from scheduler.domain.errors import Invalid, Malformed
 from scheduler.domain.units import GFLOPS_PER_PFLOPS, format_compute, format_memory
 from scheduler.service import JobView, TokenInfo
@@ -88,9 +89,7 @@ def job(v: JobView) -> dict[str, Any]:
         "admitted_at": rfc3339(j.admitted_at),
         "started_at": rfc3339(j.started_at),
         "finished_at": rfc3339(j.finished_at),
-        "placement": None if p is None else {
-            "accelerator": p.accelerator, "nodes": list(p.nodes),
-            "workers": [{"node": w.node, "devices": list(w.devices)} for w in p.workers]},
+        "placement": placements.to_view(p),
         "borrowing": j.borrowing,
         "reason": v.reason,
         "detail": v.detail,

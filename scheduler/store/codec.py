@@ -9,10 +9,9 @@ from scheduler.domain import (
     JobRecord,
     JobSpec,
     JobState,
-    Placement,
     Resources,
-    WorkerPlacement,
 )
+from scheduler.domain import placement_codec as placements
 
 
 def spec_to_dict(spec: JobSpec) -> dict[str, Any]:
@@ -52,20 +51,6 @@ def spec_from_dict(tenant: str, d: dict[str, Any]) -> JobSpec:
     )
 
 
-def placement_to_dict(p: Placement | None) -> dict[str, Any] | None:
-    if p is None:
-        return None
-    return {"accelerator": p.accelerator,
-            "workers": [{"node": w.node, "devices": list(w.devices)} for w in p.workers]}
-
-
-def placement_from_dict(d: dict[str, Any] | None) -> Placement | None:
-    if d is None:
-        return None
-    return Placement(d["accelerator"],
-                     tuple(WorkerPlacement(w["node"], tuple(w["devices"])) for w in d["workers"]))
-
-
 def job_state_columns(job: JobRecord) -> dict[str, Any]:
     """The columns that change over a job's life."""
     return {
@@ -73,7 +58,7 @@ def job_state_columns(job: JobRecord) -> dict[str, Any]:
         "admitted_at": job.admitted_at,
         "started_at": job.started_at,
         "finished_at": job.finished_at,
-        "placement": placement_to_dict(job.placement),
+        "placement": placements.to_dict(job.placement),
         "borrowing": job.borrowing,
         "reason": job.reason,
         "detail": job.detail,
@@ -107,7 +92,7 @@ def job_from_row(row: Any) -> JobRecord:
         admitted_at=m["admitted_at"],
         started_at=m["started_at"],
         finished_at=m["finished_at"],
-        placement=placement_from_dict(m["placement"]),
+        placement=placements.from_dict(m["placement"]),
         borrowing=bool(m["borrowing"]),
         reason=m["reason"],
         detail=m["detail"],

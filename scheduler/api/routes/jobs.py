@@ -22,6 +22,7 @@ from scheduler.api.models import JobEventList, JobList, JobOut, JobSubmit, LogsO
 from scheduler.api.params import KINDS, STATES, ContinueQ, KindQ, LimitQ, StateQ
 from scheduler.api.responses import Json, ok, problems
 from scheduler.domain import JobSpec, Resources
+from scheduler.domain import placement_codec as placements
 from scheduler.domain.errors import Unavailable
 from scheduler.service import Service
 
@@ -155,10 +156,7 @@ def cancel(job_id: str, caller: Caller, svc: Svc) -> Response:
 def events(job_id: str, caller: Caller, svc: Svc) -> Response:
     items = []
     for e in svc.job_events(job_id, caller.tenant):
-        p = e["placement"]
-        placement = None if p is None else {
-            "accelerator": p["accelerator"], "nodes": list(dict.fromkeys(w["node"] for w in p["workers"])),
-            "workers": p["workers"]}
+        placement = placements.to_view(placements.from_dict(e["placement"]))
         items.append({"at": views.rfc3339(e["at"]), "state": e["state"], "reason": e["reason"],
                       "detail": e["detail"], "placement": placement})
     return Json({"items": items})
