@@ -20,6 +20,7 @@ from scheduler.api.params import DATE_PATTERN, DATE_TIME_PATTERN, EPOCH_PATTERN
 from scheduler.domain import Center, Tenant
 from scheduler.domain import placement_codec as placements
 from scheduler.domain.errors import Invalid, Malformed
+from scheduler.domain.spec_codec import spec_to_dict
 from scheduler.domain.units import GFLOPS_PER_PFLOPS, format_compute, format_memory
 from scheduler.service import JobView, TokenInfo
 
@@ -67,36 +68,25 @@ def pflops(gflops: int | float) -> float:
 def job(v: JobView) -> dict[str, Any]:
     j = v.job
     s = j.spec
-    r = s.resources
-    p = j.placement
+    spec = spec_to_dict(s)  # every field of the spec, as stored; memory shown with its unit
+    spec["resources"]["memory"] = format_memory(s.resources.memory_bytes)
     return {
         "id": j.id,
-        "name": s.name,
         "tenant": s.tenant,
-        "kind": s.kind.value,
+        **spec,
         "state": j.state.value,
-        "priority": s.priority,
-        "preemptible": s.preemptible,
-        "workers": s.workers,
         "devices": s.devices,
-        "resources": {"accelerators": r.accelerators, "accelerator_types": list(r.accelerator_types),
-                      "cpus": r.cpus, "memory": format_memory(r.memory_bytes)},
-        "max_runtime_s": s.max_runtime_s,
-        "estimated_runtime_s": s.estimated_runtime_s,
-        "entrypoint": s.entrypoint,
-        "runtime_env": dict(s.runtime_env),
         "submitted_at": rfc3339(j.submitted_at),
         "admitted_at": rfc3339(j.admitted_at),
         "started_at": rfc3339(j.started_at),
         "finished_at": rfc3339(j.finished_at),
-        "placement": placements.to_view(p),
+        "placement": placements.to_view(j.placement),
         "borrowing": j.borrowing,
         "reason": v.reason,
         "detail": v.detail,
         "queue_position": v.position,
         "preemptions": j.preemptions,
         "node_losses": j.node_losses,
-        "max_retries": s.max_retries,
         "ran_s": round(j.ran_s, 3),
     }
 

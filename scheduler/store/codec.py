@@ -5,50 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from scheduler.domain import (
-    JobKind,
     JobRecord,
-    JobSpec,
     JobState,
-    Resources,
 )
 from scheduler.domain import placement_codec as placements
-
-
-def spec_to_dict(spec: JobSpec) -> dict[str, Any]:
-    r = spec.resources
-    return {
-        "name": spec.name,
-        "kind": spec.kind.value,
-        "workers": spec.workers,
-        "resources": {"accelerators": r.accelerators, "accelerator_types": list(r.accelerator_types),
-                      "cpus": r.cpus, "memory": r.memory_bytes},
-        "priority": spec.priority,
-        "preemptible": spec.preemptible,
-        "max_runtime_s": spec.max_runtime_s,
-        "estimated_runtime_s": spec.estimated_runtime_s,
-        "entrypoint": spec.entrypoint,
-        "runtime_env": dict(spec.runtime_env),
-        "max_retries": spec.max_retries,
-    }
-
-
-def spec_from_dict(tenant: str, d: dict[str, Any]) -> JobSpec:
-    r = d["resources"]
-    return JobSpec(
-        tenant=tenant,
-        name=d["name"],
-        kind=JobKind(d["kind"]),
-        workers=int(d["workers"]),
-        resources=Resources(int(r["accelerators"]), tuple(r.get("accelerator_types") or ()),
-                            int(r.get("cpus", 0)), int(r.get("memory", 0))),
-        priority=d.get("priority", "normal"),
-        preemptible=bool(d.get("preemptible", True)),
-        max_runtime_s=d.get("max_runtime_s"),
-        estimated_runtime_s=d.get("estimated_runtime_s"),
-        entrypoint=d.get("entrypoint", ""),
-        runtime_env=d.get("runtime_env") or {},
-        max_retries=d.get("max_retries"),
-    )
+from scheduler.domain.spec_codec import spec_from_dict, spec_to_dict
 
 
 def job_state_columns(job: JobRecord) -> dict[str, Any]:

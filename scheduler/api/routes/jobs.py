@@ -21,21 +21,18 @@ from scheduler.api.errors import BadRequest
 from scheduler.api.models import JobEventList, JobList, JobOut, JobSubmit, LogsOut
 from scheduler.api.params import KINDS, STATES, ContinueQ, KindQ, LimitQ, StateQ
 from scheduler.api.responses import Json, ok, problems
-from scheduler.domain import JobSpec, Resources
+from scheduler.domain import JobSpec
 from scheduler.domain import placement_codec as placements
 from scheduler.domain.errors import Unavailable
+from scheduler.domain.spec_codec import spec_from_dict
 from scheduler.service import Service
 
 router = APIRouter(tags=["jobs"])
 
 
 def spec_of(tenant: str, body: JobSubmit) -> JobSpec:
-    r = body.resources
-    return JobSpec(tenant=tenant, name=body.name, kind=body.kind, workers=body.workers,
-                   resources=Resources(r.accelerators, tuple(r.accelerator_types), r.cpus, r.memory),
-                   priority=body.priority, preemptible=body.preemptible,
-                   max_runtime_s=body.max_runtime_s, estimated_runtime_s=body.estimated_runtime_s,
-                   entrypoint=body.entrypoint, runtime_env=body.runtime_env, max_retries=body.max_retries)
+    """The body's fields are the spec's, by name (``scheduler.domain.spec_codec``)."""
+    return spec_from_dict(tenant, body.model_dump())
 
 
 class HandServed(APIRoute):
