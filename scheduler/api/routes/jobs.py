@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.responses import Response
+from starlette.routing import request_response
 
 from scheduler.api import auth, views
 from scheduler.api.auth import Caller, Svc, TenantCaller
@@ -41,6 +42,10 @@ class HandServed(APIRoute):
     ``serve(request)``: a hot path that skips FastAPI's dependency solving and decodes the
     body straight from bytes with pydantic-core, which cost more than the submission itself
     (``benchmarks/bench_api.py``). ``serve`` must apply the rules the signature states."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        self.app = request_response(self.get_route_handler())  # Starlette's: no exit stacks per request
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         serve: Callable[[Request], Coroutine[Any, Any, Response]] = self.endpoint.serve  # type: ignore[attr-defined]
@@ -82,13 +87,15 @@ async def serve_submit(request: Request) -> Response:
 
 
 submit.serve = serve_submit  # type: ignore[attr-defined]
-router.add_api_route("/v1/jobs", submit, methods=["POST"], status_code=201, route_class_override=HandServed,
-                     responses={**ok(JobOut, 201), **ok(JobOut, 200),  # 200: replayed by its Idempotency-Key
-                                **problems(401, 403, 409, 413, 422, 503)},
-                     summary="Submit a job (the tenant comes from the token)",
-                     description="Refused with 403 tenant-token-required for the admin token; 409 "
-                                 "duplicate-job; 422 idempotency-key-reused when the key came with "
-                                 "another body.")
+#: Put first in the app's routes (``create_app``), not in ``router``: the hot path is matched
+#: before any other route, and served as Starlette serves a plain route.
+submit_route = HandServed("/v1/jobs", submit, methods=["POST"], status_code=201, tags=["jobs"],
+                          responses={**ok(JobOut, 201), **ok(JobOut, 200),  # 200: replayed by its Idempotency-Key
+                                     **problems(401, 403, 409, 413, 422, 503)},
+                          summary="Submit a job (the tenant comes from the token)",
+                          description="Refused with 403 tenant-token-required for the admin token; 409 "
+                                      "duplicate-job; 422 idempotency-key-reused when the key came with "
+                                      "another body.")
 
 
 def _filters(values: list[str] | None, allowed: list[str], what: str) -> list[str]:
