@@ -137,6 +137,10 @@ class TenantHasJobs(Conflict):
     code = "tenant-has-jobs"
 
 
+class JobNotRunning(Conflict):
+    code = "job-not-running"
+
+
 class DuplicateJob(Conflict):
     code = "duplicate-job"
 
