@@ -82,6 +82,17 @@ class Monitor:
         self._observe(engine)
         return engine
 
+    def follow(self, provider: EngineProvider) -> None:
+        """Read whatever engine ``provider`` gives at each scrape (None: no state metrics):
+        a replica exports the state only while it leads."""
+        self._provider = provider
+
+    def leadership(self, service: Any) -> None:
+        """Export ``aicc_leader`` and the leader changes of this replica (high availability)."""
+        from monitor.leadership import LeadershipCollector
+
+        self.registry.register(LeadershipCollector(service))
+
     def _observe(self, engine: Engine) -> None:
         if self.observer not in engine.observers:
             engine.observers.append(self.observer)

@@ -38,6 +38,10 @@ def create_app(settings: Settings, service: Service) -> FastAPI:
     # same path and method stays for the OpenAPI schema.
     app.router.routes.insert(0, Route("/v1/jobs", jobs.submit, methods=["POST"], name="submit_job"))
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    if settings.ha:  # outermost: a follower forwards writes before anything reads the body
+        from scheduler.api.forward import ForwardWrites
+
+        app.add_middleware(ForwardWrites, service=service)
     _document(app, service, settings)
     return app
 

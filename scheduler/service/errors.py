@@ -22,6 +22,7 @@ STATUS = {
     "tenant-token-required": 403,
     "store-unavailable": 503,
     "not-ready": 503,
+    "not-leader": 503,
 }
 
 

@@ -71,7 +71,7 @@ meta_t = cast(Table, MetaRow.__table__)
 _JOB_COLUMNS = ("id", "seq", "tenant", "name", "kind", "state", "spec", "submitted_at", "admitted_at",
                 "started_at", "finished_at", "placement", "borrowing", "reason", "detail", "preemptions",
                 "node_losses", "ran_s", "idempotency_key", "request_sha256")
-_EVENT_COLUMNS = ("job_id", "at", "state", "reason", "detail", "placement")
+_EVENT_COLUMNS = ("job_id", "at", "state", "reason", "detail", "placement", "leader_epoch")
 _INSERT_JOB = RawInsert("jobs", _JOB_COLUMNS)
 _INSERT_EVENT = RawInsert("job_events", _EVENT_COLUMNS)
 
@@ -153,14 +153,41 @@ class SqlStore:
         if upgrade:
             migrate.upgrade(self.engine)
         self.writer = Writer(self.engine)
+        #: the leader epoch its writes are fenced by (None: one replica, unfenced)
+        self.epoch: int | None = None
+        self._held: list[Any] = []
+
+    def fence_to(self, holder: str, epoch: int) -> None:
+        """From now on every write commits only while ``holder`` leads at ``epoch``."""
+        from scheduler.store.lease import Deposed, fence
+
+        self.writer.fence_errors = (Deposed,)
+        self.writer.fence = lambda conn: fence(conn, holder, epoch)
+        self.epoch = epoch
+
+    def refuse_writes(self, why: str) -> None:
+        """No write commits any more (a follower, or a deposed leader)."""
+        from scheduler.store.lease import Deposed
+
+        def refuse(_conn: Connection) -> None:
+            raise Deposed(why)
+
+        self.writer.fence_errors = (Deposed,)
+        self.writer.fence = refuse
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    def hold(self, resource: Any) -> None:
+        """Close ``resource`` when the store closes (the SQLite single-writer lock)."""
+        self._held.append(resource)
+
     def close(self) -> None:
         self.writer.close()
         self.engine.dispose()
+        while self._held:
+            self._held.pop().close()
 
     def ping(self) -> None:
         with self.engine.connect() as conn:
@@ -205,7 +232,7 @@ class SqlStore:
         r["idempotency_key"] = idempotency_key
         r["request_sha256"] = request_sha256
         row = tuple(r[c] for c in _JOB_COLUMNS)
-        ev = (job.id, job.submitted_at, job.state.value, job.reason, job.detail, r["placement"])
+        ev = (job.id, job.submitted_at, job.state.value, job.reason, job.detail, r["placement"], self.epoch)
         return self.writer.submit(Inserts([(_INSERT_JOB, [row]), (_INSERT_EVENT, [ev])]))
 
     def update_jobs(self, jobs: Sequence[JobRecord]) -> None:
@@ -213,7 +240,7 @@ class SqlStore:
             return
         now = self.clock.now()
         rows = [{"_id": j.id, **job_state_columns(j)} for j in jobs]
-        events = [_event(j, _event_time(j, now)) for j in jobs]
+        events = [_event(j, _event_time(j, now), self.epoch) for j in jobs]
         started = [j for j in jobs if j.state is JobState.RUNNING and j.placement is not None]
         ended = [(j.id, j.finished_at if j.finished_at is not None else now)
                  for j in jobs if j.state is JobState.PENDING or j.state.terminal]
@@ -440,9 +467,9 @@ def _event_time(job: JobRecord, now: float) -> float:
     return now
 
 
-def _event(job: JobRecord, at: float) -> dict[str, Any]:
+def _event(job: JobRecord, at: float, epoch: int | None) -> dict[str, Any]:
     return {"job_id": job.id, "at": at, "state": job.state.value, "reason": job.reason,
-            "detail": job.detail, "placement": placement_to_dict(job.placement)}
+            "detail": job.detail, "placement": placement_to_dict(job.placement), "leader_epoch": epoch}
 
 
 def _run(job: JobRecord) -> dict[str, Any]:
