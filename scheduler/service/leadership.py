@@ -147,7 +147,9 @@ class LeaderOnlyExecutor:
 
     def start(self, job: Any, grace_s: float) -> None:
         if not self._may_act():
+            log.warning("not the leader (any more): job %s not started", job.id)
             raise Deposed(f"not the leader: job {job.id} not started")
+        log.info("executor: start job %s", job.id)
         self._executor.start(job, grace_s)
 
     def stop(self, job_id: str, grace_s: float) -> None:
