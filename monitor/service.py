@@ -33,6 +33,7 @@ from prometheus_client.registry import Collector
 from monitor.collector import EngineCollector
 from monitor.http import HTTPMetrics, HTTPMetricsMiddleware
 from monitor.instrumentation import EventMetrics, InstrumentedExecutor, MetricsObserver, reconcile
+from monitor.leadership import LeadershipCollector
 from scheduler.engine import Engine, Executor
 
 EngineProvider = Callable[[], Engine | None]
@@ -64,6 +65,8 @@ class Monitor:
         self.events = EventMetrics(self.registry)
         self.observer = MetricsObserver(self.events)
         self.http = HTTPMetrics(self.registry)
+        self.leadership_collector = LeadershipCollector()
+        self.registry.register(self.leadership_collector)
         self._provider: EngineProvider = lambda: None
         if isinstance(engine, Engine):
             self.attach(engine)
@@ -89,9 +92,7 @@ class Monitor:
 
     def leadership(self, service: Any) -> None:
         """Export ``aicc_leader`` and the leader changes of this replica (high availability)."""
-        from monitor.leadership import LeadershipCollector
-
-        self.registry.register(LeadershipCollector(service))
+        self.leadership_collector.service = service
 
     def _observe(self, engine: Engine) -> None:
         if self.observer not in engine.observers:
