@@ -67,11 +67,31 @@ def serve(
     _tune_gc()
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(), access_log=False,
                             timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    shutdown = server.shutdown
+
+    async def shutdown_then_stop(sockets: Any = None) -> None:
+        # Here, not after run(): on SIGTERM uvicorn re-raises the signal once it is done,
+        # which ends the process before a ``finally`` could run. A leader resigns here.
+        await shutdown(sockets=sockets)
+        import asyncio
+
+        await asyncio.to_thread(_stop, service)
+
+    server.shutdown = shutdown_then_stop  # type: ignore[method-assign]
     try:
-        uvicorn.Server(config).run()
+        server.run()
     finally:
-        service.stop()
-        service.store.close()
+        _stop(service)
+
+
+def _stop(service: Any) -> None:
+    """Stop the service and close its store, once."""
+    if getattr(service, "_stopped_by_serve", False):
+        return
+    service._stopped_by_serve = True
+    service.stop()
+    service.store.close()
 
 
 def assemble(settings: Any, *, metrics: bool) -> tuple[Any, Any]:

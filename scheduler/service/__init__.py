@@ -38,6 +38,11 @@ def build_service(settings: Settings, *,
 
         if make_url(settings.resolved_db_url()).get_backend_name() != "postgresql":
             raise ValueError("high availability (--ha) needs PostgreSQL (--db postgresql://...)")
+        import os
+
+        if settings.executor == "ray" and not os.environ.get("RAY_ADDRESS"):
+            raise ValueError("high availability (--ha) with the ray executor needs a Ray cluster of its "
+                             "own (RAY_ADDRESS): each replica's embedded Ray head would run jobs apart")
     else:
         from scheduler.store.single_writer import lock_sqlite
 

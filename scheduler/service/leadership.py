@@ -63,6 +63,7 @@ class Elector:
         self._stop.set()
         self._thread.join(5)
         if resign and self.epoch is not None and self.lost is None and self.leading():
+            self.lost = "resigned"  # from now on this replica neither acts nor counts as leading
             try:
                 self.lease.resign(self.epoch)
                 log.info("resigned the leader lease (epoch %d)", self.epoch)

@@ -264,8 +264,6 @@ class Service:
 
     def stop(self) -> None:
         self.ready = False
-        if self.elector is not None:
-            self.elector.stop(resign=self.role == "leader")
         with self._wake:
             self._stopping = True
             self._wake.notify()
@@ -274,6 +272,8 @@ class Service:
         if self.role == "leader":
             with self._locked():
                 self._save_history(force=True)
+        if self.elector is not None:  # the loop is over: a leader hands over at once
+            self.elector.stop(resign=self.role == "leader")
         close = getattr(self.executor, "close", None)  # the Ray executor: stops the embedded head
         if close is not None:
             close()
