@@ -379,6 +379,11 @@ class Service:
         digest = tok.digest(token)
         token_id = tok.token_id_of(token)
         info = self._tokens.get(token_id) if token_id is not None else None
+        if info is None and token_id is not None and self.elector is not None and self.role != "leader":
+            # a follower: the token may have been issued by the leader since the last reload
+            info = self.store.token(token_id)
+            if info is not None:
+                self._tokens[token_id] = info
         if info is not None and info.revoked_at is None and tok.same(digest, info.sha256):
             if info.tenant is None:
                 return tok.Principal("admin", None, info.id)

@@ -142,7 +142,10 @@ def make_engine(url: str) -> Engine:
     if u.get_backend_name() == "postgresql" and u.drivername == "postgresql":
         u = u.set(drivername="postgresql+psycopg")
     return create_engine(u, json_serializer=_dumps, json_deserializer=_loads,
-                         pool_size=8, max_overflow=8, pool_pre_ping=True)
+                         pool_size=8, max_overflow=8, pool_pre_ping=True,
+                         # a cut network fails a connection in seconds, not minutes (the leader
+                         # lease must notice within its term)
+                         connect_args={"connect_timeout": 5})
 
 
 class SqlStore:
@@ -404,6 +407,12 @@ class SqlStore:
         with self.engine.connect() as conn:
             return [TokenInfo(r.id, r.tenant, r.name, r.sha256, r.created_at, r.created_by, r.revoked_at)
                     for r in conn.execute(q)]
+
+    def token(self, token_id: str) -> TokenInfo | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(select(tokens_t).where(tokens_t.c.id == token_id)).first()
+        return (TokenInfo(r.id, r.tenant, r.name, r.sha256, r.created_at, r.created_by, r.revoked_at)
+                if r is not None else None)
 
     def revoke_token(self, token_id: str) -> bool:
         now = self.clock.now()
