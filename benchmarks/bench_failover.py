@@ -262,12 +262,9 @@ def main() -> None:
     db = psycopg.connect(f"host=127.0.0.1 port={pg.port} user=aicc dbname=aicc", autocommit=True)
     began = time.monotonic()
     try:
-        replicas[0].start()
-        assert replicas[0].served is not None
-        replicas[0].served.wait_ready()  # migrates the database
-        for r in replicas[1:]:
+        for r in replicas:  # all at once, as a Deployment's pods: one migrates and bootstraps
             r.start()
-        for r in replicas[1:]:
+        for r in replicas:
             assert r.served is not None
             r.served.wait_ready()
         first = wait_leader(replicas, 0, 30)

@@ -71,7 +71,8 @@ class Service:
         self.policy = policy or config.policy
         self.lock = threading.RLock()
         self.generated_admin_token: str | None = None
-        self._bootstrap_tenants()
+        with store.exclusive(2424240002):  # replicas starting together: one bootstraps
+            self._bootstrap_tenants()
         #: High availability: who leads (None: one replica, always the leader).
         self.elector: Elector | None = None
         #: "leader", "follower", "taking-over" or "deposed"; one replica is always the leader

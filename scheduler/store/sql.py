@@ -192,6 +192,20 @@ class SqlStore:
         while self._held:
             self._held.pop().close()
 
+    @contextmanager
+    def exclusive(self, key: int) -> Iterator[None]:
+        """On PostgreSQL, one process at a time in this block (a session advisory lock):
+        replicas starting together bootstrap the database once. Elsewhere a no-op."""
+        if self.dialect != "postgresql":
+            yield
+            return
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql(f"SELECT pg_advisory_lock({int(key)})")
+            try:
+                yield
+            finally:
+                conn.exec_driver_sql(f"SELECT pg_advisory_unlock({int(key)})")
+
     def ping(self) -> None:
         with self.engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
