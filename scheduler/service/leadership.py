@@ -45,6 +45,7 @@ class Elector:
         #: epochs seen change (the first one seen is not a change)
         self.changes = 0
         self._stop = threading.Event()
+        self._losing = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="aicc-elector", daemon=True)
 
     def start(self) -> None:
@@ -127,10 +128,15 @@ class Elector:
         elif self.monotonic() >= self.valid_until:
             self._lose("the lease could not be renewed within its term")
 
+    def give_up(self, why: str) -> None:
+        """Leadership is over for good (the loop found the term over): never renewed again."""
+        self._lose(why)
+
     def _lose(self, why: str) -> None:
-        if self.lost is not None:
-            return
-        self.lost = why
+        with self._losing:
+            if self.lost is not None:
+                return
+            self.lost = why
         log.critical("lost the leader lease (epoch %s): %s", self.epoch, why)
         self.on_lost(why)
 

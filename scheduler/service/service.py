@@ -333,7 +333,8 @@ class Service:
                 time.sleep(gap)
             began = time.monotonic()
             if self.elector is not None and not self.leads():
-                return  # the lease ran out: the elector deposes this replica
+                self.elector.give_up("the lease term ran out before the next scheduling step")
+                return
             try:
                 with self._locked():
                     self.engine.sync()

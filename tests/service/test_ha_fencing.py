@@ -117,7 +117,7 @@ def test_a_stale_leader_that_steps_records_nothing_and_starts_nothing(
     time.sleep(1.0)
     frozen.set()  # a's elector wakes: the lease is b's, a is deposed
     wait(lambda: bool(deposed))
-    assert a.role == "deposed" and "another replica" in deposed[0]
+    assert a.role == "deposed" and len(deposed) == 1  # (by its loop or its elector, whichever saw it first)
     assert [j for at, j in a_exec.starts if at >= took_over] == []  # started nothing
     with b.store.engine.connect() as conn:
         stale = conn.execute(text("SELECT count(*) FROM job_events WHERE id > :last AND leader_epoch = :e"),
