@@ -22,7 +22,7 @@ import httpx
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from scheduler.api.errors import PROBLEM_BASE, PROBLEM_JSON
+from scheduler.api.errors import PROBLEM_BASE, PROBLEM_JSON, TITLES
 
 FORWARDED = b"x-aicc-forwarded"
 _HOP = {b"host", b"connection", b"keep-alive", b"transfer-encoding", b"upgrade", b"content-length",
@@ -84,7 +84,7 @@ def _is_write(scope: Scope) -> bool:
 
 
 async def _unavailable(send: Send, code: str, detail: str) -> None:
-    body = orjson.dumps({"type": PROBLEM_BASE + code, "title": "Service Unavailable", "status": 503,
+    body = orjson.dumps({"type": PROBLEM_BASE + code, "title": TITLES.get(code, code), "status": 503,
                          "detail": detail})
     await send({"type": "http.response.start", "status": 503,
                 "headers": [(b"content-type", PROBLEM_JSON.encode()), (b"retry-after", b"1"),

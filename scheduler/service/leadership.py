@@ -152,6 +152,11 @@ class LeaderOnlyExecutor:
         self._executor = executor
         self._may_act = may_act
 
+    @property
+    def inner(self) -> object:
+        """What it wraps (``scheduler.engine.ports.unwrapped``: its capabilities)."""
+        return self._executor
+
     def start(self, job: Any, grace_s: float) -> None:
         if not self._may_act():
             log.warning("not the leader (any more): job %s not started", job.id)

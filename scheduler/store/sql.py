@@ -35,11 +35,12 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import StaticPool
 
 from scheduler.domain import JobRecord, JobState, NodeState, Quota, Tenant
+from scheduler.domain import placement_codec as placements
 from scheduler.domain.job import FINISHED_STATES, TERMINAL_STATES
 from scheduler.engine.clock import Clock, SystemClock
 from scheduler.engine.ports import RECENT_FINISHED, StoredState
 from scheduler.store import migrate
-from scheduler.store.codec import job_from_row, job_state_columns, job_to_row, placement_to_dict
+from scheduler.store.codec import job_from_row, job_state_columns, job_to_row
 from scheduler.store.models import (
     AuditRow,
     JobEventRow,
@@ -167,6 +168,12 @@ class SqlStore:
         self.writer.fence_errors = (Deposed,)
         self.writer.fence = lambda conn: fence(conn, holder, epoch)
         self.epoch = epoch
+
+    def lease(self, holder: str, address: str | None, ttl_s: float) -> Any:
+        """The leader lease of ``holder`` on this database (PostgreSQL only)."""
+        from scheduler.store.lease import Lease
+
+        return Lease(self.engine, holder, address, ttl_s)
 
     def refuse_writes(self, why: str) -> None:
         """No write commits any more (a follower, or a deposed leader)."""
@@ -492,7 +499,7 @@ def _event_time(job: JobRecord, now: float) -> float:
 
 def _event(job: JobRecord, at: float, epoch: int | None) -> dict[str, Any]:
     return {"job_id": job.id, "at": at, "state": job.state.value, "reason": job.reason,
-            "detail": job.detail, "placement": placement_to_dict(job.placement), "leader_epoch": epoch}
+            "detail": job.detail, "placement": placements.to_dict(job.placement), "leader_epoch": epoch}
 
 
 def _run(job: JobRecord) -> dict[str, Any]:
