@@ -216,7 +216,16 @@ EVENT_METRICS: tuple[MetricDef, ...] = (
     STEP_DURATION, EXECUTOR_ERRORS, RECONCILE_REPAIRS, RECONCILE_ERRORS,
 )
 HTTP_METRICS: tuple[MetricDef, ...] = (HTTP_REQUESTS, HTTP_DURATION)
-ALL_METRICS: tuple[MetricDef, ...] = STATE_METRICS + EVENT_METRICS + HTTP_METRICS
+
+# -- leader election (every replica exports them; see monitor.leadership) -------------
+
+LEADER = MetricDef("aicc_leader", G, "1 on the replica that leads (schedules and acts), else 0.")
+LEADER_EPOCH = MetricDef(
+    "aicc_leader_epoch", G, "The leader lease's epoch as this replica last read it (+1 at each takeover).")
+LEADER_CHANGES = MetricDef(
+    "aicc_leader_changes_total", C, "Changes of leader this replica saw since it started.")
+LEADERSHIP_METRICS: tuple[MetricDef, ...] = (LEADER, LEADER_EPOCH, LEADER_CHANGES)
+ALL_METRICS: tuple[MetricDef, ...] = STATE_METRICS + EVENT_METRICS + HTTP_METRICS + LEADERSHIP_METRICS
 
 # -- bounded label values -----------------------------------------------------------
 

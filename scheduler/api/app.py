@@ -34,6 +34,10 @@ def create_app(settings: Settings, service: Service) -> FastAPI:
         app.include_router(module.router)
     app.router.routes.insert(0, jobs.submit_route)  # the submit hot path, matched first
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    if settings.ha:  # outermost: a follower forwards writes before anything reads the body
+        from scheduler.api.forward import ForwardWrites
+
+        app.add_middleware(ForwardWrites, service=service)
     _document(app, service, settings)
     return app
 

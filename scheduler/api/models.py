@@ -479,6 +479,19 @@ class AcceleratorOut(CapacityOut):
     memory: str
 
 
+class LeaderOut(Response):
+    """Who schedules: ``single`` (one replica) or ``ha`` (replicas electing a leader)."""
+
+    mode: str
+    #: this replica's part: leader, follower, taking-over or deposed
+    role: str
+    #: the replica holding the lease (None: nobody leads right now)
+    leader: str | None = None
+    epoch: int | None = None
+    address: str | None = None
+    changes: int = 0
+
+
 class CenterOut(Response):
     name: str
     total: CapacityOut
@@ -486,6 +499,8 @@ class CenterOut(Response):
     accelerators: list[AcceleratorOut]
     guaranteed_pflops: float
     priority_classes: dict[str, int]
+    #: the scheduler's leader, as the replica that answered sees it (older servers: None)
+    leadership: LeaderOut | None = None
 
 
 # -- what-if -----------------------------------------------------------------------------

@@ -37,6 +37,14 @@ def snapshot(client: Client) -> tuple[CenterOut, list[UsageOut]]:
     return center, usage
 
 
+def _leader(center: CenterOut) -> str:
+    """With replicas (--ha): who leads, on the first line."""
+    led = center.leadership
+    if led is None or led.mode != "ha":
+        return ""
+    return f" - leader {led.leader} (epoch {led.epoch})" if led.leader else " - leader NONE (failover)"
+
+
 def frame(center: CenterOut, usage: list[UsageOut], now: datetime | None = None) -> str:
     now = now or datetime.now(UTC)
     t = center.total
@@ -51,7 +59,7 @@ def frame(center: CenterOut, usage: list[UsageOut], now: datetime | None = None)
     accels = [[a.name, a.free_devices, a.allocated_devices, a.unschedulable_devices, a.devices,
                f"{a.free_pflops:.1f}"] for a in center.accelerators]
     return "\n".join([
-        f"aicc top - {center.name} - {now.strftime('%Y-%m-%d %H:%M:%S')} UTC",
+        f"aicc top - {center.name} - {now.strftime('%Y-%m-%d %H:%M:%S')} UTC{_leader(center)}",
         f"Compute: {t.allocated_pflops:.1f} of {t.pflops:.1f} PFLOPS allocated ({used:.0f}%), "
         f"{t.free_pflops:.1f} free; devices {t.allocated_devices}/{t.devices}",
         "",

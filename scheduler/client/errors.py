@@ -177,6 +177,18 @@ class NotReady(Unavailable):
     code = "not-ready"
 
 
+class NotLeader(Unavailable):
+    """High availability: the replica asked does not lead (any more); retry."""
+
+    code = "not-leader"
+
+
+class NoLeader(Unavailable):
+    """High availability: no replica leads at the moment (a failover); retry shortly."""
+
+    code = "no-leader"
+
+
 def _registry() -> dict[str, type[ApiError]]:
     out: dict[str, type[ApiError]] = {}
     todo: list[type[ApiError]] = [ApiError]

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -22,7 +22,7 @@ from typing import Any
 from scheduler.centerfile import CenterConfig
 from scheduler.core import Policy
 from scheduler.domain import Center, JobRecord, JobSpec, JobState, Node, NodeState, Quota, Tenant
-from scheduler.domain.errors import Conflict, Invalid, NotFound
+from scheduler.domain.errors import Conflict, Invalid, NotFound, Unavailable
 from scheduler.engine import Clock, Engine, Executor
 from scheduler.engine.estimates import estimator_for
 from scheduler.engine.ports import (
@@ -35,6 +35,7 @@ from scheduler.engine.ports import (
     unwrapped,
 )
 from scheduler.service import tokens as tok
+from scheduler.service.leadership import Elector, LeaderOnlyExecutor
 from scheduler.service.ledger import LedgerLine, ledger
 from scheduler.service.ports import ServiceStore
 from scheduler.service.settings import Settings
@@ -80,11 +81,21 @@ class Service:
         self.policy = policy or config.policy
         self.lock = threading.RLock()
         self.generated_admin_token: str | None = None
-        self._bootstrap_tenants()
+        with store.exclusive(2424240002):  # replicas starting together: one bootstraps
+            self._bootstrap_tenants()
+        #: High availability: who leads (None: one replica, always the leader).
+        self.elector: Elector | None = None
+        #: "leader", "follower", "taking-over" or "deposed"; one replica is always the leader
+        self.role = "follower" if settings.ha else "leader"
+        #: called once leadership is lost (``aicc serve`` exits: a fresh start rejoins)
+        self.on_deposed: Callable[[str], None] | None = None
+        if settings.ha:  # acts only while the lease is ours: a deposed leader starts nothing
+            executor = LeaderOnlyExecutor(executor, self._may_act)
+            self.executor = executor
         # Attached to a Ray cluster, the center is Ray's nodes as the executor found them.
         self._can = unwrapped(executor)  # what the executor can do besides, by isinstance
-        center = (self._can.center if isinstance(self._can, KnowsCenter) else None) or config.center
-        self.engine = Engine(center, store, executor, clock, self.policy, estimator=estimator_for(self.policy))
+        self._center = (self._can.center if isinstance(self._can, KnowsCenter) else None) or config.center
+        self.engine = self._new_engine()
         self._tokens: dict[str, TokenInfo] = {t.id: t for t in store.tokens()}
         self._admin_digest = (tok.digest(settings.admin_token.get_secret_value())
                               if settings.admin_token is not None else None)
@@ -142,14 +153,119 @@ class Service:
         self._tokens[info.id] = info
         self.generated_admin_token = token
 
+    def _new_engine(self) -> Engine:
+        """The engine as the store has it (a start, a takeover, a follower's refresh)."""
+        return Engine(self._center, self.store, self.executor, self.clock, self.policy,
+                      estimator=estimator_for(self.policy))
+
+    def leads(self) -> bool:
+        """This replica may decide and act now."""
+        if self.elector is None:
+            return self.role == "leader"
+        return self.role == "leader" and self.elector.leading()
+
+    def _may_act(self) -> bool:
+        """The executor may be told to start or stop jobs (leading, or taking over)."""
+        return (self.role in ("leader", "taking-over") and self.elector is not None
+                and self.elector.leading())
+
+    def leader_address(self) -> str | None:
+        """Where the leader answers (followers forward writes there); None: nobody leads now."""
+        if self.elector is None:
+            return None
+        seen = self.elector.seen
+        return seen.address if seen is not None and seen.held else None
+
+    def leadership(self) -> dict[str, Any]:
+        """Who leads, for the API and ``aicc center show``."""
+        if self.elector is None:
+            return {"mode": "single", "role": self.role, "leader": self.settings.replica_name,
+                    "epoch": None, "address": None, "changes": 0}
+        seen = self.elector.seen
+        return {"mode": "ha", "role": self.role,
+                "leader": seen.holder if seen is not None and seen.held else None,
+                "epoch": seen.epoch if seen is not None else None,
+                "address": seen.address if seen is not None and seen.held else None,
+                "changes": self.elector.changes}
+
     def start(self) -> list[str]:
-        """Reconcile with the executor, then start the loop. Returns the repairs made."""
+        """Reconcile with the executor, then start the loop. Returns the repairs made.
+
+        With ``settings.ha``: start as a follower; the loop starts once elected.
+        """
+        if self.settings.ha:
+            self._start_replica()
+            return []
+        return self._lead()
+
+    def _start_replica(self) -> None:
+        import os
+        import socket
+        import uuid
+
+        s = self.settings
+        name = s.replica_name or socket.gethostname()
+        address = s.advertise_url or f"http://{socket.gethostname()}:{s.port}"
+        holder = f"{name}/{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.holder = holder
+        self.store.refuse_writes("this replica is a follower: the leader writes")
+        lease = self.store.lease(holder, address, s.lease_ttl_s)
+        self.elector = Elector(lease, renew_s=s.lease_renew_s, retry_s=s.lease_retry_s,
+                               on_elected=self._take_over, on_lost=self._deposed)
+        self._follower = threading.Thread(target=self._follow, name="aicc-follower", daemon=True)
+        self._follower.start()
+        self.elector.start()
+        self.ready = True
+
+    def _follow(self) -> None:
+        """A follower's view: the engine reloaded from the store every ``follower_refresh_s``."""
+        while self.role == "follower" and not self._stopping:
+            time.sleep(self.settings.follower_refresh_s)
+            try:
+                engine = self._new_engine()
+                tokens = {t.id: t for t in self.store.tokens()}
+            except Exception as exc:
+                log.warning("follower refresh failed: %s", str(exc).splitlines()[0])
+                continue
+            with self.lock:
+                if self.role != "follower":
+                    return
+                self.engine = engine
+                self._tokens = tokens
+
+    def _take_over(self, epoch: int) -> None:
+        """Elected: fence the store by this epoch, rebuild the engine from it, reconcile, lead."""
+        with self.lock:
+            self.role = "taking-over"
+            self.store.fence_to(self.holder, epoch)
+            self._inbox.clear()
+            self._unrecorded.clear()
+            self._idem.clear()
+            self._tokens = {t.id: t for t in self.store.tokens()}
+            self.engine = self._new_engine()
+        repairs = self._lead(role="leader")
+        log.warning("leading (epoch %d): reconciled with the executor, %d repairs", epoch, len(repairs))
+
+    def _deposed(self, why: str) -> None:
+        """The lease is lost: refuse every write, stop the loop, and tell ``on_deposed``."""
+        self.role = "deposed"
+        self.ready = False
+        self.store.refuse_writes(f"deposed: {why}")
+        with self._wake:
+            self._stopping = True
+            self._wake.notify()
+        if self.on_deposed is not None:
+            self.on_deposed(why)
+
+    def _lead(self, role: str | None = None) -> list[str]:
         with self._locked():
             can = self._can  # the Ray executor: which run of each job is current
             if isinstance(can, Adopts):
                 can.adopt(self.engine.live_jobs())
             repairs = self.engine.reconcile()
             self.engine.step()
+            if role is not None:
+                self.role = role
         self._thread = threading.Thread(target=self._loop, name="aicc-scheduler", daemon=True)
         self._thread.start()
         self.ready = True
@@ -162,8 +278,11 @@ class Service:
             self._wake.notify()
         if self._thread is not None:
             self._thread.join(10)
-        with self._locked():
-            self._save_history(force=True)
+        if self.role == "leader":
+            with self._locked():
+                self._save_history(force=True)
+        if self.elector is not None:  # the loop is over: a leader hands over at once
+            self.elector.stop(resign=self.role == "leader")
         can = self._can  # the Ray executor: stops the embedded head
         if isinstance(can, Closes):
             can.close()
@@ -172,7 +291,12 @@ class Service:
         """None when ready; else why not (for /readyz)."""
         if not self.ready:
             return "starting"
-        if self._thread is None or not self._thread.is_alive():
+        if self.elector is not None and self.role != "leader":  # a follower serves reads
+            if not self.elector.alive:
+                return "the leader election is not running"
+            if self.role == "deposed":
+                return "deposed: this replica lost the leader lease"
+        elif self._thread is None or not self._thread.is_alive():
             return "the scheduling loop is not running"
         if not self.store.writer.alive:
             return "the store writer is not running"
@@ -216,6 +340,9 @@ class Service:
             if gap > 0:
                 time.sleep(gap)
             began = time.monotonic()
+            if self.elector is not None and not self.leads():
+                self.elector.give_up("the lease term ran out before the next scheduling step")
+                return
             try:
                 with self._locked():
                     self.engine.sync()
@@ -262,6 +389,11 @@ class Service:
         digest = tok.digest(token)
         token_id = tok.token_id_of(token)
         info = self._tokens.get(token_id) if token_id is not None else None
+        if info is None and token_id is not None and self.elector is not None and self.role != "leader":
+            # a follower: the token may have been issued by the leader since the last reload
+            info = self.store.token(token_id)
+            if info is not None:
+                self._tokens[token_id] = info
         if info is not None and info.revoked_at is None and tok.same(digest, info.sha256):
             if info.tenant is None:
                 return tok.Principal("admin", None, info.id)
@@ -307,6 +439,8 @@ class Service:
         engine before the next step (the insert is committed first: the writer
         keeps order).
         """
+        if self.role != "leader":
+            raise Unavailable("not-leader", "this replica does not lead; send writes to the leader")
         with self._submit_lock:
             if idempotency_key is not None:
                 hit = self._idempotent(spec.tenant, idempotency_key)

@@ -126,6 +126,9 @@ class JobEventRow(Base):
     reason: Mapped[str] = mapped_column(String(64))
     detail: Mapped[str] = mapped_column(Text)
     placement: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    #: the leader epoch that recorded it (None: a single replica, no lease): a deposed
+    #: leader's writes are fenced, so no event of an old epoch follows a newer one
+    leader_epoch: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class JobRunRow(Base):
@@ -163,3 +166,20 @@ class MetaRow(Base):
     __tablename__ = "meta"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[Any] = mapped_column(JSON)
+
+
+class LeaderLeaseRow(Base):
+    """The scheduler's leader lease (one row, ``name`` "scheduler"): who leads, until when.
+
+    ``epoch`` grows by one at every takeover; every write of the leader checks it in its
+    own transaction (fencing). Times are the database's clock (epoch seconds).
+    """
+
+    __tablename__ = "leader_lease"
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255))
+    epoch: Mapped[int] = mapped_column(BigInteger)
+    address: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    acquired_at: Mapped[float] = mapped_column(Float)
+    renewed_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float)

@@ -33,6 +33,7 @@ def test_center_show(cli: Cli, admin: Client) -> None:
     total = next(line.split() for line in out.splitlines() if line.startswith("total"))
     assert total[:4] == ["total", "8", "3", "64"]  # nodes, racks, devices
     assert "ascend910b   320" in out
+    assert out.rstrip().splitlines()[-1] == "Scheduler: one replica (no leader election)"
     api = admin.request("GET", "/v1/center")
     assert _stable(json.loads(cli.ok("center", "show", "-o", "json").stdout)) == _stable(api)
     assert _stable(yaml.safe_load(cli.ok("center", "show", "-o", "yaml").stdout)) == _stable(api)
@@ -178,3 +179,21 @@ def test_audit_list(cli: Cli, new_tenant: NewTenant) -> None:
     assert [r.split()[3] for r in rows[1:]] == ["tenant.create", "token.issue"]
     last = json.loads(cli.ok("audit", "list", "--target", name, "--last", "1", "-o", "json").stdout)
     assert [e["action"] for e in last["items"]] == ["token.issue"]
+
+
+def test_the_leader_in_center_show_and_top() -> None:
+    """With --ha, the replica that answered says who leads (the live HA test reads it back)."""
+    from scheduler.api.models import CenterOut, LeaderOut
+    from scheduler.cli.center import leader_line
+    from scheduler.cli.top import _leader
+
+    def center(led: LeaderOut) -> CenterOut:
+        return CenterOut.model_construct(name="c", leadership=led)
+
+    led = LeaderOut(mode="ha", role="follower", leader="r1/12-abc", epoch=3, address="http://r1", changes=2)
+    assert leader_line(center(led)) == ("Scheduler leader: r1/12-abc (epoch 3); this replica is follower;"
+                                        " 2 leader changes seen")
+    assert _leader(center(led)) == " - leader r1/12-abc (epoch 3)"
+    nobody = LeaderOut(mode="ha", role="follower", epoch=3)
+    assert "NONE" in leader_line(center(nobody)) and _leader(center(nobody)) == " - leader NONE (failover)"
+    assert _leader(center(LeaderOut(mode="single", role="leader"))) == ""

@@ -17,6 +17,8 @@ from scheduler.store.memory import MemoryStore
 from tests.monitor.helpers import samples, small_center
 
 UNIT_SUFFIXES = ("_seconds", "_flops", "_devices", "_jobs", "_total", "_info", "_weight", "_nodes")
+#: counts and flags with no unit to name (aicc_leader: 1 on the leader, as kube's leader metrics)
+UNITLESS = ("aicc_nodes", "aicc_leader", "aicc_leader_epoch")
 
 
 def test_definitions_follow_the_conventions() -> None:
@@ -25,7 +27,7 @@ def test_definitions_follow_the_conventions() -> None:
     for d in m.ALL_METRICS:
         assert re.fullmatch(r"aicc_[a-z0-9_]+", d.name), d.name
         assert d.name.endswith("_total") == (d.kind is m.Kind.COUNTER), d.name
-        assert d.name.endswith(UNIT_SUFFIXES) or d.name == "aicc_nodes", d.name
+        assert d.name.endswith(UNIT_SUFFIXES) or d.name in UNITLESS, d.name
         assert set(d.labels) <= m.ALLOWED_LABELS, d.name
         assert "job" not in d.labels and "job_id" not in d.labels and "instance" not in d.labels
         assert d.help.endswith(".") and len(d.help) > 20
