@@ -33,6 +33,7 @@ TITLES = {
     "tenant-not-found": "Tenant not found",
     "tenant-exists": "Tenant exists",
     "tenant-has-jobs": "Tenant has live jobs",
+    "tenant-is-parent": "Tenant is a parent: jobs go to its leaves",
     "unknown-priority": "Unknown priority class",
     "unknown-accelerator": "Unknown accelerator type",
     "job-not-found": "Job not found",

@@ -58,10 +58,11 @@ def levels(queue: PendingQueue, state: CycleState) -> Levels:
     out: Levels = {}
     for (tenant, cls), jobs, shapes, ids in queue.lists():
         base = classes.get(cls)
-        if tenant not in state.tenants or base is None:
+        if tenant not in state.tenants or base is None or tenant in state.tree.inner:
             reason = Reason.UNKNOWN_TENANT if base is not None else Reason.UNKNOWN_PRIORITY
+            detail = f"{tenant} is a parent: jobs run in its leaves" if tenant in state.tree.inner else f"{tenant}/{cls}"
             state.wait_ids.extend(j.id for j in jobs)
-            state.wait_infos.extend([(reason, f"{tenant}/{cls}")] * len(jobs))
+            state.wait_infos.extend([(reason, detail)] * len(jobs))
             state.wait_positions.extend([0] * len(jobs))
             continue
         if aging <= 0 or boost <= 0 or base >= top:
@@ -127,6 +128,9 @@ def walk_fair(runs: dict[str, Run], offset: dict[str, int], state: CycleState, m
               consider_run: ConsiderRun) -> None:
     """Consider the level's runs, the tenant with the lowest share first, re-ranked after
     every admission."""
+    if not state.tree.flat:
+        walk_fair_tree(runs, offset, state, memo, consider_run)
+        return
     heap = [(share_key(state, memo, t), state.tenant_rank[t], t) for t in runs]
     heapq.heapify(heap)
     cursor = dict.fromkeys(runs, 0)
@@ -137,6 +141,39 @@ def walk_fair(runs: dict[str, Run], offset: dict[str, int], state: CycleState, m
         cursor[tenant] = nxt
         if nxt < len(run.jobs):
             heapq.heappush(heap, (share_key(state, memo, tenant), rank, tenant))
+
+
+def tree_key(state: CycleState, memo: Memo, tenant: str) -> tuple[float, ...]:
+    """Hierarchical fair share: the share keys from the top of the tenant's path down,
+    each with its rank. Comparing these picks the sibling with the lowest share at each
+    level in turn (weighted DRF among siblings, with the decayed history)."""
+    rank = state.tenant_rank
+    key: list[float] = []
+    for node in state.tree.root_path(tenant):
+        key.append(share_key(state, memo, node))
+        key.append(rank[node])
+    return tuple(key)
+
+
+def walk_fair_tree(runs: dict[str, Run], offset: dict[str, int], state: CycleState, memo: Memo,
+                   consider_run: ConsiderRun) -> None:
+    """``walk_fair`` over a tree: an admission raises the keys of its tenant's ancestors, so
+    of its cousins' too; keys only rise within a cycle, so a popped entry whose key has
+    risen is pushed back with the new one (and the first current one goes)."""
+    heap = [(tree_key(state, memo, t), t) for t in runs]
+    heapq.heapify(heap)
+    cursor = dict.fromkeys(runs, 0)
+    while heap:
+        key, tenant = heapq.heappop(heap)
+        now_key = tree_key(state, memo, tenant)
+        if now_key != key:
+            heapq.heappush(heap, (now_key, tenant))
+            continue
+        run = runs[tenant]
+        nxt = consider_run(run, cursor[tenant], offset[tenant], None, True)
+        cursor[tenant] = nxt
+        if nxt < len(run.jobs):
+            heapq.heappush(heap, (tree_key(state, memo, tenant), tenant))
 
 
 def walk_global(runs: dict[str, Run], offset: dict[str, int], order: Callable[[PendingJob], Any],

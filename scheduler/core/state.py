@@ -25,6 +25,7 @@ from scheduler.core.model import (
 )
 from scheduler.core.placement import Fit
 from scheduler.core.quota import Candidate
+from scheduler.core.tree import tree_of
 from scheduler.domain import Tenant
 
 
@@ -49,6 +50,15 @@ class CycleState:
         zeros = [0] * len(holdings.layout.type_names)
         self.used_dev: dict[str, list[int]] = {
             t: list(holdings.used_dev.get(t, zeros)) for t in self.tenants}
+        #: the tenant tree; a parent's use is its subtree's, kept up as jobs are admitted
+        self.tree = tree = tree_of(self.tenants, snapshot.memo)
+        if not tree.flat:
+            for leaf in [t for t, u in holdings.used.items() if u and t in tree.up]:
+                for a in tree.up[leaf]:
+                    self.used[a] += holdings.used[leaf]
+                    row = self.used_dev[a]
+                    for i, n in enumerate(holdings.used_dev[leaf]):
+                        row[i] += n
         self.stopping = dict(holdings.stopping)  # per tenant, its jobs being stopped
         self.leaving = list(holdings.leaving.values())  # their holders, in no particular order
         self.admits: list[Admit] = []
@@ -74,6 +84,10 @@ class CycleState:
         gflops = devices * self.type_gflops[cand.type_idx]
         self.used[spec.tenant] += gflops
         self.used_dev[spec.tenant][cand.type_idx] += devices
+        if not self.tree.flat:
+            for a in self.tree.up[spec.tenant]:
+                self.used[a] += gflops
+                self.used_dev[a][cand.type_idx] += devices
         bound = job.runtime_bound_s
         now = self.now
         self.holders.append(Holder(

@@ -12,7 +12,15 @@ from scheduler.domain.job import (
     WorkerPlacement,
     check_transition,
 )
-from scheduler.domain.tenant import Quota, QuotaError, Tenant
+from scheduler.domain.tenant import (
+    Quota,
+    QuotaError,
+    Tenant,
+    TreeError,
+    check_tree,
+    parents_of,
+    sold,
+)
 from scheduler.domain.units import format_compute, parse_compute, parse_memory
 
 __all__ = [
@@ -31,9 +39,13 @@ __all__ = [
     "Resources",
     "Tenant",
     "TransitionError",
+    "TreeError",
     "WorkerPlacement",
     "check_transition",
+    "check_tree",
     "format_compute",
+    "parents_of",
     "parse_compute",
     "parse_memory",
+    "sold",
 ]

@@ -28,6 +28,7 @@ from scheduler.core import (
     schedule,
 )
 from scheduler.core.queue import PendingQueue
+from scheduler.core.tree import subtree_sums, tree_of
 from scheduler.domain import (
     Center,
     JobRecord,
@@ -36,6 +37,7 @@ from scheduler.domain import (
     NodeState,
     Tenant,
     check_transition,
+    parents_of,
 )
 from scheduler.domain.job import FINISHED_STATES
 from scheduler.engine.clock import Clock
@@ -208,6 +210,9 @@ class Engine:
         """
         if spec.tenant not in self.tenants:
             raise EngineError("unknown-tenant", f"tenant {spec.tenant!r} does not exist")
+        if spec.tenant in parents_of(self.tenants):
+            raise EngineError("tenant-is-parent", f"tenant {spec.tenant!r} is a parent: it holds quota and "
+                              "children, not jobs; submit to one of its leaves")
         if spec.priority not in self.policy.priority_classes:
             known = ", ".join(self.policy.priority_classes)
             raise EngineError("unknown-priority", f"priority class {spec.priority!r} is not one of {known}")
@@ -376,6 +381,12 @@ class Engine:
             for tenant, by_type in self._held.items():
                 if tenant not in shares:
                     shares[tenant] = dominant_share(by_type, totals)
+            if any(t.parent is not None for t in self.tenants.values()):
+                # a parent's share is its subtree's: fair share compares siblings at each level
+                tree = tree_of(self.tenants, self._memo)
+                shares = dict(shares)
+                for parent, by_type in subtree_sums(tree, self._held).items():
+                    shares[parent] = dominant_share(by_type, totals)
             self.history = decay_usage(self.history, shares, now - self.history_at,
                                        self.policy.fair_share_half_life_s)
         self.history_at = now

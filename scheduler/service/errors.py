@@ -9,6 +9,7 @@ STATUS = {
     "tenant-not-found": 404,
     "tenant-exists": 409,
     "tenant-has-jobs": 409,
+    "tenant-is-parent": 422,
     "unknown-priority": 422,
     "unknown-accelerator": 422,
     "duplicate-job": 409,
