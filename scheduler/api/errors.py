@@ -34,6 +34,7 @@ TITLES = {
     "tenant-exists": "Tenant exists",
     "tenant-has-jobs": "Tenant has live jobs",
     "tenant-is-parent": "Tenant is a parent: jobs go to its leaves",
+    "tenant-has-children": "Tenant has children",
     "unknown-priority": "Unknown priority class",
     "unknown-accelerator": "Unknown accelerator type",
     "job-not-found": "Job not found",

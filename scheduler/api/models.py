@@ -276,6 +276,8 @@ class LogsOut(Response):
 
 class UsageOut(Response):
     tenant: str
+    #: A parent's figures are its whole subtree's.
+    parent: str | None = None
     guaranteed: str
     guaranteed_pflops: float
     limit: str
@@ -347,6 +349,8 @@ class TenantCreate(Request):
     caps: Caps = Field(default_factory=dict)
     #: Seconds from SIGTERM to SIGKILL when its jobs are stopped, unless a job says; null: the center's.
     grace_period_s: GraceS | None = None
+    #: The tenant whose guarantee this one's is carved out of; a parent holds no jobs.
+    parent: Name | None = None
     allow_overcommit: bool = False
 
 
@@ -358,10 +362,16 @@ class TenantUpdate(Request):
 
     weight: Weight | None = None
     grace_period_s: GraceS | None = None
+    #: Moves the tenant (and its subtree) under this parent; null: to the top level.
+    parent: Name | None = None
 
 
 class TenantOut(Response):
     name: str
+    #: The tenant whose guarantee this one's is carved out of; null: a top-level tenant.
+    parent: str | None = None
+    #: Its children, if it is a parent (a parent holds no jobs).
+    children: list[str] = []
     weight: float
     #: Seconds from SIGTERM to SIGKILL when its jobs are stopped, unless a job says; null: the center's.
     grace_period_s: float | None

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from scheduler.domain.units import format_compute
+
 
 class QuotaError(ValueError):
     """A quota that contradicts itself; the message names the field."""
@@ -73,6 +75,16 @@ def sold(tenants: Mapping[str, Tenant]) -> int:
     return sum(t.quota.guaranteed for t in tenants.values() if t.parent is None or t.parent not in tenants)
 
 
+def ancestors(tenants: Mapping[str, Tenant], name: str) -> list[str]:
+    """The tenant's parent, its parent's parent, ... (nearest first)."""
+    out: list[str] = []
+    up = tenants[name].parent if name in tenants else None
+    while up is not None and up in tenants and up not in out and up != name:
+        out.append(up)
+        up = tenants[up].parent
+    return out
+
+
 def check_tree(tenants: Mapping[str, Tenant]) -> None:
     """Refuse tenants that are not a tree, or whose children's guarantees sum beyond their
     parent's: a quota change is checked against the whole tree, not one tenant."""
@@ -97,7 +109,7 @@ def check_tree(tenants: Mapping[str, Tenant]) -> None:
         total = sum(k.quota.guaranteed for k in kids)
         p = tenants[parent].quota
         if total > p.guaranteed:
-            biggest = max(kids, key=lambda k: (k.quota.guaranteed, k.name))
+            each = ", ".join(f"{k.name} {format_compute(k.quota.guaranteed)}" for k in kids)
             raise TreeError(
-                f"children of {parent} guarantee {total} GFLOPS in all, more than {parent}'s "
-                f"{p.guaranteed} (its largest child: {biggest.name}, {biggest.quota.guaranteed})")
+                f"children of {parent} ({each}) guarantee {format_compute(total)} in all, more than "
+                f"{parent}'s {format_compute(p.guaranteed)}")

@@ -10,6 +10,7 @@ STATUS = {
     "tenant-exists": 409,
     "tenant-has-jobs": 409,
     "tenant-is-parent": 422,
+    "tenant-has-children": 409,
     "unknown-priority": 422,
     "unknown-accelerator": 422,
     "duplicate-job": 409,

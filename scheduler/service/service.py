@@ -21,7 +21,19 @@ from typing import Any
 
 from scheduler.centerfile import CenterConfig
 from scheduler.core import Policy
-from scheduler.domain import JobRecord, JobSpec, JobState, NodeState, Quota, QuotaError, Tenant
+from scheduler.domain import (
+    JobRecord,
+    JobSpec,
+    JobState,
+    NodeState,
+    Quota,
+    QuotaError,
+    Tenant,
+    ancestors,
+    check_tree,
+    parents_of,
+    sold,
+)
 from scheduler.engine import Clock, Engine, EngineError, Executor
 from scheduler.engine.estimates import estimator_for
 from scheduler.service import tokens as tok
@@ -57,6 +69,8 @@ class QuotaChange:
     clear_lending_limit: bool = False
     grace_period_s: float | None = None
     clear_grace_period: bool = False  # back to the center's default
+    parent: str | None = None  # moves the tenant under this parent
+    clear_parent: bool = False  # moves it to the top level
 
 
 class Service:
@@ -452,6 +466,7 @@ class Service:
             if tenant.name in self.engine.tenants:
                 raise ServiceError("tenant-exists", f"tenant {tenant.name!r} exists")
             self._check_caps(tenant.quota)
+            self._check_tree({**self.engine.tenants, tenant.name: tenant})
             self._check_capacity({**self.engine.tenants, tenant.name: tenant}, allow_overcommit)
             with self.store.acting_as(actor), self._submit_lock:
                 self.engine.put_tenant(tenant)
@@ -464,6 +479,7 @@ class Service:
         with self._locked():
             tenant = self._changed(self.tenant(change.tenant), change)
             self._check_caps(tenant.quota)
+            self._check_tree({**self.engine.tenants, tenant.name: tenant})
             self._check_capacity({**self.engine.tenants, tenant.name: tenant}, allow_overcommit)
             with self.store.acting_as(actor), self._submit_lock:
                 self.engine.put_tenant(tenant)
@@ -474,6 +490,10 @@ class Service:
     def delete_tenant(self, actor: str, name: str, *, force: bool = False) -> list[str]:
         with self._locked():
             self.tenant(name)
+            children = sorted(t.name for t in self.engine.tenants.values() if t.parent == name)
+            if children:
+                raise ServiceError("tenant-has-children", f"tenant {name!r} is the parent of "
+                                   f"{', '.join(children)}: move or delete them first")
             try:
                 with self.store.acting_as(actor), self._submit_lock:
                     cancelled = self.engine.delete_tenant(name, force=force)
@@ -500,7 +520,8 @@ class Service:
                           lending, dict(c.caps) if c.caps is not None else dict(q.caps))
             grace = None if c.clear_grace_period else (
                 c.grace_period_s if c.grace_period_s is not None else t.grace_period_s)
-            return Tenant(t.name, quota, c.weight if c.weight is not None else t.weight, grace)
+            parent = None if c.clear_parent else (c.parent if c.parent is not None else t.parent)
+            return Tenant(t.name, quota, c.weight if c.weight is not None else t.weight, grace, parent)
         except QuotaError as exc:
             raise ServiceError("invalid-quota", str(exc)) from None
 
@@ -509,8 +530,21 @@ class Service:
             if accel not in self.config.center.accelerators:
                 raise ServiceError("invalid-quota", f"caps.{accel}: unknown accelerator type")
 
+    def _check_tree(self, tenants: Mapping[str, Tenant]) -> None:
+        """The tree as a whole after a change: parents exist, no cycle, children's guarantees
+        fit in their parent's, and a tenant with live jobs does not become a parent."""
+        try:
+            check_tree(tenants)
+        except QuotaError as exc:
+            raise ServiceError("invalid-quota", str(exc)) from None
+        for parent in sorted(parents_of(tenants) - parents_of(self.engine.tenants)):
+            live = sum(1 for j in self.engine.jobs.values() if j.spec.tenant == parent and not j.state.terminal)
+            if live:
+                raise ServiceError("tenant-has-jobs", f"tenant {parent!r} has {live} live jobs: a parent "
+                                   "holds quota and children, not jobs")
+
     def _check_capacity(self, tenants: Mapping[str, Tenant], allow_overcommit: bool) -> None:
-        total = sum(t.quota.guaranteed for t in tenants.values())
+        total = sold(tenants)
         capacity = self.engine.center.capacity_gflops()
         if total > capacity and not allow_overcommit:
             from scheduler.domain.units import format_compute
@@ -598,7 +632,7 @@ class Service:
                     t["pending"] += 1
                 elif j.state in (JobState.ADMITTED, JobState.RUNNING):
                     t["running"] += 1
-            return out
+            return subtree_usage(e.tenants, out)
 
     def ledger(self, start: float, end: float, tenant: str | None) -> list[LedgerLine]:
         gflops = {n: a.gflops for n, a in self.config.center.accelerators.items()}
@@ -611,4 +645,20 @@ class Service:
 def _quota_detail(t: Tenant) -> dict[str, Any]:
     q = t.quota
     return {"weight": t.weight, "guaranteed": q.guaranteed, "limit": q.limit,
-            "lending_limit": q.lending_limit, "caps": dict(q.caps), "grace_period_s": t.grace_period_s}
+            "lending_limit": q.lending_limit, "caps": dict(q.caps), "grace_period_s": t.grace_period_s,
+            "parent": t.parent}
+
+
+def subtree_usage(tenants: Mapping[str, Tenant], per_tenant: dict[str, dict[str, Any]]
+                  ) -> dict[str, dict[str, Any]]:
+    """A parent's usage is its subtree's: each leaf's numbers are added to its ancestors'."""
+    inner = parents_of(tenants)
+    for leaf in [n for n in sorted(per_tenant) if n in tenants and n not in inner and tenants[n].parent]:
+        u = per_tenant[leaf]
+        for a in ancestors(tenants, leaf):
+            total = per_tenant[a]
+            for key in ("in_use", "borrowed", "pending", "running"):
+                total[key] += u[key]
+            for accel, n in u["devices"].items():
+                total["devices"][accel] = total["devices"].get(accel, 0) + n
+    return per_tenant

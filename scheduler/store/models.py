@@ -45,6 +45,8 @@ class TenantRow(Base):
     lending_limit: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     caps: Mapped[dict[str, int]] = mapped_column(JSON)
     grace_period_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: the tenant this one's quota is carved out of (issue 22); null: a top-level tenant
+    parent: Mapped[str | None] = mapped_column(String(63), nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
 
@@ -59,6 +61,7 @@ class QuotaHistoryRow(Base):
     actor: Mapped[str] = mapped_column(String(128))
     action: Mapped[str] = mapped_column(String(16))  # set, delete
     weight: Mapped[float | None] = mapped_column(Float, nullable=True)
+    parent: Mapped[str | None] = mapped_column(String(63), nullable=True)
     guaranteed: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     limit: Mapped[int | None] = mapped_column("limit_gflops", BigInteger, nullable=True)
     lending_limit: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

@@ -242,7 +242,7 @@ class SqlStore:
         q = tenant.quota
         values = {"weight": tenant.weight, "guaranteed": q.guaranteed, "limit_gflops": q.limit,
                   "lending_limit": q.lending_limit, "caps": dict(q.caps), "grace_period_s": tenant.grace_period_s,
-                  "updated_at": now}
+                  "parent": tenant.parent, "updated_at": now}
 
         def write(conn: Connection) -> None:
             done = conn.execute(update(tenants_t).where(tenants_t.c.name == tenant.name)
@@ -252,7 +252,7 @@ class SqlStore:
             conn.execute(insert(history_t).values(
                 tenant=tenant.name, at=now, actor=actor, action="set", weight=tenant.weight,
                 guaranteed=q.guaranteed, limit_gflops=q.limit, lending_limit=q.lending_limit,
-                caps=dict(q.caps)))
+                caps=dict(q.caps), parent=tenant.parent))
 
         self.writer.run(write)
 
@@ -426,7 +426,7 @@ def _tenant(r: Any) -> Tenant:
     return Tenant(r.name, Quota(int(r.guaranteed), int(r.limit_gflops),
                                 int(r.lending_limit) if r.lending_limit is not None else None,
                                 dict(r.caps or {})), float(r.weight),
-                  float(r.grace_period_s) if r.grace_period_s is not None else None)
+                  float(r.grace_period_s) if r.grace_period_s is not None else None, r.parent)
 
 
 def _event_time(job: JobRecord, now: float) -> float:

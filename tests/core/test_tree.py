@@ -39,10 +39,11 @@ def test_the_tree_knows_paths_and_where_branches_meet() -> None:
 
 
 def test_children_may_not_guarantee_more_than_their_parent_and_the_error_names_both() -> None:
-    q = Quota(2, 4)
-    with pytest.raises(TreeError, match=r"children of bank-a .*bank-a's 2 .*a2"):
-        check_tree({"bank-a": Tenant("bank-a", q), "a1": Tenant("a1", Quota(1, 2), parent="bank-a"),
-                    "a2": Tenant("a2", Quota(2, 2), parent="bank-a")})
+    q = Quota(2_000_000, 4_000_000)
+    with pytest.raises(TreeError, match=r"children of bank-a \(a1 1P, a2 2P\) .* 3P .*bank-a's 2P"):
+        check_tree({"bank-a": Tenant("bank-a", q),
+                    "a1": Tenant("a1", Quota(1_000_000, 2_000_000), parent="bank-a"),
+                    "a2": Tenant("a2", Quota(2_000_000, 2_000_000), parent="bank-a")})
     with pytest.raises(TreeError, match="parent nowhere does not exist"):
         check_tree({"a": Tenant("a", q, parent="nowhere")})
     with pytest.raises(TreeError, match="cycle"):
