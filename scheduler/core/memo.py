@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from scheduler.core.holdings import Holder
 from scheduler.core.model import Reason
-from scheduler.core.tree import Pools
 
 #: why a job waits: (reason, detail)
 Why = tuple[Reason, str]
@@ -29,7 +28,7 @@ Why = tuple[Reason, str]
 class Memo:
     __slots__ = (
         "by_reservations", "candidates", "counts", "feasible", "lendable", "lowest_priority", "never_fits",
-        "over", "own", "pools", "reasons", "reclaimable", "share_keys", "targets", "types",
+        "over", "own", "reasons", "reclaimable", "share_keys", "targets", "types",
     )
 
     def __init__(self, never_fits: dict[tuple[object, ...], bool]) -> None:
@@ -42,8 +41,6 @@ class Memo:
         self.lendable: int | None = None
         #: the tenants above their guarantee (quota)
         self.over: set[str] | None = None
-        #: tree: what each parent's children borrow and lend (quota)
-        self.pools: Pools | None = None
         #: tree: per tenant, the tenants it may reclaim from (quota)
         self.targets: dict[str, set[str]] = {}
         #: per tenant, its fair-share order key (ordering)
@@ -73,7 +70,6 @@ class Memo:
         self.by_reservations = [{} for _ in range(reservations + 1)]
         self.lendable = None
         self.over = None
-        self.pools = None
         self.targets.clear()
         self.share_keys.clear()
         self.reclaimable.clear()

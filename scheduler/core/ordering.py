@@ -23,6 +23,7 @@ from scheduler.core.fairshare import order_key
 from scheduler.core.memo import Memo
 from scheduler.core.model import PendingJob, Reason
 from scheduler.core.queue import PendingQueue
+from scheduler.core.tree import CENTER
 
 if TYPE_CHECKING:
     from scheduler.core.state import CycleState
@@ -143,37 +144,49 @@ def walk_fair(runs: dict[str, Run], offset: dict[str, int], state: CycleState, m
             heapq.heappush(heap, (share_key(state, memo, tenant), rank, tenant))
 
 
-def tree_key(state: CycleState, memo: Memo, tenant: str) -> tuple[float, ...]:
-    """Hierarchical fair share: the share keys from the top of the tenant's path down,
-    each with its rank. Comparing these picks the sibling with the lowest share at each
-    level in turn (weighted DRF among siblings, with the decayed history)."""
-    rank = state.tenant_rank
-    key: list[float] = []
-    for node in state.tree.root_path(tenant):
-        key.append(share_key(state, memo, node))
-        key.append(rank[node])
-    return tuple(key)
-
-
 def walk_fair_tree(runs: dict[str, Run], offset: dict[str, int], state: CycleState, memo: Memo,
                    consider_run: ConsiderRun) -> None:
-    """``walk_fair`` over a tree: an admission raises the keys of its tenant's ancestors, so
-    of its cousins' too; keys only rise within a cycle, so a popped entry whose key has
-    risen is pushed back with the new one (and the first current one goes)."""
-    heap = [(tree_key(state, memo, t), t) for t in runs]
-    heapq.heapify(heap)
+    """``walk_fair`` over a tenant tree: from the top, the child with the lowest weighted
+    share among its siblings, down to a tenant with jobs (hierarchical DRF, with the
+    decayed history at every level). An admission changes the shares on its tenant's
+    path only, so only those entries are taken out and put back."""
+    tree, rank = state.tree, state.tenant_rank
+    heaps: dict[str, list[tuple[float, int, str]]] = {}  # per parent (CENTER: the top), its children
+    placed: set[str] = set()
+    for tenant in runs:
+        path = tree.path[tenant]
+        for i, node in enumerate(path):
+            if node in placed:
+                break
+            placed.add(node)
+            parent = path[i + 1] if i + 1 < len(path) else CENTER
+            heaps.setdefault(parent, []).append((share_key(state, memo, node), rank[node], node))
+    for entries in heaps.values():
+        heapq.heapify(entries)
     cursor = dict.fromkeys(runs, 0)
-    while heap:
-        key, tenant = heapq.heappop(heap)
-        now_key = tree_key(state, memo, tenant)
-        if now_key != key:
-            heapq.heappush(heap, (now_key, tenant))
-            continue
-        run = runs[tenant]
-        nxt = consider_run(run, cursor[tenant], offset[tenant], None, True)
-        cursor[tenant] = nxt
-        if nxt < len(run.jobs):
-            heapq.heappush(heap, (tree_key(state, memo, tenant), tenant))
+    top = heaps.get(CENTER, [])
+    while top:
+        chain = [CENTER]  # the parents walked down
+        node = top[0][2]
+        while node not in runs:
+            chain.append(node)
+            node = heaps[node][0][2]
+        run = runs[node]
+        nxt = consider_run(run, cursor[node], offset[node], None, True)
+        cursor[node] = nxt
+        alive = nxt < len(run.jobs)
+        # put back the entries on the path, bottom up, with their new shares (a parent
+        # whose children have no jobs left goes too)
+        for parent in reversed(chain):
+            entries = heaps[parent]
+            if alive:
+                # (an only child's share is compared with nobody: heaps only shrink)
+                key = share_key(state, memo, node) if len(entries) > 1 else 0.0
+                heapq.heapreplace(entries, (key, rank[node], node))
+            else:
+                heapq.heappop(entries)
+            alive = bool(entries)
+            node = parent
 
 
 def walk_global(runs: dict[str, Run], offset: dict[str, int], order: Callable[[PendingJob], Any],

@@ -85,7 +85,6 @@ class Quotas:
                          ) -> tuple[list[Candidate], Reason, str]:
         """``allowed`` with the limits and caps of every ancestor, and borrowing nearest-first."""
         state, policy, tenants = self.state, self.policy, self.tenants
-        path = self.tree.path[tenant]
         minus, minus_dev = 0, [0] * len(self.type_names)
         if leaving:
             stopping = [h for h in state.leaving if h.tenant == tenant]
@@ -94,21 +93,20 @@ class Quotas:
             for h in stopping:
                 minus += h.gflops
                 minus_dev[h.type_idx] += h.devices
-        used = state.used
+        used, used_dev, borrowing_allowed = state.used, state.used_dev, policy.borrowing
         ok: list[Candidate] = []
         reason, detail = Reason.QUOTA_EXHAUSTED, ""
         for t in types:
             name = self.type_names[t]
             gflops = devices * state.type_gflops[t]
             why = ""
-            for a in path:
-                quota = tenants[a].quota
-                cap = quota.caps.get(name)
-                if cap is not None and state.used_dev[a][t] - minus_dev[t] + devices > cap:
+            for a, limit, guaranteed, caps in self.tree.quotas[tenant]:
+                cap = caps.get(name) if caps else None
+                if cap is not None and used_dev[a][t] - minus_dev[t] + devices > cap:
                     why = f"{name} cap of {cap} devices" + ("" if a == tenant else f" of {a}")
                     break
-                if used[a] - minus + gflops > (quota.limit if policy.borrowing else quota.guaranteed):
-                    why = ("limit" if policy.borrowing else "guaranteed quota") + ("" if a == tenant else f" of {a}")
+                if used[a] - minus + gflops > (limit if borrowing_allowed else guaranteed):
+                    why = ("limit" if borrowing_allowed else "guaranteed quota") + ("" if a == tenant else f" of {a}")
                     break
             if why:
                 detail = why
@@ -122,11 +120,12 @@ class Quotas:
         return ok, reason, detail
 
     def pools(self) -> Pools:
-        """What each parent's children borrow and lend now (tree only)."""
-        memo = self.memo
-        if memo.pools is None:
-            memo.pools = Pools(self.tree, self.state.used, self.state.ready_gflops)
-        return memo.pools
+        """What each parent's children borrow and lend now (tree only; the cycle's state
+        keeps it up as it admits)."""
+        state = self.state
+        if state.pools is None:
+            state.pools = Pools(self.tree, state.used, state.ready_gflops)
+        return state.pools
 
     def reclaim_targets(self, tenant: str) -> set[str]:
         """The tenants whose borrowers ``tenant`` may reclaim from: above their guarantee,

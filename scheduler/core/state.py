@@ -25,7 +25,7 @@ from scheduler.core.model import (
 )
 from scheduler.core.placement import Fit
 from scheduler.core.quota import Candidate
-from scheduler.core.tree import tree_of
+from scheduler.core.tree import Pools, tree_of
 from scheduler.domain import Tenant
 
 
@@ -59,6 +59,8 @@ class CycleState:
                     row = self.used_dev[a]
                     for i, n in enumerate(holdings.used_dev[leaf]):
                         row[i] += n
+        #: tree: what each parent's children borrow and lend, made when first asked (quota.py)
+        self.pools: Pools | None = None
         self.stopping = dict(holdings.stopping)  # per tenant, its jobs being stopped
         self.leaving = list(holdings.leaving.values())  # their holders, in no particular order
         self.admits: list[Admit] = []
@@ -82,6 +84,8 @@ class CycleState:
             takes.append((node, mask, cpus, mem))
         devices = spec.devices
         gflops = devices * self.type_gflops[cand.type_idx]
+        if self.pools is not None:
+            self.pools.add(spec.tenant, self.used[spec.tenant], gflops)
         self.used[spec.tenant] += gflops
         self.used_dev[spec.tenant][cand.type_idx] += devices
         if not self.tree.flat:

@@ -61,6 +61,15 @@ class Tree:
         #: per node, the guarantees carved out of it for its children
         self.carved = {p: sum(tenants[c].quota.guaranteed for c in kids) for p, kids in self.children.items()}
         self._branch: dict[tuple[str, str], tuple[str | None, int]] = {}
+        #: per node: its guarantee; what a parent keeps of it (not carved for its children);
+        #: how much it lends at most
+        self.guaranteed = {n: tenants[n].quota.guaranteed for n in names}
+        self.uncarved = {n: self.guaranteed[n] - self.carved[n] for n in self.inner}
+        self.lends_at_most = {n: _NO_LIMIT if (ll := tenants[n].quota.lending_limit) is None else ll
+                              for n in names}
+        #: per leaf: (node, limit, guaranteed, caps or None) on its path, nearest first
+        self.quotas = {n: [(a, tenants[a].quota.limit, tenants[a].quota.guaranteed, tenants[a].quota.caps or None)
+                           for a in self.path[n]] for n in names}
 
     def root_path(self, name: str) -> tuple[str, ...]:
         """The path from the top level down to the node."""
@@ -104,14 +113,14 @@ class Pools:
 
     def __init__(self, tree: Tree, used: Mapping[str, int], ready_gflops: int) -> None:
         self.tree = tree
-        tenants = tree.tenants
-        demand: dict[str, int] = {}
-        lend: dict[str, int] = {}
+        demand: dict[str, int] = dict.fromkeys([*tree.inner, CENTER], 0)
+        lend = dict(demand)
+        at_most = tree.lends_at_most
         for n in tree.bottom_up:
             inside = self.inside(n, used[n], demand.get(n, 0), lend.get(n, 0))
             p = tree.parent[n] or CENTER
-            demand[p] = demand.get(p, 0) + max(0, -inside)
-            lend[p] = lend.get(p, 0) + _lends(tenants[n], inside)
+            demand[p] += max(0, -inside)
+            lend[p] += min(max(0, inside), at_most[n])
         self.demand, self.lend = demand, lend
         self.center_free = ready_gflops - tree.carved.get(CENTER, 0)
 
@@ -119,30 +128,41 @@ class Pools:
         """What node ``n`` has left over (negative: what it must borrow from its parent):
         a leaf its guarantee less its use; a parent its uncarved guarantee and what its
         children lend, less what they borrow."""
-        g = self.tree.tenants[n].quota.guaranteed
-        if n in self.tree.inner:
-            return g - self.tree.carved[n] + lend - demand
-        return g - used
+        tree = self.tree
+        if n in tree.inner:
+            return tree.uncarved[n] + lend - demand
+        return tree.guaranteed[n] - used
 
     def may_borrow(self, leaf: str, used: int, gflops: int) -> bool:
         """Whether the leaf, holding ``used``, may take ``gflops`` more: every pool on its
         path, nearest first, covers what it cannot, and the center covers the rest."""
-        tree, tenants = self.tree, self.tree.tenants
-        before = self.inside(leaf, used, 0, 0)
+        return self._walk(leaf, used, gflops, False)
+
+    def add(self, leaf: str, used: int, gflops: int) -> None:
+        """The leaf, holding ``used``, took ``gflops`` more: the pools on its path follow."""
+        self._walk(leaf, used, gflops, True)
+
+    def _walk(self, leaf: str, used: int, gflops: int, commit: bool) -> bool:
+        tree = self.tree
+        parent, uncarved, at_most = tree.parent, tree.uncarved, tree.lends_at_most
+        demand, lend = self.demand, self.lend
+        before = tree.guaranteed[leaf] - used
         after = before - gflops
         node = leaf
         while True:
-            d_demand = max(0, -after) - max(0, -before)
-            d_lend = _lends(tenants[node], after) - _lends(tenants[node], before)
+            d_demand = (-after if after < 0 else 0) - (-before if before < 0 else 0)
+            cap = at_most[node]
+            d_lend = min(after if after > 0 else 0, cap) - min(before if before > 0 else 0, cap)
             if not d_demand and not d_lend:
                 return True  # covered below: nothing changes further up
-            p = tree.parent[node]
-            if p is None:
-                free = self.center_free + self.lend.get(CENTER, 0) - self.demand.get(CENTER, 0)
-                return free + d_lend - d_demand >= 0
-            d, s = self.demand.get(p, 0), self.lend.get(p, 0)
-            before = self.inside(p, 0, d, s)
-            after = self.inside(p, 0, d + d_demand, s + d_lend)
+            p = parent[node] or CENTER
+            d, s = demand[p], lend[p]
+            if commit:
+                demand[p], lend[p] = d + d_demand, s + d_lend
+            if p == CENTER:
+                return commit or self.center_free + s + d_lend - d - d_demand >= 0
+            before = uncarved[p] + s - d
+            after = before + d_lend - d_demand
             node = p
 
 
@@ -161,7 +181,5 @@ def subtree_sums(tree: Tree, per_leaf: Mapping[str, Mapping[str, int]]) -> dict[
     return out
 
 
-def _lends(tenant: Tenant, inside: int) -> int:
-    spare = max(0, inside)
-    limit = tenant.quota.lending_limit
-    return spare if limit is None else min(spare, limit)
+#: a lending limit that never binds
+_NO_LIMIT = 1 << 62
