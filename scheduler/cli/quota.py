@@ -19,6 +19,7 @@ from scheduler.cli.connect import (
 )
 from scheduler.cli.output import Format, fail, table
 from scheduler.cli.tenant import Caps, Guaranteed, Limit, Overcommit, caps_text
+from scheduler.cli.tree import in_tree_order, label
 
 if TYPE_CHECKING:
     from scheduler.api.models import TenantOut, WhatIfOut
@@ -116,9 +117,9 @@ def list_(client: Client, output: Output = Format.TABLE) -> None:
         return
     used = {u.tenant: u for u in client.usage_all()}
     rows = []
-    for t in items:
+    for t, depth in in_tree_order(items, lambda t: t.name, lambda t: t.parent):
         q, u = t.quota, used.get(t.name)
-        rows.append([t.name, f"{t.weight:g}", q.guaranteed, q.limit, q.lending_limit or "-",
+        rows.append([label(t.name, depth), f"{t.weight:g}", q.guaranteed, q.limit, q.lending_limit or "-",
                      caps_text(q.caps) or "-", u.in_use if u else "", u.borrowed if u else "",
                      u.pending_jobs if u else ""])
     typer.echo(table(["TENANT", "WEIGHT", "GUARANTEED", "LIMIT", "LENDING LIMIT", "CAPS", "IN USE",

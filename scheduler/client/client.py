@@ -321,11 +321,14 @@ class Client:
         return self._send("POST", "/v1/admin/tenants", TenantOut, wire(body))
 
     def update_tenant(self, name: str, *, weight: float | None = None, grace_period_s: float | None = None,
-                      default_grace: bool = False) -> TenantOut:
-        """Change what is given; ``default_grace`` puts the grace period back to the center's."""
-        fields: dict[str, Any] = {"weight": weight, "grace_period_s": grace_period_s}
+                      default_grace: bool = False, parent: str | None = None, top_level: bool = False
+                      ) -> TenantOut:
+        """Change what is given; ``default_grace`` puts the grace period back to the center's;
+        ``parent`` moves the tenant under another, ``top_level`` to the top."""
+        fields: dict[str, Any] = {"weight": weight, "grace_period_s": grace_period_s, "parent": parent}
         body = build(TenantUpdate, {k: v for k, v in fields.items() if v is not None},
-                     **({"grace_period_s": None} if default_grace else {}))
+                     **({"grace_period_s": None} if default_grace else {}),
+                     **({"parent": None} if top_level else {}))
         return self._send("PATCH", f"/v1/admin/tenants/{_seg(name)}", TenantOut, wire(body),
                           safe_to_repeat=True)
 
