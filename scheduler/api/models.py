@@ -507,6 +507,8 @@ class WhatIfChange(Request):
     lending_limit: Compute | None = None
     caps: Caps | None = None
     weight: Weight | None = None
+    #: Move the tenant (a team) under this parent; null: to the top level; absent: where it is.
+    parent: Name | None = None
 
 
 class WhatIfIn(Request):

@@ -180,13 +180,21 @@ def whatif(client: Client,
            guaranteed: Guaranteed = None, limit: Limit = None,
            lending_limit: Annotated[str | None, typer.Option("--lending-limit", help=LENDING_HELP)] = None,
            cap: Caps = None, no_caps: NoCaps = False, weight: Weight = None,
+           parent: Annotated[str | None, typer.Option(
+               "--parent", help="Move the tenant (a team) under this parent.")] = None,
+           top_level: Annotated[bool, typer.Option("--top-level", help="Move the tenant to the top level.")] = False,
            file: Annotated[Path | None, typer.Option("--file", "-f", help="YAML list of changes ('-': stdin).")] = None,
            output: Output = Format.TABLE) -> None:
     changes: list[dict[str, Any]] = _changes_file(file) if file is not None else []
     if tenant is not None:
         fields = change_fields(guaranteed, limit, lending_limit, cap, no_caps, weight)
+        if parent is not None and top_level:
+            fail("give --parent or --top-level, not both")
+        if parent is not None or top_level:
+            fields["parent"] = parent
         if not fields:
-            fail("nothing would change: give --guaranteed, --limit, --lending-limit, --cap or --weight")
+            fail("nothing would change: give --guaranteed, --limit, --lending-limit, --cap, --weight, "
+                 "--parent or --top-level")
         changes.append({"tenant": tenant, **fields})
     if not changes:
         fail("give a TENANT with the quota to try, or -f with a list of changes")

@@ -562,6 +562,10 @@ class Service:
             for c in changes:
                 proposed[c.tenant] = self._changed(self.tenant(c.tenant), c)
                 self._check_caps(proposed[c.tenant].quota)
+            try:
+                check_tree(proposed)
+            except QuotaError as exc:
+                raise ServiceError("invalid-quota", str(exc)) from None
             return what_if(e.center, dict(e.tenants), proposed, list(e.holding.values()),
                            list(e.queue), dict(e.history), self.policy, self.clock.now())
 

@@ -64,3 +64,25 @@ def test_a_parent_holds_no_jobs_and_its_usage_is_its_subtrees(client: TestClient
     r = client.post("/v1/admin/tenants", headers=admin,
                     json={"name": "desk-x", "guaranteed": "0.5P", "parent": "desk-a"})
     assert r.status_code == 409 and kind(r) == "tenant-has-jobs"
+
+
+def test_moving_a_team_between_parents_is_a_what_if(client: TestClient, admin: dict[str, str],
+                                                    tenant_token: Issue) -> None:
+    for body in ({"name": "bank-a", "guaranteed": "2.496P", "limit": "2.496P"},
+                 {"name": "bank-b", "guaranteed": "1.248P", "limit": "6.24P"},
+                 {"name": "desk-a", "guaranteed": "1.248P", "limit": "6.24P", "parent": "bank-a"}):
+        r = client.post("/v1/admin/tenants", headers=admin, json=body)
+        assert r.status_code == 201, r.text
+    desk = tenant_token("desk-a")
+    first = client.post("/v1/jobs", headers=desk, json=job_body("one")).json()
+    wait_for(client, desk, first["id"], "running")
+    second = client.post("/v1/jobs", headers=desk, json=job_body("two")).json()
+    r = client.get(f"/v1/jobs/{second['id']}", headers=desk).json()
+    assert r["state"] == "pending"  # bank-a's limit (8 devices) holds desk-a
+    w = client.post("/v1/admin/whatif", headers=admin, json={"changes": [{"tenant": "desk-a", "parent": "bank-b"}]})
+    assert w.status_code == 200, w.text
+    assert [s["job_id"] for s in w.json()["would_start"]] == [second["id"]]
+    assert client.get("/v1/admin/tenants/desk-a", headers=admin).json()["parent"] == "bank-a"  # nothing changed
+    bad = client.post("/v1/admin/whatif", headers=admin,
+                      json={"changes": [{"tenant": "desk-a", "parent": "bank-b", "guaranteed": "2P"}]})
+    assert bad.status_code == 422 and "children of bank-b (desk-a 2P)" in bad.json()["detail"]
