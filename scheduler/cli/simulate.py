@@ -16,7 +16,7 @@ import typer
 
 from scheduler.centerfile import CenterFileError
 from scheduler.cli.output import fail, table
-from scheduler.cli.whatif import oversold, policy_knobs, whatif_table, with_quotas
+from scheduler.cli.whatif import oversold, policy_knobs, whatif_table, with_parents, with_quotas
 from scheduler.sim import DEFAULT_TRACES, TraceError
 from scheduler.sim.policies import expand
 from scheduler.sim.study import WHATIF, Study, World, check_against_center, load_trace, run_study
@@ -60,6 +60,10 @@ def simulate(
         help="What if: NAME=GUARANTEED[:LIMIT] in FLOPS units, e.g. vision=40P or vision=40P:60P "
              "(repeat for more tenants; the limit stays unless given, raised to the guarantee). Each "
              "policy is replayed as is and with the change (POLICY+whatif), compared per tenant.")] = None,
+    parent: Annotated[list[str] | None, typer.Option(
+        help="A tenant tree: CHILD=PARENT puts a trace's tenant under a parent (made, if it is not a tenant, "
+             "with its children's guarantees), e.g. --parent itp01=org-a --parent itp02=org-a (repeat). "
+             "Every policy replays the tree; parents run no jobs.")] = None,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", help="What if: a knob of the policy, KNOB=VALUE, e.g. min_runtime_s=7200, reservations=8, "
                       "borrowing=false (repeat for more; with --quota, one change). Each policy is replayed "
@@ -72,6 +76,9 @@ def simulate(
         knobs = policy_knobs(set_ or [])
         if limit is not None:
             t = replace(t, jobs=t.jobs[:limit], observed={})  # (what was observed is of all the jobs)
+        if parent:
+            capacity = t.center.capacity_gflops() if t.center is not None else 0
+            t = replace(t, tenants=with_parents(t.tenants, parent, capacity))
         proposed = replace(t, tenants=with_quotas(t.tenants, quota)) if quota else None
     except (TraceError, CenterFileError, ValueError) as exc:
         fail(str(exc))

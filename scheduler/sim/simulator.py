@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from scheduler.core import Decision
-from scheduler.domain import Center, JobRecord, JobState, NodeState, Tenant
+from scheduler.domain import Center, JobRecord, JobState, NodeState, Tenant, parents_of
 from scheduler.engine import Engine, EventKind, ManualClock
 from scheduler.engine.estimates import LearnedEstimator
 from scheduler.executors.sleep import SleepExecutor
@@ -128,7 +128,9 @@ class Simulation:
         self.executor = SleepExecutor(  # (without resume, nothing is ever done)
             self.clock, runtime_of=lambda job: durations[job.id] - done.get(job.id, 0.0),
             stop_delay_s=stop_delay_s)
-        self.recorder = Recorder(center, tenants, durations, grace_s=grace_s, samples=samples,
+        parents = parents_of(tenants)  # (they run no jobs: the figures are the leaves')
+        self.recorder = Recorder(center, {n: t for n, t in tenants.items() if n not in parents}, durations,
+                                 grace_s=grace_s, samples=samples,
                                  span_s=trace.span_s)
         estimator = LearnedEstimator() if self.spec.learned_estimates else None
         self.engine = Engine(center, self.store, self.executor, self.clock, self.spec.policy,
