@@ -304,12 +304,21 @@ class LedgerLineOut(Response):
     pflops_hours: float
 
 
+class SubtreeTotalOut(Response):
+    #: a parent: the figures are its whole subtree's
+    tenant: str
+    device_hours: float
+    pflops_hours: float
+
+
 class LedgerOut(Response):
     start: str
     end: str
     items: list[LedgerLineOut]
     total_device_hours: float
     total_pflops_hours: float
+    #: per parent tenant whose leaves consumed something: the subtree summed
+    subtrees: list[SubtreeTotalOut] = []
 
 
 # -- tenants and quotas -----------------------------------------------------------------

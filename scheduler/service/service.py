@@ -639,8 +639,25 @@ class Service:
             return subtree_usage(e.tenants, out)
 
     def ledger(self, start: float, end: float, tenant: str | None) -> list[LedgerLine]:
+        """What was consumed in the window; a parent's ledger is its subtree's (by leaf)."""
         gflops = {n: a.gflops for n, a in self.config.center.accelerators.items()}
-        return ledger(self.store.runs(start, end, tenant), start, end, self.clock.now(), gflops)
+        tenants = self.engine.tenants
+        if tenant is not None and tenant in parents_of(tenants):
+            runs = [r for r in self.store.runs(start, end, None)
+                    if r.tenant == tenant or tenant in ancestors(tenants, r.tenant)]
+        else:
+            runs = self.store.runs(start, end, tenant)
+        return ledger(runs, start, end, self.clock.now(), gflops)
+
+    def subtree_totals(self, lines: Sequence[LedgerLine]) -> dict[str, tuple[float, float]]:
+        """Per parent with consumption in ``lines``: its subtree's device-hours and PFLOPS-hours."""
+        tenants = self.engine.tenants
+        out: dict[str, tuple[float, float]] = {}
+        for x in lines:
+            for a in ancestors(tenants, x.tenant):
+                dev, pf = out.get(a, (0.0, 0.0))
+                out[a] = (dev + x.device_hours, pf + x.pflops_hours)
+        return dict(sorted(out.items()))
 
     def audit(self, actor: str, action: str, target: str, detail: Mapping[str, Any]) -> None:
         self.store.audit(actor, action, target, detail)

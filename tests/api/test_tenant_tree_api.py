@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import job_body
@@ -60,6 +62,11 @@ def test_a_parent_holds_no_jobs_and_its_usage_is_its_subtrees(client: TestClient
     usage = {u["tenant"]: u for u in client.get("/v1/admin/usage", headers=admin).json()["items"]}
     assert usage["bank"]["devices"] == usage["desk-a"]["devices"] == {"a800": 8}
     assert usage["desk-a"]["parent"] == "bank"
+    time.sleep(0.05)  # (some consumption to account)
+    led = client.get("/v1/usage/ledger", headers=admin, params={"tenant": "bank"}).json()
+    assert {x["tenant"] for x in led["items"]} == {"desk-a"}  # a parent's ledger is its subtree's
+    assert [x["tenant"] for x in led["subtrees"]] == ["bank"]
+    assert led["subtrees"][0]["device_hours"] == pytest.approx(led["total_device_hours"])
     # a tenant with live jobs does not become a parent
     r = client.post("/v1/admin/tenants", headers=admin,
                     json={"name": "desk-x", "guaranteed": "0.5P", "parent": "desk-a"})
