@@ -21,7 +21,7 @@ from prometheus_client.registry import Collector
 import scheduler
 from monitor import metrics as m
 from scheduler.core import Allocation, Decision, PendingJob, Reason
-from scheduler.domain import Center, JobRecord, NodeState, Tenant
+from scheduler.domain import Center, JobRecord, NodeState, Tenant, ancestors
 from scheduler.domain.center import QUOTA_PRECISION
 from scheduler.engine import Engine
 
@@ -214,7 +214,18 @@ def _tenants(view: EngineView) -> Iterator[Metric]:
     borrowed, weight = _gauge(m.TENANT_BORROWED_FLOPS), _gauge(m.TENANT_WEIGHT)
     used_d, borrowed_d = _gauge(m.TENANT_USED_DEVICES), _gauge(m.TENANT_BORROWED_DEVICES)
     caps = _gauge(m.TENANT_CAP_DEVICES)
+    sub_used, sub_borrowed = _gauge(m.TENANT_SUBTREE_USED_FLOPS), _gauge(m.TENANT_SUBTREE_BORROWED_FLOPS)
     p = QUOTA_PRECISION
+    # a parent's figures are its subtree's, summed here (no parent label: cardinality stays bounded)
+    subtree: dict[str, int] = dict.fromkeys(view.tenants, 0)
+    for leaf, g in used_gflops.items():
+        if leaf in subtree:
+            for up in (leaf, *ancestors(view.tenants, leaf)):
+                subtree[up] += g
+    for name in sorted(subtree):
+        q = view.tenants[name].quota
+        sub_used.add_metric([name, p], subtree[name] * FLOPS_PER_GFLOPS)
+        sub_borrowed.add_metric([name, p], max(0, subtree[name] - q.guaranteed) * FLOPS_PER_GFLOPS)
     for name in sorted(set(view.tenants) | set(used_gflops)):
         quota_of = view.tenants.get(name)
         u = used_gflops.get(name, 0)
@@ -232,7 +243,8 @@ def _tenants(view: EngineView) -> Iterator[Metric]:
         for accel in sorted(accels):
             used_d.add_metric([name, accel], float(used_dev.get((name, accel), 0)))
             borrowed_d.add_metric([name, accel], float(borrowed_dev.get((name, accel), 0)))
-    yield from (guaranteed, limit, lending, used, borrowed, used_d, borrowed_d, caps, weight)
+    yield from (guaranteed, limit, lending, used, borrowed, sub_used, sub_borrowed, used_d, borrowed_d, caps,
+                weight)
 
 
 def _jobs(view: EngineView) -> Iterator[Metric]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -10,7 +11,7 @@ from fastapi.testclient import TestClient
 from monitor import Monitor
 from monitor import metrics as m
 from scheduler.core import Policy
-from scheduler.domain import JobKind, JobSpec, Resources
+from scheduler.domain import JobKind, JobSpec, Resources, Tenant
 from scheduler.engine import Engine, ManualClock
 from scheduler.executors.sleep import SleepExecutor
 from scheduler.store.memory import MemoryStore
@@ -39,7 +40,10 @@ def test_exposition_is_exactly_the_declared_families() -> None:
     cfg = small_center()
     clock = ManualClock(0.0)
     monitor = Monitor()
-    engine = Engine(cfg.center, MemoryStore(cfg.tenants), monitor.wrap_executor(SleepExecutor(clock)),
+    # vr in a tree under org: the subtree families are exposed too
+    tenants = {**cfg.tenants, "org": Tenant("org", cfg.tenants["vr"].quota),
+               "vr": replace(cfg.tenants["vr"], parent="org")}
+    engine = Engine(cfg.center, MemoryStore(tenants), monitor.wrap_executor(SleepExecutor(clock)),
                     clock, Policy(), observers=[monitor.observer])
     monitor.attach(engine)
     for tenant in ("vr", "finance"):
