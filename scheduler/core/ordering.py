@@ -57,7 +57,16 @@ def levels(queue: PendingQueue, state: CycleState) -> Levels:
     top = max(classes.values(), default=0)
     aging, boost = policy.aging_interval_s, policy.aging_boost
     out: Levels = {}
+    held = {t for t, mode in state.budget_exhausted.items() if mode == "hold"}
+    held_places: dict[str, int] = {}
     for (tenant, cls), jobs, shapes, ids in queue.lists():
+        if tenant in held:  # its budget is spent: its new jobs wait, in their order
+            first = held_places.get(tenant, 0)
+            held_places[tenant] = first + len(jobs)
+            state.wait_ids.extend(j.id for j in jobs)
+            state.wait_infos.extend([(Reason.BUDGET_EXHAUSTED, state.budget_exhausted_detail(tenant))] * len(jobs))
+            state.wait_positions.extend(range(first + 1, first + len(jobs) + 1))
+            continue
         base = classes.get(cls)
         if tenant not in state.tenants or base is None or tenant in state.tree.inner:
             reason = Reason.UNKNOWN_TENANT if base is not None else Reason.UNKNOWN_PRIORITY

@@ -53,6 +53,8 @@ class Victims:
         if not (policy.reclaim or policy.priority_preemption) or not policy.quotas:
             return []
         state = self.state
+        if state.budget_exhausted.get(job.spec.tenant) == "best-effort":
+            return []  # best-effort work takes only what is idle
         spec = job.spec
         tenant = spec.tenant
         quota = state.tenants[tenant].quota

@@ -47,6 +47,8 @@ class Quotas:
         policy = self.policy
         if not policy.quotas:
             return [Candidate(t, False) for t in types], Reason.QUOTA_EXHAUSTED, ""
+        if self.state.budget_exhausted.get(tenant) == "best-effort":
+            return self._best_effort(tenant, types, devices)
         if not self.tree.flat:
             return self._allowed_in_tree(tenant, types, devices, leaving)
         state = self.state
@@ -80,6 +82,43 @@ class Quotas:
                 continue
             ok.append(Candidate(t, borrowing))
         return ok, reason, detail
+
+    def _best_effort(self, tenant: str, types: list[int], devices: int) -> tuple[list[Candidate], Reason, str]:
+        """A tenant whose budget is spent, best-effort: its jobs start only on idle capacity, as
+        borrowers whatever its guarantee (so they are reclaimed like any borrower)."""
+        state = self.state
+        quota = self.tenants[tenant].quota
+        used = state.used[tenant]
+        flat = self.tree.flat
+        if not flat:
+            ok, reason, detail = self._allowed_in_tree(tenant, types, devices, False)
+        else:
+            ok, reason, detail = [c for c in self._flat_limits(tenant, types, devices)], Reason.QUOTA_EXHAUSTED, ""
+        out: list[Candidate] = []
+        for c in ok:
+            gflops = devices * state.type_gflops[c.type_idx]
+            idle = (gflops <= self.lendable() if flat
+                    else self.pools().may_borrow(tenant, max(used, quota.guaranteed), gflops))
+            if idle:
+                out.append(Candidate(c.type_idx, True))
+            else:
+                reason, detail = Reason.NO_BORROWABLE, "budget spent: best-effort jobs run only on idle capacity"
+        if not ok and not detail:
+            detail = "limit"
+        return out, reason, detail
+
+    def _flat_limits(self, tenant: str, types: list[int], devices: int) -> list[Candidate]:
+        """The types whose cap and limit let the job in (flat tenants)."""
+        state, quota = self.state, self.tenants[tenant].quota
+        limit = quota.limit if self.policy.borrowing else quota.guaranteed
+        out = []
+        for t in types:
+            cap = quota.caps.get(self.type_names[t])
+            if cap is not None and state.used_dev[tenant][t] + devices > cap:
+                continue
+            if state.used[tenant] + devices * state.type_gflops[t] <= limit:
+                out.append(Candidate(t, True))
+        return out
 
     def _allowed_in_tree(self, tenant: str, types: list[int], devices: int, leaving: bool
                          ) -> tuple[list[Candidate], Reason, str]:

@@ -36,6 +36,8 @@ class CycleState:
         self.center = snapshot.center
         self.tenants: Mapping[str, Tenant] = snapshot.tenants
         self.history = snapshot.usage_history
+        #: tenants whose budget is spent: "hold" or "best-effort"
+        self.budget_exhausted = snapshot.budget_exhausted
         holdings = remembered(snapshot, policy)
         self.holdings = holdings
         self.type_of = holdings.type_of
@@ -116,6 +118,9 @@ class CycleState:
     def retake(self, holder: Holder) -> None:
         for node, mask, cpus, mem in holder.takes:
             self.cap.take(node, mask, cpus, mem)
+
+    def budget_exhausted_detail(self, tenant: str) -> str:
+        return f"the budget of {tenant} (or of a parent) is spent for this period"
 
     def new_holders(self) -> list[Holder]:
         """The jobs admitted in this cycle."""

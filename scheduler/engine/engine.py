@@ -134,6 +134,9 @@ class Engine:
         #: ``holding`` changed since the last decision: by job id, the allocation or None
         self._held_changes: dict[str, Allocation | None] = {}
         self.history: dict[str, float] = dict(state.usage_history)
+        #: leaf tenants whose budget (or an ancestor's) is spent: "hold" or "best-effort"
+        #: (set by whoever keeps the budgets: the service, the simulator)
+        self.budget_exhausted: dict[str, str] = {}
         self.history_at = state.history_at
         self.next_seq = state.next_seq
         self.last_decision: Decision | None = None
@@ -301,7 +304,8 @@ class Engine:
         began = time.perf_counter()
         self._advance_history(now)
         snapshot = Snapshot(self.center, self.tenants, tuple(self.holding.values()), self.history,
-                            memo=self._memo, running_changes=self._held_changes)
+                            memo=self._memo, running_changes=self._held_changes,
+                            budget_exhausted=self.budget_exhausted)
         with _gc_paused():
             deciding = time.perf_counter()
             decision = schedule(snapshot, self.queue, self.policy, now)
@@ -311,8 +315,13 @@ class Engine:
         for a in decision.admits:
             job = self.jobs[a.job_id]
             check_transition(job.state, JobState.ADMITTED)
+            detail = ""
+            if self.budget_exhausted.get(job.spec.tenant) == "best-effort":
+                # budget spent: it runs on idle capacity, preemptible whatever it asked
+                job = replace(job, spec=replace(job.spec, preemptible=True))
+                detail = "best-effort: its tenant's budget is spent"
             admitted.append(replace(job, state=JobState.ADMITTED, admitted_at=now,
-                                    placement=a.placement, borrowing=a.borrowing, reason="", detail=""))
+                                    placement=a.placement, borrowing=a.borrowing, reason="", detail=detail))
         preempted = []
         for p in decision.preempts:
             job = self.jobs[p.job_id]

@@ -162,6 +162,20 @@ class UsageHistoryRow(Base):
     value: Mapped[float] = mapped_column(Float)
 
 
+class BudgetRow(Base):
+    """A tenant's budget (issue 22): PFLOPS-hours per period, for it and its subtree."""
+
+    __tablename__ = "budgets"
+    tenant: Mapped[str] = mapped_column(String(63), primary_key=True)
+    pflops_hours: Mapped[float] = mapped_column(Float)
+    period: Mapped[str] = mapped_column(String(16))
+    period_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    anchor: Mapped[float] = mapped_column(Float)
+    carryover: Mapped[float] = mapped_column(Float)
+    on_exhausted: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
 class MetaRow(Base):
     __tablename__ = "meta"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)

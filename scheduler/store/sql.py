@@ -35,6 +35,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import StaticPool
 
 from scheduler.domain import JobRecord, JobState, NodeState, Quota, Tenant
+from scheduler.domain.budget import Budget, OnExhausted, Period
 from scheduler.domain.job import FINISHED_STATES, TERMINAL_STATES
 from scheduler.engine.clock import Clock, SystemClock
 from scheduler.engine.ports import RECENT_FINISHED, StoredState
@@ -42,6 +43,7 @@ from scheduler.store import migrate
 from scheduler.store.codec import job_from_row, job_state_columns, job_to_row, placement_to_dict
 from scheduler.store.models import (
     AuditRow,
+    BudgetRow,
     JobEventRow,
     JobRow,
     JobRunRow,
@@ -68,6 +70,7 @@ nodes_t = cast(Table, NodeStateRow.__table__)
 audit_t = cast(Table, AuditRow.__table__)
 usage_t = cast(Table, UsageHistoryRow.__table__)
 meta_t = cast(Table, MetaRow.__table__)
+budgets_t = cast(Table, BudgetRow.__table__)
 _JOB_COLUMNS = ("id", "seq", "tenant", "name", "kind", "state", "spec", "submitted_at", "admitted_at",
                 "started_at", "finished_at", "placement", "borrowing", "reason", "detail", "preemptions",
                 "node_losses", "ran_s", "idempotency_key", "request_sha256")
@@ -408,6 +411,28 @@ class SqlStore:
             return [{"id": r.id, "at": r.at, "actor": r.actor, "action": r.action,
                      "target": r.target, "detail": r.detail}
                     for r in conn.execute(q.order_by(audit_t.c.id).limit(limit))]
+
+    # -- budgets (issue 22) ------------------------------------------------------------
+
+    def budgets(self) -> list[Budget]:
+        with self.engine.connect() as conn:
+            return [Budget(r.tenant, float(r.pflops_hours), Period(r.period), float(r.carryover),
+                           OnExhausted(r.on_exhausted), r.period_s, float(r.anchor))
+                    for r in conn.execute(select(budgets_t).order_by(budgets_t.c.tenant))]
+
+    def put_budget(self, b: Budget) -> None:
+        values = {"pflops_hours": b.pflops_hours, "period": b.period.value, "period_s": b.period_s,
+                  "anchor": b.anchor, "carryover": b.carryover, "on_exhausted": b.on_exhausted.value,
+                  "updated_at": self.clock.now()}
+
+        def write(conn: Connection) -> None:
+            if not conn.execute(update(budgets_t).where(budgets_t.c.tenant == b.tenant).values(**values)).rowcount:
+                conn.execute(insert(budgets_t).values(tenant=b.tenant, **values))
+
+        self.writer.run(write)
+
+    def delete_budget(self, tenant: str) -> None:
+        self.writer.run(lambda conn: conn.execute(delete(budgets_t).where(budgets_t.c.tenant == tenant)))
 
     def get_meta(self, key: str) -> Any:
         with self.engine.connect() as conn:
