@@ -35,6 +35,7 @@ from scheduler.domain import (
     check_tree,
     sold,
 )
+from scheduler.domain.budget import BudgetError, zone
 from scheduler.domain.units import UnitError, parse_compute, parse_memory
 
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
@@ -136,6 +137,8 @@ class CenterModel(_Strict):
     priority_classes: dict[str, int] = Field(default_factory=lambda: {"high": 300, "normal": 200, "low": 100})
     tenants: list[TenantModel] = Field(default_factory=list)
     allow_overcommit: bool = False  # guarantees may sum beyond capacity
+    #: the center's time zone (IANA name): budgets' periods start at its midnight
+    timezone: str = "UTC"
     #: knobs of the scheduling policy (``Policy``), e.g. ``{min_runtime_s: 3600}``; unset ones keep aicc's defaults
     policy: dict[str, Any] = Field(default_factory=dict)
 
@@ -146,6 +149,7 @@ class CenterConfig:
     tenants: dict[str, Tenant]
     priority_classes: dict[str, int]
     policy: Policy  # the center's priority classes, and its ``policy:`` knobs
+    timezone: str = "UTC"  # budgets' periods start at its boundaries
 
 
 def default_center_path() -> Path:
@@ -234,4 +238,8 @@ def _from_model(m: CenterModel) -> CenterConfig:
         policy = Policy(priority_classes=dict(m.priority_classes)).with_knobs(m.policy)
     except ValueError as exc:
         raise CenterFileError(f"policy.{exc}") from None
-    return CenterConfig(center, tenants, dict(m.priority_classes), policy)
+    try:
+        zone(m.timezone)
+    except BudgetError as exc:
+        raise CenterFileError(f"timezone: {exc}") from None
+    return CenterConfig(center, tenants, dict(m.priority_classes), policy, m.timezone)

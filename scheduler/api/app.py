@@ -13,7 +13,7 @@ from scheduler.api import errors, models
 from scheduler.api.bridge import CommitBridge
 from scheduler.api.limits import BodyLimit
 from scheduler.api.responses import Json
-from scheduler.api.routes import admin, center, jobs, tenants, usage
+from scheduler.api.routes import admin, budgets, center, jobs, tenants, usage
 from scheduler.service import Service, Settings
 
 
@@ -31,7 +31,7 @@ def create_app(settings: Settings, service: Service) -> FastAPI:
     app.state.settings = settings
     app.state.commits = CommitBridge()
     errors.install(app)
-    for module in (jobs, usage, tenants, admin, center):
+    for module in (jobs, usage, tenants, admin, center, budgets):
         app.include_router(module.router)
     # The submit hot path as a plain Starlette route, matched first: FastAPI's request
     # handling around it costs more than the submission itself. The APIRoute of the

@@ -35,6 +35,8 @@ TITLES = {
     "tenant-has-jobs": "Tenant has live jobs",
     "tenant-is-parent": "Tenant is a parent: jobs go to its leaves",
     "tenant-has-children": "Tenant has children",
+    "budget-not-found": "Budget not found",
+    "invalid-budget": "Invalid budget",
     "unknown-priority": "Unknown priority class",
     "unknown-accelerator": "Unknown accelerator type",
     "job-not-found": "Job not found",

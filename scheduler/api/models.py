@@ -243,6 +243,9 @@ class JobOut(Response):
     max_retries: int | None
     #: Seconds it ran in its attempts that ended; the attempt under way runs from started_at.
     ran_s: float
+    #: While it waits: its estimated cost (devices x runtime estimate) exceeds what is left of its
+    #: tenant's (or an ancestor's) budget this period.
+    budget_warning: str | None = None
 
 
 class JobList(Response):
@@ -319,6 +322,45 @@ class LedgerOut(Response):
     total_pflops_hours: float
     #: per parent tenant whose leaves consumed something: the subtree summed
     subtrees: list[SubtreeTotalOut] = []
+
+
+# -- budgets (issue 22) -----------------------------------------------------------------
+
+
+class BudgetIn(Request):
+    """``PUT /v1/admin/budgets/{tenant}``: PFLOPS-hours per period, for the tenant's whole subtree."""
+
+    pflops_hours: float = Field(ge=0, allow_inf_nan=False)
+    #: month (calendar, the center's time zone), week (from Monday), or custom (``period_s``)
+    period: Literal["month", "week", "custom"] = "month"
+    period_s: float | None = Field(default=None, ge=3600, allow_inf_nan=False)
+    #: RFC 3339 or epoch seconds: where custom periods are counted from (default: now)
+    anchor: float | None = None
+    #: share of the amount unspent compute may carry into the next period, 0 to 1
+    carryover: float = Field(default=0.0, ge=0, le=1, allow_inf_nan=False)
+    #: what the tenant's new jobs do once it is spent
+    on_exhausted: Literal["hold", "best-effort"] = "hold"
+
+
+class BudgetOut(Response):
+    tenant: str
+    pflops_hours: float
+    period: str
+    period_s: float | None
+    carryover: float
+    on_exhausted: str
+    period_start: str
+    period_end: str
+    carried_pflops_hours: float
+    available_pflops_hours: float
+    spent_pflops_hours: float
+    left_pflops_hours: float
+    spent_ratio: float
+    exhausted: bool
+
+
+class BudgetList(Response):
+    items: list[BudgetOut]
 
 
 # -- tenants and quotas -----------------------------------------------------------------

@@ -100,6 +100,7 @@ def job(v: JobView) -> dict[str, Any]:
         "node_losses": j.node_losses,
         "max_retries": s.max_retries,
         "ran_s": round(j.ran_s, 3),
+        "budget_warning": v.budget_warning,
     }
 
 

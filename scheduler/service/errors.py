@@ -11,6 +11,8 @@ STATUS = {
     "tenant-has-jobs": 409,
     "tenant-is-parent": 422,
     "tenant-has-children": 409,
+    "budget-not-found": 404,
+    "invalid-budget": 422,
     "unknown-priority": 422,
     "unknown-accelerator": 422,
     "duplicate-job": 409,

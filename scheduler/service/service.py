@@ -10,6 +10,7 @@ at most every ``min_step_gap_s`` and at least every ``step_interval_s``.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -34,9 +35,13 @@ from scheduler.domain import (
     parents_of,
     sold,
 )
+from scheduler.domain.budget import Budget, BudgetStatus, zone
 from scheduler.engine import Clock, Engine, EngineError, Executor
 from scheduler.engine.estimates import estimator_for
 from scheduler.service import tokens as tok
+from scheduler.service.budgets import estimated_cost
+from scheduler.service.budgets import exhausted as budget_exhausted
+from scheduler.service.budgets import statuses as budget_statuses
 from scheduler.service.errors import ServiceError
 from scheduler.service.ledger import LedgerLine, ledger
 from scheduler.service.settings import Settings
@@ -54,6 +59,8 @@ class JobView:
     reason: str
     detail: str
     position: int | None
+    #: while it waits: its estimated cost exceeds what is left of its tenant's budget
+    budget_warning: str | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +115,13 @@ class Service:
         #: writer's callback: it must never wait for the lock (a step holding the lock
         #: may itself be waiting for the writer).
         self._unrecorded: list[str] = []
+        #: budgets (issue 22): the center's time zone starts their periods
+        self.timezone = zone(config.timezone)
+        self._budgets: dict[str, Budget] = {b.tenant: b for b in store.budgets()}
+        self._budget_status: dict[str, BudgetStatus] = {}
+        self._budgets_checked_at = -math.inf
+        if self._budgets:
+            self._refresh_budgets(force=True)
 
     # -- life ---------------------------------------------------------------------------
 
@@ -225,6 +239,7 @@ class Service:
                     self._mark_lost_nodes()
                     self.engine.step()
                     self._save_history()
+                    self._refresh_budgets()
             except Exception:
                 self.loop_errors += 1
                 log.exception("scheduling step failed")
@@ -381,7 +396,7 @@ class Service:
     def quick_view(self, job: JobRecord) -> JobView:
         """The freshest record without taking the lock (no queue position)."""
         job = self.engine.jobs.get(job.id, job)
-        return JobView(job, job.reason, job.detail, None)
+        return JobView(job, job.reason, job.detail, None, self.budget_warning(job))
 
     def view(self, job: JobRecord) -> JobView:
         with self._locked():
@@ -392,10 +407,11 @@ class Service:
         if live is not None:
             job = live
         waiting = self.engine.waiting(job.id) if job.state is JobState.PENDING else None
+        warning = self.budget_warning(job)
         if waiting is not None:
-            return JobView(job, waiting[0], waiting[1], waiting[2])
+            return JobView(job, waiting[0], waiting[1], waiting[2], warning)
         if job.state is JobState.PENDING:
-            return JobView(job, job.reason or "Queued", job.detail or "not yet considered", None)
+            return JobView(job, job.reason or "Queued", job.detail or "not yet considered", None, warning)
         return JobView(job, job.reason, job.detail, None)
 
     def get_job(self, job_id: str, tenant: str | None = None) -> JobView:
@@ -553,6 +569,76 @@ class Service:
                                f"guarantees would sum to {format_compute(total)}, beyond the center's "
                                f"capacity of {format_compute(capacity)} (set allow_overcommit to accept)")
 
+    # -- budgets ------------------------------------------------------------------------
+
+    def budgets(self) -> list[Budget]:
+        return [self._budgets[n] for n in sorted(self._budgets)]
+
+    def set_budget(self, actor: str, budget: Budget) -> BudgetStatus:
+        with self._locked():
+            self.tenant(budget.tenant)
+            self.store.put_budget(budget)
+            self._budgets[budget.tenant] = budget
+            self.store.audit(actor, "budget.set", budget.tenant, _budget_detail(budget))
+            self._refresh_budgets(force=True)
+            found = self._budget_status[budget.tenant]
+        self.kick()
+        return found
+
+    def delete_budget(self, actor: str, tenant: str) -> None:
+        with self._locked():
+            if tenant not in self._budgets:
+                raise ServiceError("budget-not-found", f"tenant {tenant!r} has no budget")
+            self.store.delete_budget(tenant)
+            del self._budgets[tenant]
+            self.store.audit(actor, "budget.delete", tenant, {})
+            self._refresh_budgets(force=True)
+        self.kick()
+
+    def budget_statuses(self, *, fresh: bool = True) -> dict[str, BudgetStatus]:
+        """Where every budget stands (``fresh``: read from the ledger now)."""
+        with self._locked():
+            if fresh:
+                self._refresh_budgets(force=True)
+            return dict(self._budget_status)
+
+    def _refresh_budgets(self, force: bool = False) -> None:
+        """Read the budgets' spending from the ledger (every few seconds in the loop) and tell
+        the engine whose new jobs a spent budget stops."""
+        now = time.monotonic()
+        if not force and now - self._budgets_checked_at < self.settings.budget_check_interval_s:
+            return
+        self._budgets_checked_at = now
+        tenants = self.engine.tenants
+        if not self._budgets:
+            self._budget_status = {}
+            self.engine.budget_exhausted = {}
+            return
+        gflops = {n: a.gflops for n, a in self.config.center.accelerators.items()}
+        self._budget_status = budget_statuses(self._budgets.values(), tenants, self.clock.now(), self.timezone,
+                                              lambda lo, hi: self.store.runs(lo, hi, None), gflops)
+        self.engine.budget_exhausted = budget_exhausted(self._budget_status, tenants)
+
+    def budget_warning(self, job: JobRecord) -> str | None:
+        """For a job that waits: says so if its estimated cost is more than its tenant's (or an
+        ancestor's) budget has left."""
+        found = self._budget_status
+        if not found or job.state is not JobState.PENDING:
+            return None
+        spec = job.spec
+        accels = self.config.center.accelerators
+        types = spec.resources.accelerator_types or tuple(accels)
+        per_device = min((accels[t].gflops for t in types if t in accels), default=0)
+        cost = estimated_cost(spec.devices, per_device, spec.estimated_runtime_s or spec.max_runtime_s)
+        if cost is None:
+            return None
+        for node in (spec.tenant, *ancestors(self.engine.tenants, spec.tenant)):
+            st = found.get(node)
+            if st is not None and cost > st.left:
+                return (f"estimated cost {cost:.1f} PFLOPS-hours is more than the {max(0.0, st.left):.1f} left "
+                        f"of {node}'s budget this period")
+        return None
+
     # -- what-if ------------------------------------------------------------------------
 
     def what_if(self, changes: Sequence[QuotaChange]) -> WhatIf:
@@ -661,6 +747,11 @@ class Service:
 
     def audit(self, actor: str, action: str, target: str, detail: Mapping[str, Any]) -> None:
         self.store.audit(actor, action, target, detail)
+
+
+def _budget_detail(b: Budget) -> dict[str, Any]:
+    return {"pflops_hours": b.pflops_hours, "period": b.period.value, "period_s": b.period_s,
+            "carryover": b.carryover, "on_exhausted": b.on_exhausted.value}
 
 
 def _quota_detail(t: Tenant) -> dict[str, Any]:

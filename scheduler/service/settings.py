@@ -38,6 +38,8 @@ class Settings(BaseModel):
     poll_interval_s: float = Field(default=0.25, gt=0)
     #: How often the fair-share usage history is saved.
     history_save_interval_s: float = Field(default=60.0, gt=0)
+    #: How often budgets' spending is read from the ledger (a spent budget takes effect then).
+    budget_check_interval_s: float = Field(default=5.0, gt=0)
     max_body_bytes: int = Field(default=1 << 20, ge=1024)
     max_page: int = Field(default=1000, ge=100)
 
