@@ -334,7 +334,8 @@ class BudgetIn(Request):
     #: month (calendar, the center's time zone), week (from Monday), or custom (``period_s``)
     period: Literal["month", "week", "custom"] = "month"
     period_s: float | None = Field(default=None, ge=3600, allow_inf_nan=False)
-    #: RFC 3339 or epoch seconds: where custom periods are counted from (default: now)
+    #: epoch seconds: when the budget began, where custom periods are counted from (default: when
+    #: it was first set; a change keeps it)
     anchor: float | None = None
     #: share of the amount unspent compute may carry into the next period, 0 to 1
     carryover: float = Field(default=0.0, ge=0, le=1, allow_inf_nan=False)

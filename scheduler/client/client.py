@@ -27,6 +27,9 @@ from scheduler import __version__
 from scheduler.api.models import (
     AuditList,
     AuditOut,
+    BudgetIn,
+    BudgetList,
+    BudgetOut,
     CenterOut,
     DrainIn,
     DrainOut,
@@ -336,6 +339,22 @@ class Client:
         """Refused while it has live jobs unless ``force`` (which cancels them)."""
         return self._send("DELETE", f"/v1/admin/tenants/{_seg(name)}", TenantDeleted,
                           force=str(force).lower())
+
+    # -- admin: budgets ------------------------------------------------------------------
+
+    def budgets(self) -> list[BudgetOut]:
+        """Every budget and where it stands this period."""
+        return self._get("/v1/admin/budgets", BudgetList).items
+
+    def set_budget(self, tenant: str, budget: BudgetIn | Mapping[str, Any] | None = None,
+                   **fields: Any) -> BudgetOut:
+        """PFLOPS-hours per period for the tenant and its subtree."""
+        body = build(BudgetIn, budget, **fields)
+        return self._send("PUT", f"/v1/admin/budgets/{_seg(tenant)}", BudgetOut, wire(body),
+                          safe_to_repeat=True)
+
+    def delete_budget(self, tenant: str) -> list[BudgetOut]:
+        return self._send("DELETE", f"/v1/admin/budgets/{_seg(tenant)}", BudgetList).items
 
     def set_quota(self, name: str, quota: QuotaIn | Mapping[str, Any] | None = None,
                   **fields: Any) -> TenantOut:

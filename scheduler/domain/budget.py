@@ -47,8 +47,10 @@ class Budget:
     #: share of the amount that unspent compute may carry into the next period (0 to 1)
     carryover: float = 0.0
     on_exhausted: OnExhausted = OnExhausted.HOLD
-    #: a custom period: its length, and the instant the periods are counted from
+    #: a custom period's length
     period_s: float | None = None
+    #: when the budget began: custom periods are counted from it, and a period that began
+    #: before it carries nothing over
     anchor: float = 0.0
 
     def __post_init__(self) -> None:
@@ -118,12 +120,13 @@ class BudgetStatus:
 def status(budget: Budget, at: float, tz: ZoneInfo, spent_between: SpentBetween) -> BudgetStatus:
     """Where the budget stands at ``at``. ``spent_between(start, end)`` is the ledger's
     PFLOPS-hours of the tenant's subtree in that window. The previous period's unspent part
-    carries over, up to ``carryover`` of the amount (the budget as it is now is applied to the
-    previous period too: a budget raised or lowered takes effect for the whole period it is in)."""
+    carries over, up to ``carryover`` of the amount, if the budget covered all of it (the
+    budget as it is now is applied to that period too: a budget raised or lowered takes
+    effect for the whole period it is in)."""
     start, end = period_bounds(budget, at, tz)
     carried = 0.0
-    if budget.carryover > 0:
-        prev_start, _ = period_bounds(budget, start - 1.0, tz)
+    prev_start, _ = period_bounds(budget, start - 1.0, tz)
+    if budget.carryover > 0 and prev_start >= budget.anchor:
         unspent = max(0.0, budget.pflops_hours - spent_between(prev_start, start))
         carried = min(unspent, budget.carryover * budget.pflops_hours)
     return BudgetStatus(budget, start, end, carried, spent_between(start, min(at, end)))

@@ -574,6 +574,13 @@ class Service:
     def budgets(self) -> list[Budget]:
         return [self._budgets[n] for n in sorted(self._budgets)]
 
+    def budget_anchor(self, tenant: str, given: float | None) -> float:
+        """When a budget began: as given, else as it was, else now."""
+        if given is not None:
+            return given
+        kept = self._budgets.get(tenant)
+        return kept.anchor if kept is not None else self.clock.now()
+
     def set_budget(self, actor: str, budget: Budget) -> BudgetStatus:
         with self._locked():
             self.tenant(budget.tenant)

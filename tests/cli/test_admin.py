@@ -201,3 +201,21 @@ def test_audit_list(cli: Cli, new_tenant: NewTenant) -> None:
     assert [r.split()[3] for r in rows[1:]] == ["tenant.create", "token.issue"]
     last = json.loads(cli.ok("audit", "list", "--target", name, "--last", "1", "-o", "json").stdout)
     assert [e["action"] for e in last["items"]] == ["token.issue"]
+
+
+def test_budget_set_list_delete(cli: Cli, admin: Client, new_tenant: NewTenant) -> None:
+    name, _ = new_tenant()
+    out = cli.ok("budget", "set", name, "50000", "--period", "month", "--carryover", "10%").stdout
+    row = next(line.split() for line in out.splitlines() if line.startswith(name))
+    assert row[1:5] == ["50000", "month", "10%", "hold"]
+    assert row[-1] == "no"
+    listed = json.loads(cli.ok("budget", "list", "-o", "json").stdout)
+    assert listed == admin.request("GET", "/v1/admin/budgets")
+    mine = next(b for b in listed["items"] if b["tenant"] == name)
+    assert (mine["carryover"], mine["left_pflops_hours"]) == (0.1, 50000)  # nothing carried: set just now
+    cli.ok("budget", "set", name, "100", "--period", "custom", "--length", "14d", "--on-exhausted", "best-effort")
+    assert next(b for b in admin.budgets() if b.tenant == name).period_s == 14 * 86_400
+    assert "expected a percentage" in cli.fails("budget", "set", name, "1", "--carryover", "lots")
+    assert "takes a --length" in cli.fails("budget", "set", name, "1", "--period", "custom")
+    assert "budget-not-found" not in cli.ok("budget", "delete", name, "--yes").stdout
+    assert "budget-not-found" in cli.fails("budget", "delete", name, "--yes")

@@ -7,7 +7,15 @@ from datetime import datetime
 
 import pytest
 
-from scheduler.domain.budget import Budget, BudgetError, OnExhausted, Period, period_bounds, status, zone
+from scheduler.domain.budget import (
+    Budget,
+    BudgetError,
+    OnExhausted,
+    Period,
+    period_bounds,
+    status,
+    zone,
+)
 
 SHANGHAI = zone("Asia/Shanghai")
 
@@ -56,6 +64,9 @@ def test_unspent_budget_carries_over_up_to_its_cap() -> None:
     assert feb.available == pytest.approx(1_100)
     generous = status(Budget("finance", 1_000, carryover=1.0), at(2026, 2, 2), SHANGHAI, ledger)
     assert generous.carried == pytest.approx(800)
+    # a budget set mid-January carries nothing of January over
+    late = status(Budget("finance", 1_000, carryover=1.0, anchor=at(2026, 1, 9)), at(2026, 2, 2), SHANGHAI, ledger)
+    assert late.carried == 0
 
 
 def test_a_budget_raised_or_lowered_mid_period_applies_to_the_whole_period() -> None:

@@ -49,7 +49,7 @@ def set_(tenant: str, body: BudgetIn, caller: Admin, svc: Svc) -> Response:
     try:
         budget = Budget(tenant, body.pflops_hours, Period(body.period), body.carryover,
                         OnExhausted(body.on_exhausted), body.period_s,
-                        body.anchor if body.anchor is not None else svc.clock.now())
+                        svc.budget_anchor(tenant, body.anchor))
     except BudgetError as exc:
         raise ServiceError("invalid-budget", str(exc)) from None
     return Json(budget_view(svc.set_budget(caller.name, budget)))
