@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -50,6 +50,8 @@ class EngineView:
     decision: Decision | None
     now: float
     last_step_at: float | None
+    #: per budgeted tenant: (available, spent) PFLOPS-hours this period (the service keeps them)
+    budgets: Mapping[str, tuple[float, float]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, engine: Engine) -> EngineView:
@@ -62,7 +64,8 @@ class EngineView:
                 held = {a.id: j for a in holding if (j := jobs.get(a.id)) is not None}
                 queue = [(key, list(lst)) for key, lst, _, _ in engine.queue.lists()]
                 return cls(engine.center, dict(engine.tenants), holding, held, queue,
-                           engine.last_decision, engine.clock.now(), engine.last_step_at)
+                           engine.last_decision, engine.clock.now(), engine.last_step_at,
+                           dict(engine.budget_figures))
             except (KeyError, RuntimeError, IndexError):
                 if attempt == 4:
                     raise
@@ -245,6 +248,24 @@ def _tenants(view: EngineView) -> Iterator[Metric]:
             borrowed_d.add_metric([name, accel], float(borrowed_dev.get((name, accel), 0)))
     yield from (guaranteed, limit, lending, used, borrowed, sub_used, sub_borrowed, used_d, borrowed_d, caps,
                 weight)
+    yield from _budgets(view)
+
+
+def _budgets(view: EngineView) -> Iterator[Metric]:
+    available, spent = _gauge(m.TENANT_BUDGET_AVAILABLE_FLOP), _gauge(m.TENANT_BUDGET_SPENT_FLOP)
+    remaining, ratio = _gauge(m.TENANT_BUDGET_REMAINING_FLOP), _gauge(m.TENANT_BUDGET_SPENT_RATIO)
+    p = QUOTA_PRECISION
+    for name in sorted(view.budgets):
+        total, used = view.budgets[name]
+        available.add_metric([name, p], total * FLOP_PER_PFLOPS_HOUR)
+        spent.add_metric([name, p], used * FLOP_PER_PFLOPS_HOUR)
+        remaining.add_metric([name, p], (total - used) * FLOP_PER_PFLOPS_HOUR)
+        ratio.add_metric([name], used / total if total > 0 else float(used > 0))
+    yield from (available, spent, remaining, ratio)
+
+
+#: one PFLOPS sustained for an hour
+FLOP_PER_PFLOPS_HOUR = 1e15 * 3600.0
 
 
 def _jobs(view: EngineView) -> Iterator[Metric]:

@@ -137,6 +137,8 @@ class Engine:
         #: leaf tenants whose budget (or an ancestor's) is spent: "hold" or "best-effort"
         #: (set by whoever keeps the budgets: the service, the simulator)
         self.budget_exhausted: dict[str, str] = {}
+        #: per budgeted tenant, (available, spent) PFLOPS-hours this period, for the metrics
+        self.budget_figures: dict[str, tuple[float, float]] = {}
         self.history_at = state.history_at
         self.next_seq = state.next_seq
         self.last_decision: Decision | None = None

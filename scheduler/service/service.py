@@ -619,12 +619,13 @@ class Service:
         tenants = self.engine.tenants
         if not self._budgets:
             self._budget_status = {}
-            self.engine.budget_exhausted = {}
+            self.engine.budget_exhausted, self.engine.budget_figures = {}, {}
             return
         gflops = {n: a.gflops for n, a in self.config.center.accelerators.items()}
         self._budget_status = budget_statuses(self._budgets.values(), tenants, self.clock.now(), self.timezone,
                                               lambda lo, hi: self.store.runs(lo, hi, None), gflops)
         self.engine.budget_exhausted = budget_exhausted(self._budget_status, tenants)
+        self.engine.budget_figures = {n: (st.available, st.spent) for n, st in self._budget_status.items()}
 
     def budget_warning(self, job: JobRecord) -> str | None:
         """For a job that waits: says so if its estimated cost is more than its tenant's (or an

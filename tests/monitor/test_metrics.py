@@ -17,7 +17,9 @@ from scheduler.executors.sleep import SleepExecutor
 from scheduler.store.memory import MemoryStore
 from tests.monitor.helpers import samples, small_center
 
-UNIT_SUFFIXES = ("_seconds", "_flops", "_devices", "_jobs", "_total", "_info", "_weight", "_nodes")
+#: (_flop: an amount of work, floating-point operations, the base unit of a budget; _flops: a rate)
+UNIT_SUFFIXES = ("_seconds", "_flops", "_flop", "_devices", "_jobs", "_total", "_info", "_weight", "_nodes",
+                 "_ratio")
 
 
 def test_definitions_follow_the_conventions() -> None:
@@ -46,6 +48,7 @@ def test_exposition_is_exactly_the_declared_families() -> None:
     engine = Engine(cfg.center, MemoryStore(tenants), monitor.wrap_executor(SleepExecutor(clock)),
                     clock, Policy(), observers=[monitor.observer])
     monitor.attach(engine)
+    engine.budget_figures = {"finance": (100.0, 30.0)}  # (the service keeps them from the ledger)
     for tenant in ("vr", "finance"):
         engine.submit(JobSpec(tenant, "x", JobKind.TRAINING, 1, Resources(4), runtime_env={"sleep_s": 50}))
     engine.step()
