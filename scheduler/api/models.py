@@ -364,6 +364,29 @@ class BudgetList(Response):
     items: list[BudgetOut]
 
 
+class BudgetWhatIfIn(Request):
+    """``POST /v1/admin/budgets/{tenant}/whatif``: a budget to set against this period's ledger."""
+
+    pflops_hours: float = Field(ge=0, allow_inf_nan=False)
+
+
+class HeldRunOut(Response):
+    job_id: str
+    tenant: str
+    started_at: str
+    devices: int
+
+
+class BudgetWhatIfOut(Response):
+    tenant: str
+    pflops_hours: float
+    period_start: str
+    #: when it would have been spent; null: not by now
+    spent_at: str | None
+    #: the runs of its subtree that began after, and so would have been held
+    would_have_held: list[HeldRunOut]
+
+
 # -- tenants and quotas -----------------------------------------------------------------
 
 

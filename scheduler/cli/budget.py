@@ -25,6 +25,9 @@ def register(app: typer.Typer) -> None:
               "Example: aicc budget set finance 50000 --period month --carryover 10%")(api_command(set_))
     b.command("list", help="Every budget: this period's start, what is spent and left.\n\n"
               "Example: aicc budget list")(api_command(list_))
+    b.command("whatif", help="Had the budget been this much this period, when it would have been spent "
+              "and whose jobs would have been held (nothing changes).\n\n"
+              "Example: aicc budget whatif finance 30000")(api_command(whatif))
     b.command("delete", help="Remove a tenant's budget.\n\nExample: aicc budget delete finance --yes")(
         api_command(delete))
     app.add_typer(b)
@@ -93,3 +96,20 @@ def delete(client: Client, tenant: Annotated[str, typer.Argument(help="Tenant.")
     confirm(yes, f"remove the budget of {tenant}")
     left = client.delete_budget(tenant)
     show(dump_items(left), output, lambda: f"removed the budget of {tenant}")
+
+
+def whatif(client: Client, tenant: Annotated[str, typer.Argument(help="Tenant (a parent: its subtree).")],
+           pflops_hours: Annotated[float, typer.Argument(help="PFLOPS-hours per period.", min=0)],
+           output: Output = Format.TABLE) -> None:
+    w = client.budget_whatif(tenant, pflops_hours)
+
+    def text() -> str:
+        head = (f"A budget of {w.pflops_hours:g} PFLOPS-hours for {w.tenant} since {w.period_start}: "
+                + (f"spent at {w.spent_at}" if w.spent_at else "not spent by now"))
+        if not w.would_have_held:
+            return head + "; nobody would have been held."
+        return head + f"; {len(w.would_have_held)} jobs would have been held:\n\n" + table(
+            ["JOB", "TENANT", "STARTED", "DEVICES"],
+            [[r.job_id, r.tenant, r.started_at, r.devices] for r in w.would_have_held])
+
+    show(dump(w), output, text)

@@ -30,6 +30,7 @@ from scheduler.api.models import (
     BudgetIn,
     BudgetList,
     BudgetOut,
+    BudgetWhatIfOut,
     CenterOut,
     DrainIn,
     DrainOut,
@@ -352,6 +353,11 @@ class Client:
         body = build(BudgetIn, budget, **fields)
         return self._send("PUT", f"/v1/admin/budgets/{_seg(tenant)}", BudgetOut, wire(body),
                           safe_to_repeat=True)
+
+    def budget_whatif(self, tenant: str, pflops_hours: float) -> BudgetWhatIfOut:
+        """Who would have been held this period had the budget been ``pflops_hours``."""
+        return self._send("POST", f"/v1/admin/budgets/{_seg(tenant)}/whatif", BudgetWhatIfOut,
+                          {"pflops_hours": pflops_hours}, safe_to_repeat=True)
 
     def delete_budget(self, tenant: str) -> list[BudgetOut]:
         return self._send("DELETE", f"/v1/admin/budgets/{_seg(tenant)}", BudgetList).items

@@ -67,3 +67,31 @@ def estimated_cost(devices: int, gflops_per_device: int, seconds: float | None) 
     if seconds is None:
         return None
     return devices * gflops_per_device * seconds / 3600.0 / GFLOPS_PER_PFLOPS
+
+
+def would_hold(runs: Iterable[Run], amount: float, start: float, now: float,
+               gflops_by_type: Mapping[str, int]) -> tuple[float | None, list[Run]]:
+    """A budget of ``amount`` PFLOPS-hours from ``start``, set against what ran: when it would
+    have been spent (None: not by ``now``), and the runs that began after (held, had it been)."""
+    mine = sorted((r for r in runs if (r.ended_at if r.ended_at is not None else now) > start),
+                  key=lambda r: (max(r.started_at, start), r.job_id))
+    # the rate of spending changes only where a run starts or ends: walk those instants
+    changes: list[tuple[float, float]] = []
+    for r in mine:
+        rate = r.devices * gflops_by_type.get(r.accelerator, 0) / 3600.0 / GFLOPS_PER_PFLOPS  # PFLOPS-h/s
+        changes.append((max(r.started_at, start), rate))
+        changes.append((min(r.ended_at if r.ended_at is not None else now, now), -rate))
+    changes.sort()
+    spent, rate, t = 0.0, 0.0, start
+    spent_at: float | None = None
+    for when, delta in changes:
+        if rate > 0 and spent + rate * (when - t) >= amount:
+            spent_at = t + (amount - spent) / rate
+            break
+        spent += rate * (when - t)
+        rate, t = rate + delta, when
+    if spent_at is None and amount <= 0 and mine:
+        spent_at = start
+    if spent_at is None:
+        return None, []
+    return spent_at, [r for r in mine if r.started_at >= spent_at]

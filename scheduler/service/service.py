@@ -35,18 +35,18 @@ from scheduler.domain import (
     parents_of,
     sold,
 )
-from scheduler.domain.budget import Budget, BudgetStatus, zone
+from scheduler.domain.budget import Budget, BudgetStatus, OnExhausted, period_bounds, zone
 from scheduler.engine import Clock, Engine, EngineError, Executor
 from scheduler.engine.estimates import estimator_for
 from scheduler.service import tokens as tok
-from scheduler.service.budgets import estimated_cost
+from scheduler.service.budgets import estimated_cost, would_hold
 from scheduler.service.budgets import exhausted as budget_exhausted
 from scheduler.service.budgets import statuses as budget_statuses
 from scheduler.service.errors import ServiceError
 from scheduler.service.ledger import LedgerLine, ledger
 from scheduler.service.settings import Settings
 from scheduler.service.whatif import WhatIf, what_if
-from scheduler.store import SqlStore, TokenInfo
+from scheduler.store import Run, SqlStore, TokenInfo
 
 log = logging.getLogger(__name__)
 
@@ -626,6 +626,23 @@ class Service:
                                               lambda lo, hi: self.store.runs(lo, hi, None), gflops)
         self.engine.budget_exhausted = budget_exhausted(self._budget_status, tenants)
         self.engine.budget_figures = {n: (st.available, st.spent) for n, st in self._budget_status.items()}
+
+    def budget_what_if(self, tenant: str, pflops_hours: float) -> tuple[float, float | None, list[Run]]:
+        """Had the tenant's budget been ``pflops_hours`` this period: (period start, when it would
+        have been spent, the runs of its subtree that began after and would have been held)."""
+        with self._locked():
+            tenants = self.engine.tenants
+            self.tenant(tenant)
+            kept = self._budgets.get(tenant)
+            budget = Budget(tenant, pflops_hours, kept.period, 0.0, OnExhausted.HOLD, kept.period_s,
+                            kept.anchor) if kept is not None else Budget(tenant, pflops_hours)
+        now = self.clock.now()
+        start, _ = period_bounds(budget, now, self.timezone)
+        runs = [r for r in self.store.runs(start, now, None)
+                if r.tenant == tenant or tenant in ancestors(tenants, r.tenant)]
+        gflops = {n: a.gflops for n, a in self.config.center.accelerators.items()}
+        spent_at, held = would_hold(runs, pflops_hours, start, now, gflops)
+        return start, spent_at, held
 
     def budget_warning(self, job: JobRecord) -> str | None:
         """For a job that waits: says so if its estimated cost is more than its tenant's (or an

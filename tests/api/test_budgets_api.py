@@ -49,6 +49,10 @@ def test_a_spent_budget_holds_new_jobs_and_says_so(client: TestClient, admin: di
     audit = client.get("/v1/admin/audit", headers=admin).json()["items"]
     sets = [e for e in audit if e["target"] == "acme" and e["action"] == "budget.set"]
     assert sorted(e["detail"]["pflops_hours"] for e in sets) == [0.002, 100]
+    w = client.post("/v1/admin/budgets/acme/whatif", headers=admin, json={"pflops_hours": 0}).json()
+    assert {r["job_id"] for r in w["would_have_held"]} == {first["id"], second["id"]}  # had it been 0
+    w = client.post("/v1/admin/budgets/acme/whatif", headers=admin, json={"pflops_hours": 1e6}).json()
+    assert (w["spent_at"], w["would_have_held"]) == (None, [])
     assert client.delete("/v1/admin/budgets/acme", headers=admin).json()["items"] == []
     assert client.delete("/v1/admin/budgets/acme", headers=admin).status_code == 404
 

@@ -8,7 +8,7 @@ import pytest
 
 from scheduler.domain import Quota, Tenant
 from scheduler.domain.budget import Budget, OnExhausted, zone
-from scheduler.service.budgets import estimated_cost, exhausted, statuses
+from scheduler.service.budgets import estimated_cost, exhausted, statuses, would_hold
 from scheduler.store import Run
 
 TZ = zone("Asia/Shanghai")
@@ -51,3 +51,14 @@ def test_hold_wins_where_a_leaf_and_its_parent_are_both_spent() -> None:
     assert exhausted(found, tree("bank-a"))["other"] == "hold"
     assert estimated_cost(8, 312_000, 3600) == pytest.approx(2.496)
     assert estimated_cost(8, 312_000, None) is None
+
+
+def test_a_smaller_budget_would_have_held_the_jobs_started_after_it_was_spent() -> None:
+    runs = [Run("j1", "desk", "training", "a800", 8, at(2), at(2, 10)),  # 2.496 PFLOPS for 10 h
+            Run("j2", "desk", "training", "a800", 8, at(2, 4), at(2, 6)),  # doubles the rate 04:00-06:00
+            Run("j3", "desk", "training", "a800", 8, at(2, 8), None)]
+    # 10 PFLOPS-hours: 2.496/h until 04:00 (9.984), then 4.992/h: spent just after 04:00
+    spent_at, held = would_hold(runs, 10.0, at(1), at(3), GFLOPS)
+    assert spent_at == pytest.approx(at(2, 4) + (10.0 - 9.984) / 4.992 * 3600)
+    assert [r.job_id for r in held] == ["j3"]  # j2 began before; it would have run
+    assert would_hold(runs, 1_000.0, at(1), at(3), GFLOPS) == (None, [])

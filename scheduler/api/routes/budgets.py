@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from scheduler.api.auth import Admin, Svc
-from scheduler.api.models import BudgetIn, BudgetList, BudgetOut
+from scheduler.api.models import BudgetIn, BudgetList, BudgetOut, BudgetWhatIfIn, BudgetWhatIfOut
 from scheduler.api.responses import Json, ok, problems
 from scheduler.api.views import rfc3339
 from scheduler.domain.budget import Budget, BudgetError, BudgetStatus, OnExhausted, Period
@@ -61,3 +61,14 @@ def delete(tenant: str, caller: Admin, svc: Svc) -> Response:
     svc.delete_budget(caller.name, tenant)
     found = svc.budget_statuses(fresh=False)
     return Json({"items": [budget_view(found[n]) for n in sorted(found)]})
+
+
+@router.post("/budgets/{tenant}/whatif", responses={**ok(BudgetWhatIfOut), **problems(401, 403, 404, 422)},
+             summary="Had the tenant's budget been this much this period, who would have been held "
+                     "(nothing is changed)")
+def what_if(tenant: str, body: BudgetWhatIfIn, _: Admin, svc: Svc) -> Response:
+    start, spent_at, held = svc.budget_what_if(tenant, body.pflops_hours)
+    return Json({"tenant": tenant, "pflops_hours": body.pflops_hours, "period_start": rfc3339(start),
+                 "spent_at": rfc3339(spent_at),
+                 "would_have_held": [{"job_id": r.job_id, "tenant": r.tenant, "started_at": rfc3339(r.started_at),
+                                      "devices": r.devices} for r in held]})
