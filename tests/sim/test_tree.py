@@ -9,6 +9,7 @@ import pytest
 from scheduler.cli.whatif import with_parents
 from scheduler.domain import Quota, Tenant
 from scheduler.sim import Simulation
+from scheduler.sim.budgets import parse_budget
 from scheduler.sim.report import summarize
 from tests.sim.helpers import G, job, trace
 
@@ -38,3 +39,22 @@ def test_with_parents_makes_the_parents_and_checks_the_tree() -> None:
         with_parents(base, ["x"], 32 * G)
     with pytest.raises(ValueError, match="children of y"):
         with_parents(base, ["x=y"], 32 * G)  # y's 4 devices cannot hold x's 8
+
+
+def test_a_spent_budget_holds_the_tenants_jobs_until_the_next_period() -> None:
+    # 8 devices of 250 TFLOPS = 2 PFLOPS: a's first job spends its 1 PFLOPS-hour (per hour) in
+    # 30 minutes; its next job, at 2,000 s, waits for the next period (3,600 s); b is not held.
+    jobs = [job(1, "a", 0, 1800, 8), job(2, "a", 2000, 100, 8), job(3, "b", 2000, 100, 8)]
+    t = trace(jobs, nodes=4, a=16, b=16)
+    free = Simulation(t, "aicc").run().recorder.results
+    assert free["j002"].first_admit_s == 2000
+    res = Simulation(t, "aicc", budgets=[parse_budget("a=1/1h")]).run()
+    r = res.recorder.results
+    assert r["j002"].first_admit_s is not None and 3600 <= r["j002"].first_admit_s <= 3601
+    assert r["j003"].first_admit_s == 2000
+    assert res.budgets["a"]["exhausted_periods"] == 1
+    assert summarize(res)["budgets"]["a"]["spent_pflops_hours"] == pytest.approx(1.0 + 2 * 100 / 3600, abs=0.01)
+    with pytest.raises(ValueError, match="NAME=PFLOPS_HOURS/PERIOD"):
+        parse_budget("a")
+    with pytest.raises(ValueError, match="the period is"):
+        parse_budget("a=1/fortnight")
