@@ -53,7 +53,7 @@ class Victims:
         if not (policy.reclaim or policy.priority_preemption) or not policy.quotas:
             return []
         state = self.state
-        if state.budget_exhausted.get(job.spec.tenant) == "best-effort":
+        if state.budget_exhausted and state.budget_exhausted.get(job.spec.tenant) == "best-effort":
             return []  # best-effort work takes only what is idle
         spec = job.spec
         tenant = spec.tenant

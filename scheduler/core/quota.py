@@ -47,7 +47,8 @@ class Quotas:
         policy = self.policy
         if not policy.quotas:
             return [Candidate(t, False) for t in types], Reason.QUOTA_EXHAUSTED, ""
-        if self.state.budget_exhausted.get(tenant) == "best-effort":
+        exhausted = self.state.budget_exhausted
+        if exhausted and exhausted.get(tenant) == "best-effort":
             return self._best_effort(tenant, types, devices)
         if not self.tree.flat:
             return self._allowed_in_tree(tenant, types, devices, leaving)

@@ -318,10 +318,13 @@ class Engine:
             job = self.jobs[a.job_id]
             check_transition(job.state, JobState.ADMITTED)
             detail = ""
-            if self.budget_exhausted.get(job.spec.tenant) == "best-effort":
-                # budget spent: it runs on idle capacity, preemptible whatever it asked
-                job = replace(job, spec=replace(job.spec, preemptible=True))
-                detail = "best-effort: its tenant's budget is spent"
+            if self.budget_exhausted and self.budget_exhausted.get(job.spec.tenant) == "best-effort":
+                # budget spent: it runs on idle capacity, preemptible whatever it asked, and in
+                # the lowest class, so that it is among the first victims
+                classes = self.policy.priority_classes
+                lowest = min(classes, key=lambda c: (classes[c], c))
+                job = replace(job, spec=replace(job.spec, preemptible=True, priority=lowest))
+                detail = f"best-effort: its tenant's budget is spent (runs preemptible, as {lowest})"
             admitted.append(replace(job, state=JobState.ADMITTED, admitted_at=now,
                                     placement=a.placement, borrowing=a.borrowing, reason="", detail=detail))
         preempted = []
