@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -35,7 +36,6 @@ from scheduler.domain import (
     check_tree,
     sold,
 )
-from scheduler.domain.budget import BudgetError, zone
 from scheduler.domain.units import UnitError, parse_compute, parse_memory
 
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
@@ -239,7 +239,7 @@ def _from_model(m: CenterModel) -> CenterConfig:
     except ValueError as exc:
         raise CenterFileError(f"policy.{exc}") from None
     try:
-        zone(m.timezone)
-    except BudgetError as exc:
-        raise CenterFileError(f"timezone: {exc}") from None
+        ZoneInfo(m.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise CenterFileError(f"timezone: unknown time zone {m.timezone!r}") from None
     return CenterConfig(center, tenants, dict(m.priority_classes), policy, m.timezone)

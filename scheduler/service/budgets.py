@@ -16,8 +16,9 @@ from collections.abc import Callable, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
 from scheduler.domain import Tenant, ancestors
-from scheduler.domain.budget import Budget, BudgetStatus, OnExhausted, period_bounds, status
+from scheduler.domain.budget import Budget, BudgetStatus, OnExhausted
 from scheduler.domain.units import GFLOPS_PER_PFLOPS
+from scheduler.engine.periods import period_bounds, status
 from scheduler.store import Run
 
 #: the runs recorded in a window: (start, end) -> runs

@@ -35,9 +35,10 @@ from scheduler.domain import (
     parents_of,
     sold,
 )
-from scheduler.domain.budget import Budget, BudgetStatus, OnExhausted, period_bounds, zone
+from scheduler.domain.budget import Budget, BudgetStatus, OnExhausted
 from scheduler.engine import Clock, Engine, EngineError, Executor
 from scheduler.engine.estimates import estimator_for
+from scheduler.engine.periods import period_bounds, zone
 from scheduler.service import tokens as tok
 from scheduler.service.budgets import estimated_cost, would_hold
 from scheduler.service.budgets import exhausted as budget_exhausted

@@ -14,8 +14,9 @@ from collections.abc import Mapping, Sequence
 from zoneinfo import ZoneInfo
 
 from scheduler.domain import Tenant, ancestors
-from scheduler.domain.budget import Budget, BudgetError, OnExhausted, Period, period_bounds
+from scheduler.domain.budget import Budget, BudgetError, OnExhausted, Period
 from scheduler.domain.units import GFLOPS_PER_PFLOPS
+from scheduler.engine.periods import period_bounds
 
 UTC = ZoneInfo("UTC")
 _LENGTHS = {"h": 3600.0, "d": 86_400.0, "w": 604_800.0}

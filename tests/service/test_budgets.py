@@ -7,7 +7,8 @@ from datetime import datetime
 import pytest
 
 from scheduler.domain import Quota, Tenant
-from scheduler.domain.budget import Budget, OnExhausted, zone
+from scheduler.domain.budget import Budget, OnExhausted
+from scheduler.engine.periods import zone
 from scheduler.service.budgets import estimated_cost, exhausted, statuses, would_hold
 from scheduler.store import Run
 

@@ -7,15 +7,8 @@ from datetime import datetime
 
 import pytest
 
-from scheduler.domain.budget import (
-    Budget,
-    BudgetError,
-    OnExhausted,
-    Period,
-    period_bounds,
-    status,
-    zone,
-)
+from scheduler.domain.budget import Budget, BudgetError, OnExhausted, Period
+from scheduler.engine.periods import period_bounds, status, zone
 
 SHANGHAI = zone("Asia/Shanghai")
 
