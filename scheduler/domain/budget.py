@@ -20,9 +20,14 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 
+from scheduler.domain.errors import Invalid
 
-class BudgetError(ValueError):
+
+class BudgetError(Invalid):
     """A budget that contradicts itself; the message names the field."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("invalid-budget", message)
 
 
 class Period(StrEnum):

@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from scheduler.domain.errors import Invalid
 from scheduler.domain.units import format_compute
 
 
-class QuotaError(ValueError):
+class QuotaError(Invalid):
     """A quota that contradicts itself; the message names the field."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("invalid-quota", message)
 
 
 @dataclass(frozen=True, slots=True)

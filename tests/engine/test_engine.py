@@ -9,7 +9,8 @@ import pytest
 
 from scheduler.core import Policy
 from scheduler.domain import JobKind, JobSpec, JobState, NodeState, Resources
-from scheduler.engine import Engine, EngineError, EventKind, ManualClock
+from scheduler.domain.errors import Invalid
+from scheduler.engine import Engine, EventKind, ManualClock
 from scheduler.engine.ports import DEFAULT_GRACE_S
 from scheduler.executors.sleep import SleepExecutor
 from scheduler.store.memory import MemoryStore
@@ -254,6 +255,6 @@ def test_a_parent_tenant_takes_no_jobs() -> None:
     engine, _, _, _ = make()
     engine.tenants["org"] = replace(engine.tenants["a"], name="org")
     engine.tenants["a"] = replace(engine.tenants["a"], parent="org")
-    with pytest.raises(EngineError, match="is a parent") as err:
+    with pytest.raises(Invalid, match="is a parent") as err:
         engine.submit(job("org"))
     assert err.value.code == "tenant-is-parent"

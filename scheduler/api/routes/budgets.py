@@ -9,8 +9,8 @@ from scheduler.api.auth import Admin, Svc
 from scheduler.api.models import BudgetIn, BudgetList, BudgetOut, BudgetWhatIfIn, BudgetWhatIfOut
 from scheduler.api.responses import Json, ok, problems
 from scheduler.api.views import rfc3339
-from scheduler.domain.budget import Budget, BudgetError, BudgetStatus, OnExhausted, Period
-from scheduler.service import ServiceError
+from scheduler.domain.budget import Budget, BudgetStatus, OnExhausted, Period
+from scheduler.domain.errors import NotFound
 
 router = APIRouter(prefix="/v1/admin", tags=["admin: budgets"])
 
@@ -36,7 +36,7 @@ def list_(_: Admin, svc: Svc) -> Response:
 def get(tenant: str, _: Admin, svc: Svc) -> Response:
     found = svc.budget_statuses()
     if tenant not in found:
-        raise ServiceError("budget-not-found", f"tenant {tenant!r} has no budget")
+        raise NotFound("budget-not-found", f"tenant {tenant!r} has no budget")
     return Json(budget_view(found[tenant]))
 
 
@@ -46,12 +46,8 @@ def get(tenant: str, _: Admin, svc: Svc) -> Response:
                         "the tenant's new jobs `hold` (wait, BudgetExhausted) or run `best-effort` (only "
                         "on idle capacity, preemptible, never preempting); running jobs go on.")
 def set_(tenant: str, body: BudgetIn, caller: Admin, svc: Svc) -> Response:
-    try:
-        budget = Budget(tenant, body.pflops_hours, Period(body.period), body.carryover,
-                        OnExhausted(body.on_exhausted), body.period_s,
-                        svc.budget_anchor(tenant, body.anchor))
-    except BudgetError as exc:
-        raise ServiceError("invalid-budget", str(exc)) from None
+    budget = Budget(tenant, body.pflops_hours, Period(body.period), body.carryover,  # BudgetError: Invalid
+                    OnExhausted(body.on_exhausted), body.period_s, svc.budget_anchor(tenant, body.anchor))
     return Json(budget_view(svc.set_budget(caller.name, budget)))
 
 
