@@ -153,6 +153,18 @@ def walk_fair(runs: dict[str, Run], offset: dict[str, int], state: CycleState, m
             heapq.heappush(heap, (share_key(state, memo, tenant), rank, tenant))
 
 
+def node_key(state: CycleState, memo: Memo, node: str) -> float:
+    """``share_key`` for the tree walk (the same value, computed without a generator)."""
+    key = memo.share_keys.get(node)
+    if key is None:
+        current = 0.0
+        for u, t in zip(state.used_dev[node], state.cap.total_by_type, strict=True):
+            if t and u / t > current:
+                current = u / t
+        key = memo.share_keys[node] = order_key(current, state.history.get(node, 0.0), state.tenants[node].weight)
+    return key
+
+
 def walk_fair_tree(runs: dict[str, Run], offset: dict[str, int], state: CycleState, memo: Memo,
                    consider_run: ConsiderRun) -> None:
     """``walk_fair`` over a tenant tree: from the top, the child with the lowest weighted
@@ -169,7 +181,7 @@ def walk_fair_tree(runs: dict[str, Run], offset: dict[str, int], state: CycleSta
                 break
             placed.add(node)
             parent = path[i + 1] if i + 1 < len(path) else CENTER
-            heaps.setdefault(parent, []).append((share_key(state, memo, node), rank[node], node))
+            heaps.setdefault(parent, []).append((node_key(state, memo, node), rank[node], node))
     for entries in heaps.values():
         heapq.heapify(entries)
     cursor = dict.fromkeys(runs, 0)
@@ -190,7 +202,7 @@ def walk_fair_tree(runs: dict[str, Run], offset: dict[str, int], state: CycleSta
             entries = heaps[parent]
             if alive:
                 # (an only child's share is compared with nobody: heaps only shrink)
-                key = share_key(state, memo, node) if len(entries) > 1 else 0.0
+                key = node_key(state, memo, node) if len(entries) > 1 else 0.0
                 heapq.heapreplace(entries, (key, rank[node], node))
             else:
                 heapq.heappop(entries)

@@ -91,9 +91,10 @@ class CycleState:
         self.used[spec.tenant] += gflops
         self.used_dev[spec.tenant][cand.type_idx] += devices
         if not self.tree.flat:
+            used, used_dev, t = self.used, self.used_dev, cand.type_idx
             for a in self.tree.up[spec.tenant]:
-                self.used[a] += gflops
-                self.used_dev[a][cand.type_idx] += devices
+                used[a] += gflops
+                used_dev[a][t] += devices
         bound = job.runtime_bound_s
         now = self.now
         self.holders.append(Holder(

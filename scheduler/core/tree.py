@@ -152,7 +152,9 @@ class Pools:
         while True:
             d_demand = (-after if after < 0 else 0) - (-before if before < 0 else 0)
             cap = at_most[node]
-            d_lend = min(after if after > 0 else 0, cap) - min(before if before > 0 else 0, cap)
+            lend_after = after if 0 < after < cap else (cap if after > 0 else 0)
+            lend_before = before if 0 < before < cap else (cap if before > 0 else 0)
+            d_lend = lend_after - lend_before
             if not d_demand and not d_lend:
                 return True  # covered below: nothing changes further up
             p = parent[node] or CENTER
