@@ -11,6 +11,7 @@ import typer
 
 from scheduler.cli.connect import Output, api_command, dump
 from scheduler.cli.output import Format, emit, table
+from scheduler.cli.tree import in_tree_order, label
 
 if TYPE_CHECKING:
     from scheduler.api.models import CenterOut, UsageOut
@@ -49,13 +50,16 @@ def frame(center: CenterOut, usage: list[UsageOut], now: datetime | None = None)
     now = now or datetime.now(UTC)
     t = center.total
     used = 100.0 * t.allocated_pflops / t.pflops if t.pflops else 0.0
-    rows: list[list[Any]] = [[u.tenant, f"{u.guaranteed_pflops:.1f}", f"{u.limit_pflops:.1f}",
+    # a parent's line is its subtree's: the total counts the top-level lines
+    ordered = in_tree_order(usage, lambda u: u.tenant, lambda u: u.parent)
+    rows: list[list[Any]] = [[label(u.tenant, depth), f"{u.guaranteed_pflops:.1f}", f"{u.limit_pflops:.1f}",
                               f"{u.in_use_pflops:.1f}", f"{u.borrowed_pflops:.1f}",
                               f"{100.0 * u.in_use_pflops / u.guaranteed_pflops:.0f}%" if u.guaranteed_pflops else "-",
-                              u.running_jobs, u.pending_jobs] for u in usage]
-    rows.append(["total", f"{sum(u.guaranteed_pflops for u in usage):.1f}", "",
-                 f"{sum(u.in_use_pflops for u in usage):.1f}", f"{sum(u.borrowed_pflops for u in usage):.1f}",
-                 "", sum(u.running_jobs for u in usage), sum(u.pending_jobs for u in usage)])
+                              u.running_jobs, u.pending_jobs] for u, depth in ordered]
+    tops = [u for u, depth in ordered if depth == 0]
+    rows.append(["total", f"{sum(u.guaranteed_pflops for u in tops):.1f}", "",
+                 f"{sum(u.in_use_pflops for u in tops):.1f}", f"{sum(u.borrowed_pflops for u in tops):.1f}",
+                 "", sum(u.running_jobs for u in tops), sum(u.pending_jobs for u in tops)])
     accels = [[a.name, a.free_devices, a.allocated_devices, a.unschedulable_devices, a.devices,
                f"{a.free_pflops:.1f}"] for a in center.accelerators]
     return "\n".join([

@@ -137,6 +137,22 @@ class TenantHasJobs(Conflict):
     code = "tenant-has-jobs"
 
 
+class TenantHasChildren(Conflict):
+    code = "tenant-has-children"
+
+
+class TenantIsParent(Invalid):
+    code = "tenant-is-parent"
+
+
+class BudgetNotFound(NotFound):
+    code = "budget-not-found"
+
+
+class InvalidBudget(Invalid):
+    code = "invalid-budget"
+
+
 class DuplicateJob(Conflict):
     code = "duplicate-job"
 

@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
 from scheduler.domain import JobRecord
+from scheduler.domain.budget import Budget
 from scheduler.engine.ports import Store
 
 if TYPE_CHECKING:
@@ -88,5 +89,13 @@ class ServiceStore(Store, Protocol):
         ...
 
     def refuse_writes(self, why: str) -> None: ...
+
+    def budgets(self) -> list[Budget]:
+        """Every tenant's budget (issue 22)."""
+        ...
+
+    def put_budget(self, budget: Budget) -> None: ...
+
+    def delete_budget(self, tenant: str) -> None: ...
 
     def set_meta(self, key: str, value: Any) -> None: ...

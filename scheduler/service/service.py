@@ -10,6 +10,7 @@ at most every ``min_step_gap_s`` and at least every ``step_interval_s``.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -21,10 +22,25 @@ from typing import Any
 
 from scheduler.centerfile import CenterConfig
 from scheduler.core import Policy
-from scheduler.domain import Center, JobRecord, JobSpec, JobState, Node, NodeState, Quota, Tenant
+from scheduler.domain import (
+    Center,
+    JobRecord,
+    JobSpec,
+    JobState,
+    Node,
+    NodeState,
+    Quota,
+    Tenant,
+    ancestors,
+    check_tree,
+    parents_of,
+    sold,
+)
+from scheduler.domain.budget import Budget, BudgetStatus, OnExhausted
 from scheduler.domain.errors import Conflict, Invalid, NotFound, Unavailable
 from scheduler.engine import Clock, Engine, Executor
 from scheduler.engine.estimates import estimator_for
+from scheduler.engine.periods import period_bounds, zone
 from scheduler.engine.ports import (
     Adopts,
     Closes,
@@ -35,12 +51,15 @@ from scheduler.engine.ports import (
     unwrapped,
 )
 from scheduler.service import tokens as tok
+from scheduler.service.budgets import estimated_cost, would_hold
+from scheduler.service.budgets import exhausted as budget_exhausted
+from scheduler.service.budgets import statuses as budget_statuses
 from scheduler.service.leadership import Elector, LeaderOnlyExecutor
 from scheduler.service.ledger import LedgerLine, ledger
 from scheduler.service.ports import ServiceStore
 from scheduler.service.settings import Settings
 from scheduler.service.whatif import WhatIf, what_if
-from scheduler.store import TokenInfo
+from scheduler.store import Run, TokenInfo
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +72,8 @@ class JobView:
     reason: str
     detail: str
     position: int | None
+    #: while it waits: its estimated cost exceeds what is left of its tenant's budget
+    budget_warning: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +89,8 @@ class QuotaChange:
     clear_lending_limit: bool = False
     grace_period_s: float | None = None
     clear_grace_period: bool = False  # back to the center's default
+    parent: str | None = None  # moves the tenant under this parent
+    clear_parent: bool = False  # moves it to the top level
 
 
 class Service:
@@ -116,6 +139,13 @@ class Service:
         #: writer's callback: it must never wait for the lock (a step holding the lock
         #: may itself be waiting for the writer).
         self._unrecorded: list[str] = []
+        #: budgets (issue 22): the center's time zone starts their periods
+        self.timezone = zone(config.timezone)
+        self._budgets: dict[str, Budget] = {b.tenant: b for b in store.budgets()}
+        self._budget_status: dict[str, BudgetStatus] = {}
+        self._budgets_checked_at = -math.inf
+        if self._budgets:
+            self._refresh_budgets(force=True)
 
     # -- life ---------------------------------------------------------------------------
 
@@ -349,6 +379,7 @@ class Service:
                     self._mark_lost_nodes()
                     self.engine.step()
                     self._save_history()
+                    self._refresh_budgets()
             except Exception:
                 self.loop_errors += 1
                 log.exception("scheduling step failed")
@@ -509,7 +540,7 @@ class Service:
     def quick_view(self, job: JobRecord) -> JobView:
         """The freshest record without taking the lock (no queue position)."""
         job = self.engine.jobs.get(job.id, job)
-        return JobView(job, job.reason, job.detail, None)
+        return JobView(job, job.reason, job.detail, None, self.budget_warning(job))
 
     def view(self, job: JobRecord) -> JobView:
         with self._locked():
@@ -520,10 +551,11 @@ class Service:
         if live is not None:
             job = live
         waiting = self.engine.waiting(job.id) if job.state is JobState.PENDING else None
+        warning = self.budget_warning(job)
         if waiting is not None:
-            return JobView(job, waiting[0], waiting[1], waiting[2])
+            return JobView(job, waiting[0], waiting[1], waiting[2], warning)
         if job.state is JobState.PENDING:
-            return JobView(job, job.reason or "Queued", job.detail or "not yet considered", None)
+            return JobView(job, job.reason or "Queued", job.detail or "not yet considered", None, warning)
         return JobView(job, job.reason, job.detail, None)
 
     def get_job(self, job_id: str, tenant: str | None = None) -> JobView:
@@ -600,6 +632,7 @@ class Service:
             if tenant.name in self.engine.tenants:
                 raise Conflict("tenant-exists", f"tenant {tenant.name!r} exists")
             self._check_caps(tenant.quota)
+            self._check_tree({**self.engine.tenants, tenant.name: tenant})
             self._check_capacity({**self.engine.tenants, tenant.name: tenant}, allow_overcommit)
             with self.store.acting_as(actor), self._submit_lock:
                 self.engine.put_tenant(tenant)
@@ -612,6 +645,7 @@ class Service:
         with self._locked():
             tenant = self._changed(self.tenant(change.tenant), change)
             self._check_caps(tenant.quota)
+            self._check_tree({**self.engine.tenants, tenant.name: tenant})
             self._check_capacity({**self.engine.tenants, tenant.name: tenant}, allow_overcommit)
             with self.store.acting_as(actor), self._submit_lock:
                 self.engine.put_tenant(tenant)
@@ -622,6 +656,10 @@ class Service:
     def delete_tenant(self, actor: str, name: str, *, force: bool = False) -> list[str]:
         with self._locked():
             self.tenant(name)
+            children = sorted(t.name for t in self.engine.tenants.values() if t.parent == name)
+            if children:
+                raise Conflict("tenant-has-children", f"tenant {name!r} is the parent of "
+                                   f"{', '.join(children)}: move or delete them first")
             try:
                 with self.store.acting_as(actor), self._submit_lock:
                     cancelled = self.engine.delete_tenant(name, force=force)
@@ -647,15 +685,26 @@ class Service:
                       lending, dict(c.caps) if c.caps is not None else dict(q.caps))
         grace = None if c.clear_grace_period else (
             c.grace_period_s if c.grace_period_s is not None else t.grace_period_s)
-        return Tenant(t.name, quota, c.weight if c.weight is not None else t.weight, grace)
+        parent = None if c.clear_parent else (c.parent if c.parent is not None else t.parent)
+        return Tenant(t.name, quota, c.weight if c.weight is not None else t.weight, grace, parent)
 
     def _check_caps(self, quota: Quota) -> None:
         for accel in quota.caps:
             if accel not in self.config.center.accelerators:
                 raise Invalid("invalid-quota", f"caps.{accel}: unknown accelerator type")
 
+    def _check_tree(self, tenants: Mapping[str, Tenant]) -> None:
+        """The tree as a whole after a change: parents exist, no cycle, children's guarantees
+        fit in their parent's, and a tenant with live jobs does not become a parent."""
+        check_tree(tenants)  # TreeError is Invalid: 422 invalid-quota, naming both
+        for parent in sorted(parents_of(tenants) - parents_of(self.engine.tenants)):
+            live = sum(1 for j in self.engine.jobs.values() if j.spec.tenant == parent and not j.state.terminal)
+            if live:
+                raise Conflict("tenant-has-jobs", f"tenant {parent!r} has {live} live jobs: a parent "
+                                   "holds quota and children, not jobs")
+
     def _check_capacity(self, tenants: Mapping[str, Tenant], allow_overcommit: bool) -> None:
-        total = sum(t.quota.guaranteed for t in tenants.values())
+        total = sold(tenants)
         capacity = self.engine.center.capacity_gflops()
         if total > capacity and not allow_overcommit:
             from scheduler.domain.units import format_compute
@@ -663,6 +712,101 @@ class Service:
             raise Invalid("overcommitted",
                                f"guarantees would sum to {format_compute(total)}, beyond the center's "
                                f"capacity of {format_compute(capacity)} (set allow_overcommit to accept)")
+
+    # -- budgets ------------------------------------------------------------------------
+
+    def budgets(self) -> list[Budget]:
+        return [self._budgets[n] for n in sorted(self._budgets)]
+
+    def budget_anchor(self, tenant: str, given: float | None) -> float:
+        """When a budget began: as given, else as it was, else now."""
+        if given is not None:
+            return given
+        kept = self._budgets.get(tenant)
+        return kept.anchor if kept is not None else self.clock.now()
+
+    def set_budget(self, actor: str, budget: Budget) -> BudgetStatus:
+        with self._locked():
+            self.tenant(budget.tenant)
+            self.store.put_budget(budget)
+            self._budgets[budget.tenant] = budget
+            self.store.audit(actor, "budget.set", budget.tenant, _budget_detail(budget))
+            self._refresh_budgets(force=True)
+            found = self._budget_status[budget.tenant]
+        self.kick()
+        return found
+
+    def delete_budget(self, actor: str, tenant: str) -> None:
+        with self._locked():
+            if tenant not in self._budgets:
+                raise NotFound("budget-not-found", f"tenant {tenant!r} has no budget")
+            self.store.delete_budget(tenant)
+            del self._budgets[tenant]
+            self.store.audit(actor, "budget.delete", tenant, {})
+            self._refresh_budgets(force=True)
+        self.kick()
+
+    def budget_statuses(self, *, fresh: bool = True) -> dict[str, BudgetStatus]:
+        """Where every budget stands (``fresh``: read from the ledger now)."""
+        with self._locked():
+            if fresh:
+                self._refresh_budgets(force=True)
+            return dict(self._budget_status)
+
+    def _refresh_budgets(self, force: bool = False) -> None:
+        """Read the budgets' spending from the ledger (every few seconds in the loop) and tell
+        the engine whose new jobs a spent budget stops."""
+        now = time.monotonic()
+        if not force and now - self._budgets_checked_at < self.settings.budget_check_interval_s:
+            return
+        self._budgets_checked_at = now
+        tenants = self.engine.tenants
+        if not self._budgets:
+            self._budget_status = {}
+            self.engine.budget_exhausted, self.engine.budget_figures = {}, {}
+            return
+        gflops = {n: a.gflops for n, a in self.config.center.accelerators.items()}
+        self._budget_status = budget_statuses(self._budgets.values(), tenants, self.clock.now(), self.timezone,
+                                              lambda lo, hi: self.store.runs(lo, hi, None), gflops)
+        self.engine.budget_exhausted = budget_exhausted(self._budget_status, tenants)
+        self.engine.budget_figures = {n: (st.available, st.spent) for n, st in self._budget_status.items()}
+
+    def budget_what_if(self, tenant: str, pflops_hours: float) -> tuple[float, float | None, list[Run]]:
+        """Had the tenant's budget been ``pflops_hours`` this period: (period start, when it would
+        have been spent, the runs of its subtree that began after and would have been held)."""
+        with self._locked():
+            tenants = self.engine.tenants
+            self.tenant(tenant)
+            kept = self._budgets.get(tenant)
+            budget = Budget(tenant, pflops_hours, kept.period, 0.0, OnExhausted.HOLD, kept.period_s,
+                            kept.anchor) if kept is not None else Budget(tenant, pflops_hours)
+        now = self.clock.now()
+        start, _ = period_bounds(budget, now, self.timezone)
+        runs = [r for r in self.store.runs(start, now, None)
+                if r.tenant == tenant or tenant in ancestors(tenants, r.tenant)]
+        gflops = {n: a.gflops for n, a in self.config.center.accelerators.items()}
+        spent_at, held = would_hold(runs, pflops_hours, start, now, gflops)
+        return start, spent_at, held
+
+    def budget_warning(self, job: JobRecord) -> str | None:
+        """For a job that waits: says so if its estimated cost is more than its tenant's (or an
+        ancestor's) budget has left."""
+        found = self._budget_status
+        if not found or job.state is not JobState.PENDING:
+            return None
+        spec = job.spec
+        accels = self.config.center.accelerators
+        types = spec.resources.accelerator_types or tuple(accels)
+        per_device = min((accels[t].gflops for t in types if t in accels), default=0)
+        cost = estimated_cost(spec.devices, per_device, spec.estimated_runtime_s or spec.max_runtime_s)
+        if cost is None:
+            return None
+        for node in (spec.tenant, *ancestors(self.engine.tenants, spec.tenant)):
+            st = found.get(node)
+            if st is not None and cost > st.left:
+                return (f"estimated cost {cost:.1f} PFLOPS-hours is more than the {max(0.0, st.left):.1f} left "
+                        f"of {node}'s budget this period")
+        return None
 
     # -- what-if ------------------------------------------------------------------------
 
@@ -673,6 +817,7 @@ class Service:
             for c in changes:
                 proposed[c.tenant] = self._changed(self.tenant(c.tenant), c)
                 self._check_caps(proposed[c.tenant].quota)
+            check_tree(proposed)
             return what_if(e.center, dict(e.tenants), proposed, list(e.holding.values()),
                            list(e.queue), dict(e.history), self.policy, self.clock.now())
 
@@ -747,11 +892,28 @@ class Service:
                     t["pending"] += 1
                 elif j.state in (JobState.ADMITTED, JobState.RUNNING):
                     t["running"] += 1
-            return out
+            return subtree_usage(e.tenants, out)
 
     def ledger(self, start: float, end: float, tenant: str | None) -> list[LedgerLine]:
+        """What was consumed in the window; a parent's ledger is its subtree's (by leaf)."""
         gflops = {n: a.gflops for n, a in self.config.center.accelerators.items()}
-        return ledger(self.store.runs(start, end, tenant), start, end, self.clock.now(), gflops)
+        tenants = self.engine.tenants
+        if tenant is not None and tenant in parents_of(tenants):
+            runs = [r for r in self.store.runs(start, end, None)
+                    if r.tenant == tenant or tenant in ancestors(tenants, r.tenant)]
+        else:
+            runs = self.store.runs(start, end, tenant)
+        return ledger(runs, start, end, self.clock.now(), gflops)
+
+    def subtree_totals(self, lines: Sequence[LedgerLine]) -> dict[str, tuple[float, float]]:
+        """Per parent with consumption in ``lines``: its subtree's device-hours and PFLOPS-hours."""
+        tenants = self.engine.tenants
+        out: dict[str, tuple[float, float]] = {}
+        for x in lines:
+            for a in ancestors(tenants, x.tenant):
+                dev, pf = out.get(a, (0.0, 0.0))
+                out[a] = (dev + x.device_hours, pf + x.pflops_hours)
+        return dict(sorted(out.items()))
 
     def audit(self, actor: str, action: str, target: str, detail: Mapping[str, Any]) -> None:
         self.store.audit(actor, action, target, detail)
@@ -761,7 +923,28 @@ class Service:
         return self.store.audit_log(after_id=after_id, limit=limit, actor=actor, target=target)
 
 
+def _budget_detail(b: Budget) -> dict[str, Any]:
+    return {"pflops_hours": b.pflops_hours, "period": b.period.value, "period_s": b.period_s,
+            "carryover": b.carryover, "on_exhausted": b.on_exhausted.value}
+
+
 def _quota_detail(t: Tenant) -> dict[str, Any]:
     q = t.quota
     return {"weight": t.weight, "guaranteed": q.guaranteed, "limit": q.limit,
-            "lending_limit": q.lending_limit, "caps": dict(q.caps), "grace_period_s": t.grace_period_s}
+            "lending_limit": q.lending_limit, "caps": dict(q.caps), "grace_period_s": t.grace_period_s,
+            "parent": t.parent}
+
+
+def subtree_usage(tenants: Mapping[str, Tenant], per_tenant: dict[str, dict[str, Any]]
+                  ) -> dict[str, dict[str, Any]]:
+    """A parent's usage is its subtree's: each leaf's numbers are added to its ancestors'."""
+    inner = parents_of(tenants)
+    for leaf in [n for n in sorted(per_tenant) if n in tenants and n not in inner and tenants[n].parent]:
+        u = per_tenant[leaf]
+        for a in ancestors(tenants, leaf):
+            total = per_tenant[a]
+            for key in ("in_use", "borrowed", "pending", "running"):
+                total[key] += u[key]
+            for accel, n in u["devices"].items():
+                total["devices"][accel] = total["devices"].get(accel, 0) + n
+    return per_tenant

@@ -51,6 +51,8 @@ class Settings(BaseModel):
     lease_retry_s: float = Field(default=1.0, gt=0)
     #: How often a follower reloads its view of the state from the database.
     follower_refresh_s: float = Field(default=1.0, gt=0)
+    #: How often budgets' spending is read from the ledger (a spent budget takes effect then).
+    budget_check_interval_s: float = Field(default=5.0, gt=0)
     max_body_bytes: int = Field(default=1 << 20, ge=1024)
     max_page: int = Field(default=1000, ge=100)
 

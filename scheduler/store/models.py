@@ -45,6 +45,8 @@ class TenantRow(Base):
     lending_limit: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     caps: Mapped[dict[str, int]] = mapped_column(JSON)
     grace_period_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: the tenant this one's quota is carved out of (issue 22); null: a top-level tenant
+    parent: Mapped[str | None] = mapped_column(String(63), nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
 
@@ -59,6 +61,7 @@ class QuotaHistoryRow(Base):
     actor: Mapped[str] = mapped_column(String(128))
     action: Mapped[str] = mapped_column(String(16))  # set, delete
     weight: Mapped[float | None] = mapped_column(Float, nullable=True)
+    parent: Mapped[str | None] = mapped_column(String(63), nullable=True)
     guaranteed: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     limit: Mapped[int | None] = mapped_column("limit_gflops", BigInteger, nullable=True)
     lending_limit: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
@@ -160,6 +163,20 @@ class UsageHistoryRow(Base):
     __tablename__ = "usage_history"
     tenant: Mapped[str] = mapped_column(String(63), primary_key=True)
     value: Mapped[float] = mapped_column(Float)
+
+
+class BudgetRow(Base):
+    """A tenant's budget (issue 22): PFLOPS-hours per period, for it and its subtree."""
+
+    __tablename__ = "budgets"
+    tenant: Mapped[str] = mapped_column(String(63), primary_key=True)
+    pflops_hours: Mapped[float] = mapped_column(Float)
+    period: Mapped[str] = mapped_column(String(16))
+    period_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    anchor: Mapped[float] = mapped_column(Float)
+    carryover: Mapped[float] = mapped_column(Float)
+    on_exhausted: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[float] = mapped_column(Float)
 
 
 class MetaRow(Base):

@@ -36,6 +36,7 @@ from sqlalchemy.pool import StaticPool
 
 from scheduler.domain import JobRecord, JobState, NodeState, Quota, Tenant
 from scheduler.domain import placement_codec as placements
+from scheduler.domain.budget import Budget, OnExhausted, Period
 from scheduler.domain.job import FINISHED_STATES, TERMINAL_STATES
 from scheduler.engine.clock import Clock, SystemClock
 from scheduler.engine.ports import RECENT_FINISHED, StoredState
@@ -43,6 +44,7 @@ from scheduler.store import migrate
 from scheduler.store.codec import job_from_row, job_state_columns, job_to_row
 from scheduler.store.models import (
     AuditRow,
+    BudgetRow,
     JobEventRow,
     JobRow,
     JobRunRow,
@@ -69,6 +71,7 @@ nodes_t = cast(Table, NodeStateRow.__table__)
 audit_t = cast(Table, AuditRow.__table__)
 usage_t = cast(Table, UsageHistoryRow.__table__)
 meta_t = cast(Table, MetaRow.__table__)
+budgets_t = cast(Table, BudgetRow.__table__)
 _JOB_COLUMNS = ("id", "seq", "tenant", "name", "kind", "state", "spec", "submitted_at", "admitted_at",
                 "started_at", "finished_at", "placement", "borrowing", "reason", "detail", "preemptions",
                 "node_losses", "ran_s", "idempotency_key", "request_sha256")
@@ -293,7 +296,7 @@ class SqlStore:
         q = tenant.quota
         values = {"weight": tenant.weight, "guaranteed": q.guaranteed, "limit_gflops": q.limit,
                   "lending_limit": q.lending_limit, "caps": dict(q.caps), "grace_period_s": tenant.grace_period_s,
-                  "updated_at": now}
+                  "parent": tenant.parent, "updated_at": now}
 
         def write(conn: Connection) -> None:
             done = conn.execute(update(tenants_t).where(tenants_t.c.name == tenant.name)
@@ -303,7 +306,7 @@ class SqlStore:
             conn.execute(insert(history_t).values(
                 tenant=tenant.name, at=now, actor=actor, action="set", weight=tenant.weight,
                 guaranteed=q.guaranteed, limit_gflops=q.limit, lending_limit=q.lending_limit,
-                caps=dict(q.caps)))
+                caps=dict(q.caps), parent=tenant.parent))
 
         self.writer.run(write)
 
@@ -466,6 +469,28 @@ class SqlStore:
                      "target": r.target, "detail": r.detail}
                     for r in conn.execute(q.order_by(audit_t.c.id).limit(limit))]
 
+    # -- budgets (issue 22) ------------------------------------------------------------
+
+    def budgets(self) -> list[Budget]:
+        with self.engine.connect() as conn:
+            return [Budget(r.tenant, float(r.pflops_hours), Period(r.period), float(r.carryover),
+                           OnExhausted(r.on_exhausted), r.period_s, float(r.anchor))
+                    for r in conn.execute(select(budgets_t).order_by(budgets_t.c.tenant))]
+
+    def put_budget(self, b: Budget) -> None:
+        values = {"pflops_hours": b.pflops_hours, "period": b.period.value, "period_s": b.period_s,
+                  "anchor": b.anchor, "carryover": b.carryover, "on_exhausted": b.on_exhausted.value,
+                  "updated_at": self.clock.now()}
+
+        def write(conn: Connection) -> None:
+            if not conn.execute(update(budgets_t).where(budgets_t.c.tenant == b.tenant).values(**values)).rowcount:
+                conn.execute(insert(budgets_t).values(tenant=b.tenant, **values))
+
+        self.writer.run(write)
+
+    def delete_budget(self, tenant: str) -> None:
+        self.writer.run(lambda conn: conn.execute(delete(budgets_t).where(budgets_t.c.tenant == tenant)))
+
     def get_meta(self, key: str) -> Any:
         with self.engine.connect() as conn:
             return conn.execute(select(meta_t.c.value).where(meta_t.c.key == key)).scalar()
@@ -483,7 +508,7 @@ def _tenant(r: Any) -> Tenant:
     return Tenant(r.name, Quota(int(r.guaranteed), int(r.limit_gflops),
                                 int(r.lending_limit) if r.lending_limit is not None else None,
                                 dict(r.caps or {})), float(r.weight),
-                  float(r.grace_period_s) if r.grace_period_s is not None else None)
+                  float(r.grace_period_s) if r.grace_period_s is not None else None, r.parent)
 
 
 def _event_time(job: JobRecord, now: float) -> float:

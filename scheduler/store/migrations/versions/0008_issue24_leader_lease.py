@@ -4,7 +4,7 @@ One row, ``scheduler``, that nobody holds yet (epoch 0, expired). Events written
 before this migration have no epoch (one replica, no lease).
 
 Revision ID: issue24_leader_lease
-Revises: 0005
+Revises: issue22_budgets
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = 'issue24_leader_lease'
-down_revision = '0005'
+down_revision = 'issue22_budgets'
 branch_labels = None
 depends_on = None
 
