@@ -2,10 +2,13 @@
 
 1. One full cycle with 100,000 pending jobs of mixed gang sizes against the
    default 610P center when it is full (target <= 100 ms).
-3. Expected starts (issue 23): projecting the first 1,000 pending jobs of that
-   full center forward with the same core (target <= 100 ms).
 2. Admissions from a burst of 50,000 mixed jobs into the empty 610P center, in
    one cycle on one core (target >= 20,000 admissions per second).
+3. Both again with the center's tenants as a 3-level tree of the same total
+   quotas (two organisations > the center's tenants > two desks each, jobs on
+   the desks): the tree's cycle is to stay within 1.2x of the flat one.
+4. Expected starts (issue 23): projecting the first 1,000 pending jobs of the
+   full center forward with the same core (target <= 100 ms).
 
 Gang sizes follow the published mix of the Microsoft ITP trace (69,351 jobs:
 1 GPU 83.2%, 2: 2.1%, 4: 3.4%, 8: 10.1%, 16: 0.55%, 32: 0.51%, 64: 0.10%);
@@ -31,7 +34,7 @@ from scheduler.centerfile import load_center
 from scheduler.core import Allocation, PendingJob, Policy, Snapshot, schedule
 from scheduler.core.projection import project
 from scheduler.core.queue import PendingQueue
-from scheduler.domain import JobKind, JobSpec, Resources
+from scheduler.domain import JobKind, JobSpec, Quota, Resources, Tenant
 
 ITP_GANG_MIX = [(1, 57_682), (2, 1_483), (4, 2_371), (8, 7_009), (16, 381), (32, 354), (64, 71)]
 RUNS = 5
@@ -56,6 +59,50 @@ def mixed_jobs(n: int, tenants: list[str], seed: int, first_seq: int = 1) -> lis
         seq = first_seq + i
         jobs.append(PendingJob(f"j{seq}", seq, spec, submitted_at=float(i % 1000)))
     return jobs
+
+
+def three_levels(tenants: dict[str, Tenant], capacity: int) -> dict[str, Tenant]:
+    """The same tenants (the leaves, with their quotas) under two levels of parents that
+    hold exactly their guarantees: org-1 and org-2 take the tenants in turn, and each
+    org's tenants are grouped two by two into divisions."""
+    out: dict[str, Tenant] = {}
+    names = sorted(tenants)
+
+    def parent(name: str, kids: list[Tenant], up: str | None) -> Tenant:
+        g = sum(t.quota.guaranteed for t in kids)
+        return Tenant(name, Quota(g, min(capacity, max(g, sum(t.quota.limit for t in kids)))), parent=up)
+
+    for k in (1, 2):
+        mine = [tenants[n] for i, n in enumerate(names) if i % 2 == k - 1]
+        out[f"org-{k}"] = parent(f"org-{k}", mine, None)
+        for d in range(0, len(mine), 2):
+            div = f"org-{k}-div-{d // 2 + 1}"
+            out[div] = parent(div, mine[d:d + 2], f"org-{k}")
+            for t in mine[d:d + 2]:
+                out[t.name] = Tenant(t.name, t.quota, t.weight, t.grace_period_s, div)
+    return out
+
+
+def cycles(center: object, tenants: dict[str, Tenant], leaves: list[str], policy: Policy, args: argparse.Namespace
+           ) -> dict[str, float]:
+    """The burst and full-center cycles of one set of tenants (jobs spread over ``leaves``)."""
+    burst = PendingQueue(mixed_jobs(args.burst, leaves, seed=1))
+    empty = Snapshot(center, tenants, [])  # type: ignore[arg-type]
+    burst_runs = [timed(empty, burst, policy, 1000.0) for _ in range(args.runs)]
+    burst_s = statistics.median(t for t, _ in burst_runs)
+    fill_jobs = {j.id: j for j in mixed_jobs(50_000, leaves, seed=2, first_seq=1_000_000)}
+    fill = schedule(empty, PendingQueue(fill_jobs.values()), policy, 0.0)
+    running = [Allocation(a.job_id, fill_jobs[a.job_id].seq, fill_jobs[a.job_id].spec, a.placement,
+                          started_at=float(i % 3000)) for i, a in enumerate(fill.admits)]
+    full = Snapshot(center, tenants, running)  # type: ignore[arg-type]
+    queue = PendingQueue(mixed_jobs(args.pending, leaves, seed=3))
+    runs = [timed(full, queue, policy, 10_000.0) for _ in range(args.runs)]
+    return {"burst_cycle_ms": round(burst_s * 1000, 1),
+            "burst_admitted": len(burst_runs[0][1].admits),  # type: ignore[attr-defined]
+            "cycle_ms_100k_pending": round(statistics.median(t for t, _ in runs) * 1000, 1),
+            "full_center_running_jobs": len(running),
+            "full_cycle_admits": len(runs[0][1].admits),  # type: ignore[attr-defined]
+            "full_cycle_preempts": len(runs[0][1].preempts)}  # type: ignore[attr-defined]
 
 
 def timed(snapshot: Snapshot, queue: PendingQueue, policy: Policy, now: float, *, gc_on: bool = False) -> tuple[float, object]:
@@ -110,7 +157,7 @@ def main() -> None:
     rows_s = time.perf_counter() - t
     free = sum(n.devices for n in center.nodes) - sum(a.placement.devices for a in running)
 
-    # -- 3. expected starts of the first 1,000 of them -----------------------------------
+    # -- 4. expected starts of the first 1,000 of them -----------------------------------
     eta_runs = []
     for _ in range(args.runs):
         gc.collect()
@@ -123,6 +170,12 @@ def main() -> None:
             gc.enable()
     eta_s = statistics.median(eta_runs)
     foreseen = sum(e.start is not None for e in projection.etas.values())
+
+    # -- 3. the same, as a 3-level tree -----------------------------------------------------
+    tree = three_levels(cfg.tenants, center.capacity_gflops())
+    desks = tenants  # the leaves: the same tenants, the same jobs
+    flat_again = cycles(center, cfg.tenants, tenants, policy, args)  # beside the tree's, in the same run
+    in_tree = cycles(center, tree, desks, policy, args)
 
     result = {
         "cycle_ms_100k_pending": round(cycle_s * 1000, 1),
@@ -145,6 +198,10 @@ def main() -> None:
         "center_devices": sum(n.devices for n in center.nodes),
         "center_pflops": round(center.capacity_gflops() / 1e6, 3),
         "pending": args.pending,
+        "flat": flat_again,
+        "tree_3_levels": {**in_tree, "tenants": len(tree), "leaves": len(desks)},
+        "tree_vs_flat_cycle": round(in_tree["cycle_ms_100k_pending"] / flat_again["cycle_ms_100k_pending"], 3),
+        "tree_vs_flat_burst": round(in_tree["burst_cycle_ms"] / flat_again["burst_cycle_ms"], 3),
         "runs": args.runs,
         "smoke": args.smoke,
     }
@@ -154,6 +211,9 @@ def main() -> None:
           f"({projection.cycles} projected cycles, {foreseen} foreseen; target <= 100)")
     print(f"burst of {args.burst} into the empty center: {admitted} admitted in {result['burst_cycle_ms']} ms = "
           f"{result['admissions_per_s']}/s (target >= 20000)")
+    print(f"3-level tree ({len(tree)} tenants, {len(desks)} leaves): {in_tree['cycle_ms_100k_pending']} ms per "
+          f"cycle vs flat {flat_again['cycle_ms_100k_pending']} ms; burst {in_tree['burst_cycle_ms']} ms vs "
+          f"{flat_again['burst_cycle_ms']} ms (target: within 1.2x)")
     print(json.dumps(result))
 
 

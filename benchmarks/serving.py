@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,7 +34,7 @@ class Served:
 
     def __init__(self, workdir: Path, *, admin_token: str, center: Path | None = None,
                  executor: str = "sleep", db: str | None = None, metrics: bool = True,
-                 port: int | None = None, log_level: str = "warning") -> None:
+                 port: int | None = None, log_level: str = "warning", args: Sequence[str] = ()) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -49,6 +50,7 @@ class Served:
                "--log-level", log_level, "--metrics" if metrics else "--no-metrics"]
         if center is not None:
             cmd += ["--center", str(center)]
+        cmd += list(args)
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO,
                                          start_new_session=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -21,7 +21,7 @@ from prometheus_client.registry import Collector
 import scheduler
 from monitor import metrics as m
 from scheduler.core import Allocation, Decision, PendingJob, Reason
-from scheduler.domain import Center, JobRecord, NodeState, Tenant
+from scheduler.domain import Center, JobRecord, NodeState, Tenant, ancestors
 from scheduler.domain.center import QUOTA_PRECISION
 from scheduler.engine import Engine
 
@@ -50,6 +50,8 @@ class EngineView:
     decision: Decision | None
     now: float
     last_step_at: float | None
+    #: per budgeted tenant: (available, spent) PFLOPS-hours this period (the service keeps them)
+    budgets: Mapping[str, tuple[float, float]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, engine: Engine) -> EngineView:
@@ -62,7 +64,8 @@ class EngineView:
                 held = {a.id: j for a in holding if (j := jobs.get(a.id)) is not None}
                 queue = [(key, list(lst)) for key, lst, _, _ in engine.queue.lists()]
                 return cls(engine.center, dict(engine.tenants), holding, held, queue,
-                           engine.last_decision, engine.clock.now(), engine.last_step_at)
+                           engine.last_decision, engine.clock.now(), engine.last_step_at,
+                           dict(engine.budget_figures))
             except (KeyError, RuntimeError, IndexError):
                 if attempt == 4:
                     raise
@@ -214,7 +217,18 @@ def _tenants(view: EngineView) -> Iterator[Metric]:
     borrowed, weight = _gauge(m.TENANT_BORROWED_FLOPS), _gauge(m.TENANT_WEIGHT)
     used_d, borrowed_d = _gauge(m.TENANT_USED_DEVICES), _gauge(m.TENANT_BORROWED_DEVICES)
     caps = _gauge(m.TENANT_CAP_DEVICES)
+    sub_used, sub_borrowed = _gauge(m.TENANT_SUBTREE_USED_FLOPS), _gauge(m.TENANT_SUBTREE_BORROWED_FLOPS)
     p = QUOTA_PRECISION
+    # a parent's figures are its subtree's, summed here (no parent label: cardinality stays bounded)
+    subtree: dict[str, int] = dict.fromkeys(view.tenants, 0)
+    for leaf, g in used_gflops.items():
+        if leaf in subtree:
+            for up in (leaf, *ancestors(view.tenants, leaf)):
+                subtree[up] += g
+    for name in sorted(subtree):
+        q = view.tenants[name].quota
+        sub_used.add_metric([name, p], subtree[name] * FLOPS_PER_GFLOPS)
+        sub_borrowed.add_metric([name, p], max(0, subtree[name] - q.guaranteed) * FLOPS_PER_GFLOPS)
     for name in sorted(set(view.tenants) | set(used_gflops)):
         quota_of = view.tenants.get(name)
         u = used_gflops.get(name, 0)
@@ -232,7 +246,26 @@ def _tenants(view: EngineView) -> Iterator[Metric]:
         for accel in sorted(accels):
             used_d.add_metric([name, accel], float(used_dev.get((name, accel), 0)))
             borrowed_d.add_metric([name, accel], float(borrowed_dev.get((name, accel), 0)))
-    yield from (guaranteed, limit, lending, used, borrowed, used_d, borrowed_d, caps, weight)
+    yield from (guaranteed, limit, lending, used, borrowed, sub_used, sub_borrowed, used_d, borrowed_d, caps,
+                weight)
+    yield from _budgets(view)
+
+
+def _budgets(view: EngineView) -> Iterator[Metric]:
+    available, spent = _gauge(m.TENANT_BUDGET_AVAILABLE_FLOP), _gauge(m.TENANT_BUDGET_SPENT_FLOP)
+    remaining, ratio = _gauge(m.TENANT_BUDGET_REMAINING_FLOP), _gauge(m.TENANT_BUDGET_SPENT_RATIO)
+    p = QUOTA_PRECISION
+    for name in sorted(view.budgets):
+        total, used = view.budgets[name]
+        available.add_metric([name, p], total * FLOP_PER_PFLOPS_HOUR)
+        spent.add_metric([name, p], used * FLOP_PER_PFLOPS_HOUR)
+        remaining.add_metric([name, p], (total - used) * FLOP_PER_PFLOPS_HOUR)
+        ratio.add_metric([name], used / total if total > 0 else float(used > 0))
+    yield from (available, spent, remaining, ratio)
+
+
+#: one PFLOPS sustained for an hour
+FLOP_PER_PFLOPS_HOUR = 1e15 * 3600.0
 
 
 def _jobs(view: EngineView) -> Iterator[Metric]:

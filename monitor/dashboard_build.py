@@ -239,6 +239,18 @@ def tenant() -> dict[str, Any]:
                          "{{accelerator}} in use"),
                         (f"sum by (accelerator) (aicc_tenant_borrowed_devices{{{T}, {A}}})",
                          "{{accelerator}} borrowed")], decimals=0), 12, 8)
+    lay.add(timeseries("Subtrees: in use and borrowed, by tenant",
+                       "What each tenant's whole subtree holds (a parent holds no jobs of its own: its "
+                       "leaves' jobs), and how much of it is beyond the tenant's guarantee.",
+                       [(f"sum by (tenant) (aicc_tenant_subtree_used_flops{{{T}}})", "{{tenant}} in use"),
+                        (f"sum by (tenant) (aicc_tenant_subtree_borrowed_flops{{{T}}})", "{{tenant}} borrowed")],
+                       "flops"), 12, 8)
+    lay.add(timeseries("Budget: spent and left this period",
+                       "Of each selected tenant's budget (a parent's covers its subtree), what its running "
+                       "jobs have spent this period and what is left, in PFLOPS-hours.",
+                       [(f"sum by (tenant) (aicc_tenant_budget_spent_flop{{{T}}}) / 3.6e18", "{{tenant}} spent"),
+                        (f"sum by (tenant) (aicc_tenant_budget_remaining_flop{{{T}}}) / 3.6e18",
+                         "{{tenant}} left")], decimals=1), 12, 8)
     lay.add(timeseries("Jobs by state", "Live jobs: pending, admitted, running, being preempted.",
                        [(f"sum by (state) (aicc_tenant_jobs{{{T}}})", "{{state}}")],
                        stack=True, decimals=0), 12, 8)

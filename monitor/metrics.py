@@ -113,6 +113,34 @@ TENANT_BORROWED_FLOPS = MetricDef(
     "aicc_tenant_borrowed_flops", G,
     "Compute the tenant holds beyond its guarantee (borrowed from idle capacity), in FLOPS.",
     ("tenant", "precision"))
+TENANT_SUBTREE_USED_FLOPS = MetricDef(
+    "aicc_tenant_subtree_used_flops", G,
+    "Compute held by the jobs of the tenant's whole subtree, in FLOPS (a leaf: its own; a parent, which "
+    "holds no jobs itself: its leaves'. Sum aicc_tenant_used_flops, not this, across tenants).",
+    ("tenant", "precision"))
+TENANT_SUBTREE_BORROWED_FLOPS = MetricDef(
+    "aicc_tenant_subtree_borrowed_flops", G,
+    "Compute the tenant's whole subtree holds beyond the tenant's guarantee, in FLOPS.",
+    ("tenant", "precision"))
+TENANT_BUDGET_AVAILABLE_FLOP = MetricDef(
+    "aicc_tenant_budget_available_flop", G,
+    "Floating-point operations the tenant's budget allows this period, carryover included (a budget on a "
+    "parent covers its subtree; 1 PFLOPS-hour = 3.6e18).",
+    ("tenant", "precision"))
+TENANT_BUDGET_SPENT_FLOP = MetricDef(
+    "aicc_tenant_budget_spent_flop", G,
+    "Floating-point operations the tenant's subtree has spent of its budget this period (the ledger's "
+    "PFLOPS-hours of its running jobs, accrued as they run).",
+    ("tenant", "precision"))
+TENANT_BUDGET_REMAINING_FLOP = MetricDef(
+    "aicc_tenant_budget_remaining_flop", G,
+    "Floating-point operations left of the tenant's budget this period (negative once overspent: running "
+    "jobs are never stopped for it).",
+    ("tenant", "precision"))
+TENANT_BUDGET_SPENT_RATIO = MetricDef(
+    "aicc_tenant_budget_spent_ratio", G,
+    "Share of the tenant's budget spent this period (1: spent; its new jobs hold or run best-effort).",
+    ("tenant",))
 TENANT_USED_DEVICES = MetricDef(
     "aicc_tenant_used_devices", G,
     "Devices held by the tenant's jobs, by accelerator type.",
@@ -207,7 +235,8 @@ STATE_METRICS: tuple[MetricDef, ...] = (
     CENTER_CAPACITY_FLOPS, CENTER_ALLOCATED_FLOPS, CENTER_DEVICES, CENTER_ALLOCATED_DEVICES,
     CENTER_FREE_DEVICES, NODES, ACCELERATOR_PEAK_FLOPS, TENANT_GUARANTEED_FLOPS,
     TENANT_LIMIT_FLOPS, TENANT_LENDING_LIMIT_FLOPS, TENANT_USED_FLOPS, TENANT_BORROWED_FLOPS,
-    TENANT_USED_DEVICES, TENANT_BORROWED_DEVICES, TENANT_CAP_DEVICES, TENANT_WEIGHT,
+    TENANT_SUBTREE_USED_FLOPS, TENANT_SUBTREE_BORROWED_FLOPS, TENANT_BUDGET_AVAILABLE_FLOP,
+    TENANT_BUDGET_SPENT_FLOP, TENANT_BUDGET_REMAINING_FLOP, TENANT_BUDGET_SPENT_RATIO, TENANT_USED_DEVICES, TENANT_BORROWED_DEVICES, TENANT_CAP_DEVICES, TENANT_WEIGHT,
     TENANT_JOBS, TENANT_PENDING_JOBS, TENANT_OLDEST_PENDING_AGE, SCHEDULER_LAST_STEP,
     DEVICE_ALLOCATED_INFO, BUILD_INFO, STEP_ERRORS,
 )
@@ -216,7 +245,16 @@ EVENT_METRICS: tuple[MetricDef, ...] = (
     STEP_DURATION, EXECUTOR_ERRORS, RECONCILE_REPAIRS, RECONCILE_ERRORS,
 )
 HTTP_METRICS: tuple[MetricDef, ...] = (HTTP_REQUESTS, HTTP_DURATION)
-ALL_METRICS: tuple[MetricDef, ...] = STATE_METRICS + EVENT_METRICS + HTTP_METRICS
+
+# -- leader election (every replica exports them; see monitor.leadership) -------------
+
+LEADER = MetricDef("aicc_leader", G, "1 on the replica that leads (schedules and acts), else 0.")
+LEADER_EPOCH = MetricDef(
+    "aicc_leader_epoch", G, "The leader lease's epoch as this replica last read it (+1 at each takeover).")
+LEADER_CHANGES = MetricDef(
+    "aicc_leader_changes_total", C, "Changes of leader this replica saw since it started.")
+LEADERSHIP_METRICS: tuple[MetricDef, ...] = (LEADER, LEADER_EPOCH, LEADER_CHANGES)
+ALL_METRICS: tuple[MetricDef, ...] = STATE_METRICS + EVENT_METRICS + HTTP_METRICS + LEADERSHIP_METRICS
 
 # -- bounded label values -----------------------------------------------------------
 

@@ -33,6 +33,7 @@ from prometheus_client.registry import Collector
 from monitor.collector import EngineCollector
 from monitor.http import HTTPMetrics, HTTPMetricsMiddleware
 from monitor.instrumentation import EventMetrics, InstrumentedExecutor, MetricsObserver, reconcile
+from monitor.leadership import LeadershipCollector
 from scheduler.engine import Engine, Executor
 
 EngineProvider = Callable[[], Engine | None]
@@ -64,6 +65,8 @@ class Monitor:
         self.events = EventMetrics(self.registry)
         self.observer = MetricsObserver(self.events)
         self.http = HTTPMetrics(self.registry)
+        self.leadership_collector = LeadershipCollector()
+        self.registry.register(self.leadership_collector)
         self._provider: EngineProvider = lambda: None
         if isinstance(engine, Engine):
             self.attach(engine)
@@ -81,6 +84,15 @@ class Monitor:
             self.collector.step_errors = step_errors
         self._observe(engine)
         return engine
+
+    def follow(self, provider: EngineProvider) -> None:
+        """Read whatever engine ``provider`` gives at each scrape (None: no state metrics):
+        a replica exports the state only while it leads."""
+        self._provider = provider
+
+    def leadership(self, service: Any) -> None:
+        """Export ``aicc_leader`` and the leader changes of this replica (high availability)."""
+        self.leadership_collector.service = service
 
     def _observe(self, engine: Engine) -> None:
         if self.observer not in engine.observers:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -24,7 +25,17 @@ from pydantic import (
 )
 
 from scheduler.core import Policy
-from scheduler.domain import AcceleratorType, Center, Node, NodeState, Quota, QuotaError, Tenant
+from scheduler.domain import (
+    AcceleratorType,
+    Center,
+    Node,
+    NodeState,
+    Quota,
+    QuotaError,
+    Tenant,
+    check_tree,
+    sold,
+)
 from scheduler.domain.units import UnitError, parse_compute, parse_memory
 
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
@@ -115,6 +126,8 @@ class TenantModel(_Strict):
     lending_limit: Compute | None = None
     caps: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
     grace_period_s: float | None = Field(default=None, ge=0, le=86_400, allow_inf_nan=False)
+    #: the tenant whose guarantee this one's is carved out of (a parent holds no jobs)
+    parent: Name | None = None
 
 
 class CenterModel(_Strict):
@@ -124,6 +137,8 @@ class CenterModel(_Strict):
     priority_classes: dict[str, int] = Field(default_factory=lambda: {"high": 300, "normal": 200, "low": 100})
     tenants: list[TenantModel] = Field(default_factory=list)
     allow_overcommit: bool = False  # guarantees may sum beyond capacity
+    #: the center's time zone (IANA name): budgets' periods start at its midnight
+    timezone: str = "UTC"
     #: knobs of the scheduling policy (``Policy``), e.g. ``{min_runtime_s: 3600}``; unset ones keep aicc's defaults
     policy: dict[str, Any] = Field(default_factory=dict)
 
@@ -134,6 +149,7 @@ class CenterConfig:
     tenants: dict[str, Tenant]
     priority_classes: dict[str, int]
     policy: Policy  # the center's priority classes, and its ``policy:`` knobs
+    timezone: str = "UTC"  # budgets' periods start at its boundaries
 
 
 def default_center_path() -> Path:
@@ -206,10 +222,14 @@ def _from_model(m: CenterModel) -> CenterConfig:
         try:
             quota = Quota(t.guaranteed, t.limit if t.limit is not None else t.guaranteed,
                           t.lending_limit, dict(t.caps))
-            tenants[t.name] = Tenant(t.name, quota, t.weight, t.grace_period_s)
+            tenants[t.name] = Tenant(t.name, quota, t.weight, t.grace_period_s, t.parent)
         except QuotaError as exc:
             raise CenterFileError(f"tenants.{i}: {exc}") from None
-    guaranteed = sum(t.quota.guaranteed for t in tenants.values())
+    try:
+        check_tree(tenants)
+    except QuotaError as exc:
+        raise CenterFileError(f"tenants: {exc}") from None
+    guaranteed = sold(tenants)
     if guaranteed > center.capacity_gflops() and not m.allow_overcommit:
         raise CenterFileError(
             "tenants: guarantees sum beyond the center's capacity (set allow_overcommit to accept)"
@@ -218,4 +238,8 @@ def _from_model(m: CenterModel) -> CenterConfig:
         policy = Policy(priority_classes=dict(m.priority_classes)).with_knobs(m.policy)
     except ValueError as exc:
         raise CenterFileError(f"policy.{exc}") from None
-    return CenterConfig(center, tenants, dict(m.priority_classes), policy)
+    try:
+        ZoneInfo(m.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise CenterFileError(f"timezone: unknown time zone {m.timezone!r}") from None
+    return CenterConfig(center, tenants, dict(m.priority_classes), policy, m.timezone)

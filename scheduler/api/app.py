@@ -12,7 +12,7 @@ from scheduler.api import errors
 from scheduler.api.bridge import CommitBridge
 from scheduler.api.limits import BodyLimit
 from scheduler.api.responses import Json
-from scheduler.api.routes import admin, center, jobs, tenants, usage
+from scheduler.api.routes import admin, budgets, center, jobs, tenants, usage
 from scheduler.service import Service, Settings
 
 
@@ -30,10 +30,14 @@ def create_app(settings: Settings, service: Service) -> FastAPI:
     app.state.settings = settings
     app.state.commits = CommitBridge()
     errors.install(app)
-    for module in (jobs, usage, tenants, admin, center):
+    for module in (jobs, usage, tenants, admin, center, budgets):
         app.include_router(module.router)
     app.router.routes.insert(0, jobs.submit_route)  # the submit hot path, matched first
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    if settings.ha:  # outermost: a follower forwards writes before anything reads the body
+        from scheduler.api.forward import ForwardWrites
+
+        app.add_middleware(ForwardWrites, service=service)
     _document(app, service, settings)
     return app
 

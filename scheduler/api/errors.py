@@ -47,6 +47,10 @@ TITLES = {
     "tenant-not-found": "Tenant not found",
     "tenant-exists": "Tenant exists",
     "tenant-has-jobs": "Tenant has live jobs",
+    "tenant-is-parent": "Tenant is a parent: jobs go to its leaves",
+    "tenant-has-children": "Tenant has children",
+    "budget-not-found": "Budget not found",
+    "invalid-budget": "Invalid budget",
     "unknown-priority": "Unknown priority class",
     "unknown-accelerator": "Unknown accelerator type",
     "duplicate-job": "A job with this id exists",
@@ -61,6 +65,8 @@ TITLES = {
     "store-unavailable": "The store could not record the request",
     "not-ready": "The service is starting",
     "job-not-running": "The job holds no devices",
+    "not-leader": "This replica does not lead (high availability); retry",
+    "no-leader": "No replica leads at the moment (a failover); retry",
 }
 
 

@@ -250,6 +250,9 @@ class JobOut(JobSpecFields, Response):
     node_losses: int
     #: Seconds it ran in its attempts that ended; the attempt under way runs from started_at.
     ran_s: float
+    #: While it waits: its estimated cost (devices x runtime estimate) exceeds what is left of its
+    #: tenant's (or an ancestor's) budget this period.
+    budget_warning: str | None = None
 
 
 class CheckpointOut(Response):
@@ -297,6 +300,8 @@ class LogsOut(Response):
 
 class UsageOut(Response):
     tenant: str
+    #: A parent's figures are its whole subtree's.
+    parent: str | None = None
     guaranteed: str
     guaranteed_pflops: float
     limit: str
@@ -323,12 +328,84 @@ class LedgerLineOut(Response):
     pflops_hours: float
 
 
+class SubtreeTotalOut(Response):
+    #: a parent: the figures are its whole subtree's
+    tenant: str
+    device_hours: float
+    pflops_hours: float
+
+
 class LedgerOut(Response):
     start: str
     end: str
     items: list[LedgerLineOut]
     total_device_hours: float
     total_pflops_hours: float
+    #: per parent tenant whose leaves consumed something: the subtree summed
+    subtrees: list[SubtreeTotalOut] = []
+
+
+# -- budgets (issue 22) -----------------------------------------------------------------
+
+
+class BudgetIn(Request):
+    """``PUT /v1/admin/budgets/{tenant}``: PFLOPS-hours per period, for the tenant's whole subtree."""
+
+    pflops_hours: float = Field(ge=0, allow_inf_nan=False)
+    #: month (calendar, the center's time zone), week (from Monday), or custom (``period_s``)
+    period: Literal["month", "week", "custom"] = "month"
+    period_s: float | None = Field(default=None, ge=3600, allow_inf_nan=False)
+    #: epoch seconds: when the budget began, where custom periods are counted from (default: when
+    #: it was first set; a change keeps it)
+    anchor: float | None = None
+    #: share of the amount unspent compute may carry into the next period, 0 to 1
+    carryover: float = Field(default=0.0, ge=0, le=1, allow_inf_nan=False)
+    #: what the tenant's new jobs do once it is spent
+    on_exhausted: Literal["hold", "best-effort"] = "hold"
+
+
+class BudgetOut(Response):
+    tenant: str
+    pflops_hours: float
+    period: str
+    period_s: float | None
+    carryover: float
+    on_exhausted: str
+    period_start: str
+    period_end: str
+    carried_pflops_hours: float
+    available_pflops_hours: float
+    spent_pflops_hours: float
+    left_pflops_hours: float
+    spent_ratio: float
+    exhausted: bool
+
+
+class BudgetList(Response):
+    items: list[BudgetOut]
+
+
+class BudgetWhatIfIn(Request):
+    """``POST /v1/admin/budgets/{tenant}/whatif``: a budget to set against this period's ledger."""
+
+    pflops_hours: float = Field(ge=0, allow_inf_nan=False)
+
+
+class HeldRunOut(Response):
+    job_id: str
+    tenant: str
+    started_at: str
+    devices: int
+
+
+class BudgetWhatIfOut(Response):
+    tenant: str
+    pflops_hours: float
+    period_start: str
+    #: when it would have been spent; null: not by now
+    spent_at: str | None
+    #: the runs of its subtree that began after, and so would have been held
+    would_have_held: list[HeldRunOut]
 
 
 # -- tenants and quotas -----------------------------------------------------------------
@@ -368,6 +445,8 @@ class TenantCreate(Request):
     caps: Caps = Field(default_factory=dict)
     #: Seconds from SIGTERM to SIGKILL when its jobs are stopped, unless a job says; null: the center's.
     grace_period_s: GraceS | None = None
+    #: The tenant whose guarantee this one's is carved out of; a parent holds no jobs.
+    parent: Name | None = None
     allow_overcommit: bool = False
 
 
@@ -379,10 +458,16 @@ class TenantUpdate(Request):
 
     weight: Weight | None = None
     grace_period_s: GraceS | None = None
+    #: Moves the tenant (and its subtree) under this parent; null: to the top level.
+    parent: Name | None = None
 
 
 class TenantOut(Response):
     name: str
+    #: The tenant whose guarantee this one's is carved out of; null: a top-level tenant.
+    parent: str | None = None
+    #: Its children, if it is a parent (a parent holds no jobs).
+    children: list[str] = []
     weight: float
     #: Seconds from SIGTERM to SIGKILL when its jobs are stopped, unless a job says; null: the center's.
     grace_period_s: float | None
@@ -499,6 +584,19 @@ class AcceleratorOut(CapacityOut):
     memory: str
 
 
+class LeaderOut(Response):
+    """Who schedules: ``single`` (one replica) or ``ha`` (replicas electing a leader)."""
+
+    mode: str
+    #: this replica's part: leader, follower, taking-over or deposed
+    role: str
+    #: the replica holding the lease (None: nobody leads right now)
+    leader: str | None = None
+    epoch: int | None = None
+    address: str | None = None
+    changes: int = 0
+
+
 class CenterOut(Response):
     name: str
     total: CapacityOut
@@ -506,6 +604,8 @@ class CenterOut(Response):
     accelerators: list[AcceleratorOut]
     guaranteed_pflops: float
     priority_classes: dict[str, int]
+    #: the scheduler's leader, as the replica that answered sees it (older servers: None)
+    leadership: LeaderOut | None = None
 
 
 # -- what-if -----------------------------------------------------------------------------
@@ -518,6 +618,8 @@ class WhatIfChange(Request):
     lending_limit: Compute | None = None
     caps: Caps | None = None
     weight: Weight | None = None
+    #: Move the tenant (a team) under this parent; null: to the top level; absent: where it is.
+    parent: Name | None = None
 
 
 class WhatIfIn(Request):

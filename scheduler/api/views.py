@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -91,6 +91,7 @@ def job(v: JobView) -> dict[str, Any]:
         "preemptions": j.preemptions,
         "node_losses": j.node_losses,
         "ran_s": round(j.ran_s, 3),
+        "budget_warning": v.budget_warning,
     }
 
 
@@ -107,9 +108,9 @@ def quota(t: Tenant) -> dict[str, Any]:
     }
 
 
-def tenant(t: Tenant, live: Mapping[str, int]) -> dict[str, Any]:
-    return {"name": t.name, "weight": t.weight, "grace_period_s": t.grace_period_s, "quota": quota(t),
-            "live_jobs": dict(live)}
+def tenant(t: Tenant, live: Mapping[str, int], children: Sequence[str] = ()) -> dict[str, Any]:
+    return {"name": t.name, "parent": t.parent, "children": list(children), "weight": t.weight,
+            "grace_period_s": t.grace_period_s, "quota": quota(t), "live_jobs": dict(live)}
 
 
 def token(info: TokenInfo) -> dict[str, Any]:
@@ -121,7 +122,7 @@ def token(info: TokenInfo) -> dict[str, Any]:
 def usage(t: Tenant, u: Mapping[str, Any]) -> dict[str, Any]:
     q = t.quota
     return {
-        "tenant": t.name,
+        "tenant": t.name, "parent": t.parent,
         "guaranteed": format_compute(q.guaranteed), "guaranteed_pflops": pflops(q.guaranteed),
         "limit": format_compute(q.limit), "limit_pflops": pflops(q.limit),
         "in_use": format_compute(u["in_use"]), "in_use_pflops": pflops(u["in_use"]),

@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-COMMAND_MODULES = ("demo", "up", "serve", "simulate", "center", "tenant", "quota", "token", "job", "node",
+COMMAND_MODULES = ("demo", "up", "serve", "simulate", "center", "tenant", "quota", "budget", "token", "job", "node",
                    "usage", "top", "audit", "config", "kube", "grafana")
 
 app = typer.Typer(

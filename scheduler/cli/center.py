@@ -49,7 +49,18 @@ def center_text(c: CenterOut) -> str:
                "ALLOC PFLOPS", "FREE PFLOPS"], accels),
         "",
         f"Priority classes: {classes}",
+        *([leader_line(c)] if c.leadership is not None else []),
     ])
+
+
+def leader_line(c: CenterOut) -> str:
+    """Who schedules, as the replica that answered sees it."""
+    led = c.leadership
+    assert led is not None
+    if led.mode == "single":
+        return "Scheduler: one replica (no leader election)"
+    who = f"{led.leader} (epoch {led.epoch})" if led.leader else "NONE (a failover is under way)"
+    return f"Scheduler leader: {who}; this replica is {led.role}; {led.changes} leader changes seen"
 
 
 def show_center(client: Client, output: Output = Format.TABLE) -> None:

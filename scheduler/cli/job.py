@@ -99,7 +99,8 @@ def submit(client: Client,
         spec["name"] = name
     job = client.submit(spec, idempotency_key=idempotency_key)
     show(dump(job), output, lambda: f"submitted job {job.id} ({job.name}) for {job.tenant}: {job.state}"
-         + (f" ({job.reason})" if job.reason and job.state == "pending" else ""))
+         + (f" ({job.reason})" if job.reason and job.state == "pending" else "")
+         + (f"\nwarning: {job.budget_warning}" if job.budget_warning else ""))
 
 
 def _nodes(nodes: list[str]) -> str:
@@ -177,6 +178,7 @@ def job_text(j: JobOut) -> str:
         ("Job", j.id), ("Name", j.name), ("Tenant", j.tenant), ("Kind", j.kind), ("State", j.state),
         ("Reason", j.reason), ("Detail", j.detail), ("Queue position", j.queue_position),
         ("Expected start", _expected_start(j)),
+        ("Budget", f"warning: {j.budget_warning}" if j.budget_warning else None),
         ("Priority", j.priority + ("" if j.preemptible else ", not preemptible")),
         ("Resources", shape), ("Devices", j.devices),
         ("Placement", f"{j.placement.accelerator}: {placed}" if j.placement else None),

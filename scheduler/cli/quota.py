@@ -19,6 +19,7 @@ from scheduler.cli.connect import (
 )
 from scheduler.cli.output import Format, fail, table
 from scheduler.cli.tenant import Caps, Guaranteed, Limit, Overcommit, caps_text
+from scheduler.cli.tree import in_tree_order, label
 
 if TYPE_CHECKING:
     from scheduler.api.models import TenantOut, WhatIfOut
@@ -116,9 +117,9 @@ def list_(client: Client, output: Output = Format.TABLE) -> None:
         return
     used = {u.tenant: u for u in client.usage_all()}
     rows = []
-    for t in items:
+    for t, depth in in_tree_order(items, lambda t: t.name, lambda t: t.parent):
         q, u = t.quota, used.get(t.name)
-        rows.append([t.name, f"{t.weight:g}", q.guaranteed, q.limit, q.lending_limit or "-",
+        rows.append([label(t.name, depth), f"{t.weight:g}", q.guaranteed, q.limit, q.lending_limit or "-",
                      caps_text(q.caps) or "-", u.in_use if u else "", u.borrowed if u else "",
                      u.pending_jobs if u else ""])
     typer.echo(table(["TENANT", "WEIGHT", "GUARANTEED", "LIMIT", "LENDING LIMIT", "CAPS", "IN USE",
@@ -179,13 +180,21 @@ def whatif(client: Client,
            guaranteed: Guaranteed = None, limit: Limit = None,
            lending_limit: Annotated[str | None, typer.Option("--lending-limit", help=LENDING_HELP)] = None,
            cap: Caps = None, no_caps: NoCaps = False, weight: Weight = None,
+           parent: Annotated[str | None, typer.Option(
+               "--parent", help="Move the tenant (a team) under this parent.")] = None,
+           top_level: Annotated[bool, typer.Option("--top-level", help="Move the tenant to the top level.")] = False,
            file: Annotated[Path | None, typer.Option("--file", "-f", help="YAML list of changes ('-': stdin).")] = None,
            output: Output = Format.TABLE) -> None:
     changes: list[dict[str, Any]] = _changes_file(file) if file is not None else []
     if tenant is not None:
         fields = change_fields(guaranteed, limit, lending_limit, cap, no_caps, weight)
+        if parent is not None and top_level:
+            fail("give --parent or --top-level, not both")
+        if parent is not None or top_level:
+            fields["parent"] = parent
         if not fields:
-            fail("nothing would change: give --guaranteed, --limit, --lending-limit, --cap or --weight")
+            fail("nothing would change: give --guaranteed, --limit, --lending-limit, --cap, --weight, "
+                 "--parent or --top-level")
         changes.append({"tenant": tenant, **fields})
     if not changes:
         fail("give a TENANT with the quota to try, or -f with a list of changes")

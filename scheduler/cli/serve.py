@@ -39,6 +39,18 @@ def serve(
         "--preemption-notice", min=0, envvar="AICC_PREEMPTION_NOTICE_S",
         help="Seconds a preemption victim is told (GET /v1/jobs/{id}/checkpoint) before SIGTERM, "
              "to checkpoint first (0: none).")] = 0.0,
+    ha: Annotated[bool, typer.Option(
+        "--ha/--no-ha", envvar="AICC_HA",
+        help="High availability: several replicas on one PostgreSQL database elect a leader; "
+             "the others serve reads and forward writes to it.")] = False,
+    replica_name: Annotated[str | None, typer.Option(
+        "--replica-name", envvar="AICC_REPLICA_NAME", help="This replica's name (default: host name).")] = None,
+    advertise_url: Annotated[str | None, typer.Option(
+        "--advertise-url", envvar="AICC_ADVERTISE_URL",
+        help="Where the other replicas reach this one (default: http://<host name>:<port>).")] = None,
+    lease_ttl: Annotated[float, typer.Option(
+        "--lease-ttl", envvar="AICC_LEASE_TTL", min=2.0,
+        help="Seconds a leader's lease lasts unrenewed: a dead leader is replaced within it plus 1 s.")] = 8.0,
 ) -> None:
     try:
         import uvicorn
@@ -49,7 +61,9 @@ def serve(
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     token = os.environ.get("AICC_ADMIN_TOKEN") or None
     fields: dict[str, object] = {"host": host, "port": port, "db_url": db, "center_file": center,
-                                 "executor": executor, "admin_token": token,
+                                 "executor": executor, "admin_token": token, "ha": ha,
+                                 "replica_name": replica_name, "advertise_url": advertise_url,
+                                 "lease_ttl_s": lease_ttl, "lease_renew_s": min(2.0, lease_ttl / 4),
                                  "preemption_notice_s": preemption_notice}
     if data_dir is not None:
         fields["data_dir"] = data_dir
@@ -58,11 +72,31 @@ def serve(
     _tune_gc()
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(), access_log=False,
                             timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    shutdown = server.shutdown
+
+    async def shutdown_then_stop(sockets: Any = None) -> None:
+        # Here, not after run(): on SIGTERM uvicorn re-raises the signal once it is done,
+        # which ends the process before a ``finally`` could run. A leader resigns here.
+        await shutdown(sockets=sockets)
+        import asyncio
+
+        await asyncio.to_thread(_stop, service)
+
+    server.shutdown = shutdown_then_stop  # type: ignore[method-assign]
     try:
-        uvicorn.Server(config).run()
+        server.run()
     finally:
-        service.stop()
-        service.store.close()
+        _stop(service)
+
+
+def _stop(service: Any) -> None:
+    """Stop the service and close its store, once."""
+    if getattr(service, "_stopped_by_serve", False):
+        return
+    service._stopped_by_serve = True
+    service.stop()
+    service.store.close()
 
 
 def assemble(settings: Any, *, metrics: bool) -> tuple[Any, Any]:
@@ -71,11 +105,12 @@ def assemble(settings: Any, *, metrics: bool) -> tuple[Any, Any]:
     from scheduler.api import create_app
     from scheduler.centerfile import CenterFileError
     from scheduler.service import ExecutorUnavailable, build_service
+    from scheduler.store.single_writer import SecondWriter
 
     monitor = _monitor() if metrics else None
     try:
         service = build_service(settings, wrap_executor=monitor.wrap_executor if monitor else None)
-    except (ExecutorUnavailable, CenterFileError) as exc:
+    except (ExecutorUnavailable, CenterFileError, SecondWriter) as exc:
         fail(str(exc))
     except Exception as exc:  # the database cannot be opened or migrated
         fail(f"cannot start: {type(exc).__name__}: {exc}")
@@ -90,6 +125,10 @@ def assemble(settings: Any, *, metrics: bool) -> tuple[Any, Any]:
             typer.echo(f"admin token generated and saved to {where} (mode 0600)")
     if monitor is not None:
         monitor.attach(service.engine, lock=service.lock)
+        if settings.ha:  # the state gauges come from the leader alone: sums over replicas stay true
+            monitor.follow(lambda: service.engine if service.leads() else None)
+        monitor.leadership(service)
+    service.on_deposed = _exit_deposed
     repairs = service.start()
     if repairs:
         logging.getLogger("aicc").info("reconciled after restart: %d repairs", len(repairs))
@@ -97,6 +136,14 @@ def assemble(settings: Any, *, metrics: bool) -> tuple[Any, Any]:
     if monitor is not None:
         monitor.mount(app)
     return service, app
+
+
+def _exit_deposed(why: str) -> None:
+    """A deposed leader exits at once (no cleanup: its executor's jobs belong to the new
+    leader now); its supervisor starts it again, as a follower."""
+    logging.getLogger("aicc").critical("exiting: no longer the leader (%s)", why)
+    logging.shutdown()
+    os._exit(75)
 
 
 def _tune_gc() -> None:

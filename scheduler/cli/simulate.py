@@ -16,8 +16,10 @@ import typer
 
 from scheduler.centerfile import CenterFileError
 from scheduler.cli.output import fail, table
-from scheduler.cli.whatif import oversold, policy_knobs, whatif_table, with_quotas
+from scheduler.cli.whatif import oversold, policy_knobs, whatif_table, with_parents, with_quotas
+from scheduler.domain.budget import OnExhausted
 from scheduler.sim import DEFAULT_TRACES, TraceError
+from scheduler.sim.budgets import parse_budget
 from scheduler.sim.policies import expand
 from scheduler.sim.study import WHATIF, Study, World, check_against_center, load_trace, run_study
 
@@ -67,6 +69,17 @@ def simulate(
         help="What if: NAME=GUARANTEED[:LIMIT] in FLOPS units, e.g. vision=40P or vision=40P:60P "
              "(repeat for more tenants; the limit stays unless given, raised to the guarantee). Each "
              "policy is replayed as is and with the change (POLICY+whatif), compared per tenant.")] = None,
+    parent: Annotated[list[str] | None, typer.Option(
+        help="A tenant tree: CHILD=PARENT puts a trace's tenant under a parent (made, if it is not a tenant, "
+             "with its children's guarantees), e.g. --parent itp01=org-a --parent itp02=org-a (repeat). "
+             "Every policy replays the tree; parents run no jobs.")] = None,
+    budget: Annotated[list[str] | None, typer.Option(
+        help="A budget: NAME=PFLOPS_HOURS/PERIOD (month, week, or a length: 14d, 36h), e.g. "
+             "finance=30000/month (repeat). Once spent in a period, the tenant's (or subtree's) new jobs "
+             "hold until the next; every policy replays with it.")] = None,
+    best_effort: Annotated[bool, typer.Option(
+        "--budget-best-effort", help="A spent budget lets new jobs run best-effort (idle capacity "
+                                     "only) instead of holding them.")] = False,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", help="What if: a knob of the policy, KNOB=VALUE, e.g. min_runtime_s=7200, reservations=8, "
                       "borrowing=false (repeat for more; with --quota, one change). Each policy is replayed "
@@ -79,6 +92,15 @@ def simulate(
         knobs = policy_knobs(set_ or [])
         if limit is not None:
             t = replace(t, jobs=t.jobs[:limit], observed={})  # (what was observed is of all the jobs)
+        if parent:
+            capacity = t.center.capacity_gflops() if t.center is not None else 0
+            t = replace(t, tenants=with_parents(t.tenants, parent, capacity))
+        mode = OnExhausted.BEST_EFFORT if best_effort else OnExhausted.HOLD
+        budgets = tuple(parse_budget(b, mode) for b in budget or [])
+        for b in budgets:
+            if b.tenant not in t.tenants:
+                raise ValueError(f"--budget {b.tenant}: no tenant {b.tenant!r} here "
+                                 f"(tenants: {', '.join(sorted(t.tenants))})")
         proposed = replace(t, tenants=with_quotas(t.tenants, quota)) if quota else None
     except (TraceError, CenterFileError, ValueError) as exc:
         fail(str(exc))
@@ -87,7 +109,8 @@ def simulate(
         notes += oversold(proposed, f"with {change}")
     for line in (*t.notes, *notes):
         typer.echo(line, err=True)
-    study = Study(t, names, World(seed, tick, mtbf, restart_cost, checkpoint_every, checkpoint_on_notice, eta), proposed, knobs, change, notes,
+    study = Study(t, names, World(seed, tick, mtbf, restart_cost, checkpoint_every, checkpoint_on_notice, eta, budgets),
+                  proposed, knobs, change, notes,
                   list(quota or []), fill_comparison=trace == "openb")
     summary = run_study(study, out, plots=plots, workers=workers, progress=progress,
                         say=lambda line: typer.echo(line, err=True))

@@ -18,6 +18,7 @@ from scheduler.cli.connect import (
     show,
 )
 from scheduler.cli.output import Format, fail, table
+from scheduler.cli.tree import in_tree_order, label
 
 if TYPE_CHECKING:
     from scheduler.api.models import TenantOut
@@ -40,13 +41,15 @@ Grace = Annotated[float | None, typer.Option(
 def register(app: typer.Typer) -> None:
     t = typer.Typer(name="tenant", help="Tenants of the center and their quotas (admin).", no_args_is_help=True)
     t.command("create", help="Create a tenant, with its quota (a bare number is PFLOPS).\n\n"
-              "Example: aicc tenant create robotics --guaranteed 40P --limit 80P --cap a800=64 --weight 2")(
+              "Example: aicc tenant create robotics --guaranteed 40P --limit 80P --cap a800=64 --weight 2\n\n"
+              "In a tree: aicc tenant create desk-a --parent bank-a --guaranteed 10P --limit 40P")(
         api_command(create))
     t.command("list", help="List tenants with their quota and live jobs.\n\n"
               "Example: aicc tenant list -o yaml")(api_command(list_))
     t.command("get", help="Show one tenant.\n\nExample: aicc tenant get finance")(api_command(get))
-    t.command("update", help="Change a tenant's weight or grace period (its quota: aicc quota set).\n\n"
-              "Example: aicc tenant update finance --grace-period 120")(api_command(update))
+    t.command("update", help="Change a tenant's weight, grace period or parent (its quota: aicc quota "
+              "set).\n\nExample: aicc tenant update finance --grace-period 120\n\n"
+              "Move a team: aicc tenant update desk-a --parent bank-b")(api_command(update))
     t.command("delete", help="Delete a tenant; refused while it has live jobs unless --force (which "
               "cancels them). Its tokens are revoked.\n\nExample: aicc tenant delete robotics --yes")(
         api_command(delete))
@@ -58,11 +61,12 @@ def caps_text(c: dict[str, int]) -> str:
 
 
 def tenants_table(items: list[TenantOut]) -> str:
-    rows = [[t.name, f"{t.weight:g}", t.quota.guaranteed, t.quota.limit, t.quota.lending_limit or "-",
+    rows = [[label(t.name, depth), t.parent or "-", f"{t.weight:g}", t.quota.guaranteed, t.quota.limit, t.quota.lending_limit or "-",
              caps_text(t.quota.caps) or "-", "-" if t.grace_period_s is None else f"{t.grace_period_s:g} s",
              t.live_jobs.get("pending", 0),
-             t.live_jobs.get("running", 0) + t.live_jobs.get("admitted", 0)] for t in items]
-    return table(["TENANT", "WEIGHT", "GUARANTEED", "LIMIT", "LENDING LIMIT", "CAPS", "GRACE", "PENDING",
+             t.live_jobs.get("running", 0) + t.live_jobs.get("admitted", 0)]
+            for t, depth in in_tree_order(items, lambda t: t.name, lambda t: t.parent)]
+    return table(["TENANT", "PARENT", "WEIGHT", "GUARANTEED", "LIMIT", "LENDING LIMIT", "CAPS", "GRACE", "PENDING",
                   "RUNNING"], rows)
 
 
@@ -71,8 +75,10 @@ def create(client: Client, name: Annotated[str, typer.Argument(help="Tenant name
            cap: Caps = None,
            weight: Annotated[float, typer.Option("--weight", help="Share of idle compute.")] = 1.0,
            grace_period: Grace = None,
+           parent: Annotated[str | None, typer.Option(
+               "--parent", help="The tenant whose guarantee this one's is carved out of (it holds no jobs).")] = None,
            allow_overcommit: Overcommit = False, output: Output = Format.TABLE) -> None:
-    fields = {"name": name, "weight": weight, "allow_overcommit": allow_overcommit, "grace_period_s": grace_period,
+    fields = {"name": name, "weight": weight, "parent": parent, "allow_overcommit": allow_overcommit, "grace_period_s": grace_period,
               "guaranteed": compute(guaranteed, "--guaranteed"), "limit": compute(limit, "--limit"),
               "lending_limit": compute(lending_limit, "--lending-limit"), "caps": caps(cap)}
     t = client.create_tenant({k: v for k, v in fields.items() if v is not None})
@@ -95,12 +101,18 @@ def update(client: Client, name: Annotated[str, typer.Argument(help="Tenant name
            grace_period: Grace = None,
            default_grace: Annotated[bool, typer.Option(
                "--default-grace", help="Put the grace period back to the center's default.")] = False,
+           parent: Annotated[str | None, typer.Option(
+               "--parent", help="Move the tenant (and its subtree) under this parent.")] = None,
+           top_level: Annotated[bool, typer.Option("--top-level", help="Move the tenant to the top level.")] = False,
            output: Output = Format.TABLE) -> None:
-    if weight is None and grace_period is None and not default_grace:
-        fail("nothing to update: give --weight, --grace-period or --default-grace")
+    if weight is None and grace_period is None and not default_grace and parent is None and not top_level:
+        fail("nothing to update: give --weight, --grace-period, --default-grace, --parent or --top-level")
     if grace_period is not None and default_grace:
         fail("give --grace-period or --default-grace, not both")
-    t = client.update_tenant(name, weight=weight, grace_period_s=grace_period, default_grace=default_grace)
+    if parent is not None and top_level:
+        fail("give --parent or --top-level, not both")
+    t = client.update_tenant(name, weight=weight, grace_period_s=grace_period, default_grace=default_grace,
+                             parent=parent, top_level=top_level)
     show(dump(t), output, lambda: tenants_table([t]))
 
 

@@ -11,6 +11,7 @@ import typer
 
 from scheduler.cli.connect import Output, api_command, dump
 from scheduler.cli.output import Format, emit, table
+from scheduler.cli.tree import in_tree_order, label
 
 if TYPE_CHECKING:
     from scheduler.api.models import CenterOut, UsageOut
@@ -37,21 +38,32 @@ def snapshot(client: Client) -> tuple[CenterOut, list[UsageOut]]:
     return center, usage
 
 
+def _leader(center: CenterOut) -> str:
+    """With replicas (--ha): who leads, on the first line."""
+    led = center.leadership
+    if led is None or led.mode != "ha":
+        return ""
+    return f" - leader {led.leader} (epoch {led.epoch})" if led.leader else " - leader NONE (failover)"
+
+
 def frame(center: CenterOut, usage: list[UsageOut], now: datetime | None = None) -> str:
     now = now or datetime.now(UTC)
     t = center.total
     used = 100.0 * t.allocated_pflops / t.pflops if t.pflops else 0.0
-    rows: list[list[Any]] = [[u.tenant, f"{u.guaranteed_pflops:.1f}", f"{u.limit_pflops:.1f}",
+    # a parent's line is its subtree's: the total counts the top-level lines
+    ordered = in_tree_order(usage, lambda u: u.tenant, lambda u: u.parent)
+    rows: list[list[Any]] = [[label(u.tenant, depth), f"{u.guaranteed_pflops:.1f}", f"{u.limit_pflops:.1f}",
                               f"{u.in_use_pflops:.1f}", f"{u.borrowed_pflops:.1f}",
                               f"{100.0 * u.in_use_pflops / u.guaranteed_pflops:.0f}%" if u.guaranteed_pflops else "-",
-                              u.running_jobs, u.pending_jobs] for u in usage]
-    rows.append(["total", f"{sum(u.guaranteed_pflops for u in usage):.1f}", "",
-                 f"{sum(u.in_use_pflops for u in usage):.1f}", f"{sum(u.borrowed_pflops for u in usage):.1f}",
-                 "", sum(u.running_jobs for u in usage), sum(u.pending_jobs for u in usage)])
+                              u.running_jobs, u.pending_jobs] for u, depth in ordered]
+    tops = [u for u, depth in ordered if depth == 0]
+    rows.append(["total", f"{sum(u.guaranteed_pflops for u in tops):.1f}", "",
+                 f"{sum(u.in_use_pflops for u in tops):.1f}", f"{sum(u.borrowed_pflops for u in tops):.1f}",
+                 "", sum(u.running_jobs for u in tops), sum(u.pending_jobs for u in tops)])
     accels = [[a.name, a.free_devices, a.allocated_devices, a.unschedulable_devices, a.devices,
                f"{a.free_pflops:.1f}"] for a in center.accelerators]
     return "\n".join([
-        f"aicc top - {center.name} - {now.strftime('%Y-%m-%d %H:%M:%S')} UTC",
+        f"aicc top - {center.name} - {now.strftime('%Y-%m-%d %H:%M:%S')} UTC{_leader(center)}",
         f"Compute: {t.allocated_pflops:.1f} of {t.pflops:.1f} PFLOPS allocated ({used:.0f}%), "
         f"{t.free_pflops:.1f} free; devices {t.allocated_devices}/{t.devices}",
         "",

@@ -34,8 +34,13 @@ def ledger_text(led: LedgerOut) -> str:
             for x in led.items]
     rows.append(["total", "", "", sum(x.jobs for x in led.items), f"{led.total_device_hours:.2f}",
                  f"{led.total_pflops_hours:.3f}"])
-    return f"Usage from {led.start} to {led.end}\n\n" + table(
+    text = f"Usage from {led.start} to {led.end}\n\n" + table(
         ["TENANT", "ACCELERATOR", "KIND", "JOBS", "DEVICE-HOURS", "PFLOPS-HOURS"], rows)
+    if led.subtrees:
+        text += "\n\nBy subtree\n\n" + table(
+            ["PARENT", "DEVICE-HOURS", "PFLOPS-HOURS"],
+            [[x.tenant, f"{x.device_hours:.2f}", f"{x.pflops_hours:.3f}"] for x in led.subtrees])
+    return text
 
 
 def report(client: Client, tenant: TenantOpt = None,

@@ -14,7 +14,8 @@ import yaml
 
 from scheduler.cli.output import table
 from scheduler.core import Policy
-from scheduler.domain import QuotaError, Tenant
+from scheduler.domain import Quota, QuotaError, Tenant, check_tree
+from scheduler.domain import sold as sold_guarantees
 from scheduler.domain.units import UnitError, format_compute, parse_compute
 from scheduler.sim import Trace
 
@@ -73,9 +74,47 @@ def with_quotas(tenants: Mapping[str, Tenant], changes: list[str]) -> dict[str, 
     return out
 
 
+def with_parents(tenants: Mapping[str, Tenant], items: list[str], capacity: int) -> dict[str, Tenant]:
+    """The tenants with ``CHILD=PARENT`` moves: a parent not among them is made, holding its
+    children's guarantees (and their limits, up to the center's capacity); a made parent may
+    itself be put under another."""
+    moves: dict[str, str] = {}
+    for item in items:
+        child, sep, parent = (x.strip() for x in item.partition("="))
+        if not sep or not child or not parent:
+            raise ValueError(f"--parent {item!r}: expected CHILD=PARENT, e.g. itp01=org-a")
+        moves[child] = parent
+    made = sorted(set(moves.values()) - set(tenants))
+    for child in moves:
+        if child not in tenants and child not in made:
+            raise ValueError(f"--parent {child}={moves[child]}: no tenant {child!r} here "
+                             f"(tenants: {', '.join(sorted(tenants))})")
+    out = {n: replace(t, parent=moves[n]) if n in moves else t for n, t in tenants.items()}
+
+    def sums(name: str, seen: frozenset[str]) -> tuple[int, int]:
+        if name in seen:
+            raise ValueError(f"--parent: the parents form a cycle through {name}")
+        if name in out:
+            return out[name].quota.guaranteed, out[name].quota.limit
+        kids = [sums(c, seen | {name}) for c, p in moves.items() if p == name]
+        return sum(g for g, _ in kids), min(capacity, sum(limit for _, limit in kids))
+
+    for name in made:
+        g, limit = sums(name, frozenset())
+        try:
+            out[name] = Tenant(name, Quota(g, max(g, limit)), parent=moves.get(name))
+        except QuotaError as exc:
+            raise ValueError(f"--parent {name}: {exc}") from None
+    try:
+        check_tree(out)
+    except QuotaError as exc:
+        raise ValueError(f"--parent: {exc}") from None
+    return out
+
+
 def oversold(t: Trace, label: str) -> list[str]:
     """A note if the guarantees add up to more than the center holds."""
-    sold = sum(x.quota.guaranteed for x in t.tenants.values())
+    sold = sold_guarantees(t.tenants)
     capacity = t.center.capacity_gflops() if t.center is not None else sold
     if sold <= capacity:
         return []

@@ -27,6 +27,10 @@ from scheduler import __version__
 from scheduler.api.models import (
     AuditList,
     AuditOut,
+    BudgetIn,
+    BudgetList,
+    BudgetOut,
+    BudgetWhatIfOut,
     CenterOut,
     DrainIn,
     DrainOut,
@@ -321,11 +325,14 @@ class Client:
         return self._send("POST", "/v1/admin/tenants", TenantOut, wire(body))
 
     def update_tenant(self, name: str, *, weight: float | None = None, grace_period_s: float | None = None,
-                      default_grace: bool = False) -> TenantOut:
-        """Change what is given; ``default_grace`` puts the grace period back to the center's."""
-        fields: dict[str, Any] = {"weight": weight, "grace_period_s": grace_period_s}
+                      default_grace: bool = False, parent: str | None = None, top_level: bool = False
+                      ) -> TenantOut:
+        """Change what is given; ``default_grace`` puts the grace period back to the center's;
+        ``parent`` moves the tenant under another, ``top_level`` to the top."""
+        fields: dict[str, Any] = {"weight": weight, "grace_period_s": grace_period_s, "parent": parent}
         body = build(TenantUpdate, {k: v for k, v in fields.items() if v is not None},
-                     **({"grace_period_s": None} if default_grace else {}))
+                     **({"grace_period_s": None} if default_grace else {}),
+                     **({"parent": None} if top_level else {}))
         return self._send("PATCH", f"/v1/admin/tenants/{_seg(name)}", TenantOut, wire(body),
                           safe_to_repeat=True)
 
@@ -333,6 +340,27 @@ class Client:
         """Refused while it has live jobs unless ``force`` (which cancels them)."""
         return self._send("DELETE", f"/v1/admin/tenants/{_seg(name)}", TenantDeleted,
                           force=str(force).lower())
+
+    # -- admin: budgets ------------------------------------------------------------------
+
+    def budgets(self) -> list[BudgetOut]:
+        """Every budget and where it stands this period."""
+        return self._get("/v1/admin/budgets", BudgetList).items
+
+    def set_budget(self, tenant: str, budget: BudgetIn | Mapping[str, Any] | None = None,
+                   **fields: Any) -> BudgetOut:
+        """PFLOPS-hours per period for the tenant and its subtree."""
+        body = build(BudgetIn, budget, **fields)
+        return self._send("PUT", f"/v1/admin/budgets/{_seg(tenant)}", BudgetOut, wire(body),
+                          safe_to_repeat=True)
+
+    def budget_whatif(self, tenant: str, pflops_hours: float) -> BudgetWhatIfOut:
+        """Who would have been held this period had the budget been ``pflops_hours``."""
+        return self._send("POST", f"/v1/admin/budgets/{_seg(tenant)}/whatif", BudgetWhatIfOut,
+                          {"pflops_hours": pflops_hours}, safe_to_repeat=True)
+
+    def delete_budget(self, tenant: str) -> list[BudgetOut]:
+        return self._send("DELETE", f"/v1/admin/budgets/{_seg(tenant)}", BudgetList).items
 
     def set_quota(self, name: str, quota: QuotaIn | Mapping[str, Any] | None = None,
                   **fields: Any) -> TenantOut:

@@ -141,6 +141,22 @@ class JobNotRunning(Conflict):
     code = "job-not-running"
 
 
+class TenantHasChildren(Conflict):
+    code = "tenant-has-children"
+
+
+class TenantIsParent(Invalid):
+    code = "tenant-is-parent"
+
+
+class BudgetNotFound(NotFound):
+    code = "budget-not-found"
+
+
+class InvalidBudget(Invalid):
+    code = "invalid-budget"
+
+
 class DuplicateJob(Conflict):
     code = "duplicate-job"
 
@@ -179,6 +195,18 @@ class StoreUnavailable(Unavailable):
 
 class NotReady(Unavailable):
     code = "not-ready"
+
+
+class NotLeader(Unavailable):
+    """High availability: the replica asked does not lead (any more); retry."""
+
+    code = "not-leader"
+
+
+class NoLeader(Unavailable):
+    """High availability: no replica leads at the moment (a failover); retry shortly."""
+
+    code = "no-leader"
 
 
 def _registry() -> dict[str, type[ApiError]]:

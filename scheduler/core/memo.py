@@ -28,7 +28,7 @@ Why = tuple[Reason, str]
 class Memo:
     __slots__ = (
         "by_reservations", "candidates", "counts", "feasible", "lendable", "lowest_priority", "never_fits",
-        "over", "own", "reasons", "reclaimable", "share_keys", "types",
+        "over", "own", "reasons", "reclaimable", "share_keys", "targets", "types",
     )
 
     def __init__(self, never_fits: dict[tuple[object, ...], bool]) -> None:
@@ -41,6 +41,8 @@ class Memo:
         self.lendable: int | None = None
         #: the tenants above their guarantee (quota)
         self.over: set[str] | None = None
+        #: tree: per tenant, the tenants it may reclaim from (quota)
+        self.targets: dict[str, set[str]] = {}
         #: per tenant, its fair-share order key (ordering)
         self.share_keys: dict[str, float] = {}
         #: by (type, tenant, priority): the victims a job may take, own and reclaimed (preemption)
@@ -68,5 +70,6 @@ class Memo:
         self.by_reservations = [{} for _ in range(reservations + 1)]
         self.lendable = None
         self.over = None
+        self.targets.clear()
         self.share_keys.clear()
         self.reclaimable.clear()

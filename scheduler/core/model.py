@@ -29,6 +29,7 @@ class Reason(StrEnum):
     UNSATISFIABLE = "Unsatisfiable"  # cannot fit even in the empty center
     UNKNOWN_TENANT = "UnknownTenant"
     UNKNOWN_PRIORITY = "UnknownPriorityClass"
+    BUDGET_EXHAUSTED = "BudgetExhausted"  # its tenant's (or an ancestor's) budget is spent: hold
 
 
 class PreemptReason(StrEnum):
@@ -112,6 +113,10 @@ class Snapshot:
     #: or gone (None) since the last snapshot with that memo, so that only they are
     #: looked at; None: not known, every running job is compared.
     running_changes: Mapping[str, Allocation | None] | None = field(default=None, compare=False)
+    #: Tenants whose budget (or an ancestor's) is spent, and what their new jobs do:
+    #: "hold" (wait, BudgetExhausted) or "best-effort" (start only as borrowers of idle
+    #: capacity, never preempting for it).
+    budget_exhausted: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from scheduler.core.fairshare import order_key
 from scheduler.core.memo import Memo
 from scheduler.core.model import PendingJob, Reason
 from scheduler.core.queue import PendingQueue
+from scheduler.core.tree import CENTER
 
 if TYPE_CHECKING:
     from scheduler.core.state import CycleState
@@ -56,12 +57,22 @@ def levels(queue: PendingQueue, state: CycleState) -> Levels:
     top = max(classes.values(), default=0)
     aging, boost = policy.aging_interval_s, policy.aging_boost
     out: Levels = {}
+    held = {t for t, mode in state.budget_exhausted.items() if mode == "hold"}
+    held_places: dict[str, int] = {}
     for (tenant, cls), jobs, shapes, ids in queue.lists():
-        base = classes.get(cls)
-        if tenant not in state.tenants or base is None:
-            reason = Reason.UNKNOWN_TENANT if base is not None else Reason.UNKNOWN_PRIORITY
+        if tenant in held:  # its budget is spent: its new jobs wait, in their order
+            first = held_places.get(tenant, 0)
+            held_places[tenant] = first + len(jobs)
             state.wait_ids.extend(j.id for j in jobs)
-            state.wait_infos.extend([(reason, f"{tenant}/{cls}")] * len(jobs))
+            state.wait_infos.extend([(Reason.BUDGET_EXHAUSTED, state.budget_exhausted_detail(tenant))] * len(jobs))
+            state.wait_positions.extend(range(first + 1, first + len(jobs) + 1))
+            continue
+        base = classes.get(cls)
+        if tenant not in state.tenants or base is None or tenant in state.tree.inner:
+            reason = Reason.UNKNOWN_TENANT if base is not None else Reason.UNKNOWN_PRIORITY
+            detail = f"{tenant} is a parent: jobs run in its leaves" if tenant in state.tree.inner else f"{tenant}/{cls}"
+            state.wait_ids.extend(j.id for j in jobs)
+            state.wait_infos.extend([(reason, detail)] * len(jobs))
             state.wait_positions.extend([0] * len(jobs))
             continue
         if aging <= 0 or boost <= 0 or base >= top:
@@ -127,6 +138,9 @@ def walk_fair(runs: dict[str, Run], offset: dict[str, int], state: CycleState, m
               consider_run: ConsiderRun) -> None:
     """Consider the level's runs, the tenant with the lowest share first, re-ranked after
     every admission."""
+    if not state.tree.flat:
+        walk_fair_tree(runs, offset, state, memo, consider_run)
+        return
     heap = [(share_key(state, memo, t), state.tenant_rank[t], t) for t in runs]
     heapq.heapify(heap)
     cursor = dict.fromkeys(runs, 0)
@@ -137,6 +151,63 @@ def walk_fair(runs: dict[str, Run], offset: dict[str, int], state: CycleState, m
         cursor[tenant] = nxt
         if nxt < len(run.jobs):
             heapq.heappush(heap, (share_key(state, memo, tenant), rank, tenant))
+
+
+def node_key(state: CycleState, memo: Memo, node: str) -> float:
+    """``share_key`` for the tree walk (the same value, computed without a generator)."""
+    key = memo.share_keys.get(node)
+    if key is None:
+        current = 0.0
+        for u, t in zip(state.used_dev[node], state.cap.total_by_type, strict=True):
+            if t and u / t > current:
+                current = u / t
+        key = memo.share_keys[node] = order_key(current, state.history.get(node, 0.0), state.tenants[node].weight)
+    return key
+
+
+def walk_fair_tree(runs: dict[str, Run], offset: dict[str, int], state: CycleState, memo: Memo,
+                   consider_run: ConsiderRun) -> None:
+    """``walk_fair`` over a tenant tree: from the top, the child with the lowest weighted
+    share among its siblings, down to a tenant with jobs (hierarchical DRF, with the
+    decayed history at every level). An admission changes the shares on its tenant's
+    path only, so only those entries are taken out and put back."""
+    tree, rank = state.tree, state.tenant_rank
+    heaps: dict[str, list[tuple[float, int, str]]] = {}  # per parent (CENTER: the top), its children
+    placed: set[str] = set()
+    for tenant in runs:
+        path = tree.path[tenant]
+        for i, node in enumerate(path):
+            if node in placed:
+                break
+            placed.add(node)
+            parent = path[i + 1] if i + 1 < len(path) else CENTER
+            heaps.setdefault(parent, []).append((node_key(state, memo, node), rank[node], node))
+    for entries in heaps.values():
+        heapq.heapify(entries)
+    cursor = dict.fromkeys(runs, 0)
+    top = heaps.get(CENTER, [])
+    while top:
+        chain = [CENTER]  # the parents walked down
+        node = top[0][2]
+        while node not in runs:
+            chain.append(node)
+            node = heaps[node][0][2]
+        run = runs[node]
+        nxt = consider_run(run, cursor[node], offset[node], None, True)
+        cursor[node] = nxt
+        alive = nxt < len(run.jobs)
+        # put back the entries on the path, bottom up, with their new shares (a parent
+        # whose children have no jobs left goes too)
+        for parent in reversed(chain):
+            entries = heaps[parent]
+            if alive:
+                # (an only child's share is compared with nobody: heaps only shrink)
+                key = node_key(state, memo, node) if len(entries) > 1 else 0.0
+                heapq.heapreplace(entries, (key, rank[node], node))
+            else:
+                heapq.heappop(entries)
+            alive = bool(entries)
+            node = parent
 
 
 def walk_global(runs: dict[str, Run], offset: dict[str, int], order: Callable[[PendingJob], Any],

@@ -14,6 +14,10 @@ younger than ``min_runtime_s``; and only if their release lets the job start
 to find out). Victims it turns out not to need are dropped again, the most
 important first. A preemptor ends within its guarantee and its victims are
 above theirs, so there are no preemption loops.
+
+In a tenant tree a job reclaims only from borrowers whose branch (where it
+meets the preemptor's) holds more than its guarantee, so borrowed from the
+pool the preemptor's share is in; and from those farthest in the tree first.
 """
 
 from __future__ import annotations
@@ -51,11 +55,13 @@ class Victims:
         if not (policy.reclaim or policy.priority_preemption) or not policy.quotas:
             return []
         state = self.state
+        if state.budget_exhausted and state.budget_exhausted.get(job.spec.tenant) == "best-effort":
+            return []  # best-effort work takes only what is idle
         spec = job.spec
         tenant = spec.tenant
         quota = state.tenants[tenant].quota
         priority = policy.priority_classes[spec.priority]
-        over = self.quotas.over_guarantee()
+        over = self.quotas.reclaim_targets(tenant)
         used = state.used[tenant]
         for t in types:
             gflops = spec.devices * state.type_gflops[t]
@@ -92,6 +98,8 @@ class Victims:
         cap_devices = state.tenants[tenant].quota.caps.get(state.cap.type_names[t])
         used = state.used
         suffices = self.quotas.suffices
+        tree = state.tree
+        path = None if tree.flat else tree.path
         chosen: list[Victim] = []
         released: dict[str, int] = {}
         own_devices = 0
@@ -106,12 +114,21 @@ class Victims:
                     continue
                 if used[h.tenant] - released.get(h.tenant, 0) <= state.tenants[h.tenant].quota.guaranteed:
                     continue
+                if path is not None:  # and only while its branch still borrows beyond its guarantee
+                    branch = tree.branch(tenant, h.tenant)[0]
+                    if branch is None or (used[branch] - released.get(branch, 0)
+                                          <= state.tenants[branch].quota.guaranteed):
+                        continue
                 why = PreemptReason.RECLAIM
             else:
                 why = PreemptReason.PRIORITY
                 own_devices += h.devices
             chosen.append((h, why))
-            released[h.tenant] = released.get(h.tenant, 0) + h.gflops
+            if path is None:
+                released[h.tenant] = released.get(h.tenant, 0) + h.gflops
+            else:
+                for a in path[h.tenant]:
+                    released[a] = released.get(a, 0) + h.gflops
             if room is not None:
                 room.release(h.takes)
             elif suffices(tenant, t, spec.devices, gflops, released, own_devices, cap_devices):
@@ -133,10 +150,14 @@ class Victims:
         spec = job.spec
         tenant = spec.tenant
         suffices = self.quotas.suffices
+        tree = self.state.tree
         dropped: set[int] = set()  # by id(): holders compare slowly
         for h, _ in sorted(chosen, key=self._order_key, reverse=True):
             room.take(h.takes)
+            up = () if tree.flat else tree.up[h.tenant]
             released[h.tenant] -= h.gflops
+            for a in up:
+                released[a] -= h.gflops
             own_after = own_devices - (h.devices if h.tenant == tenant else 0)
             if (room.total >= spec.workers
                     and suffices(tenant, t, spec.devices, gflops, released, own_after, cap_devices)):
@@ -145,6 +166,8 @@ class Victims:
             else:
                 room.release(h.takes)
                 released[h.tenant] += h.gflops
+                for a in up:
+                    released[a] += h.gflops
         kept = [e for e in chosen if id(e[0]) not in dropped]
         kept.sort(key=_victim_seq)
         return kept
@@ -213,6 +236,10 @@ class Victims:
                 h for h in self._candidates(t)
                 if (own_too and h.tenant == tenant and h.priority < priority)
                 or (h.tenant != tenant and h.tenant in over)]
+            tree = self.state.tree
+            if not tree.flat:  # borrowers farthest in the tree first, then in order of victims
+                mine = tree.depth[tenant]
+                cands.sort(key=lambda h: mine if h.tenant == tenant else tree.branch(tenant, h.tenant)[1])
         return cands
 
     def _counts(self, t: int) -> dict[str, tuple[int, int]]:

@@ -25,6 +25,7 @@ from scheduler.core.model import (
 )
 from scheduler.core.placement import Fit
 from scheduler.core.quota import Candidate
+from scheduler.core.tree import Pools, tree_of
 from scheduler.domain import Tenant
 
 
@@ -35,6 +36,8 @@ class CycleState:
         self.center = snapshot.center
         self.tenants: Mapping[str, Tenant] = snapshot.tenants
         self.history = snapshot.usage_history
+        #: tenants whose budget is spent: "hold" or "best-effort"
+        self.budget_exhausted = snapshot.budget_exhausted
         holdings = remembered(snapshot, policy)
         self.holdings = holdings
         self.type_of = holdings.type_of
@@ -49,6 +52,17 @@ class CycleState:
         zeros = [0] * len(holdings.layout.type_names)
         self.used_dev: dict[str, list[int]] = {
             t: list(holdings.used_dev.get(t, zeros)) for t in self.tenants}
+        #: the tenant tree; a parent's use is its subtree's, kept up as jobs are admitted
+        self.tree = tree = tree_of(self.tenants, snapshot.memo)
+        if not tree.flat:
+            for leaf in [t for t, u in holdings.used.items() if u and t in tree.up]:
+                for a in tree.up[leaf]:
+                    self.used[a] += holdings.used[leaf]
+                    row = self.used_dev[a]
+                    for i, n in enumerate(holdings.used_dev[leaf]):
+                        row[i] += n
+        #: tree: what each parent's children borrow and lend, made when first asked (quota.py)
+        self.pools: Pools | None = None
         self.stopping = dict(holdings.stopping)  # per tenant, its jobs being stopped
         self.leaving = list(holdings.leaving.values())  # their holders, in no particular order
         self.admits: list[Admit] = []
@@ -72,8 +86,15 @@ class CycleState:
             takes.append((node, mask, cpus, mem))
         devices = spec.devices
         gflops = devices * self.type_gflops[cand.type_idx]
+        if self.pools is not None:
+            self.pools.add(spec.tenant, self.used[spec.tenant], gflops)
         self.used[spec.tenant] += gflops
         self.used_dev[spec.tenant][cand.type_idx] += devices
+        if not self.tree.flat:
+            used, used_dev, t = self.used, self.used_dev, cand.type_idx
+            for a in self.tree.up[spec.tenant]:
+                used[a] += gflops
+                used_dev[a][t] += devices
         bound = job.runtime_bound_s
         now = self.now
         self.holders.append(Holder(
@@ -98,6 +119,9 @@ class CycleState:
     def retake(self, holder: Holder) -> None:
         for node, mask, cpus, mem in holder.takes:
             self.cap.take(node, mask, cpus, mem)
+
+    def budget_exhausted_detail(self, tenant: str) -> str:
+        return f"the budget of {tenant} (or of a parent) is spent for this period"
 
     def new_holders(self) -> list[Holder]:
         """The jobs admitted in this cycle."""

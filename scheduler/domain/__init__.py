@@ -12,7 +12,16 @@ from scheduler.domain.job import (
     WorkerPlacement,
     check_transition,
 )
-from scheduler.domain.tenant import Quota, QuotaError, Tenant
+from scheduler.domain.tenant import (
+    Quota,
+    QuotaError,
+    Tenant,
+    TreeError,
+    ancestors,
+    check_tree,
+    parents_of,
+    sold,
+)
 from scheduler.domain.units import format_compute, parse_compute, parse_memory
 
 __all__ = [
@@ -31,9 +40,14 @@ __all__ = [
     "Resources",
     "Tenant",
     "TransitionError",
+    "TreeError",
     "WorkerPlacement",
+    "ancestors",
     "check_transition",
+    "check_tree",
     "format_compute",
+    "parents_of",
     "parse_compute",
     "parse_memory",
+    "sold",
 ]

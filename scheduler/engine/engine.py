@@ -29,6 +29,7 @@ from scheduler.core import (
 )
 from scheduler.core.projection import Projection, first_pending, project
 from scheduler.core.queue import PendingQueue
+from scheduler.core.tree import subtree_sums, tree_of
 from scheduler.domain import (
     Center,
     JobRecord,
@@ -37,6 +38,7 @@ from scheduler.domain import (
     NodeState,
     Tenant,
     check_transition,
+    parents_of,
 )
 from scheduler.domain.errors import Conflict, Invalid, NotFound
 from scheduler.domain.job import FINISHED_STATES
@@ -130,6 +132,11 @@ class Engine:
         self._projected_changes: dict[str, Allocation | None] = {}
         self._projection_memo: dict[str, Any] = {}
         self.history: dict[str, float] = dict(state.usage_history)
+        #: leaf tenants whose budget (or an ancestor's) is spent: "hold" or "best-effort"
+        #: (set by whoever keeps the budgets: the service, the simulator)
+        self.budget_exhausted: dict[str, str] = {}
+        #: per budgeted tenant, (available, spent) PFLOPS-hours this period, for the metrics
+        self.budget_figures: dict[str, tuple[float, float]] = {}
         self.history_at = state.history_at
         self.next_seq = state.next_seq
         self.last_decision: Decision | None = None
@@ -214,6 +221,9 @@ class Engine:
         """
         if spec.tenant not in self.tenants:
             raise NotFound("unknown-tenant", f"tenant {spec.tenant!r} does not exist")
+        if spec.tenant in parents_of(self.tenants):
+            raise Invalid("tenant-is-parent", f"tenant {spec.tenant!r} is a parent: it holds quota and "
+                          "children, not jobs; submit to one of its leaves")
         if spec.priority not in self.policy.priority_classes:
             known = ", ".join(self.policy.priority_classes)
             raise Invalid("unknown-priority", f"priority class {spec.priority!r} is not one of {known}")
@@ -302,7 +312,8 @@ class Engine:
         began = time.perf_counter()
         self._advance_history(now)
         snapshot = Snapshot(self.center, self.tenants, tuple(self.holding.values()), self.history,
-                            memo=self._memo, running_changes=self._held_changes)
+                            memo=self._memo, running_changes=self._held_changes,
+                            budget_exhausted=self.budget_exhausted)
         with _gc_paused():
             deciding = time.perf_counter()
             decision = schedule(snapshot, self.queue, self.policy, now)
@@ -312,8 +323,16 @@ class Engine:
         for a in decision.admits:
             job = self.jobs[a.job_id]
             check_transition(job.state, JobState.ADMITTED)
+            detail = ""
+            if self.budget_exhausted and self.budget_exhausted.get(job.spec.tenant) == "best-effort":
+                # budget spent: it runs on idle capacity, preemptible whatever it asked, and in
+                # the lowest class, so that it is among the first victims
+                classes = self.policy.priority_classes
+                lowest = min(classes, key=lambda c: (classes[c], c))
+                job = replace(job, spec=replace(job.spec, preemptible=True, priority=lowest))
+                detail = f"best-effort: its tenant's budget is spent (runs preemptible, as {lowest})"
             admitted.append(replace(job, state=JobState.ADMITTED, admitted_at=now,
-                                    placement=a.placement, borrowing=a.borrowing, reason="", detail=""))
+                                    placement=a.placement, borrowing=a.borrowing, reason="", detail=detail))
         preempted = []
         for p in decision.preempts:
             job = self.jobs[p.job_id]
@@ -400,6 +419,12 @@ class Engine:
             for tenant, by_type in self._held.items():
                 if tenant not in shares:
                     shares[tenant] = dominant_share(by_type, totals)
+            if any(t.parent is not None for t in self.tenants.values()):
+                # a parent's share is its subtree's: fair share compares siblings at each level
+                tree = tree_of(self.tenants, self._memo)
+                shares = dict(shares)
+                for parent, by_type in subtree_sums(tree, self._held).items():
+                    shares[parent] = dominant_share(by_type, totals)
             self.history = decay_usage(self.history, shares, now - self.history_at,
                                        self.policy.fair_share_half_life_s)
         self.history_at = now

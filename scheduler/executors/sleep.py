@@ -33,8 +33,12 @@ def spec_runtime(job: JobRecord) -> float:
 
 class SleepExecutor:
     def __init__(self, clock: Clock, runtime_of: Callable[[JobRecord], float] = spec_runtime,
-                 *, start_delay_s: float = 0.0, stop_delay_s: float = 0.0) -> None:
+                 *, start_delay_s: float = 0.0, stop_delay_s: float = 0.0,
+                 outlives_service: bool = False) -> None:
         self.clock = clock
+        #: the jobs "run" on a cluster that outlives the service, as Ray jobs do: a new
+        #: leader (``adopt``) finds the ones its store says run, ending when they would have
+        self.outlives_service = outlives_service
         self.runtime_of = runtime_of
         self.start_delay_s = start_delay_s
         self.stop_delay_s = stop_delay_s
@@ -63,6 +67,22 @@ class SleepExecutor:
             self._state[job_id] = EventKind.STARTED
             self._push(started, job_id, EventKind.STARTED)
             self._push(started + max(0.0, self.runtime_of(job)), job_id, EventKind.SUCCEEDED)
+
+    def adopt(self, jobs: Sequence[JobRecord]) -> None:
+        """After a takeover (``outlives_service``): the running jobs the store knows go on
+        running here, to the end their runtime gives from when they started. A job only
+        admitted is not adopted: reconcile starts it (the Ray executor, by its submission id,
+        would not start it twice either)."""
+        if not self.outlives_service:
+            return
+        with self._lock:
+            for job in jobs:
+                if job.id in self._state or job.started_at is None or not job.state.holds_devices:
+                    continue
+                self._seq += 1
+                self._attempt[job.id] = self._seq
+                self._state[job.id] = EventKind.STARTED
+                self._push(job.started_at + max(0.0, self.runtime_of(job)), job.id, EventKind.SUCCEEDED)
 
     def stop(self, job_id: str, grace_s: float) -> None:
         with self._lock:

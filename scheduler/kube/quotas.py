@@ -7,6 +7,10 @@ that the tenant's limit buys (``limit // per-device compute``), capped by the
 tenant's ``caps`` and by the devices the center has. Namespaces are created
 (409 AlreadyExists is success); quotas are server-side applied with a field
 manager, so running it again changes nothing and hand edits of other fields stay.
+
+In a tenant tree only the leaves run jobs, so only they get a namespace; its
+quota is the tighter of its own and each ancestor's (a ResourceQuota cannot
+cap a subtree's sum across namespaces: aicc does that itself).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scheduler.centerfile import CenterConfig
-from scheduler.domain import Center, Tenant
+from scheduler.domain import Center, Tenant, ancestors, parents_of
 
 FIELD_MANAGER = "aicc"
 QUOTA_NAME = "aicc-tenant-limit"
@@ -59,11 +63,17 @@ def device_limits(tenant: Tenant, center: Center) -> dict[str, int]:
 
 def plan_tenant_quotas(config: CenterConfig, prefix: str = "aicc-") -> list[QuotaPlan]:
     plans = []
+    parents = parents_of(config.tenants)
     for name in sorted(config.tenants):
+        if name in parents:
+            continue  # a parent holds no jobs: its leaves have the namespaces
         namespace = f"{prefix}{name}"
         if len(namespace) > 63:
             raise NamespaceNameError(f"namespace {namespace!r} for tenant {name!r} is longer than 63 characters")
         limits = device_limits(config.tenants[name], config.center)
+        for up in ancestors(config.tenants, name):
+            theirs = device_limits(config.tenants[up], config.center)
+            limits = {r: min(n, theirs.get(r, n)) for r, n in limits.items()}
         hard = {f"requests.{r}": str(n) for r, n in sorted(limits.items())}
         plans.append(QuotaPlan(name, namespace, hard))
     return plans

@@ -32,11 +32,37 @@ def build_service(settings: Settings, *,
 
     config = load_center(settings.center_file)
     clock = SystemClock()
-    executor = make_executor(settings.executor, clock,
-                             **({"center": config.center} if settings.executor == "ray" else {}))
+    held = None
+    if settings.ha:
+        from sqlalchemy.engine import make_url
+
+        if make_url(settings.resolved_db_url()).get_backend_name() != "postgresql":
+            raise ValueError("high availability (--ha) needs PostgreSQL (--db postgresql://...)")
+        import os
+
+        if settings.executor == "ray" and not os.environ.get("RAY_ADDRESS"):
+            raise ValueError("high availability (--ha) with the ray executor needs a Ray cluster of its "
+                             "own (RAY_ADDRESS): each replica's embedded Ray head would run jobs apart")
+    else:
+        from scheduler.store.single_writer import lock_sqlite
+
+        held = lock_sqlite(settings.resolved_db_url())
+    options: dict[str, object] = {}
+    if settings.executor == "ray":
+        options["center"] = config.center
+    elif settings.executor == "sleep" and settings.ha:
+        options["outlives_service"] = True
+    executor = make_executor(settings.executor, clock, **options)
     if wrap_executor is not None:
         executor = wrap_executor(executor)
-    store = SqlStore(settings.resolved_db_url(), clock=clock)
+    try:
+        store = SqlStore(settings.resolved_db_url(), clock=clock)
+    except Exception:
+        if held is not None:
+            held.close()
+        raise
+    if held is not None:
+        store.hold(held)
     try:
         return Service(settings, store, config, executor, clock)
     except Exception:

@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
 from scheduler.domain import JobRecord
+from scheduler.domain.budget import Budget
 from scheduler.engine.ports import Store
 
 if TYPE_CHECKING:
@@ -70,5 +71,31 @@ class ServiceStore(Store, Protocol):
                   actor: str | None = None, target: str | None = None) -> list[dict[str, Any]]: ...
 
     def get_meta(self, key: str) -> Any: ...
+
+    # -- high availability (issue 24) ------------------------------------------------
+
+    def exclusive(self, key: int) -> AbstractContextManager[None]:
+        """One process at a time in this block, across replicas (a no-op where only one runs)."""
+        ...
+
+    def token(self, token_id: str) -> TokenInfo | None: ...
+
+    def lease(self, holder: str, address: str | None, ttl_s: float) -> Any:
+        """The leader lease (``scheduler.store.lease.Lease``) of ``holder``."""
+        ...
+
+    def fence_to(self, holder: str, epoch: int) -> None:
+        """Every write from now on commits only while ``holder`` leads at ``epoch``."""
+        ...
+
+    def refuse_writes(self, why: str) -> None: ...
+
+    def budgets(self) -> list[Budget]:
+        """Every tenant's budget (issue 22)."""
+        ...
+
+    def put_budget(self, budget: Budget) -> None: ...
+
+    def delete_budget(self, tenant: str) -> None: ...
 
     def set_meta(self, key: str, value: Any) -> None: ...

@@ -10,11 +10,12 @@ at most every ``min_step_gap_s`` and at least every ``step_interval_s``.
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -23,10 +24,25 @@ from typing import Any
 from scheduler.centerfile import CenterConfig
 from scheduler.core import Policy
 from scheduler.core.projection import Eta, Projection, project
-from scheduler.domain import Center, JobRecord, JobSpec, JobState, Node, NodeState, Quota, Tenant
-from scheduler.domain.errors import Conflict, Invalid, NotFound
+from scheduler.domain import (
+    Center,
+    JobRecord,
+    JobSpec,
+    JobState,
+    Node,
+    NodeState,
+    Quota,
+    Tenant,
+    ancestors,
+    check_tree,
+    parents_of,
+    sold,
+)
+from scheduler.domain.budget import Budget, BudgetStatus, OnExhausted
+from scheduler.domain.errors import Conflict, Invalid, NotFound, Unavailable
 from scheduler.engine import Clock, Engine, Executor
 from scheduler.engine.estimates import estimator_for
+from scheduler.engine.periods import period_bounds, zone
 from scheduler.engine.ports import (
     Adopts,
     Closes,
@@ -38,11 +54,15 @@ from scheduler.engine.ports import (
 )
 from scheduler.service import jobtoken
 from scheduler.service import tokens as tok
+from scheduler.service.budgets import estimated_cost, would_hold
+from scheduler.service.budgets import exhausted as budget_exhausted
+from scheduler.service.budgets import statuses as budget_statuses
+from scheduler.service.leadership import Elector, LeaderOnlyExecutor
 from scheduler.service.ledger import LedgerLine, ledger
 from scheduler.service.ports import ServiceStore
 from scheduler.service.settings import Settings
 from scheduler.service.whatif import WhatIf, what_if
-from scheduler.store import TokenInfo
+from scheduler.store import Run, TokenInfo
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +81,8 @@ class JobView:
     reason: str
     detail: str
     position: int | None
+    #: while it waits: its estimated cost exceeds what is left of its tenant's budget
+    budget_warning: str | None = None
     #: while pending: when it is expected to start, and how that was found (issue 23)
     eta: Eta | None = None
 
@@ -78,6 +100,8 @@ class QuotaChange:
     clear_lending_limit: bool = False
     grace_period_s: float | None = None
     clear_grace_period: bool = False  # back to the center's default
+    parent: str | None = None  # moves the tenant under this parent
+    clear_parent: bool = False  # moves it to the top level
 
 
 class Service:
@@ -91,12 +115,21 @@ class Service:
         self.policy = policy or config.policy
         self.lock = threading.RLock()
         self.generated_admin_token: str | None = None
-        self._bootstrap_tenants()
+        with store.exclusive(2424240002):  # replicas starting together: one bootstraps
+            self._bootstrap_tenants()
+        #: High availability: who leads (None: one replica, always the leader).
+        self.elector: Elector | None = None
+        #: "leader", "follower", "taking-over" or "deposed"; one replica is always the leader
+        self.role = "follower" if settings.ha else "leader"
+        #: called once leadership is lost (``aicc serve`` exits: a fresh start rejoins)
+        self.on_deposed: Callable[[str], None] | None = None
+        if settings.ha:  # acts only while the lease is ours: a deposed leader starts nothing
+            executor = LeaderOnlyExecutor(executor, self._may_act)
+            self.executor = executor
         # Attached to a Ray cluster, the center is Ray's nodes as the executor found them.
         self._can = unwrapped(executor)  # what the executor can do besides, by isinstance
-        center = (self._can.center if isinstance(self._can, KnowsCenter) else None) or config.center
-        self.engine = Engine(center, store, executor, clock, self.policy, estimator=estimator_for(self.policy),
-                             preemption_notice_s=settings.preemption_notice_s)
+        self._center = (self._can.center if isinstance(self._can, KnowsCenter) else None) or config.center
+        self.engine = self._new_engine()
         self._tokens: dict[str, TokenInfo] = {t.id: t for t in store.tokens()}
         self._admin_digest = (tok.digest(settings.admin_token.get_secret_value())
                               if settings.admin_token is not None else None)
@@ -123,6 +156,13 @@ class Service:
         self._job_secret = secrets.token_bytes(32)
         if hasattr(self._can, "job_credentials"):  # the executor puts it in the job's environment
             self._can.job_credentials = self.job_env
+        #: budgets (issue 22): the center's time zone starts their periods
+        self.timezone = zone(config.timezone)
+        self._budgets: dict[str, Budget] = {b.tenant: b for b in store.budgets()}
+        self._budget_status: dict[str, BudgetStatus] = {}
+        self._budgets_checked_at = -math.inf
+        if self._budgets:
+            self._refresh_budgets(force=True)
 
     # -- life ---------------------------------------------------------------------------
 
@@ -160,14 +200,119 @@ class Service:
         self._tokens[info.id] = info
         self.generated_admin_token = token
 
+    def _new_engine(self) -> Engine:
+        """The engine as the store has it (a start, a takeover, a follower's refresh)."""
+        return Engine(self._center, self.store, self.executor, self.clock, self.policy,
+                      estimator=estimator_for(self.policy), preemption_notice_s=self.settings.preemption_notice_s)
+
+    def leads(self) -> bool:
+        """This replica may decide and act now."""
+        if self.elector is None:
+            return self.role == "leader"
+        return self.role == "leader" and self.elector.leading()
+
+    def _may_act(self) -> bool:
+        """The executor may be told to start or stop jobs (leading, or taking over)."""
+        return (self.role in ("leader", "taking-over") and self.elector is not None
+                and self.elector.leading())
+
+    def leader_address(self) -> str | None:
+        """Where the leader answers (followers forward writes there); None: nobody leads now."""
+        if self.elector is None:
+            return None
+        seen = self.elector.seen
+        return seen.address if seen is not None and seen.held else None
+
+    def leadership(self) -> dict[str, Any]:
+        """Who leads, for the API and ``aicc center show``."""
+        if self.elector is None:
+            return {"mode": "single", "role": self.role, "leader": self.settings.replica_name,
+                    "epoch": None, "address": None, "changes": 0}
+        seen = self.elector.seen
+        return {"mode": "ha", "role": self.role,
+                "leader": seen.holder if seen is not None and seen.held else None,
+                "epoch": seen.epoch if seen is not None else None,
+                "address": seen.address if seen is not None and seen.held else None,
+                "changes": self.elector.changes}
+
     def start(self) -> list[str]:
-        """Reconcile with the executor, then start the loop. Returns the repairs made."""
+        """Reconcile with the executor, then start the loop. Returns the repairs made.
+
+        With ``settings.ha``: start as a follower; the loop starts once elected.
+        """
+        if self.settings.ha:
+            self._start_replica()
+            return []
+        return self._lead()
+
+    def _start_replica(self) -> None:
+        import os
+        import socket
+        import uuid
+
+        s = self.settings
+        name = s.replica_name or socket.gethostname()
+        address = s.advertise_url or f"http://{socket.gethostname()}:{s.port}"
+        holder = f"{name}/{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.holder = holder
+        self.store.refuse_writes("this replica is a follower: the leader writes")
+        lease = self.store.lease(holder, address, s.lease_ttl_s)
+        self.elector = Elector(lease, renew_s=s.lease_renew_s, retry_s=s.lease_retry_s,
+                               on_elected=self._take_over, on_lost=self._deposed)
+        self._follower = threading.Thread(target=self._follow, name="aicc-follower", daemon=True)
+        self._follower.start()
+        self.elector.start()
+        self.ready = True
+
+    def _follow(self) -> None:
+        """A follower's view: the engine reloaded from the store every ``follower_refresh_s``."""
+        while self.role == "follower" and not self._stopping:
+            time.sleep(self.settings.follower_refresh_s)
+            try:
+                engine = self._new_engine()
+                tokens = {t.id: t for t in self.store.tokens()}
+            except Exception as exc:
+                log.warning("follower refresh failed: %s", str(exc).splitlines()[0])
+                continue
+            with self.lock:
+                if self.role != "follower":
+                    return
+                self.engine = engine
+                self._tokens = tokens
+
+    def _take_over(self, epoch: int) -> None:
+        """Elected: fence the store by this epoch, rebuild the engine from it, reconcile, lead."""
+        with self.lock:
+            self.role = "taking-over"
+            self.store.fence_to(self.holder, epoch)
+            self._inbox.clear()
+            self._unrecorded.clear()
+            self._idem.clear()
+            self._tokens = {t.id: t for t in self.store.tokens()}
+            self.engine = self._new_engine()
+        repairs = self._lead(role="leader")
+        log.warning("leading (epoch %d): reconciled with the executor, %d repairs", epoch, len(repairs))
+
+    def _deposed(self, why: str) -> None:
+        """The lease is lost: refuse every write, stop the loop, and tell ``on_deposed``."""
+        self.role = "deposed"
+        self.ready = False
+        self.store.refuse_writes(f"deposed: {why}")
+        with self._wake:
+            self._stopping = True
+            self._wake.notify()
+        if self.on_deposed is not None:
+            self.on_deposed(why)
+
+    def _lead(self, role: str | None = None) -> list[str]:
         with self._locked():
             can = self._can  # the Ray executor: which run of each job is current
             if isinstance(can, Adopts):
                 can.adopt(self.engine.live_jobs())
             repairs = self.engine.reconcile()
             self.engine.step()
+            if role is not None:
+                self.role = role
         self._thread = threading.Thread(target=self._loop, name="aicc-scheduler", daemon=True)
         self._thread.start()
         self.ready = True
@@ -180,8 +325,11 @@ class Service:
             self._wake.notify()
         if self._thread is not None:
             self._thread.join(10)
-        with self._locked():
-            self._save_history(force=True)
+        if self.role == "leader":
+            with self._locked():
+                self._save_history(force=True)
+        if self.elector is not None:  # the loop is over: a leader hands over at once
+            self.elector.stop(resign=self.role == "leader")
         can = self._can  # the Ray executor: stops the embedded head
         if isinstance(can, Closes):
             can.close()
@@ -190,7 +338,12 @@ class Service:
         """None when ready; else why not (for /readyz)."""
         if not self.ready:
             return "starting"
-        if self._thread is None or not self._thread.is_alive():
+        if self.elector is not None and self.role != "leader":  # a follower serves reads
+            if not self.elector.alive:
+                return "the leader election is not running"
+            if self.role == "deposed":
+                return "deposed: this replica lost the leader lease"
+        elif self._thread is None or not self._thread.is_alive():
             return "the scheduling loop is not running"
         if not self.store.writer.alive:
             return "the store writer is not running"
@@ -234,12 +387,16 @@ class Service:
             if gap > 0:
                 time.sleep(gap)
             began = time.monotonic()
+            if self.elector is not None and not self.leads():
+                self.elector.give_up("the lease term ran out before the next scheduling step")
+                return
             try:
                 with self._locked():
                     self.engine.sync()
                     self._mark_lost_nodes()
                     self.engine.step()
                     self._save_history()
+                    self._refresh_budgets()
             except Exception:
                 self.loop_errors += 1
                 log.exception("scheduling step failed")
@@ -280,6 +437,11 @@ class Service:
         digest = tok.digest(token)
         token_id = tok.token_id_of(token)
         info = self._tokens.get(token_id) if token_id is not None else None
+        if info is None and token_id is not None and self.elector is not None and self.role != "leader":
+            # a follower: the token may have been issued by the leader since the last reload
+            info = self.store.token(token_id)
+            if info is not None:
+                self._tokens[token_id] = info
         if info is not None and info.revoked_at is None and tok.same(digest, info.sha256):
             if info.tenant is None:
                 return tok.Principal("admin", None, info.id)
@@ -325,6 +487,8 @@ class Service:
         engine before the next step (the insert is committed first: the writer
         keeps order).
         """
+        if self.role != "leader":
+            raise Unavailable("not-leader", "this replica does not lead; send writes to the leader")
         with self._submit_lock:
             if idempotency_key is not None:
                 hit = self._idempotent(spec.tenant, idempotency_key)
@@ -393,7 +557,7 @@ class Service:
     def quick_view(self, job: JobRecord) -> JobView:
         """The freshest record without taking the lock (no queue position)."""
         job = self.engine.jobs.get(job.id, job)
-        return JobView(job, job.reason, job.detail, None)
+        return JobView(job, job.reason, job.detail, None, self.budget_warning(job))
 
     def view(self, job: JobRecord) -> JobView:
         projection = self.expected_starts([job.id]) if job.id in self.engine.queue else None
@@ -407,10 +571,11 @@ class Service:
         pending = job.state is JobState.PENDING
         eta = projection.get(job.id) if pending and projection is not None else None
         waiting = self.engine.waiting(job.id) if pending else None
+        warning = self.budget_warning(job)
         if waiting is not None:
-            return JobView(job, waiting[0], waiting[1], waiting[2], eta)
+            return JobView(job, waiting[0], waiting[1], waiting[2], warning, eta)
         if pending:
-            return JobView(job, job.reason or "Queued", job.detail or "not yet considered", None, eta)
+            return JobView(job, job.reason or "Queued", job.detail or "not yet considered", None, warning, eta)
         return JobView(job, job.reason, job.detail, None)
 
     def expected_starts(self, include: Sequence[str] = ()) -> Projection:
@@ -546,6 +711,7 @@ class Service:
             if tenant.name in self.engine.tenants:
                 raise Conflict("tenant-exists", f"tenant {tenant.name!r} exists")
             self._check_caps(tenant.quota)
+            self._check_tree({**self.engine.tenants, tenant.name: tenant})
             self._check_capacity({**self.engine.tenants, tenant.name: tenant}, allow_overcommit)
             with self.store.acting_as(actor), self._submit_lock:
                 self.engine.put_tenant(tenant)
@@ -558,6 +724,7 @@ class Service:
         with self._locked():
             tenant = self._changed(self.tenant(change.tenant), change)
             self._check_caps(tenant.quota)
+            self._check_tree({**self.engine.tenants, tenant.name: tenant})
             self._check_capacity({**self.engine.tenants, tenant.name: tenant}, allow_overcommit)
             with self.store.acting_as(actor), self._submit_lock:
                 self.engine.put_tenant(tenant)
@@ -568,6 +735,10 @@ class Service:
     def delete_tenant(self, actor: str, name: str, *, force: bool = False) -> list[str]:
         with self._locked():
             self.tenant(name)
+            children = sorted(t.name for t in self.engine.tenants.values() if t.parent == name)
+            if children:
+                raise Conflict("tenant-has-children", f"tenant {name!r} is the parent of "
+                                   f"{', '.join(children)}: move or delete them first")
             try:
                 with self.store.acting_as(actor), self._submit_lock:
                     cancelled = self.engine.delete_tenant(name, force=force)
@@ -593,15 +764,26 @@ class Service:
                       lending, dict(c.caps) if c.caps is not None else dict(q.caps))
         grace = None if c.clear_grace_period else (
             c.grace_period_s if c.grace_period_s is not None else t.grace_period_s)
-        return Tenant(t.name, quota, c.weight if c.weight is not None else t.weight, grace)
+        parent = None if c.clear_parent else (c.parent if c.parent is not None else t.parent)
+        return Tenant(t.name, quota, c.weight if c.weight is not None else t.weight, grace, parent)
 
     def _check_caps(self, quota: Quota) -> None:
         for accel in quota.caps:
             if accel not in self.config.center.accelerators:
                 raise Invalid("invalid-quota", f"caps.{accel}: unknown accelerator type")
 
+    def _check_tree(self, tenants: Mapping[str, Tenant]) -> None:
+        """The tree as a whole after a change: parents exist, no cycle, children's guarantees
+        fit in their parent's, and a tenant with live jobs does not become a parent."""
+        check_tree(tenants)  # TreeError is Invalid: 422 invalid-quota, naming both
+        for parent in sorted(parents_of(tenants) - parents_of(self.engine.tenants)):
+            live = sum(1 for j in self.engine.jobs.values() if j.spec.tenant == parent and not j.state.terminal)
+            if live:
+                raise Conflict("tenant-has-jobs", f"tenant {parent!r} has {live} live jobs: a parent "
+                                   "holds quota and children, not jobs")
+
     def _check_capacity(self, tenants: Mapping[str, Tenant], allow_overcommit: bool) -> None:
-        total = sum(t.quota.guaranteed for t in tenants.values())
+        total = sold(tenants)
         capacity = self.engine.center.capacity_gflops()
         if total > capacity and not allow_overcommit:
             from scheduler.domain.units import format_compute
@@ -609,6 +791,101 @@ class Service:
             raise Invalid("overcommitted",
                                f"guarantees would sum to {format_compute(total)}, beyond the center's "
                                f"capacity of {format_compute(capacity)} (set allow_overcommit to accept)")
+
+    # -- budgets ------------------------------------------------------------------------
+
+    def budgets(self) -> list[Budget]:
+        return [self._budgets[n] for n in sorted(self._budgets)]
+
+    def budget_anchor(self, tenant: str, given: float | None) -> float:
+        """When a budget began: as given, else as it was, else now."""
+        if given is not None:
+            return given
+        kept = self._budgets.get(tenant)
+        return kept.anchor if kept is not None else self.clock.now()
+
+    def set_budget(self, actor: str, budget: Budget) -> BudgetStatus:
+        with self._locked():
+            self.tenant(budget.tenant)
+            self.store.put_budget(budget)
+            self._budgets[budget.tenant] = budget
+            self.store.audit(actor, "budget.set", budget.tenant, _budget_detail(budget))
+            self._refresh_budgets(force=True)
+            found = self._budget_status[budget.tenant]
+        self.kick()
+        return found
+
+    def delete_budget(self, actor: str, tenant: str) -> None:
+        with self._locked():
+            if tenant not in self._budgets:
+                raise NotFound("budget-not-found", f"tenant {tenant!r} has no budget")
+            self.store.delete_budget(tenant)
+            del self._budgets[tenant]
+            self.store.audit(actor, "budget.delete", tenant, {})
+            self._refresh_budgets(force=True)
+        self.kick()
+
+    def budget_statuses(self, *, fresh: bool = True) -> dict[str, BudgetStatus]:
+        """Where every budget stands (``fresh``: read from the ledger now)."""
+        with self._locked():
+            if fresh:
+                self._refresh_budgets(force=True)
+            return dict(self._budget_status)
+
+    def _refresh_budgets(self, force: bool = False) -> None:
+        """Read the budgets' spending from the ledger (every few seconds in the loop) and tell
+        the engine whose new jobs a spent budget stops."""
+        now = time.monotonic()
+        if not force and now - self._budgets_checked_at < self.settings.budget_check_interval_s:
+            return
+        self._budgets_checked_at = now
+        tenants = self.engine.tenants
+        if not self._budgets:
+            self._budget_status = {}
+            self.engine.budget_exhausted, self.engine.budget_figures = {}, {}
+            return
+        gflops = {n: a.gflops for n, a in self.config.center.accelerators.items()}
+        self._budget_status = budget_statuses(self._budgets.values(), tenants, self.clock.now(), self.timezone,
+                                              lambda lo, hi: self.store.runs(lo, hi, None), gflops)
+        self.engine.budget_exhausted = budget_exhausted(self._budget_status, tenants)
+        self.engine.budget_figures = {n: (st.available, st.spent) for n, st in self._budget_status.items()}
+
+    def budget_what_if(self, tenant: str, pflops_hours: float) -> tuple[float, float | None, list[Run]]:
+        """Had the tenant's budget been ``pflops_hours`` this period: (period start, when it would
+        have been spent, the runs of its subtree that began after and would have been held)."""
+        with self._locked():
+            tenants = self.engine.tenants
+            self.tenant(tenant)
+            kept = self._budgets.get(tenant)
+            budget = Budget(tenant, pflops_hours, kept.period, 0.0, OnExhausted.HOLD, kept.period_s,
+                            kept.anchor) if kept is not None else Budget(tenant, pflops_hours)
+        now = self.clock.now()
+        start, _ = period_bounds(budget, now, self.timezone)
+        runs = [r for r in self.store.runs(start, now, None)
+                if r.tenant == tenant or tenant in ancestors(tenants, r.tenant)]
+        gflops = {n: a.gflops for n, a in self.config.center.accelerators.items()}
+        spent_at, held = would_hold(runs, pflops_hours, start, now, gflops)
+        return start, spent_at, held
+
+    def budget_warning(self, job: JobRecord) -> str | None:
+        """For a job that waits: says so if its estimated cost is more than its tenant's (or an
+        ancestor's) budget has left."""
+        found = self._budget_status
+        if not found or job.state is not JobState.PENDING:
+            return None
+        spec = job.spec
+        accels = self.config.center.accelerators
+        types = spec.resources.accelerator_types or tuple(accels)
+        per_device = min((accels[t].gflops for t in types if t in accels), default=0)
+        cost = estimated_cost(spec.devices, per_device, spec.estimated_runtime_s or spec.max_runtime_s)
+        if cost is None:
+            return None
+        for node in (spec.tenant, *ancestors(self.engine.tenants, spec.tenant)):
+            st = found.get(node)
+            if st is not None and cost > st.left:
+                return (f"estimated cost {cost:.1f} PFLOPS-hours is more than the {max(0.0, st.left):.1f} left "
+                        f"of {node}'s budget this period")
+        return None
 
     # -- what-if ------------------------------------------------------------------------
 
@@ -619,6 +896,7 @@ class Service:
             for c in changes:
                 proposed[c.tenant] = self._changed(self.tenant(c.tenant), c)
                 self._check_caps(proposed[c.tenant].quota)
+            check_tree(proposed)
             return what_if(e.center, dict(e.tenants), proposed, list(e.holding.values()),
                            list(e.queue), dict(e.history), self.policy, self.clock.now())
 
@@ -693,11 +971,28 @@ class Service:
                     t["pending"] += 1
                 elif j.state in (JobState.ADMITTED, JobState.RUNNING):
                     t["running"] += 1
-            return out
+            return subtree_usage(e.tenants, out)
 
     def ledger(self, start: float, end: float, tenant: str | None) -> list[LedgerLine]:
+        """What was consumed in the window; a parent's ledger is its subtree's (by leaf)."""
         gflops = {n: a.gflops for n, a in self.config.center.accelerators.items()}
-        return ledger(self.store.runs(start, end, tenant), start, end, self.clock.now(), gflops)
+        tenants = self.engine.tenants
+        if tenant is not None and tenant in parents_of(tenants):
+            runs = [r for r in self.store.runs(start, end, None)
+                    if r.tenant == tenant or tenant in ancestors(tenants, r.tenant)]
+        else:
+            runs = self.store.runs(start, end, tenant)
+        return ledger(runs, start, end, self.clock.now(), gflops)
+
+    def subtree_totals(self, lines: Sequence[LedgerLine]) -> dict[str, tuple[float, float]]:
+        """Per parent with consumption in ``lines``: its subtree's device-hours and PFLOPS-hours."""
+        tenants = self.engine.tenants
+        out: dict[str, tuple[float, float]] = {}
+        for x in lines:
+            for a in ancestors(tenants, x.tenant):
+                dev, pf = out.get(a, (0.0, 0.0))
+                out[a] = (dev + x.device_hours, pf + x.pflops_hours)
+        return dict(sorted(out.items()))
 
     def audit(self, actor: str, action: str, target: str, detail: Mapping[str, Any]) -> None:
         self.store.audit(actor, action, target, detail)
@@ -707,7 +1002,28 @@ class Service:
         return self.store.audit_log(after_id=after_id, limit=limit, actor=actor, target=target)
 
 
+def _budget_detail(b: Budget) -> dict[str, Any]:
+    return {"pflops_hours": b.pflops_hours, "period": b.period.value, "period_s": b.period_s,
+            "carryover": b.carryover, "on_exhausted": b.on_exhausted.value}
+
+
 def _quota_detail(t: Tenant) -> dict[str, Any]:
     q = t.quota
     return {"weight": t.weight, "guaranteed": q.guaranteed, "limit": q.limit,
-            "lending_limit": q.lending_limit, "caps": dict(q.caps), "grace_period_s": t.grace_period_s}
+            "lending_limit": q.lending_limit, "caps": dict(q.caps), "grace_period_s": t.grace_period_s,
+            "parent": t.parent}
+
+
+def subtree_usage(tenants: Mapping[str, Tenant], per_tenant: dict[str, dict[str, Any]]
+                  ) -> dict[str, dict[str, Any]]:
+    """A parent's usage is its subtree's: each leaf's numbers are added to its ancestors'."""
+    inner = parents_of(tenants)
+    for leaf in [n for n in sorted(per_tenant) if n in tenants and n not in inner and tenants[n].parent]:
+        u = per_tenant[leaf]
+        for a in ancestors(tenants, leaf):
+            total = per_tenant[a]
+            for key in ("in_use", "borrowed", "pending", "running"):
+                total[key] += u[key]
+            for accel, n in u["devices"].items():
+                total["devices"][accel] = total["devices"].get(accel, 0) + n
+    return per_tenant

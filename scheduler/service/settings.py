@@ -38,6 +38,21 @@ class Settings(BaseModel):
     poll_interval_s: float = Field(default=0.25, gt=0)
     #: How often the fair-share usage history is saved.
     history_save_interval_s: float = Field(default=60.0, gt=0)
+    #: High availability (PostgreSQL only): replicas elect one leader over a lease in the
+    #: database; the others serve reads and forward writes to it.
+    ha: bool = False
+    #: This replica's name in the lease (default: the host name).
+    replica_name: str | None = None
+    #: Where the other replicas reach this one (default: http://<host name>:<port>).
+    advertise_url: str | None = None
+    #: The lease term: a dead leader is replaced after at most this plus ``lease_retry_s``.
+    lease_ttl_s: float = Field(default=8.0, gt=0)
+    lease_renew_s: float = Field(default=2.0, gt=0)
+    lease_retry_s: float = Field(default=1.0, gt=0)
+    #: How often a follower reloads its view of the state from the database.
+    follower_refresh_s: float = Field(default=1.0, gt=0)
+    #: How often budgets' spending is read from the ledger (a spent budget takes effect then).
+    budget_check_interval_s: float = Field(default=5.0, gt=0)
     max_body_bytes: int = Field(default=1 << 20, ge=1024)
     max_page: int = Field(default=1000, ge=100)
     #: A job chosen as a preemption victim is told (GET /v1/jobs/{id}/checkpoint says

@@ -80,6 +80,8 @@ def summarize(result: SimResult) -> dict[str, Any]:
         "max_step_ms": _r(1000 * rec.max_step_s),
         "wall_s": _r(result.wall_s),
         "saturation_target": SATURATED_TARGET,
+        **({"budgets": {n: {k: _r(v) for k, v in b.items()} for n, b in result.budgets.items()}}
+           if result.budgets else {}),
     }
 
 

@@ -30,10 +30,12 @@ from dataclasses import dataclass, field, replace
 
 from scheduler.core import Decision
 from scheduler.core.projection import project
-from scheduler.domain import Center, JobRecord, JobState, NodeState, Tenant
+from scheduler.domain import Center, JobRecord, JobState, NodeState, Tenant, parents_of
+from scheduler.domain.budget import Budget
 from scheduler.engine import Engine, EventKind, ManualClock
 from scheduler.engine.estimates import LearnedEstimator
 from scheduler.executors.sleep import SleepExecutor
+from scheduler.sim.budgets import SimBudgets
 from scheduler.sim.events import Event, EventHeap, Kind
 from scheduler.sim.metrics import Recorder
 from scheduler.sim.partition import separate_clusters
@@ -78,6 +80,8 @@ class SimResult:
     #: False when ``run(max_wall_s=...)`` stopped early; ``done`` is the share of jobs submitted
     complete: bool = True
     done: float = 1.0
+    #: per budget (``--budget``): periods, periods it ran out in, PFLOPS-hours spent
+    budgets: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 class Simulation:
@@ -103,6 +107,7 @@ class Simulation:
         eta: bool = True,
         eta_limit: int = 1000,
         eta_grow: float = 0.25,
+        budgets: Sequence[Budget] = (),
     ) -> None:
         center = center or trace.center
         if center is None:
@@ -146,9 +151,13 @@ class Simulation:
         self.executor = SleepExecutor(  # (without resume, nothing is ever done)
             self.clock, runtime_of=lambda job: durations[job.id] - done.get(job.id, 0.0),
             stop_delay_s=stop_delay_s)
-        self.recorder = Recorder(center, tenants, durations, grace_s=grace_s, samples=samples,
+        parents = parents_of(tenants)  # (they run no jobs: the figures are the leaves')
+        self.recorder = Recorder(center, {n: t for n, t in tenants.items() if n not in parents}, durations,
+                                 grace_s=grace_s, samples=samples,
                                  span_s=trace.span_s)
         estimator = LearnedEstimator() if self.spec.learned_estimates else None
+        self.budgets = SimBudgets(budgets, tenants) if budgets else None
+        self.gflops_of = {name: a.gflops for name, a in center.accelerators.items()}
         self.engine = Engine(center, self.store, self.executor, self.clock, self.spec.policy,
                              journal=journal, estimator=estimator, observers=[self.recorder, self])
         self.journal = journal
@@ -187,7 +196,8 @@ class Simulation:
                          self.journal, extra={"eta_wall_s": self.eta_seconds, "eta_projections": self.eta_projections,
                                 "eta_cycles": self.eta_cycles, "eta_queue_max": self.eta_queue_max}
                          if self.eta else {},
-                         complete=complete, done=self._next_job / n if n else 1.0)
+                         complete=complete, done=self._next_job / n if n else 1.0,
+                         budgets=self.budgets.report if self.budgets is not None else {})
 
     # -- the event loop -------------------------------------------------------------------
 
@@ -303,6 +313,11 @@ class Simulation:
         t = self.clock.now()
         if self._checkpoints:
             self._report_checkpoints(t)
+        if self.budgets is not None:
+            self.engine.budget_exhausted = self.budgets.advance(t)
+            fresh = self.budgets.next_period(t)
+            if fresh is not None and self.engine.queue:
+                self.events.wake(fresh)  # held jobs may start when the period turns
         decision = self.engine.step()
         if self._eta_new:
             self._project(decision)
@@ -375,6 +390,13 @@ class Simulation:
         if after.state is JobState.RUNNING and every > 0 and after.started_at is not None:
             heapq.heappush(self._checkpoints, (after.started_at + self.restart_cost_s + every, after.id,
                                                after.started_at))
+        if self.budgets is not None:
+            took = after.state.holds_devices and not before.state.holds_devices
+            if took or (before.state.holds_devices and not after.state.holds_devices):
+                placement = after.placement if took else before.placement
+                if placement is not None:
+                    gflops = placement.devices * self.gflops_of[placement.accelerator]
+                    self.budgets.hold(self.clock.now(), after.spec.tenant, gflops if took else -gflops)
         if after.state is JobState.PENDING and before.started_at is not None:
             ran = max(0.0, self.clock.now() - before.started_at)
             done = self.done.get(after.id, 0.0)

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 from scheduler.centerfile import load_center
 from scheduler.domain import Quota, Tenant
+from scheduler.domain.budget import Budget
 from scheduler.sim.metrics import Recorder
 from scheduler.sim.policies import STATIC_NOTES, PolicySpec, make_policy
 from scheduler.sim.simulator import Failures, SimResult, Simulation, progress_bar, show_progress
@@ -116,13 +117,15 @@ class World(NamedTuple):
     checkpoint_every: float = 0.0  # jobs checkpoint every so many seconds (0: they keep all they did)
     checkpoint_on_notice: bool = False  # a preempted job checkpoints when asked, before it stops
     eta: bool = True  # record the expected start at each submission
+    #: budgets (``--budget``): a spent one holds its tenant's new jobs, as the live service does
+    budgets: tuple[Budget, ...] = ()
 
 
 def replay(run: Run, world: World, progress: bool | Callable[[int], None] | None) -> SimResult:
     """One replay (module level: a worker process runs it)."""
     sim = Simulation(run.trace, run.spec(), seed=world.seed, tick_s=world.tick,
                      failures=Failures(world.mtbf) if world.mtbf else None,
-                     restart_cost_s=world.restart_cost, progress=progress,
+                     restart_cost_s=world.restart_cost, progress=progress, budgets=world.budgets,
                      checkpoint_every_s=world.checkpoint_every, checkpoint_on_notice=world.checkpoint_on_notice,
                      eta=world.eta)
     return sim.run()

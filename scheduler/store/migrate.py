@@ -31,5 +31,7 @@ def current(engine: Engine) -> str | None:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     cfg = _config()
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # replicas starting together migrate one at a time
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(2424240001)")
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)

@@ -45,6 +45,8 @@ class TenantRow(Base):
     lending_limit: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     caps: Mapped[dict[str, int]] = mapped_column(JSON)
     grace_period_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: the tenant this one's quota is carved out of (issue 22); null: a top-level tenant
+    parent: Mapped[str | None] = mapped_column(String(63), nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
 
@@ -59,6 +61,7 @@ class QuotaHistoryRow(Base):
     actor: Mapped[str] = mapped_column(String(128))
     action: Mapped[str] = mapped_column(String(16))  # set, delete
     weight: Mapped[float | None] = mapped_column(Float, nullable=True)
+    parent: Mapped[str | None] = mapped_column(String(63), nullable=True)
     guaranteed: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     limit: Mapped[int | None] = mapped_column("limit_gflops", BigInteger, nullable=True)
     lending_limit: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
@@ -126,6 +129,9 @@ class JobEventRow(Base):
     reason: Mapped[str] = mapped_column(String(64))
     detail: Mapped[str] = mapped_column(Text)
     placement: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    #: the leader epoch that recorded it (None: a single replica, no lease): a deposed
+    #: leader's writes are fenced, so no event of an old epoch follows a newer one
+    leader_epoch: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class JobRunRow(Base):
@@ -159,7 +165,38 @@ class UsageHistoryRow(Base):
     value: Mapped[float] = mapped_column(Float)
 
 
+class BudgetRow(Base):
+    """A tenant's budget (issue 22): PFLOPS-hours per period, for it and its subtree."""
+
+    __tablename__ = "budgets"
+    tenant: Mapped[str] = mapped_column(String(63), primary_key=True)
+    pflops_hours: Mapped[float] = mapped_column(Float)
+    period: Mapped[str] = mapped_column(String(16))
+    period_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    anchor: Mapped[float] = mapped_column(Float)
+    carryover: Mapped[float] = mapped_column(Float)
+    on_exhausted: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
 class MetaRow(Base):
     __tablename__ = "meta"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[Any] = mapped_column(JSON)
+
+
+class LeaderLeaseRow(Base):
+    """The scheduler's leader lease (one row, ``name`` "scheduler"): who leads, until when.
+
+    ``epoch`` grows by one at every takeover; every write of the leader checks it in its
+    own transaction (fencing). Times are the database's clock (epoch seconds).
+    """
+
+    __tablename__ = "leader_lease"
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255))
+    epoch: Mapped[int] = mapped_column(BigInteger)
+    address: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    acquired_at: Mapped[float] = mapped_column(Float)
+    renewed_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float)

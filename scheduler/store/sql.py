@@ -36,6 +36,7 @@ from sqlalchemy.pool import StaticPool
 
 from scheduler.domain import JobRecord, JobState, NodeState, Quota, Tenant
 from scheduler.domain import placement_codec as placements
+from scheduler.domain.budget import Budget, OnExhausted, Period
 from scheduler.domain.job import FINISHED_STATES, TERMINAL_STATES
 from scheduler.engine.clock import Clock, SystemClock
 from scheduler.engine.ports import RECENT_FINISHED, StoredState
@@ -43,6 +44,7 @@ from scheduler.store import migrate
 from scheduler.store.codec import job_from_row, job_state_columns, job_to_row
 from scheduler.store.models import (
     AuditRow,
+    BudgetRow,
     JobEventRow,
     JobRow,
     JobRunRow,
@@ -69,10 +71,11 @@ nodes_t = cast(Table, NodeStateRow.__table__)
 audit_t = cast(Table, AuditRow.__table__)
 usage_t = cast(Table, UsageHistoryRow.__table__)
 meta_t = cast(Table, MetaRow.__table__)
+budgets_t = cast(Table, BudgetRow.__table__)
 _JOB_COLUMNS = ("id", "seq", "tenant", "name", "kind", "state", "spec", "submitted_at", "admitted_at",
                 "started_at", "finished_at", "placement", "borrowing", "reason", "detail", "preemptions",
                 "node_losses", "ran_s", "idempotency_key", "request_sha256")
-_EVENT_COLUMNS = ("job_id", "at", "state", "reason", "detail", "placement")
+_EVENT_COLUMNS = ("job_id", "at", "state", "reason", "detail", "placement", "leader_epoch")
 _INSERT_JOB = RawInsert("jobs", _JOB_COLUMNS)
 _INSERT_EVENT = RawInsert("job_events", _EVENT_COLUMNS)
 
@@ -143,7 +146,10 @@ def make_engine(url: str) -> Engine:
     if u.get_backend_name() == "postgresql" and u.drivername == "postgresql":
         u = u.set(drivername="postgresql+psycopg")
     return create_engine(u, json_serializer=_dumps, json_deserializer=_loads,
-                         pool_size=8, max_overflow=8, pool_pre_ping=True)
+                         pool_size=8, max_overflow=8, pool_pre_ping=True,
+                         # a cut network fails a connection in seconds, not minutes (the leader
+                         # lease must notice within its term)
+                         connect_args={"connect_timeout": 5})
 
 
 class SqlStore:
@@ -154,14 +160,61 @@ class SqlStore:
         if upgrade:
             migrate.upgrade(self.engine)
         self.writer = Writer(self.engine)
+        #: the leader epoch its writes are fenced by (None: one replica, unfenced)
+        self.epoch: int | None = None
+        self._held: list[Any] = []
+
+    def fence_to(self, holder: str, epoch: int) -> None:
+        """From now on every write commits only while ``holder`` leads at ``epoch``."""
+        from scheduler.store.lease import Deposed, fence
+
+        self.writer.fence_errors = (Deposed,)
+        self.writer.fence = lambda conn: fence(conn, holder, epoch)
+        self.epoch = epoch
+
+    def lease(self, holder: str, address: str | None, ttl_s: float) -> Any:
+        """The leader lease of ``holder`` on this database (PostgreSQL only)."""
+        from scheduler.store.lease import Lease
+
+        return Lease(self.engine, holder, address, ttl_s)
+
+    def refuse_writes(self, why: str) -> None:
+        """No write commits any more (a follower, or a deposed leader)."""
+        from scheduler.store.lease import Deposed
+
+        def refuse(_conn: Connection) -> None:
+            raise Deposed(why)
+
+        self.writer.fence_errors = (Deposed,)
+        self.writer.fence = refuse
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    def hold(self, resource: Any) -> None:
+        """Close ``resource`` when the store closes (the SQLite single-writer lock)."""
+        self._held.append(resource)
+
     def close(self) -> None:
         self.writer.close()
         self.engine.dispose()
+        while self._held:
+            self._held.pop().close()
+
+    @contextmanager
+    def exclusive(self, key: int) -> Iterator[None]:
+        """On PostgreSQL, one process at a time in this block (a session advisory lock):
+        replicas starting together bootstrap the database once. Elsewhere a no-op."""
+        if self.dialect != "postgresql":
+            yield
+            return
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql(f"SELECT pg_advisory_lock({int(key)})")
+            try:
+                yield
+            finally:
+                conn.exec_driver_sql(f"SELECT pg_advisory_unlock({int(key)})")
 
     def ping(self) -> None:
         with self.engine.connect() as conn:
@@ -206,7 +259,7 @@ class SqlStore:
         r["idempotency_key"] = idempotency_key
         r["request_sha256"] = request_sha256
         row = tuple(r[c] for c in _JOB_COLUMNS)
-        ev = (job.id, job.submitted_at, job.state.value, job.reason, job.detail, r["placement"])
+        ev = (job.id, job.submitted_at, job.state.value, job.reason, job.detail, r["placement"], self.epoch)
         return self.writer.submit(Inserts([(_INSERT_JOB, [row]), (_INSERT_EVENT, [ev])]))
 
     def update_jobs(self, jobs: Sequence[JobRecord]) -> None:
@@ -214,7 +267,7 @@ class SqlStore:
             return
         now = self.clock.now()
         rows = [{"_id": j.id, **job_state_columns(j)} for j in jobs]
-        events = [_event(j, _event_time(j, now)) for j in jobs]
+        events = [_event(j, _event_time(j, now), self.epoch) for j in jobs]
         started = [j for j in jobs if j.state is JobState.RUNNING and j.placement is not None]
         ended = [(j.id, j.finished_at if j.finished_at is not None else now)
                  for j in jobs if j.state is JobState.PENDING or j.state.terminal]
@@ -243,7 +296,7 @@ class SqlStore:
         q = tenant.quota
         values = {"weight": tenant.weight, "guaranteed": q.guaranteed, "limit_gflops": q.limit,
                   "lending_limit": q.lending_limit, "caps": dict(q.caps), "grace_period_s": tenant.grace_period_s,
-                  "updated_at": now}
+                  "parent": tenant.parent, "updated_at": now}
 
         def write(conn: Connection) -> None:
             done = conn.execute(update(tenants_t).where(tenants_t.c.name == tenant.name)
@@ -253,7 +306,7 @@ class SqlStore:
             conn.execute(insert(history_t).values(
                 tenant=tenant.name, at=now, actor=actor, action="set", weight=tenant.weight,
                 guaranteed=q.guaranteed, limit_gflops=q.limit, lending_limit=q.lending_limit,
-                caps=dict(q.caps)))
+                caps=dict(q.caps), parent=tenant.parent))
 
         self.writer.run(write)
 
@@ -379,6 +432,12 @@ class SqlStore:
             return [TokenInfo(r.id, r.tenant, r.name, r.sha256, r.created_at, r.created_by, r.revoked_at)
                     for r in conn.execute(q)]
 
+    def token(self, token_id: str) -> TokenInfo | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(select(tokens_t).where(tokens_t.c.id == token_id)).first()
+        return (TokenInfo(r.id, r.tenant, r.name, r.sha256, r.created_at, r.created_by, r.revoked_at)
+                if r is not None else None)
+
     def revoke_token(self, token_id: str) -> bool:
         now = self.clock.now()
 
@@ -410,6 +469,28 @@ class SqlStore:
                      "target": r.target, "detail": r.detail}
                     for r in conn.execute(q.order_by(audit_t.c.id).limit(limit))]
 
+    # -- budgets (issue 22) ------------------------------------------------------------
+
+    def budgets(self) -> list[Budget]:
+        with self.engine.connect() as conn:
+            return [Budget(r.tenant, float(r.pflops_hours), Period(r.period), float(r.carryover),
+                           OnExhausted(r.on_exhausted), r.period_s, float(r.anchor))
+                    for r in conn.execute(select(budgets_t).order_by(budgets_t.c.tenant))]
+
+    def put_budget(self, b: Budget) -> None:
+        values = {"pflops_hours": b.pflops_hours, "period": b.period.value, "period_s": b.period_s,
+                  "anchor": b.anchor, "carryover": b.carryover, "on_exhausted": b.on_exhausted.value,
+                  "updated_at": self.clock.now()}
+
+        def write(conn: Connection) -> None:
+            if not conn.execute(update(budgets_t).where(budgets_t.c.tenant == b.tenant).values(**values)).rowcount:
+                conn.execute(insert(budgets_t).values(tenant=b.tenant, **values))
+
+        self.writer.run(write)
+
+    def delete_budget(self, tenant: str) -> None:
+        self.writer.run(lambda conn: conn.execute(delete(budgets_t).where(budgets_t.c.tenant == tenant)))
+
     def get_meta(self, key: str) -> Any:
         with self.engine.connect() as conn:
             return conn.execute(select(meta_t.c.value).where(meta_t.c.key == key)).scalar()
@@ -427,7 +508,7 @@ def _tenant(r: Any) -> Tenant:
     return Tenant(r.name, Quota(int(r.guaranteed), int(r.limit_gflops),
                                 int(r.lending_limit) if r.lending_limit is not None else None,
                                 dict(r.caps or {})), float(r.weight),
-                  float(r.grace_period_s) if r.grace_period_s is not None else None)
+                  float(r.grace_period_s) if r.grace_period_s is not None else None, r.parent)
 
 
 def _event_time(job: JobRecord, now: float) -> float:
@@ -441,9 +522,9 @@ def _event_time(job: JobRecord, now: float) -> float:
     return now
 
 
-def _event(job: JobRecord, at: float) -> dict[str, Any]:
+def _event(job: JobRecord, at: float, epoch: int | None) -> dict[str, Any]:
     return {"job_id": job.id, "at": at, "state": job.state.value, "reason": job.reason,
-            "detail": job.detail, "placement": placements.to_dict(job.placement)}
+            "detail": job.detail, "placement": placements.to_dict(job.placement), "leader_epoch": epoch}
 
 
 def _run(job: JobRecord) -> dict[str, Any]:

@@ -89,6 +89,10 @@ class Writer:
         self._closed = False
         self.batches = 0
         self.writes = 0
+        #: run first in every transaction (the leader lease's fence); raising rolls it back
+        self.fence: Callable[[Connection], None] | None = None
+        #: exceptions of the fence: the whole batch fails with it, no write is retried alone
+        self.fence_errors: tuple[type[BaseException], ...] = ()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -138,11 +142,14 @@ class Writer:
         batch = [(w, f) for w, f in batch if f.set_running_or_notify_cancel()]
         try:
             with self.engine.begin() as conn:
+                if self.fence is not None:
+                    self.fence(conn)
                 results = _run_merged(conn, [w for w, _ in batch])
         except Exception as exc:
-            if len(batch) == 1:
-                log.warning("store write failed: %s", exc)
-                batch[0][1].set_exception(exc)
+            if len(batch) == 1 or isinstance(exc, self.fence_errors):
+                log.warning("store write%s failed: %s", "s" if len(batch) > 1 else "", exc)
+                for _, future in batch:
+                    future.set_exception(exc)
                 return
             for item in batch:  # find the bad one: each alone
                 self._commit_one(item)
@@ -156,6 +163,8 @@ class Writer:
         write, future = item
         try:
             with self.engine.begin() as conn:
+                if self.fence is not None:
+                    self.fence(conn)
                 result = write(conn)
         except Exception as exc:
             future.set_exception(exc)

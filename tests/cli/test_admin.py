@@ -33,6 +33,7 @@ def test_center_show(cli: Cli, admin: Client) -> None:
     total = next(line.split() for line in out.splitlines() if line.startswith("total"))
     assert total[:4] == ["total", "8", "3", "64"]  # nodes, racks, devices
     assert "ascend910b   320" in out
+    assert out.rstrip().splitlines()[-1] == "Scheduler: one replica (no leader election)"
     api = admin.request("GET", "/v1/center")
     assert _stable(json.loads(cli.ok("center", "show", "-o", "json").stdout)) == _stable(api)
     assert _stable(yaml.safe_load(cli.ok("center", "show", "-o", "yaml").stdout)) == _stable(api)
@@ -41,9 +42,9 @@ def test_center_show(cli: Cli, admin: Client) -> None:
 def test_tenant_create_list_get_delete(cli: Cli, admin: Client) -> None:
     out = cli.ok("tenant", "create", "robotics", "--guaranteed", "1P", "--limit", "2P",
                  "--cap", "a800=8", "--weight", "2").stdout
-    assert out.split("\n")[1].split() == ["robotics", "2", "1P", "2P", "-", "a800=8", "-", "0", "0"]
+    assert out.split("\n")[1].split() == ["robotics", "-", "2", "1P", "2P", "-", "a800=8", "-", "0", "0"]
     out = cli.ok("tenant", "update", "robotics", "--grace-period", "90").stdout
-    assert out.split("\n")[1].split()[6:8] == ["90", "s"]
+    assert out.split("\n")[1].split()[7:9] == ["90", "s"]
     assert admin.tenant("robotics").grace_period_s == 90
     cli.ok("tenant", "update", "robotics", "--default-grace", "--weight", "3")
     assert (admin.tenant("robotics").grace_period_s, admin.tenant("robotics").weight) == (None, 3)
@@ -62,6 +63,29 @@ def test_tenant_create_list_get_delete(cli: Cli, admin: Client) -> None:
         raise AssertionError("still there")
     except TenantNotFound:
         pass
+
+
+def test_a_tree_of_tenants_from_the_cli(cli: Cli, admin: Client) -> None:
+    cli.ok("tenant", "create", "bank-a", "--guaranteed", "1P", "--limit", "2P")
+    cli.ok("tenant", "create", "bank-b", "--guaranteed", "0.5P", "--limit", "2P")
+    out = cli.ok("tenant", "create", "desk-a", "--parent", "bank-a", "--guaranteed", "0.5P", "--limit", "2P").stdout
+    assert out.split("\n")[1].split()[:2] == ["desk-a", "bank-a"]
+    assert admin.tenant("desk-a").parent == "bank-a"
+    err = cli.fails("tenant", "create", "desk-b", "--parent", "bank-a", "--guaranteed", "0.6P")
+    assert "children of bank-a" in err and "desk-b 600T" in err and "invalid-quota, HTTP 422" in err
+    lines = cli.ok("quota", "list").stdout.splitlines()
+    names = [line.split()[0] if not line.startswith(" ") and not line.startswith("└") else line.split()[1]
+             for line in lines[1:]]
+    assert names.index("desk-a") == names.index("bank-a") + 1  # under its parent, indented
+    assert lines[names.index("desk-a") + 1].startswith("└ desk-a")
+    cli.ok("tenant", "update", "desk-a", "--parent", "bank-b")  # moving a team: bank-b holds 0.5P
+    assert admin.tenant("desk-a").parent == "bank-b"
+    assert "tenant-has-children" in cli.fails("tenant", "delete", "bank-b", "--yes")
+    cli.ok("tenant", "update", "desk-a", "--top-level")
+    assert admin.tenant("desk-a").parent is None
+    assert "give --parent or --top-level" in cli.fails("tenant", "update", "desk-a", "--parent", "x", "--top-level")
+    for name in ("desk-a", "bank-a", "bank-b"):
+        cli.ok("tenant", "delete", name, "--yes")
 
 
 def test_tenant_bad_input(cli: Cli, admin: Client) -> None:
@@ -178,3 +202,39 @@ def test_audit_list(cli: Cli, new_tenant: NewTenant) -> None:
     assert [r.split()[3] for r in rows[1:]] == ["tenant.create", "token.issue"]
     last = json.loads(cli.ok("audit", "list", "--target", name, "--last", "1", "-o", "json").stdout)
     assert [e["action"] for e in last["items"]] == ["token.issue"]
+
+
+def test_the_leader_in_center_show_and_top() -> None:
+    """With --ha, the replica that answered says who leads (the live HA test reads it back)."""
+    from scheduler.api.models import CenterOut, LeaderOut
+    from scheduler.cli.center import leader_line
+    from scheduler.cli.top import _leader
+
+    def center(led: LeaderOut) -> CenterOut:
+        return CenterOut.model_construct(name="c", leadership=led)
+
+    led = LeaderOut(mode="ha", role="follower", leader="r1/12-abc", epoch=3, address="http://r1", changes=2)
+    assert leader_line(center(led)) == ("Scheduler leader: r1/12-abc (epoch 3); this replica is follower;"
+                                        " 2 leader changes seen")
+    assert _leader(center(led)) == " - leader r1/12-abc (epoch 3)"
+    nobody = LeaderOut(mode="ha", role="follower", epoch=3)
+    assert "NONE" in leader_line(center(nobody)) and _leader(center(nobody)) == " - leader NONE (failover)"
+    assert _leader(center(LeaderOut(mode="single", role="leader"))) == ""
+
+
+def test_budget_set_list_delete(cli: Cli, admin: Client, new_tenant: NewTenant) -> None:
+    name, _ = new_tenant()
+    out = cli.ok("budget", "set", name, "50000", "--period", "month", "--carryover", "10%").stdout
+    row = next(line.split() for line in out.splitlines() if line.startswith(name))
+    assert row[1:5] == ["50000", "month", "10%", "hold"]
+    assert row[-1] == "no"
+    listed = json.loads(cli.ok("budget", "list", "-o", "json").stdout)
+    assert listed == admin.request("GET", "/v1/admin/budgets")
+    mine = next(b for b in listed["items"] if b["tenant"] == name)
+    assert (mine["carryover"], mine["left_pflops_hours"]) == (0.1, 50000)  # nothing carried: set just now
+    cli.ok("budget", "set", name, "100", "--period", "custom", "--length", "14d", "--on-exhausted", "best-effort")
+    assert next(b for b in admin.budgets() if b.tenant == name).period_s == 14 * 86_400
+    assert "expected a percentage" in cli.fails("budget", "set", name, "1", "--carryover", "lots")
+    assert "takes a --length" in cli.fails("budget", "set", name, "1", "--period", "custom")
+    assert "budget-not-found" not in cli.ok("budget", "delete", name, "--yes").stdout
+    assert "budget-not-found" in cli.fails("budget", "delete", name, "--yes")

@@ -257,3 +257,41 @@ def test_chart_yaml_is_a_v2_application_chart() -> None:
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
     assert chart["apiVersion"] == "v2" and chart["type"] == "application"
     assert chart["name"] == "aicc" and chart["version"] and chart["appVersion"]
+
+
+def test_two_replicas_on_postgresql_elect_a_leader_and_roll(rendered) -> None:  # type: ignore[no-untyped-def]
+    docs = rendered["good-ha-postgresql"]
+    dep = one(docs, "Deployment")
+    assert dep["spec"]["replicas"] == 2
+    assert dep["spec"]["strategy"] == {"type": "RollingUpdate",
+                                       "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    env = {e["name"]: e for e in container(dep, "scheduler")["env"]}
+    assert env["AICC_HA"]["value"] == "true" and env["AICC_LEASE_TTL"]["value"] == "10"
+    assert env["AICC_REPLICA_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    assert env["POD_IP"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
+    assert env["AICC_ADVERTISE_URL"]["value"] == "http://$(POD_IP):8080"
+    pdb = one(docs, "PodDisruptionBudget")
+    assert pdb["spec"]["minAvailable"] == 1
+    assert pdb["spec"]["selector"]["matchLabels"] == dep["spec"]["selector"]["matchLabels"]
+    assert by_kind(docs, "PersistentVolumeClaim") == []  # replicas on several nodes share nothing
+    data = next(v for v in dep["spec"]["template"]["spec"]["volumes"] if v["name"] == "data")
+    assert data == {"name": "data", "emptyDir": {}}
+
+
+def test_one_replica_on_postgresql_still_rolls_and_sqlite_recreates(rendered) -> None:  # type: ignore[no-untyped-def]
+    bundled = one(rendered["good-bundled-postgresql"], "Deployment")
+    assert bundled["spec"]["replicas"] == 1 and bundled["spec"]["strategy"]["type"] == "RollingUpdate"
+    assert "AICC_HA" in {e["name"] for e in container(bundled, "scheduler")["env"]}  # the surge pod waits
+    assert by_kind(rendered["good-bundled-postgresql"], "PodDisruptionBudget") == []
+    for name in ("defaults", "good-minimal"):
+        dep = one(rendered[name], "Deployment")
+        assert dep["spec"]["strategy"]["type"] == "Recreate" and dep["spec"]["replicas"] == 1
+        assert "AICC_HA" not in {e["name"] for e in container(dep, "scheduler")["env"]}
+        assert by_kind(rendered[name], "PodDisruptionBudget") == []
+
+
+def test_two_replicas_on_sqlite_fail_in_the_template_too(helm: Helm) -> None:
+    """The schema refuses them (test_values_schema); a render that skips it fails all the same."""
+    proc = helm.run(*helm.template_args(), "--set", "replicas=2", "--skip-schema-validation")
+    assert proc.returncode != 0
+    assert "replicas > 1 needs PostgreSQL" in proc.stderr

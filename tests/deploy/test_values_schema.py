@@ -18,6 +18,7 @@ BAD = {
     "bad-executor.yaml": ["/executor", "'sleep'", "'ray'"],
     "bad-worker-group.yaml": ["/ray/cluster/workerGroups/0/kind", "'gpu'", "'npu'"],
     "bad-port.yaml": ["/service/port", "want integer"],
+    "bad-replicas-sqlite.yaml": ["anyOf", "/postgresql/enabled", "'^postgresql'"],
 }
 
 

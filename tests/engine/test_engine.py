@@ -5,8 +5,11 @@ from __future__ import annotations
 import contextlib
 from dataclasses import replace
 
+import pytest
+
 from scheduler.core import Policy
 from scheduler.domain import JobKind, JobSpec, JobState, NodeState, Resources
+from scheduler.domain.errors import Invalid
 from scheduler.engine import Engine, EventKind, ManualClock
 from scheduler.engine.ports import DEFAULT_GRACE_S
 from scheduler.executors.sleep import SleepExecutor
@@ -286,3 +289,27 @@ def test_a_victim_given_notice_is_stopped_only_when_the_notice_is_over() -> None
     clock.advance_to(ex.next_event_at() or 61.0)
     engine.sync()
     assert engine.jobs[victim].state is JobState.PENDING and engine.stop_notice(victim) is None
+
+
+def test_a_tenant_past_its_budget_runs_best_effort_jobs_preemptible_in_the_lowest_class() -> None:
+    engine, _, _, _ = make()
+    engine.budget_exhausted = {"a": "best-effort"}
+    first = engine.submit(replace(job("a", priority="high"), preemptible=False))
+    engine.step()
+    ran = engine.jobs[first.id]
+    assert ran.state is JobState.ADMITTED and ran.borrowing
+    assert (ran.spec.preemptible, ran.spec.priority) == (True, "low")
+    assert "best-effort" in ran.detail
+    engine.budget_exhausted = {"a": "hold"}
+    held = engine.submit(job("a"))
+    engine.step()
+    assert engine.waiting(held.id) is not None and engine.waiting(held.id)[0] == "BudgetExhausted"  # type: ignore[index]
+
+
+def test_a_parent_tenant_takes_no_jobs() -> None:
+    engine, _, _, _ = make()
+    engine.tenants["org"] = replace(engine.tenants["a"], name="org")
+    engine.tenants["a"] = replace(engine.tenants["a"], parent="org")
+    with pytest.raises(Invalid, match="is a parent") as err:
+        engine.submit(job("org"))
+    assert err.value.code == "tenant-is-parent"

@@ -73,3 +73,23 @@ def test_a_job_being_stopped_is_not_forgotten_for_an_earlier_end(monkeypatch: py
     assert [(j, k) for j, k, _ in events(ex)] == [("j1", "started"), ("j2", "started"), ("j2", "succeeded")]
     clock.advance_to(70.0)  # j2's end pushed j1's first one out; j1's stop is still due
     assert events(ex) == [("j1", "stopped", 70.0)]
+
+
+def test_a_new_leader_adopts_the_running_jobs_until_they_would_have_ended() -> None:
+    """With ``outlives_service`` (high availability), the jobs "run" on a cluster that
+    outlives the leader: a new leader's executor knows the ones its store says run."""
+    from dataclasses import replace
+
+    clock = ManualClock(100.0)
+    running = replace(job(1, 30.0), state=JobState.RUNNING, started_at=80.0)
+    admitted = job(2, 30.0)  # never seen running: reconcile starts it
+    plain = SleepExecutor(clock)
+    plain.adopt([running, admitted])
+    assert plain.known() == {}  # without it, a restart finds nothing (as before)
+    ex = SleepExecutor(clock, outlives_service=True)
+    ex.adopt([running, admitted])
+    assert ex.known() == {"j1": EventKind.STARTED}
+    ex.start(running)  # a retried start of an adopted job does not start it again
+    assert ex.next_event_at() == 110.0
+    clock.advance_to(111.0)
+    assert events(ex) == [("j1", "succeeded", 110.0)]

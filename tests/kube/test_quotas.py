@@ -34,6 +34,18 @@ def test_quota_is_the_most_devices_the_limit_buys_capped_by_caps_and_the_center(
     assert plans["prod"].namespace == "aicc-prod"
 
 
+def test_in_a_tree_each_leaf_gets_a_namespace_within_its_ancestors_limits() -> None:
+    inv = inventory_from_nodes(cluster(), default_catalog())
+    tenants = [{"name": "bank", "guaranteed": "2P", "limit": "3P", "caps": {"a800": 6}},
+               {"name": "desk-a", "guaranteed": "1P", "limit": "5P", "parent": "bank"},
+               {"name": "desk-b", "guaranteed": "1P", "limit": "2P", "parent": "bank"}]
+    plans = {p.tenant: p for p in plan_tenant_quotas(build_center(center_file(inv.center, tenants)))}
+    assert sorted(plans) == ["desk-a", "desk-b"]  # the parent runs no jobs: no namespace
+    # desk-a's 5P would buy 16 a800, but bank's 3P buys 9 and its cap holds a800 at 6
+    assert plans["desk-a"].hard == {"requests.huawei.com/Ascend910": "9", "requests.nvidia.com/gpu": "6"}
+    assert plans["desk-b"].hard == {"requests.huawei.com/Ascend910": "6", "requests.nvidia.com/gpu": "6"}
+
+
 def test_the_610p_center_gets_six_namespaces_within_its_device_counts() -> None:
     plans = plan_tenant_quotas(load_center(), prefix="t-")
     assert [p.namespace for p in plans] == ["t-finance", "t-large-models", "t-manufacturing", "t-metaverse",

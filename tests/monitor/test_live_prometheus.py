@@ -175,6 +175,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     executor = monitor.wrap_executor(SleepExecutor(clock))
     engine = Engine(cfg.center, store, executor, clock, policy, observers=[monitor.observer])
     monitor.attach(engine, lock=lock)
+    engine.budget_figures = {"finance": (50_000.0, 1_200.0)}  # (a service keeps them from the ledger)
     with lock:
         assert monitor.reconcile(engine), "the restart should have needed repairs"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -10,13 +11,17 @@ from fastapi.testclient import TestClient
 from monitor import Monitor
 from monitor import metrics as m
 from scheduler.core import Policy
-from scheduler.domain import JobKind, JobSpec, Resources
+from scheduler.domain import JobKind, JobSpec, Resources, Tenant
 from scheduler.engine import Engine, ManualClock
 from scheduler.executors.sleep import SleepExecutor
 from scheduler.store.memory import MemoryStore
 from tests.monitor.helpers import samples, small_center
 
-UNIT_SUFFIXES = ("_seconds", "_flops", "_devices", "_jobs", "_total", "_info", "_weight", "_nodes")
+#: (_flop: an amount of work, floating-point operations, the base unit of a budget; _flops: a rate)
+UNIT_SUFFIXES = ("_seconds", "_flops", "_flop", "_devices", "_jobs", "_total", "_info", "_weight", "_nodes",
+                 "_ratio")
+#: counts and flags with no unit to name (aicc_leader: 1 on the leader, as kube's leader metrics)
+UNITLESS = ("aicc_nodes", "aicc_leader", "aicc_leader_epoch")
 
 
 def test_definitions_follow_the_conventions() -> None:
@@ -25,7 +30,7 @@ def test_definitions_follow_the_conventions() -> None:
     for d in m.ALL_METRICS:
         assert re.fullmatch(r"aicc_[a-z0-9_]+", d.name), d.name
         assert d.name.endswith("_total") == (d.kind is m.Kind.COUNTER), d.name
-        assert d.name.endswith(UNIT_SUFFIXES) or d.name == "aicc_nodes", d.name
+        assert d.name.endswith(UNIT_SUFFIXES) or d.name in UNITLESS, d.name
         assert set(d.labels) <= m.ALLOWED_LABELS, d.name
         assert "job" not in d.labels and "job_id" not in d.labels and "instance" not in d.labels
         assert d.help.endswith(".") and len(d.help) > 20
@@ -39,9 +44,13 @@ def test_exposition_is_exactly_the_declared_families() -> None:
     cfg = small_center()
     clock = ManualClock(0.0)
     monitor = Monitor()
-    engine = Engine(cfg.center, MemoryStore(cfg.tenants), monitor.wrap_executor(SleepExecutor(clock)),
+    # vr in a tree under org: the subtree families are exposed too
+    tenants = {**cfg.tenants, "org": Tenant("org", cfg.tenants["vr"].quota),
+               "vr": replace(cfg.tenants["vr"], parent="org")}
+    engine = Engine(cfg.center, MemoryStore(tenants), monitor.wrap_executor(SleepExecutor(clock)),
                     clock, Policy(), observers=[monitor.observer])
     monitor.attach(engine)
+    engine.budget_figures = {"finance": (100.0, 30.0)}  # (the service keeps them from the ledger)
     for tenant in ("vr", "finance"):
         engine.submit(JobSpec(tenant, "x", JobKind.TRAINING, 1, Resources(4), runtime_env={"sleep_s": 50}))
     engine.step()

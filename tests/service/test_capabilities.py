@@ -46,7 +46,8 @@ class Counting:
 def test_the_sleep_executor_knows_its_next_event_and_nothing_else() -> None:
     sleep = SleepExecutor(ManualClock(0.0))
     assert isinstance(sleep, KnowsNextEvent)
-    for capability in (Adopts, Closes, KnowsCenter, LosesNodes, OffersLogs):
+    assert isinstance(sleep, Adopts)  # a new leader's executor adopts the running jobs (outlives_service)
+    for capability in (Closes, KnowsCenter, LosesNodes, OffersLogs):
         assert not isinstance(sleep, capability), capability
 
 

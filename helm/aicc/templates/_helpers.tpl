@@ -78,6 +78,13 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- end }}
 
+{{/* "true" when the store is PostgreSQL (bundled, or an external URL / existing Secret that is
+not SQLite): replicas may then elect a leader (aicc serve --ha). */}}
+{{- define "aicc.onPostgres" -}}
+{{- $db := include "aicc.databaseMode" . -}}
+{{- if or (eq $db "bundled") (and (eq $db "url") (not (hasPrefix "sqlite" .Values.database.url))) }}true{{ end }}
+{{- end }}
+
 {{- define "aicc.databaseSecret" -}}
 {{- .Values.database.existingSecret | default (printf "%s-database" (include "aicc.fullname" .)) }}
 {{- end }}

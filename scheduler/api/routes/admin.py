@@ -118,11 +118,14 @@ def audit(_: Admin, svc: Svc, limit: AuditLimitQ = 100,
                      "were these quotas set now (nothing is changed)",
              description="404 for an unknown tenant; 422 invalid-quota when a change breaks a rule "
                          "between fields (`limit` >= `guaranteed`, `lending_limit` <= `guaranteed`, "
-                         "caps of known accelerator types).")
+                         "caps of known accelerator types) or breaks the tenant tree (a parent's children "
+                         "guaranteed beyond it). Moving a team between parents is a change of `parent`.")
 def whatif(body: WhatIfIn, _: Admin, svc: Svc) -> Response:
     changes = [QuotaChange(c.tenant, c.guaranteed, c.limit, c.lending_limit, c.caps, c.weight,
                            clear_lending_limit="lending_limit" in c.model_fields_set
-                           and c.lending_limit is None) for c in body.changes]
+                           and c.lending_limit is None, parent=c.parent,
+                           clear_parent="parent" in c.model_fields_set and c.parent is None)
+               for c in body.changes]
     result = svc.what_if(changes)
     prop, cur = result.proposed, result.current
 

@@ -18,7 +18,8 @@ router = APIRouter(tags=["center"])
 def center(_: Caller, svc: Svc) -> Response:
     allocated = svc.node_allocations()
     guaranteed = sum(t.quota.guaranteed for t in svc.tenants())
-    return Json(views.center(svc.center(), allocated, guaranteed, svc.policy.priority_classes))
+    out = views.center(svc.center(), allocated, guaranteed, svc.policy.priority_classes)
+    return Json({**out, "leadership": svc.leadership()})
 
 
 @router.get("/healthz", responses=ok(Health), tags=["health"], summary="The process answers")
@@ -27,7 +28,8 @@ def healthz() -> Response:
 
 
 @router.get("/readyz", responses={**ok(Health), **problems(503)}, tags=["health"],
-            summary="The store is loaded, reconciled, and the scheduling loop runs")
+            summary="The store is loaded, reconciled, and the scheduling loop runs (with --ha: every "
+                    "replica that can serve, leader or follower)")
 def readyz(svc: Svc) -> Response:
     why = svc.readiness()
     if why is not None:

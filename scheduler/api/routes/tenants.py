@@ -32,20 +32,30 @@ from scheduler.service import QuotaChange
 router = APIRouter(prefix="/v1/admin", tags=["admin: tenants"])
 
 
+def _children(svc: Svc) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for t in svc.tenants():
+        if t.parent is not None:
+            out.setdefault(t.parent, []).append(t.name)
+    return out
+
+
 def _out(svc: Svc, t: Tenant) -> dict[str, object]:
-    return views.tenant(t, svc.live_job_counts().get(t.name, {}))
+    return views.tenant(t, svc.live_job_counts().get(t.name, {}), _children(svc).get(t.name, ()))
 
 
 @router.post("/tenants", status_code=201, responses={**ok(TenantOut, 201), **problems(401, 403, 409, 422)},
              summary="Create a tenant, optionally with its quota",
              description="Rules between fields and with the center that the schema cannot state, refused with 422: "
                          "`limit` >= `guaranteed`; `lending_limit` <= `guaranteed`; a cap names one of the "
-                         "center's accelerator types (invalid-quota); and, unless `allow_overcommit`, the "
-                         "guarantees of all tenants may not sum beyond the center's capacity (overcommitted).")
+                         "center's accelerator types (invalid-quota); a `parent` exists and its children's "
+                         "guarantees fit in its own (invalid-quota, naming both); and, unless "
+                         "`allow_overcommit`, the top-level tenants' guarantees may not sum beyond the "
+                         "center's capacity (overcommitted).")
 def create(body: TenantCreate, caller: Admin, svc: Svc) -> Response:
     quota = Quota(body.guaranteed, body.limit if body.limit is not None else body.guaranteed,
                   body.lending_limit, dict(body.caps))  # QuotaError is Invalid: 422 invalid-quota
-    tenant = Tenant(body.name, quota, body.weight, body.grace_period_s)
+    tenant = Tenant(body.name, quota, body.weight, body.grace_period_s, body.parent)
     svc.create_tenant(caller.name, tenant, allow_overcommit=body.allow_overcommit)
     return Json(_out(svc, tenant), status_code=201, headers={"Location": f"/v1/admin/tenants/{tenant.name}"})
 
@@ -53,7 +63,9 @@ def create(body: TenantCreate, caller: Admin, svc: Svc) -> Response:
 @router.get("/tenants", responses={**ok(TenantList), **problems(401, 403)}, summary="List tenants")
 def list_(_: Admin, svc: Svc) -> Response:
     counts = svc.live_job_counts()
-    return Json({"items": [views.tenant(t, counts.get(t.name, {})) for t in svc.tenants()]})
+    children = _children(svc)
+    return Json({"items": [views.tenant(t, counts.get(t.name, {}), children.get(t.name, ()))
+                           for t in svc.tenants()]})
 
 
 @router.get("/tenants/{name}", responses={**ok(TenantOut), **problems(401, 403, 404)}, summary="A tenant")
@@ -62,14 +74,17 @@ def get(name: str, _: Admin, svc: Svc) -> Response:
 
 
 @router.patch("/tenants/{name}", responses={**ok(TenantOut), **problems(401, 403, 404, 422)},
-              summary="Update a tenant's weight or grace period",
-              description="An empty body is refused with 422 (give weight or grace_period_s).")
+              summary="Update a tenant's weight, grace period or parent (moving it in the tree)",
+              description="An empty body is refused with 422. A move that breaks a parent's sum "
+                          "(children's guarantees beyond the parent's) is refused with 422 naming both.")
 def update(name: str, body: TenantUpdate, caller: Admin, svc: Svc) -> Response:
     if not body.model_fields_set:
-        raise Invalid("validation", "nothing to update: give weight or grace_period_s")
+        raise Invalid("validation", "nothing to update: give weight, grace_period_s or parent")
     clear = "grace_period_s" in body.model_fields_set and body.grace_period_s is None
+    to_top = "parent" in body.model_fields_set and body.parent is None
     t = svc.update_tenant(caller.name, QuotaChange(name, weight=body.weight, grace_period_s=body.grace_period_s,
-                                                   clear_grace_period=clear),
+                                                   clear_grace_period=clear, parent=body.parent,
+                                                   clear_parent=to_top),
                           allow_overcommit=True, action="tenant.update")
     return Json(_out(svc, t))
 

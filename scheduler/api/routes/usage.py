@@ -46,7 +46,8 @@ def usage_all(_: Admin, svc: Svc) -> Response:
 @router.get("/v1/usage/ledger", responses={**ok(LedgerOut), **problems(401, 403, 422)},
             summary="PFLOPS-hours and device-hours by tenant, accelerator type and job kind",
             description="422 when `end` is before `start`; a tenant's token sees only its own "
-                        "ledger (another `tenant` is 403).")
+                        "ledger (another `tenant` is 403). A parent's ledger is its subtree's, line by "
+                        "leaf; `subtrees` sums each parent's.")
 def ledger(caller: Caller, svc: Svc,
            start: Annotated[TimeQ, Query(max_length=64, description="default: the beginning")] = None,
            end: Annotated[TimeQ, Query(max_length=64, description="default: now (or start, if later)")] = None,
@@ -64,6 +65,9 @@ def ledger(caller: Caller, svc: Svc,
     items = [{"tenant": x.tenant, "accelerator": x.accelerator, "kind": x.kind, "jobs": x.jobs,
               "device_hours": round(x.device_hours, 6), "pflops_hours": round(x.pflops_hours, 6)}
              for x in lines]
+    subtrees = [{"tenant": t, "device_hours": round(dev, 6), "pflops_hours": round(pf, 6)}
+                for t, (dev, pf) in svc.subtree_totals(lines).items()]
     return Json({"start": views.rfc3339(lo), "end": views.rfc3339(hi), "items": items,
                  "total_device_hours": round(sum(x.device_hours for x in lines), 6),
-                 "total_pflops_hours": round(sum(x.pflops_hours for x in lines), 6)})
+                 "total_pflops_hours": round(sum(x.pflops_hours for x in lines), 6),
+                 "subtrees": subtrees})
