@@ -24,7 +24,16 @@ from pydantic import (
 )
 
 from scheduler.core import Policy
-from scheduler.domain import AcceleratorType, Center, Node, NodeState, Quota, QuotaError, Tenant
+from scheduler.domain import (
+    AcceleratorType,
+    Center,
+    Isolation,
+    Node,
+    NodeState,
+    Quota,
+    QuotaError,
+    Tenant,
+)
 from scheduler.domain.units import UnitError, parse_compute, parse_memory
 
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
@@ -115,6 +124,8 @@ class TenantModel(_Strict):
     lending_limit: Compute | None = None
     caps: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
     grace_period_s: float | None = Field(default=None, ge=0, le=86_400, allow_inf_nan=False)
+    #: isolated (default): each job in a Ray instance and sandbox of its own; shared: the center's Ray cluster
+    isolation: Isolation = Isolation.ISOLATED
 
 
 class CenterModel(_Strict):
@@ -206,7 +217,7 @@ def _from_model(m: CenterModel) -> CenterConfig:
         try:
             quota = Quota(t.guaranteed, t.limit if t.limit is not None else t.guaranteed,
                           t.lending_limit, dict(t.caps))
-            tenants[t.name] = Tenant(t.name, quota, t.weight, t.grace_period_s)
+            tenants[t.name] = Tenant(t.name, quota, t.weight, t.grace_period_s, t.isolation)
         except QuotaError as exc:
             raise CenterFileError(f"tenants.{i}: {exc}") from None
     guaranteed = sum(t.quota.guaranteed for t in tenants.values())

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 import orjson
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
-from scheduler.domain import JobKind
+from scheduler.domain import Isolation, JobKind
 from scheduler.domain.units import UnitError, parse_compute, parse_memory
 
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
@@ -347,6 +347,8 @@ class TenantCreate(Request):
     caps: Caps = Field(default_factory=dict)
     #: Seconds from SIGTERM to SIGKILL when its jobs are stopped, unless a job says; null: the center's.
     grace_period_s: GraceS | None = None
+    #: isolated: each job in a Ray instance and sandbox of its own; shared: the center's Ray cluster.
+    isolation: Isolation = Isolation.ISOLATED
     allow_overcommit: bool = False
 
 
@@ -358,6 +360,8 @@ class TenantUpdate(Request):
 
     weight: Weight | None = None
     grace_period_s: GraceS | None = None
+    #: Jobs started from now on run so; running jobs keep theirs.
+    isolation: Isolation | None = None
 
 
 class TenantOut(Response):
@@ -365,6 +369,7 @@ class TenantOut(Response):
     weight: float
     #: Seconds from SIGTERM to SIGKILL when its jobs are stopped, unless a job says; null: the center's.
     grace_period_s: float | None
+    isolation: Isolation
     quota: QuotaOut
     live_jobs: dict[str, int]
 

@@ -117,7 +117,8 @@ def quota(t: Tenant) -> dict[str, Any]:
 
 
 def tenant(t: Tenant, live: Mapping[str, int]) -> dict[str, Any]:
-    return {"name": t.name, "weight": t.weight, "grace_period_s": t.grace_period_s, "quota": quota(t),
+    return {"name": t.name, "weight": t.weight, "grace_period_s": t.grace_period_s,
+            "isolation": t.isolation.value, "quota": quota(t),
             "live_jobs": dict(live)}
 
 

@@ -321,9 +321,9 @@ class Client:
         return self._send("POST", "/v1/admin/tenants", TenantOut, wire(body))
 
     def update_tenant(self, name: str, *, weight: float | None = None, grace_period_s: float | None = None,
-                      default_grace: bool = False) -> TenantOut:
+                      default_grace: bool = False, isolation: str | None = None) -> TenantOut:
         """Change what is given; ``default_grace`` puts the grace period back to the center's."""
-        fields: dict[str, Any] = {"weight": weight, "grace_period_s": grace_period_s}
+        fields: dict[str, Any] = {"weight": weight, "grace_period_s": grace_period_s, "isolation": isolation}
         body = build(TenantUpdate, {k: v for k, v in fields.items() if v is not None},
                      **({"grace_period_s": None} if default_grace else {}))
         return self._send("PATCH", f"/v1/admin/tenants/{_seg(name)}", TenantOut, wire(body),

@@ -12,12 +12,13 @@ from scheduler.domain.job import (
     WorkerPlacement,
     check_transition,
 )
-from scheduler.domain.tenant import Quota, QuotaError, Tenant
+from scheduler.domain.tenant import Isolation, Quota, QuotaError, Tenant
 from scheduler.domain.units import format_compute, parse_compute, parse_memory
 
 __all__ = [
     "AcceleratorType",
     "Center",
+    "Isolation",
     "JobKind",
     "JobRecord",
     "JobSpec",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 
 class QuotaError(ValueError):
@@ -37,6 +38,18 @@ class Quota:
                 raise QuotaError(f"caps.{accel} must not be negative")
 
 
+class Isolation(StrEnum):
+    """How far a tenant's job code is kept from other tenants' (see docs/SECURITY.md).
+
+    ``isolated``: each job in a Ray instance of its own, as an OS identity of its tenant,
+    in a sandbox that holds nothing of other tenants' or of the service's.
+    ``shared``: the center's Ray cluster, for tenants that trust each other (the fast path).
+    """
+
+    ISOLATED = "isolated"
+    SHARED = "shared"
+
+
 @dataclass(frozen=True, slots=True)
 class Tenant:
     name: str
@@ -45,6 +58,7 @@ class Tenant:
     #: SIGTERM to SIGKILL when its jobs are cancelled or preempted, unless a job's spec says
     #: (``runtime_env.grace_period_s``); None: the center's default
     grace_period_s: float | None = None
+    isolation: Isolation = Isolation.ISOLATED
 
     def __post_init__(self) -> None:
         if not self.weight > 0:

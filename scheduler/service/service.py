@@ -21,7 +21,16 @@ from typing import Any
 
 from scheduler.centerfile import CenterConfig
 from scheduler.core import Policy
-from scheduler.domain import JobRecord, JobSpec, JobState, NodeState, Quota, QuotaError, Tenant
+from scheduler.domain import (
+    Isolation,
+    JobRecord,
+    JobSpec,
+    JobState,
+    NodeState,
+    Quota,
+    QuotaError,
+    Tenant,
+)
 from scheduler.engine import Clock, Engine, EngineError, Executor
 from scheduler.engine.estimates import estimator_for
 from scheduler.service import tokens as tok
@@ -57,6 +66,7 @@ class QuotaChange:
     clear_lending_limit: bool = False
     grace_period_s: float | None = None
     clear_grace_period: bool = False  # back to the center's default
+    isolation: Isolation | None = None
 
 
 class Service:
@@ -500,7 +510,8 @@ class Service:
                           lending, dict(c.caps) if c.caps is not None else dict(q.caps))
             grace = None if c.clear_grace_period else (
                 c.grace_period_s if c.grace_period_s is not None else t.grace_period_s)
-            return Tenant(t.name, quota, c.weight if c.weight is not None else t.weight, grace)
+            return Tenant(t.name, quota, c.weight if c.weight is not None else t.weight, grace,
+                          c.isolation if c.isolation is not None else t.isolation)
         except QuotaError as exc:
             raise ServiceError("invalid-quota", str(exc)) from None
 

@@ -45,6 +45,7 @@ class TenantRow(Base):
     lending_limit: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     caps: Mapped[dict[str, int]] = mapped_column(JSON)
     grace_period_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    isolation: Mapped[str] = mapped_column(String(16), server_default="isolated")
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
 

@@ -45,7 +45,7 @@ def create(body: TenantCreate, caller: Admin, svc: Svc) -> Response:
     try:
         quota = Quota(body.guaranteed, body.limit if body.limit is not None else body.guaranteed,
                       body.lending_limit, dict(body.caps))
-        tenant = Tenant(body.name, quota, body.weight, body.grace_period_s)
+        tenant = Tenant(body.name, quota, body.weight, body.grace_period_s, body.isolation)
     except QuotaError as exc:
         raise ServiceError("invalid-quota", str(exc)) from None
     svc.create_tenant(caller.name, tenant, allow_overcommit=body.allow_overcommit)
@@ -64,14 +64,14 @@ def get(name: str, _: Admin, svc: Svc) -> Response:
 
 
 @router.patch("/tenants/{name}", responses={**ok(TenantOut), **problems(401, 403, 404, 422)},
-              summary="Update a tenant's weight or grace period",
-              description="An empty body is refused with 422 (give weight or grace_period_s).")
+              summary="Update a tenant's weight, grace period or isolation",
+              description="An empty body is refused with 422 (give weight, grace_period_s or isolation).")
 def update(name: str, body: TenantUpdate, caller: Admin, svc: Svc) -> Response:
     if not body.model_fields_set:
-        raise ServiceError("validation", "nothing to update: give weight or grace_period_s")
+        raise ServiceError("validation", "nothing to update: give weight, grace_period_s or isolation")
     clear = "grace_period_s" in body.model_fields_set and body.grace_period_s is None
     t = svc.update_tenant(caller.name, QuotaChange(name, weight=body.weight, grace_period_s=body.grace_period_s,
-                                                   clear_grace_period=clear),
+                                                   clear_grace_period=clear, isolation=body.isolation),
                           allow_overcommit=True, action="tenant.update")
     return Json(_out(svc, t))
 
