@@ -1,6 +1,7 @@
 """The service: use cases over the engine, the scheduling loop, settings, executors by name."""
 
 from collections.abc import Callable
+from pathlib import Path
 
 from scheduler.engine import Executor
 from scheduler.service.errors import ServiceError
@@ -32,8 +33,14 @@ def build_service(settings: Settings, *,
 
     config = load_center(settings.center_file)
     clock = SystemClock()
+    # The Ray executor keeps job code away from the service's files: the data dir, the token file's
+    # folder, a SQLite database's folder.
+    protect = {settings.data_dir.resolve(), settings.resolved_admin_token_file().resolve().parent}
+    db_url = settings.resolved_db_url()
+    if db_url.startswith("sqlite:///") and Path(db_url.removeprefix("sqlite:///")).is_absolute():
+        protect.add(Path(db_url.removeprefix("sqlite:///")).parent)
     executor = make_executor(settings.executor, clock,
-                             **({"center": config.center} if settings.executor == "ray" else {}))
+                             **({"center": config.center, "protect": sorted(protect)} if settings.executor == "ray" else {}))
     if wrap_executor is not None:
         executor = wrap_executor(executor)
     store = SqlStore(settings.resolved_db_url(), clock=clock)

@@ -36,7 +36,7 @@ cfg = build_center({"name": "mini", "accelerators": [
     {"name": "ascend910b", "vendor_resource": "huawei.com/Ascend910", "ray_resource": "NPU", "memory": "64Gi", "tflops": {"fp16": 320}}],
   "pools": [{"name": "a800", "accelerator": "a800", "racks": 1, "nodes_per_rack": 2, "devices_per_node": 4, "cpus_per_node": 8, "memory_per_node": "64Gi"},
             {"name": "ascend", "accelerator": "ascend910b", "racks": 1, "nodes_per_rack": 1, "devices_per_node": 4, "cpus_per_node": 8, "memory_per_node": "64Gi"}],
-  "tenants": [{"name": "vr", "guaranteed": "3P", "limit": "4P"}]})
+  "tenants": [{"name": "vr", "guaranteed": "3P", "limit": "4P", "isolation": "shared"}]})
 # What a service's environment holds that no job may see.
 os.environ.update(AICC_ADMIN_TOKEN="admin-secret-9f3", DATABASE_URL="postgresql://aicc:pw@db/aicc")
 ex = make_ray_executor(SystemClock(), center=cfg.center, settings=RaySettings(ports=RayPorts(int(sys.argv[1]))))

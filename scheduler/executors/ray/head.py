@@ -129,6 +129,8 @@ class EmbeddedHead:
         env.setdefault("RAY_worker_register_timeout_seconds", "120")
         if self.auth_token:
             env["RAY_AUTH_TOKEN"] = self.auth_token
+        if self.sandbox is not None:  # the sandbox hides the homes: jobs get one in the head's temp dir
+            env["HOME"] = str(self.temp_dir / "home")
         # Entrypoints say ``python ...``: the interpreter (and packages) of this service.
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         return env
@@ -181,6 +183,7 @@ class EmbeddedHead:
         cmd = self.command()
         if self.sandbox is not None:
             own(self.temp_dir, self.sandbox.uid)
+            own(self.temp_dir / "home", self.sandbox.uid)
             cmd = replace(self.sandbox, writable=(self.temp_dir, *self.sandbox.writable)).wrap(cmd)
         else:
             self.temp_dir.mkdir(parents=True, exist_ok=True)

@@ -43,7 +43,9 @@ def head_command(run: dict[str, Any]) -> list[str]:
             f"--port={GCS_PORT}", "--include-dashboard=false",
             f"--num-cpus={run['num_cpus']}", f"--num-gpus={run['num_gpus']}",
             f"--resources={json.dumps(run['resources'], sort_keys=True)}",
-            f"--object-store-memory={run['object_store_bytes']}", f"--temp-dir={RAY_TEMP}"]
+            f"--object-store-memory={run['object_store_bytes']}", f"--temp-dir={RAY_TEMP}",
+            # one job's instance: no autoscaler monitor, no log monitor (its output is in job.log)
+            "--no-monitor", "--include-log-monitor=false"]
 
 
 def main(job_dir: Path) -> int:
