@@ -42,14 +42,18 @@ def main() -> None:
         out["wrote_data_dir"] = True
     except OSError as exc:
         out["wrote_data_dir"] = type(exc).__name__
-    # Other jobs' files and logs, wherever this process can look.
+    # Other jobs' files and logs, wherever this process can look (not Python's own files; not
+    # its own output): those that hold anything like a secret.
     found: dict[str, str] = {}
-    for root in (search_root, Path("/tmp"), Path("/root"), Path("/home")):
-        for dirpath, _dirs, files in os.walk(root, onerror=lambda _e: None):
+    own_logs = {os.environ.get("AICC_LOG_FILE", ""), str(Path.cwd().parent / "job.log")}  # shared, isolated
+    for root in (search_root, Path("/tmp"), Path("/root"), Path("/home"), Path("/var/tmp")):
+        for dirpath, dirs, files in os.walk(root, onerror=lambda _e: None):
+            dirs[:] = [d for d in dirs if d not in ("site-packages", ".venv", "lib") and not d.startswith("python3")]
             for name in files:
-                if name.endswith((".log", ".txt", ".json", "token")) and "session_" not in dirpath:
-                    p = Path(dirpath) / name
-                    found[str(p)] = try_read(p)
+                p = Path(dirpath) / name
+                text = try_read(p)
+                if str(p) not in own_logs and any(w in text for w in ("secret", "password", "token")):
+                    found[str(p)] = text
     out["files_found"] = found
     # Other processes: their environments and command lines.
     procs: dict[str, dict[str, str]] = {}

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -28,7 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from scheduler.executors.ray import isolated_job
-from scheduler.executors.ray.launcher import JOB_ENV_NAMES, LOG_TAIL_BYTES
+from scheduler.executors.ray.launcher import (
+    JOB_ENV_NAMES,
+    KEEP_LOGS_S,
+    LOG_TAIL_BYTES,
+    SWEEP_INTERVAL_S,
+)
 from scheduler.executors.ray.sandbox import Sandbox, is_root, own, tenant_uid
 
 #: Ray's object store of an isolated instance (bytes); small: the job's data goes through it.
@@ -79,6 +85,22 @@ class IsolatedRuns:
         self._runs: dict[str, IsolatedRun] = {}
         self._uids: dict[int, str] = {}
         self._lock = threading.Lock()
+        self._swept = -float("inf")
+
+    def sweep(self) -> int:
+        """Delete the folders of runs not running whose files were not written for ``KEEP_LOGS_S``
+        (as the launcher does with its logs); how many."""
+        with self._lock:
+            live = {sid for sid, r in self._runs.items() if r.proc is not None and r.proc.poll() is None}
+        cutoff = time.time() - KEEP_LOGS_S
+        deleted = 0
+        for folder in self.root.iterdir():
+            with contextlib.suppress(OSError):
+                newest = max((p.stat().st_mtime for p in folder.iterdir()), default=folder.stat().st_mtime)
+                if folder.name not in live and newest < cutoff:
+                    shutil.rmtree(folder)
+                    deleted += 1
+        return deleted
 
     def uid_of(self, tenant: str) -> int | None:
         """The tenant's uid when aicc is root (None otherwise); ValueError if another tenant has it."""
@@ -99,6 +121,9 @@ class IsolatedRuns:
         with self._lock:
             if sid in self._runs:
                 return
+        if time.monotonic() - self._swept > SWEEP_INTERVAL_S:
+            self._swept = time.monotonic()
+            self.sweep()
         uid = self.uid_of(tenant)
         job_dir = self.root / sid
         own(job_dir, uid)
