@@ -190,7 +190,11 @@ class IsolatedRuns:
             self._signal(run, signal.SIGKILL)
             return
         run.kill_at = time.monotonic() + grace_s
-        self._signal(run, signal.SIGTERM)
+        # SIGTERM to the runner alone (it passes it on to the entrypoint): bwrap would die of it,
+        # and with it, at once, everything in its sandbox.
+        for pid in runner_pids(run.dir):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGTERM)
 
     def kill(self, sid: str) -> None:
         self.stop(sid, 0.0)
@@ -224,6 +228,20 @@ class IsolatedRuns:
                 self._signal(run, signal.SIGKILL)
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     run.proc.wait(5)
+
+
+def runner_pids(job_dir: Path) -> list[int]:
+    """Host pids of the runner of ``job_dir`` (not the bwrap processes whose command line names it too)."""
+    runner = str(Path(isolated_job.__file__).resolve()).encode()
+    out = []
+    proc = Path("/proc")
+    for entry in proc.iterdir() if proc.is_dir() else ():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                args = (entry / "cmdline").read_bytes().split(b"\0")
+                if runner in args and str(job_dir).encode() in args and not args[0].endswith(b"bwrap"):
+                    out.append(int(entry.name))
+    return out
 
 
 def _tail(path: Path, lines: int = 3) -> str:
