@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from scheduler.executors.ray.isolated import base_env, device_env
-from scheduler.executors.ray.launcher import passed_to_jobs
+from scheduler.executors.ray.launcher import _driver_env, passed_to_jobs
 from scheduler.executors.ray.sandbox import RAY_UID, Sandbox, own, tenant_uid
 
 
@@ -108,6 +108,10 @@ def test_only_the_allow_list_passes(monkeypatch: pytest.MonkeyPatch) -> None:
         assert passed_to_jobs(name), name
     monkeypatch.setenv("AICC_ADMIN_TOKEN", "admin-secret")
     monkeypatch.setenv("DATABASE_URL", "postgresql://x")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2")
+    driver = _driver_env()  # what the launcher starts every shared job with
+    assert "AICC_ADMIN_TOKEN" not in driver and "DATABASE_URL" not in driver
+    assert driver["CUDA_VISIBLE_DEVICES"] == "2" and driver["PATH"] == os.environ["PATH"]
     env = base_env(Path("/tmp/job/home"), "bank")
     assert "AICC_ADMIN_TOKEN" not in env and "DATABASE_URL" not in env
     assert env["HOME"] == "/tmp/job/home" and env["USER"] == "aicc-bank"
