@@ -11,9 +11,9 @@ as one executemany on the driver; each request waits on a future, and the
 event loop is woken once per commit, not per request); submissions never
 wait for a scheduling step (their own small lock; the loop hands them to the
 engine before each step, and steps may take at most a quarter of the time);
-token checks against an in-memory table of hashes; the submit route is a
-plain Starlette route (no dependency solving) that parses the body with
-pydantic-core's JSON parser; uvloop and httptools under uvicorn; orjson; the
+token checks against an in-memory table of hashes; the submit route is served
+by a hand-written handler (no dependency solving; ``HandServed`` in
+scheduler/api/routes/jobs.py) that parses the body with pydantic-core's JSON parser; uvloop and httptools under uvicorn; orjson; the
 response built as a dict without validating our own output.
 
 Prints, as its last line, one JSON object: submits_per_s, p99_ms, p50_ms,

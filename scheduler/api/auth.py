@@ -10,11 +10,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from scheduler.api.errors import Problem
+from scheduler.domain.errors import Forbidden, Unauthorized
 from scheduler.service import Service
 from scheduler.service.tokens import Principal
-
-_BEARER = {"WWW-Authenticate": "Bearer"}
 
 
 async def service(request: Request) -> Service:
@@ -25,27 +23,26 @@ async def service(request: Request) -> Service:
 async def principal(request: Request) -> Principal:
     header = request.headers.get("authorization")
     if not header:
-        raise Problem(401, "unauthorized", "send 'Authorization: Bearer <token>'", headers=_BEARER)
+        raise Unauthorized("unauthorized", "send 'Authorization: Bearer <token>'")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Problem(401, "unauthorized", "the Authorization header must be 'Bearer <token>'",
-                      headers=_BEARER)
+        raise Unauthorized("unauthorized", "the Authorization header must be 'Bearer <token>'")
     svc: Service = request.app.state.service
     found = svc.authenticate(token.strip())
     if found is None:
-        raise Problem(401, "unauthorized", "the token is not valid (unknown or revoked)", headers=_BEARER)
+        raise Unauthorized("unauthorized", "the token is not valid (unknown or revoked)")
     return found
 
 
 async def admin(p: Annotated[Principal, Depends(principal)]) -> Principal:
     if not p.is_admin:
-        raise Problem(403, "forbidden", "this route needs the admin token")
+        raise Forbidden("forbidden", "this route needs the admin token")
     return p
 
 
 async def tenant(p: Annotated[Principal, Depends(principal)]) -> Principal:
     if p.is_admin:
-        raise Problem(403, "tenant-token-required", "jobs are submitted with a tenant's token")
+        raise Forbidden("tenant-token-required", "jobs are submitted with a tenant's token")
     return p
 
 

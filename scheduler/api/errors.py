@@ -1,4 +1,9 @@
-"""RFC 9457 problem+json for every error, with a stable ``type`` per kind; never a trace."""
+"""RFC 9457 problem+json for every error, with a stable ``type`` per kind; never a trace.
+
+The one place where errors become HTTP: the family of a ``scheduler.domain.errors``
+error gives the status (``STATUS``), its ``code`` the problem ``type``, ``TITLES`` the
+title; the client maps the types back to its exception classes.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
-from scheduler.service.errors import ServiceError
+from scheduler.domain.errors import (
+    AiccError,
+    Conflict,
+    Forbidden,
+    Invalid,
+    Malformed,
+    NotFound,
+    Unauthorized,
+    Unavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +49,7 @@ TITLES = {
     "tenant-has-jobs": "Tenant has live jobs",
     "unknown-priority": "Unknown priority class",
     "unknown-accelerator": "Unknown accelerator type",
+    "duplicate-job": "A job with this id exists",
     "job-not-found": "Job not found",
     "node-not-found": "Node not found",
     "token-not-found": "Token not found",
@@ -48,15 +63,30 @@ TITLES = {
 }
 
 
-class Problem(Exception):
-    def __init__(self, status: int, code: str, detail: str = "", errors: list[dict[str, Any]] | None = None,
-                 headers: dict[str, str] | None = None) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.code = code
-        self.detail = detail
+#: family -> HTTP status (the first family an error is an instance of).
+STATUS: dict[type[AiccError], int] = {Malformed: 400, Invalid: 422, NotFound: 404, Conflict: 409,
+                                      Unauthorized: 401, Forbidden: 403, Unavailable: 503}
+#: family -> headers its answers carry.
+HEADERS: dict[type[AiccError], dict[str, str]] = {Unauthorized: {"WWW-Authenticate": "Bearer"},
+                                                  Unavailable: {"Retry-After": "1"}}
+
+
+class BadRequest(Invalid):
+    """A request the API itself refuses, with the per-field ``errors`` of the problem."""
+
+    def __init__(self, message: str, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__("validation", message)
         self.errors = errors
-        self.headers = headers
+
+
+def status_of(exc: AiccError) -> int:
+    return next((s for family, s in STATUS.items() if isinstance(exc, family)), 400)
+
+
+def error_response(request: Request | None, exc: AiccError) -> Response:
+    family = next((f for f in STATUS if isinstance(exc, f)), None)
+    return problem_response(request, status_of(exc), exc.code, exc.message,
+                            getattr(exc, "errors", None), HEADERS.get(family) if family else None)
 
 
 def problem_response(request: Request | None, status: int, code: str, detail: str = "",
@@ -112,13 +142,9 @@ def _document_problems(app: FastAPI) -> None:
 def install(app: FastAPI) -> None:
     _document_problems(app)
 
-    @app.exception_handler(Problem)
-    async def _problem(request: Request, exc: Problem) -> Response:
-        return problem_response(request, exc.status, exc.code, exc.detail, exc.errors, exc.headers)
-
-    @app.exception_handler(ServiceError)
-    async def _service(request: Request, exc: ServiceError) -> Response:
-        return problem_response(request, exc.status, exc.code, exc.message)
+    @app.exception_handler(AiccError)
+    async def _refused(request: Request, exc: AiccError) -> Response:
+        return error_response(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

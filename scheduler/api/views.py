@@ -18,10 +18,11 @@ import orjson
 
 from scheduler.api.params import DATE_PATTERN, DATE_TIME_PATTERN, EPOCH_PATTERN
 from scheduler.domain import Center, Tenant
+from scheduler.domain import placement_codec as placements
+from scheduler.domain.errors import Invalid, Malformed
+from scheduler.domain.spec_codec import spec_to_dict
 from scheduler.domain.units import GFLOPS_PER_PFLOPS, format_compute, format_memory
-from scheduler.service import JobView
-from scheduler.service.errors import ServiceError
-from scheduler.store import TokenInfo
+from scheduler.service import JobView, TokenInfo
 
 
 def rfc3339(t: float | None) -> str | None:
@@ -41,7 +42,7 @@ def parse_time(value: str | None, default: float, what: str = "time") -> float:
         try:
             dt = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
         except ValueError:
-            raise ServiceError("validation", f"{what}: {value!r} is not a valid date or time") from None
+            raise Invalid("validation", f"{what}: {value!r} is not a valid date or time") from None
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=UTC)
         try:
@@ -49,7 +50,7 @@ def parse_time(value: str | None, default: float, what: str = "time") -> float:
         except (OverflowError, ValueError):  # before year 1 or after 9999 once the offset applies
             t = _MIN_TIME if dt.year < 1970 else _MAX_TIME
     else:
-        raise ServiceError("validation", f"{what}: cannot read time {value[:64]!r}: expected RFC 3339, "
+        raise Invalid("validation", f"{what}: cannot read time {value[:64]!r}: expected RFC 3339, "
                            "e.g. 2026-01-31T00:00:00Z, a date 2026-01-31, or epoch seconds")
     return min(max(t, _MIN_TIME), _MAX_TIME)
 
@@ -67,38 +68,25 @@ def pflops(gflops: int | float) -> float:
 def job(v: JobView) -> dict[str, Any]:
     j = v.job
     s = j.spec
-    r = s.resources
-    p = j.placement
+    spec = spec_to_dict(s)  # every field of the spec, as stored; memory shown with its unit
+    spec["resources"]["memory"] = format_memory(s.resources.memory_bytes)
     return {
         "id": j.id,
-        "name": s.name,
         "tenant": s.tenant,
-        "kind": s.kind.value,
+        **spec,
         "state": j.state.value,
-        "priority": s.priority,
-        "preemptible": s.preemptible,
-        "workers": s.workers,
         "devices": s.devices,
-        "resources": {"accelerators": r.accelerators, "accelerator_types": list(r.accelerator_types),
-                      "cpus": r.cpus, "memory": format_memory(r.memory_bytes)},
-        "max_runtime_s": s.max_runtime_s,
-        "estimated_runtime_s": s.estimated_runtime_s,
-        "entrypoint": s.entrypoint,
-        "runtime_env": dict(s.runtime_env),
         "submitted_at": rfc3339(j.submitted_at),
         "admitted_at": rfc3339(j.admitted_at),
         "started_at": rfc3339(j.started_at),
         "finished_at": rfc3339(j.finished_at),
-        "placement": None if p is None else {
-            "accelerator": p.accelerator, "nodes": list(p.nodes),
-            "workers": [{"node": w.node, "devices": list(w.devices)} for w in p.workers]},
+        "placement": placements.to_view(j.placement),
         "borrowing": j.borrowing,
         "reason": v.reason,
         "detail": v.detail,
         "queue_position": v.position,
         "preemptions": j.preemptions,
         "node_losses": j.node_losses,
-        "max_retries": s.max_retries,
         "ran_s": round(j.ran_s, 3),
     }
 
@@ -203,9 +191,9 @@ def decode_continue(token: str | None, query: str) -> int | None:
         data = orjson.loads(base64.urlsafe_b64decode(token + pad))
         after, q = int(data["a"]), str(data["q"])
     except Exception:
-        raise ServiceError("invalid-continue", "the continue token is not one this API gave") from None
+        raise Malformed("invalid-continue", "the continue token is not one this API gave") from None
     if q != query:
-        raise ServiceError("invalid-continue", "the continue token belongs to a query with other filters")
+        raise Malformed("invalid-continue", "the continue token belongs to a query with other filters")
     return after
 
 

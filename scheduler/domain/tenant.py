@@ -6,9 +6,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from scheduler.domain.errors import Invalid
 
-class QuotaError(ValueError):
+
+class QuotaError(Invalid):
     """A quota that contradicts itself; the message names the field."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("invalid-quota", message)
 
 
 @dataclass(frozen=True, slots=True)

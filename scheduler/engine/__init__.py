@@ -1,13 +1,12 @@
 """One scheduling step: snapshot, decide, record, act; and reconcile."""
 
 from scheduler.engine.clock import Clock, ManualClock, ScaledClock, SystemClock
-from scheduler.engine.engine import Engine, EngineError, EngineObserver, RuntimeEstimator
+from scheduler.engine.engine import Engine, EngineObserver, RuntimeEstimator
 from scheduler.engine.ports import EventKind, Executor, ExecutorEvent, Store, StoredState
 
 __all__ = [
     "Clock",
     "Engine",
-    "EngineError",
     "EngineObserver",
     "EventKind",
     "Executor",

@@ -37,6 +37,7 @@ from scheduler.domain import (
     Tenant,
     check_transition,
 )
+from scheduler.domain.errors import Conflict, Invalid, NotFound
 from scheduler.domain.job import FINISHED_STATES
 from scheduler.engine.clock import Clock
 from scheduler.engine.ports import DEFAULT_GRACE_S, EventKind, Executor, ExecutorEvent, Store
@@ -64,14 +65,6 @@ class EngineObserver(Protocol):
         ...
 
     def repaired(self, repairs: Sequence[str]) -> None: ...
-
-
-class EngineError(ValueError):
-    """A request the engine refuses; ``code`` is stable for API error types."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @contextmanager
@@ -210,14 +203,14 @@ class Engine:
         group commit) and then calls ``accept``; ``submit`` does both in one go.
         """
         if spec.tenant not in self.tenants:
-            raise EngineError("unknown-tenant", f"tenant {spec.tenant!r} does not exist")
+            raise NotFound("unknown-tenant", f"tenant {spec.tenant!r} does not exist")
         if spec.priority not in self.policy.priority_classes:
             known = ", ".join(self.policy.priority_classes)
-            raise EngineError("unknown-priority", f"priority class {spec.priority!r} is not one of {known}")
+            raise Invalid("unknown-priority", f"priority class {spec.priority!r} is not one of {known}")
         seq = self.next_seq
         job_id = job_id or f"j{seq}"
         if job_id in self.jobs:
-            raise EngineError("duplicate-job", f"job {job_id} exists")
+            raise Conflict("duplicate-job", f"job {job_id} exists")
         self.next_seq = seq + 1
         return JobRecord(job_id, seq, spec, JobState.PENDING, self.clock.now())
 
@@ -240,7 +233,7 @@ class Engine:
     def cancel(self, job_id: str) -> JobRecord:
         job = self.jobs.get(job_id)
         if job is None:
-            raise EngineError("job-not-found", f"job {job_id} not found")
+            raise NotFound("job-not-found", f"job {job_id} not found")
         if job.state.terminal:
             return job
         now = self.clock.now()
@@ -265,7 +258,7 @@ class Engine:
         live = sorted((j.id for j in self.jobs.values() if j.spec.tenant == name
                        and not j.state.terminal), key=lambda i: self.jobs[i].seq)
         if live and not force:
-            raise EngineError("tenant-has-jobs", f"tenant {name!r} has {len(live)} live jobs")
+            raise Conflict("tenant-has-jobs", f"tenant {name!r} has {len(live)} live jobs")
         for job_id in live:
             self.cancel(job_id)
         self.store.delete_tenant(name)
@@ -274,7 +267,7 @@ class Engine:
 
     def set_node_state(self, name: str, state: NodeState) -> None:
         if not self.center.has_node(name):
-            raise EngineError("node-not-found", f"node {name!r} not found")
+            raise NotFound("node-not-found", f"node {name!r} not found")
         self.store.set_node_state(name, state)
         self.center = self.center.with_node_state(name, state)
 

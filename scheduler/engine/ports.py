@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-from scheduler.domain import JobRecord, NodeState, Tenant
+from scheduler.domain import Center, JobRecord, NodeState, Tenant
 
 
 class EventKind(StrEnum):
@@ -43,6 +43,69 @@ class Executor(Protocol):
     def known(self) -> Mapping[str, EventKind]:
         """For reconcile after a restart: the jobs it has, and their last event."""
         ...
+
+
+# -- what some executors can do besides (checked with isinstance on ``unwrapped``) --
+
+
+@runtime_checkable
+class KnowsCenter(Protocol):
+    """Attached to a cluster: the center is the cluster's nodes as the executor found them."""
+
+    @property
+    def center(self) -> Center | None: ...
+
+
+@runtime_checkable
+class Adopts(Protocol):
+    """After a restart, told the live jobs so that it knows which run of each is current."""
+
+    def adopt(self, jobs: Iterable[JobRecord]) -> None: ...
+
+
+@runtime_checkable
+class Closes(Protocol):
+    """Holds something to release when the service stops (an embedded cluster head)."""
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class LosesNodes(Protocol):
+    """Can tell nodes that went away, for the service to mark down."""
+
+    def lost_nodes(self) -> Sequence[str]: ...
+
+
+@runtime_checkable
+class KnowsNextEvent(Protocol):
+    """Knows when its next event is due (the sleep executor), so the loop need not poll."""
+
+    def next_event_at(self) -> float | None: ...
+
+
+@runtime_checkable
+class OffersLogs(Protocol):
+    """Offers a job's output."""
+
+    def logs(self, job_id: str) -> str: ...
+
+
+@runtime_checkable
+class Wraps(Protocol):
+    """A decorator of another executor (metrics): its capabilities are the inner one's."""
+
+    @property
+    def inner(self) -> object: ...
+
+
+def unwrapped(executor: object) -> object:
+    """The executor under any wrappers: whose capabilities to check with ``isinstance``
+    (a wrapper forwards what it does not instrument, and Python 3.12's ``isinstance``
+    on a protocol does not see through ``__getattr__``)."""
+    while isinstance(executor, Wraps):
+        executor = executor.inner
+    return executor
 
 
 @dataclass(frozen=True)

@@ -4,18 +4,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 from scheduler.engine import Executor
-from scheduler.service.errors import ServiceError
 from scheduler.service.executors import ExecutorUnavailable, make_executor
 from scheduler.service.service import JobView, QuotaChange, Service
 from scheduler.service.settings import Settings
+from scheduler.store import TokenInfo  # what the service hands out of a token
 
 __all__ = [
     "ExecutorUnavailable",
     "JobView",
     "QuotaChange",
     "Service",
-    "ServiceError",
     "Settings",
+    "TokenInfo",
     "build_service",
     "make_executor",
 ]

@@ -22,23 +22,34 @@ from typing import Any
 from scheduler.centerfile import CenterConfig
 from scheduler.core import Policy
 from scheduler.domain import (
+    Center,
     Isolation,
     JobRecord,
     JobSpec,
     JobState,
+    Node,
     NodeState,
     Quota,
-    QuotaError,
     Tenant,
 )
-from scheduler.engine import Clock, Engine, EngineError, Executor
+from scheduler.domain.errors import Conflict, Invalid, NotFound
+from scheduler.engine import Clock, Engine, Executor
 from scheduler.engine.estimates import estimator_for
+from scheduler.engine.ports import (
+    Adopts,
+    Closes,
+    KnowsCenter,
+    KnowsNextEvent,
+    LosesNodes,
+    OffersLogs,
+    unwrapped,
+)
 from scheduler.service import tokens as tok
-from scheduler.service.errors import ServiceError
 from scheduler.service.ledger import LedgerLine, ledger
+from scheduler.service.ports import ServiceStore
 from scheduler.service.settings import Settings
 from scheduler.service.whatif import WhatIf, what_if
-from scheduler.store import SqlStore, TokenInfo
+from scheduler.store import TokenInfo
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +81,7 @@ class QuotaChange:
 
 
 class Service:
-    def __init__(self, settings: Settings, store: SqlStore, config: CenterConfig,
+    def __init__(self, settings: Settings, store: ServiceStore, config: CenterConfig,
                  executor: Executor, clock: Clock, policy: Policy | None = None) -> None:
         self.settings = settings
         self.store = store
@@ -82,7 +93,8 @@ class Service:
         self.generated_admin_token: str | None = None
         self._bootstrap_tenants()
         # Attached to a Ray cluster, the center is Ray's nodes as the executor found them.
-        center = getattr(executor, "center", None) or config.center
+        self._can = unwrapped(executor)  # what the executor can do besides, by isinstance
+        center = (self._can.center if isinstance(self._can, KnowsCenter) else None) or config.center
         self.engine = Engine(center, store, executor, clock, self.policy, estimator=estimator_for(self.policy))
         self._tokens: dict[str, TokenInfo] = {t.id: t for t in store.tokens()}
         self._admin_digest = (tok.digest(settings.admin_token.get_secret_value())
@@ -144,9 +156,9 @@ class Service:
     def start(self) -> list[str]:
         """Reconcile with the executor, then start the loop. Returns the repairs made."""
         with self._locked():
-            adopt = getattr(self.executor, "adopt", None)  # the Ray executor: which run of each job is current
-            if adopt is not None:
-                adopt(self.engine.live_jobs())
+            can = self._can  # the Ray executor: which run of each job is current
+            if isinstance(can, Adopts):
+                can.adopt(self.engine.live_jobs())
             repairs = self.engine.reconcile()
             self.engine.step()
         self._thread = threading.Thread(target=self._loop, name="aicc-scheduler", daemon=True)
@@ -163,9 +175,9 @@ class Service:
             self._thread.join(10)
         with self._locked():
             self._save_history(force=True)
-        close = getattr(self.executor, "close", None)  # the Ray executor: stops the embedded head
-        if close is not None:
-            close()
+        can = self._can  # the Ray executor: stops the embedded head
+        if isinstance(can, Closes):
+            can.close()
 
     def readiness(self) -> str | None:
         """None when ready; else why not (for /readyz)."""
@@ -230,21 +242,21 @@ class Service:
 
     def _mark_lost_nodes(self) -> None:
         """Nodes the executor lost are marked down, so nothing new is placed on them."""
-        lost = getattr(self.executor, "lost_nodes", None)
-        if lost is None:
+        can = self._can
+        if not isinstance(can, LosesNodes):
             return
         center = self.engine.center
-        for name in lost():
+        for name in can.lost_nodes():
             if center.has_node(name) and center.node(name).state is not NodeState.DOWN:
                 log.warning("node %s is lost: marked down", name)
                 self.engine.set_node_state(name, NodeState.DOWN)
 
     def _executor_due(self) -> float | None:
         """Seconds until the executor's next event; the poll interval if it cannot say."""
-        next_at = getattr(self.executor, "next_event_at", None)
-        if next_at is None:
+        can = self._can
+        if not isinstance(can, KnowsNextEvent):
             return self.settings.poll_interval_s
-        at = next_at()
+        at = can.next_event_at()
         return None if at is None else max(0.0, at - self.clock.now())
 
     def _save_history(self, force: bool = False) -> None:
@@ -272,7 +284,7 @@ class Service:
     def issue_token(self, actor: str, tenant: str | None, name: str) -> tuple[TokenInfo, str]:
         with self._locked():
             if tenant is not None and tenant not in self.engine.tenants:
-                raise ServiceError("tenant-not-found", f"tenant {tenant!r} not found")
+                raise NotFound("tenant-not-found", f"tenant {tenant!r} not found")
             token_id, token = tok.new_token()
             info = TokenInfo(token_id, tenant, name, tok.digest(token), self.clock.now(), actor, None)
             self.store.add_token(info)
@@ -287,7 +299,7 @@ class Service:
         with self._locked():
             info = self._tokens.get(token_id)
             if info is None or (tenant is not None and info.tenant != tenant):
-                raise ServiceError("token-not-found", f"token {token_id!r} not found")
+                raise NotFound("token-not-found", f"token {token_id!r} not found")
             if info.revoked_at is None:
                 self.store.revoke_token(token_id)
                 info = replace(info, revoked_at=self.clock.now())
@@ -312,14 +324,11 @@ class Service:
                 if hit is not None:
                     job, sha, future = hit
                     if sha != request_sha256:
-                        raise ServiceError("idempotency-key-reused",
+                        raise Invalid("idempotency-key-reused",
                                            "this Idempotency-Key was used with another request body")
                     return self.engine.jobs.get(job.id, job), future, False
             self._check_accelerator_types(spec)
-            try:
-                job = self.engine.prepare_submit(spec)
-            except EngineError as exc:
-                raise ServiceError(exc.code, str(exc)) from None
+            job = self.engine.prepare_submit(spec)
             future = self.store.add_job_deferred(job, idempotency_key, request_sha256)
             self._inbox.append(job)
             self._submits += 1
@@ -338,7 +347,7 @@ class Service:
         catalog = self.engine.center.accelerators
         unknown = [t for t in spec.resources.accelerator_types if t not in catalog]
         if unknown:
-            raise ServiceError("unknown-accelerator",
+            raise Invalid("unknown-accelerator",
                                f"accelerator type {', '.join(map(repr, unknown))} is not one of this "
                                f"center's: {', '.join(catalog)}")
 
@@ -397,7 +406,7 @@ class Service:
     def get_job(self, job_id: str, tenant: str | None = None) -> JobView:
         job = self.engine.jobs.get(job_id) or self.store.get_job(job_id)
         if job is None or (tenant is not None and job.spec.tenant != tenant):
-            raise ServiceError("job-not-found", f"job {job_id!r} not found")
+            raise NotFound("job-not-found", f"job {job_id!r} not found")
         return self.view(job)
 
     def list_jobs(self, *, tenant: str | None, states: Sequence[str], kinds: Sequence[str],
@@ -411,20 +420,26 @@ class Service:
         self.get_job(job_id, tenant)  # 404 for another tenant's job
         with self._locked():
             if job_id in self.engine.jobs:
-                try:
-                    self.engine.cancel(job_id)
-                except EngineError as exc:
-                    raise ServiceError(exc.code, str(exc)) from None
+                self.engine.cancel(job_id)
                 if tenant is None:
                     self.store.audit(actor, "job.cancel", job_id, {})
         self.kick()
         return self.get_job(job_id, tenant)
 
+    def job_events(self, job_id: str, tenant: str | None = None) -> list[dict[str, Any]]:
+        """Every state change of a job, oldest first (404 for another tenant's job)."""
+        self.get_job(job_id, tenant)
+        return self.store.job_events(job_id)
+
+    def live_job(self, job_id: str) -> JobRecord | None:
+        """The job if the engine holds it (not finished long ago), without the lock."""
+        return self.engine.jobs.get(job_id)
+
     def logs(self, job_id: str, tenant: str | None = None) -> str:
         job = self.get_job(job_id, tenant).job
-        offer = getattr(self.executor, "logs", None)
-        if offer is not None:
-            return str(offer(job_id))
+        can = self._can
+        if isinstance(can, OffersLogs):
+            return str(can.logs(job_id))
         runtime = job.spec.runtime_env.get("sleep_s") if job.spec.runtime_env else None
         lines = [f"[aicc] job {job.id} ({job.spec.name}) is {job.state.value}",
                  f"[aicc] the sleep executor runs no process: a job sleeps for its runtime"
@@ -444,7 +459,7 @@ class Service:
     def tenant(self, name: str) -> Tenant:
         t = self.engine.tenants.get(name)
         if t is None:
-            raise ServiceError("tenant-not-found", f"tenant {name!r} not found")
+            raise NotFound("tenant-not-found", f"tenant {name!r} not found")
         return t
 
     def live_job_counts(self) -> dict[str, dict[str, int]]:
@@ -460,7 +475,7 @@ class Service:
     def create_tenant(self, actor: str, tenant: Tenant, *, allow_overcommit: bool = False) -> Tenant:
         with self._locked():
             if tenant.name in self.engine.tenants:
-                raise ServiceError("tenant-exists", f"tenant {tenant.name!r} exists")
+                raise Conflict("tenant-exists", f"tenant {tenant.name!r} exists")
             self._check_caps(tenant.quota)
             self._check_capacity({**self.engine.tenants, tenant.name: tenant}, allow_overcommit)
             with self.store.acting_as(actor), self._submit_lock:
@@ -487,8 +502,8 @@ class Service:
             try:
                 with self.store.acting_as(actor), self._submit_lock:
                     cancelled = self.engine.delete_tenant(name, force=force)
-            except EngineError as exc:
-                raise ServiceError(exc.code, f"{exc}; delete with force to cancel them") from None
+            except Conflict as exc:
+                raise Conflict(exc.code, f"{exc}; delete with force to cancel them") from None
             for token_id, info in list(self._tokens.items()):
                 if info.tenant == name and info.revoked_at is None:
                     self._tokens[token_id] = replace(info, revoked_at=self.clock.now())
@@ -504,21 +519,18 @@ class Service:
         q = t.quota
         lending = None if c.clear_lending_limit else (
             c.lending_limit if c.lending_limit is not None else q.lending_limit)
-        try:
-            quota = Quota(c.guaranteed if c.guaranteed is not None else q.guaranteed,
-                          c.limit if c.limit is not None else max(q.limit, c.guaranteed or 0),
-                          lending, dict(c.caps) if c.caps is not None else dict(q.caps))
-            grace = None if c.clear_grace_period else (
-                c.grace_period_s if c.grace_period_s is not None else t.grace_period_s)
-            return Tenant(t.name, quota, c.weight if c.weight is not None else t.weight, grace,
-                          c.isolation if c.isolation is not None else t.isolation)
-        except QuotaError as exc:
-            raise ServiceError("invalid-quota", str(exc)) from None
+        quota = Quota(c.guaranteed if c.guaranteed is not None else q.guaranteed,  # QuotaError: Invalid
+                      c.limit if c.limit is not None else max(q.limit, c.guaranteed or 0),
+                      lending, dict(c.caps) if c.caps is not None else dict(q.caps))
+        grace = None if c.clear_grace_period else (
+            c.grace_period_s if c.grace_period_s is not None else t.grace_period_s)
+        return Tenant(t.name, quota, c.weight if c.weight is not None else t.weight, grace,
+                      c.isolation if c.isolation is not None else t.isolation)
 
     def _check_caps(self, quota: Quota) -> None:
         for accel in quota.caps:
             if accel not in self.config.center.accelerators:
-                raise ServiceError("invalid-quota", f"caps.{accel}: unknown accelerator type")
+                raise Invalid("invalid-quota", f"caps.{accel}: unknown accelerator type")
 
     def _check_capacity(self, tenants: Mapping[str, Tenant], allow_overcommit: bool) -> None:
         total = sum(t.quota.guaranteed for t in tenants.values())
@@ -526,7 +538,7 @@ class Service:
         if total > capacity and not allow_overcommit:
             from scheduler.domain.units import format_compute
 
-            raise ServiceError("overcommitted",
+            raise Invalid("overcommitted",
                                f"guarantees would sum to {format_compute(total)}, beyond the center's "
                                f"capacity of {format_compute(capacity)} (set allow_overcommit to accept)")
 
@@ -544,6 +556,16 @@ class Service:
 
     # -- nodes and the center ---------------------------------------------------------
 
+    def center(self) -> Center:
+        """The center as the engine sees it now (node states included)."""
+        return self.engine.center
+
+    def node(self, name: str) -> Node:
+        center = self.engine.center
+        if not center.has_node(name):
+            raise NotFound("node-not-found", f"node {name!r} not found")
+        return center.node(name)
+
     def node_allocations(self) -> dict[str, int]:
         """Devices held per node."""
         with self._locked():
@@ -559,10 +581,7 @@ class Service:
 
     def set_node_state(self, actor: str, name: str, state: NodeState) -> None:
         with self._locked():
-            try:
-                self.engine.set_node_state(name, state)
-            except EngineError as exc:
-                raise ServiceError(exc.code, str(exc)) from None
+            self.engine.set_node_state(name, state)
             self.store.audit(actor, f"node.{'cordon' if state is NodeState.CORDONED else 'uncordon'}",
                              name, {"state": state.value})
         self.kick()
@@ -570,14 +589,11 @@ class Service:
     def drain(self, actor: str, name: str, *, preempt: bool) -> tuple[list[str], list[str]]:
         """Cordon and, with ``preempt``, stop what runs there. Returns (stopped, still running)."""
         with self._locked():
-            try:
-                if preempt:
-                    stopped = self.engine.drain(name)
-                else:
-                    self.engine.set_node_state(name, NodeState.CORDONED)
-                    stopped = []
-            except EngineError as exc:
-                raise ServiceError(exc.code, str(exc)) from None
+            if preempt:
+                stopped = self.engine.drain(name)
+            else:
+                self.engine.set_node_state(name, NodeState.CORDONED)
+                stopped = []
             left = [j.id for j in self.engine.jobs_on_node(name) if j.id not in stopped]
             self.store.audit(actor, "node.drain", name, {"preempt": preempt, "stopped": stopped})
         self.kick()
@@ -617,6 +633,10 @@ class Service:
 
     def audit(self, actor: str, action: str, target: str, detail: Mapping[str, Any]) -> None:
         self.store.audit(actor, action, target, detail)
+
+    def audit_log(self, *, after_id: int | None, limit: int, actor: str | None,
+                  target: str | None) -> list[dict[str, Any]]:
+        return self.store.audit_log(after_id=after_id, limit=limit, actor=actor, target=target)
 
 
 def _quota_detail(t: Tenant) -> dict[str, Any]:

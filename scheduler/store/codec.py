@@ -5,65 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from scheduler.domain import (
-    JobKind,
     JobRecord,
-    JobSpec,
     JobState,
-    Placement,
-    Resources,
-    WorkerPlacement,
 )
-
-
-def spec_to_dict(spec: JobSpec) -> dict[str, Any]:
-    r = spec.resources
-    return {
-        "name": spec.name,
-        "kind": spec.kind.value,
-        "workers": spec.workers,
-        "resources": {"accelerators": r.accelerators, "accelerator_types": list(r.accelerator_types),
-                      "cpus": r.cpus, "memory": r.memory_bytes},
-        "priority": spec.priority,
-        "preemptible": spec.preemptible,
-        "max_runtime_s": spec.max_runtime_s,
-        "estimated_runtime_s": spec.estimated_runtime_s,
-        "entrypoint": spec.entrypoint,
-        "runtime_env": dict(spec.runtime_env),
-        "max_retries": spec.max_retries,
-    }
-
-
-def spec_from_dict(tenant: str, d: dict[str, Any]) -> JobSpec:
-    r = d["resources"]
-    return JobSpec(
-        tenant=tenant,
-        name=d["name"],
-        kind=JobKind(d["kind"]),
-        workers=int(d["workers"]),
-        resources=Resources(int(r["accelerators"]), tuple(r.get("accelerator_types") or ()),
-                            int(r.get("cpus", 0)), int(r.get("memory", 0))),
-        priority=d.get("priority", "normal"),
-        preemptible=bool(d.get("preemptible", True)),
-        max_runtime_s=d.get("max_runtime_s"),
-        estimated_runtime_s=d.get("estimated_runtime_s"),
-        entrypoint=d.get("entrypoint", ""),
-        runtime_env=d.get("runtime_env") or {},
-        max_retries=d.get("max_retries"),
-    )
-
-
-def placement_to_dict(p: Placement | None) -> dict[str, Any] | None:
-    if p is None:
-        return None
-    return {"accelerator": p.accelerator,
-            "workers": [{"node": w.node, "devices": list(w.devices)} for w in p.workers]}
-
-
-def placement_from_dict(d: dict[str, Any] | None) -> Placement | None:
-    if d is None:
-        return None
-    return Placement(d["accelerator"],
-                     tuple(WorkerPlacement(w["node"], tuple(w["devices"])) for w in d["workers"]))
+from scheduler.domain import placement_codec as placements
+from scheduler.domain.spec_codec import spec_from_dict, spec_to_dict
 
 
 def job_state_columns(job: JobRecord) -> dict[str, Any]:
@@ -73,7 +19,7 @@ def job_state_columns(job: JobRecord) -> dict[str, Any]:
         "admitted_at": job.admitted_at,
         "started_at": job.started_at,
         "finished_at": job.finished_at,
-        "placement": placement_to_dict(job.placement),
+        "placement": placements.to_dict(job.placement),
         "borrowing": job.borrowing,
         "reason": job.reason,
         "detail": job.detail,
@@ -107,7 +53,7 @@ def job_from_row(row: Any) -> JobRecord:
         admitted_at=m["admitted_at"],
         started_at=m["started_at"],
         finished_at=m["finished_at"],
-        placement=placement_from_dict(m["placement"]),
+        placement=placements.from_dict(m["placement"]),
         borrowing=bool(m["borrowing"]),
         reason=m["reason"],
         detail=m["detail"],

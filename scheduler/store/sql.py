@@ -35,11 +35,12 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import StaticPool
 
 from scheduler.domain import Isolation, JobRecord, JobState, NodeState, Quota, Tenant
+from scheduler.domain import placement_codec as placements
 from scheduler.domain.job import FINISHED_STATES, TERMINAL_STATES
 from scheduler.engine.clock import Clock, SystemClock
 from scheduler.engine.ports import RECENT_FINISHED, StoredState
 from scheduler.store import migrate
-from scheduler.store.codec import job_from_row, job_state_columns, job_to_row, placement_to_dict
+from scheduler.store.codec import job_from_row, job_state_columns, job_to_row
 from scheduler.store.models import (
     AuditRow,
     JobEventRow,
@@ -443,7 +444,7 @@ def _event_time(job: JobRecord, now: float) -> float:
 
 def _event(job: JobRecord, at: float) -> dict[str, Any]:
     return {"job_id": job.id, "at": at, "state": job.state.value, "reason": job.reason,
-            "detail": job.detail, "placement": placement_to_dict(job.placement)}
+            "detail": job.detail, "placement": placements.to_dict(job.placement)}
 
 
 def _run(job: JobRecord) -> dict[str, Any]:

@@ -36,7 +36,8 @@ from monitor.local_prometheus import start_prometheus, stop
 from scheduler.centerfile import load_center
 from scheduler.core import Policy
 from scheduler.domain import Center, JobKind, JobSpec, Resources
-from scheduler.engine import Engine, EngineError, ScaledClock
+from scheduler.domain.errors import AiccError
+from scheduler.engine import Engine, ScaledClock
 from scheduler.executors.sleep import SleepExecutor
 from scheduler.store.memory import MemoryStore
 from tests.monitor.helpers import DASHBOARDS, finite_values, free_port, get_json, need_binary
@@ -65,7 +66,7 @@ def make_app(engine: Engine, lock: threading.Lock, monitor: Monitor) -> FastAPI:
         with lock:
             try:
                 job = engine.submit(spec)
-            except EngineError as exc:
+            except AiccError as exc:
                 raise HTTPException(422, str(exc)) from None
         return {"id": job.id}
 
@@ -82,7 +83,7 @@ def make_app(engine: Engine, lock: threading.Lock, monitor: Monitor) -> FastAPI:
         with lock:
             try:
                 job = engine.cancel(job_id)
-            except EngineError:
+            except AiccError:
                 raise HTTPException(404, "no such job") from None
         return {"id": job.id, "state": job.state.value}
 

@@ -11,9 +11,10 @@ from typer.testing import CliRunner
 from scheduler.centerfile import build_center
 from scheduler.cli import build
 from scheduler.domain import JobKind, JobSpec, JobState, Quota, Resources, Tenant
+from scheduler.domain.errors import Conflict, Invalid, NotFound
 from scheduler.engine.clock import SystemClock
 from scheduler.executors.sleep import SleepExecutor
-from scheduler.service import ExecutorUnavailable, Service, ServiceError, Settings, make_executor
+from scheduler.service import ExecutorUnavailable, Service, Settings, make_executor
 from scheduler.store import SqlStore
 from tests.centers import CENTER, small_center
 
@@ -91,19 +92,19 @@ def test_a_tenant_never_sees_another_tenants_job(tmp_path: Path) -> None:
     svc = make(tmp_path)
     job, future, _ = svc.submit(spec())
     future.result(5)
-    with pytest.raises(ServiceError) as err:
+    with pytest.raises(NotFound) as err:
         svc.get_job(job.id, tenant="beta")
-    assert err.value.code == "job-not-found" and err.value.status == 404
+    assert err.value.code == "job-not-found"
     svc.store.close()
 
 
 def test_quota_checks(tmp_path: Path) -> None:
     svc = make(tmp_path)
-    with pytest.raises(ServiceError) as err:
+    with pytest.raises(Invalid) as err:
         svc.create_tenant("admin", Tenant("gamma", Quota(5_000_000, 5_000_000)))
     assert err.value.code == "overcommitted"
     svc.create_tenant("admin", Tenant("gamma", Quota(5_000_000, 5_000_000)), allow_overcommit=True)
-    with pytest.raises(ServiceError) as err:
+    with pytest.raises(Conflict) as err:
         svc.create_tenant("admin", Tenant("gamma", Quota(0, 0)))
     assert err.value.code == "tenant-exists"
     svc.store.close()

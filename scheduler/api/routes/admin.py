@@ -25,7 +25,7 @@ from scheduler.api.responses import Json, ok, problems
 from scheduler.api.routes.jobs import list_jobs
 from scheduler.domain import NodeState
 from scheduler.domain.units import format_memory
-from scheduler.service import QuotaChange, ServiceError
+from scheduler.service import QuotaChange
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
@@ -33,7 +33,7 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"])
 # -- nodes -------------------------------------------------------------------------------
 
 def _node(svc: Svc, name: str, allocated: dict[str, int]) -> dict[str, object]:
-    n = svc.engine.center.node(name)
+    n = svc.node(name)
     used = allocated.get(n.name, 0)
     return {"name": n.name, "pool": n.pool, "rack": n.rack, "accelerator": n.accelerator,
             "state": n.state.value, "devices": n.devices, "allocated": used,
@@ -46,20 +46,14 @@ def nodes(_: Admin, svc: Svc,
           state: NodeStateQ = None,
           pool: Annotated[str | None, Query(max_length=63)] = None) -> Response:
     allocated = svc.node_allocations()
-    items = [_node(svc, n.name, allocated) for n in svc.engine.center.nodes
+    items = [_node(svc, n.name, allocated) for n in svc.center().nodes
              if (state is None or n.state.value == state) and (pool is None or n.pool == pool)]
     return Json({"items": items})
 
 
-def _known(svc: Svc, name: str) -> None:
-    if not svc.engine.center.has_node(name):
-        raise ServiceError("node-not-found", f"node {name!r} not found")
-
-
 @router.get("/nodes/{name}", responses={**ok(NodeOut), **problems(401, 403, 404)}, summary="A node")
 def node(name: str, _: Admin, svc: Svc) -> Response:
-    _known(svc, name)
-    return Json(_node(svc, name, svc.node_allocations()))
+    return Json(_node(svc, name, svc.node_allocations()))  # 404 node-not-found from svc.node
 
 
 @router.post("/nodes/{name}/cordon", responses={**ok(NodeOut), **problems(401, 403, 404)},
@@ -80,7 +74,7 @@ def uncordon(name: str, caller: Admin, svc: Svc) -> Response:
              summary="Cordon, and with preempt=true stop (requeue) what runs there")
 def drain(name: str, caller: Admin, svc: Svc, body: Annotated[DrainIn | None, Body()] = None) -> Response:
     stopped, left = svc.drain(caller.name, name, preempt=body.preempt if body else False)
-    return Json({"node": name, "state": svc.engine.center.node(name).state.value,
+    return Json({"node": name, "state": svc.node(name).state.value,
                  "preempted": stopped, "still_running": left})
 
 
@@ -110,7 +104,7 @@ def audit(_: Admin, svc: Svc, limit: AuditLimitQ = 100,
           continue_: ContinueQ = None) -> Response:
     query = f"audit|{actor or ''}|{target or ''}"
     after = views.decode_continue(continue_, query)
-    rows = svc.store.audit_log(after_id=after, limit=limit + 1, actor=actor, target=target)
+    rows = svc.audit_log(after_id=after, limit=limit + 1, actor=actor, target=target)
     page = rows[:limit]
     token = views.encode_continue(page[-1]["id"], query) if len(rows) > limit and page else None
     items = [{**r, "at": views.rfc3339(r["at"])} for r in page]
@@ -130,11 +124,10 @@ def whatif(body: WhatIfIn, _: Admin, svc: Svc) -> Response:
                            clear_lending_limit="lending_limit" in c.model_fields_set
                            and c.lending_limit is None) for c in body.changes]
     result = svc.what_if(changes)
-    jobs_ = svc.engine.jobs
     prop, cur = result.proposed, result.current
 
     def known(job_id: str) -> tuple[str, str, int]:
-        j = jobs_.get(job_id)
+        j = svc.live_job(job_id)
         return (j.spec.tenant, j.spec.name, j.spec.devices) if j else ("", "", 0)
 
     preempt = []

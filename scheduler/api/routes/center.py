@@ -18,7 +18,7 @@ router = APIRouter(tags=["center"])
 def center(_: Caller, svc: Svc) -> Response:
     allocated = svc.node_allocations()
     guaranteed = sum(t.quota.guaranteed for t in svc.tenants())
-    return Json(views.center(svc.engine.center, allocated, guaranteed, svc.policy.priority_classes))
+    return Json(views.center(svc.center(), allocated, guaranteed, svc.policy.priority_classes))
 
 
 @router.get("/healthz", responses=ok(Health), tags=["health"], summary="The process answers")

@@ -6,58 +6,69 @@ The admin token may read and cancel any job here too; submitting needs a tenant 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.responses import Response
+from starlette.routing import request_response
 
 from scheduler.api import auth, views
-from scheduler.api.auth import Caller, Svc
-from scheduler.api.errors import Problem
+from scheduler.api.auth import Caller, Svc, TenantCaller
+from scheduler.api.errors import BadRequest
 from scheduler.api.models import JobEventList, JobList, JobOut, JobSubmit, LogsOut
 from scheduler.api.params import KINDS, STATES, ContinueQ, KindQ, LimitQ, StateQ
 from scheduler.api.responses import Json, ok, problems
-from scheduler.domain import JobSpec, Resources
-from scheduler.service import Service, ServiceError
+from scheduler.domain import JobSpec
+from scheduler.domain import placement_codec as placements
+from scheduler.domain.errors import Unavailable
+from scheduler.domain.spec_codec import spec_from_dict
+from scheduler.service import Service
 
 router = APIRouter(tags=["jobs"])
 
 
-
 def spec_of(tenant: str, body: JobSubmit) -> JobSpec:
-    r = body.resources
-    return JobSpec(tenant=tenant, name=body.name, kind=body.kind, workers=body.workers,
-                   resources=Resources(r.accelerators, tuple(r.accelerator_types), r.cpus, r.memory),
-                   priority=body.priority, preemptible=body.preemptible,
-                   max_runtime_s=body.max_runtime_s, estimated_runtime_s=body.estimated_runtime_s,
-                   entrypoint=body.entrypoint, runtime_env=body.runtime_env, max_retries=body.max_retries)
+    """The body's fields are the spec's, by name (``scheduler.domain.spec_codec``)."""
+    return spec_from_dict(tenant, body.model_dump())
 
 
-_SUBMIT_DOC = {
-    "requestBody": {"required": True, "content": {"application/json": {
-        "schema": {"$ref": "#/components/schemas/JobSubmit"}}}},
-    "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
-                    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-                    "description": "the same key and body return the same job; another body is a 422"}],
-}
+class HandServed(APIRoute):
+    """A route FastAPI describes from its endpoint's signature, as any other (so the OpenAPI
+    body, header and responses come from the same models), but serves with the endpoint's
+    ``serve(request)``: a hot path that skips FastAPI's dependency solving and decodes the
+    body straight from bytes with pydantic-core, which cost more than the submission itself
+    (``benchmarks/bench_api.py``). ``serve`` must apply the rules the signature states."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        self.app = request_response(self.get_route_handler())  # Starlette's: no exit stacks per request
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        serve: Callable[[Request], Coroutine[Any, Any, Response]] = self.endpoint.serve  # type: ignore[attr-defined]
+        return serve
 
 
-@router.post("/v1/jobs", status_code=201, openapi_extra=_SUBMIT_DOC,
-             responses={**ok(JobOut, 201), **ok(JobOut, 200),  # 200: replayed by its Idempotency-Key
-                        **problems(401, 403, 409, 413, 422, 503)},
-             summary="Submit a job (the tenant comes from the token)",
-             description="Refused with 403 tenant-token-required for the admin token; 409 "
-                         "duplicate-job; 422 "
-                         "idempotency-key-reused when the key came with another body.")
-async def submit(request: Request) -> Response:
-    # The hot path, by hand: no dependency solving; the body goes straight from bytes
-    # to the model (pydantic-core's JSON parser).
+IdempotencyKey = Annotated[str | None, Header(min_length=1, max_length=255, alias="Idempotency-Key",
+                                              description="the same key and body return the same job; "
+                                                          "another body is a 422")]
+
+
+def submit(body: JobSubmit, caller: TenantCaller, idempotency_key: IdempotencyKey = None) -> Response:
+    """What the route takes, for its description; ``serve_submit`` serves it."""
+    raise NotImplementedError  # pragma: no cover
+
+
+async def serve_submit(request: Request) -> Response:
+    """The hot path, by hand (see ``HandServed``)."""
     caller = await auth.tenant(await auth.principal(request))
     svc: Service = request.app.state.service
     idempotency_key = request.headers.get("idempotency-key")
     if idempotency_key is not None and not 0 < len(idempotency_key) <= 255:
-        raise Problem(422, "validation", "Idempotency-Key: 1 to 255 characters")
+        raise BadRequest("Idempotency-Key: 1 to 255 characters")
     try:
         body = JobSubmit.model_validate_json(await request.body())
     except ValidationError as exc:
@@ -69,10 +80,22 @@ async def submit(request: Request) -> Response:
     try:
         await request.app.state.commits.wait(future)
     except Exception:
-        raise ServiceError("store-unavailable", "the job could not be recorded; try again") from None
+        raise Unavailable("store-unavailable", "the job could not be recorded; try again") from None
     view = svc.quick_view(job)
     return Json(views.job(view), status_code=201 if created else 200,
                 headers={"Location": f"/v1/jobs/{job.id}"})
+
+
+submit.serve = serve_submit  # type: ignore[attr-defined]
+#: Put first in the app's routes (``create_app``), not in ``router``: the hot path is matched
+#: before any other route, and served as Starlette serves a plain route.
+submit_route = HandServed("/v1/jobs", submit, methods=["POST"], status_code=201, tags=["jobs"],
+                          responses={**ok(JobOut, 201), **ok(JobOut, 200),  # 200: replayed by its Idempotency-Key
+                                     **problems(401, 403, 409, 413, 422, 503)},
+                          summary="Submit a job (the tenant comes from the token)",
+                          description="Refused with 403 tenant-token-required for the admin token; 409 "
+                                      "duplicate-job; 422 idempotency-key-reused when the key came with "
+                                      "another body.")
 
 
 def _filters(values: list[str] | None, allowed: list[str], what: str) -> list[str]:
@@ -83,12 +106,12 @@ def _filters(values: list[str] | None, allowed: list[str], what: str) -> list[st
         if not v:
             continue
         if len(v) > 256:
-            raise Problem(422, "validation", f"{what}: at most 256 characters",
+            raise BadRequest(f"{what}: at most 256 characters",
                           [{"loc": ["query", what], "msg": "too long", "type": "string_too_long"}])
         for part in v.split(","):
             if part.lower() not in allowed:
                 msg = f"{part[:64]!r} is not one of {', '.join(allowed)}"
-                raise Problem(422, "validation", f"{what}: {msg}",
+                raise BadRequest(f"{what}: {msg}",
                               [{"loc": ["query", what], "msg": msg, "type": "enum"}])
             out.append(part.lower())
     return sorted(set(out))
@@ -99,7 +122,7 @@ def list_jobs(svc: Svc, tenant: str | None, state: list[str] | None, kind: list[
     states = _filters(state, STATES, "state")
     kinds = _filters(kind, KINDS, "kind")
     if limit > svc.settings.max_page:
-        raise Problem(422, "validation", f"limit: at most {svc.settings.max_page}",
+        raise BadRequest(f"limit: at most {svc.settings.max_page}",
                       [{"loc": ["query", "limit"], "msg": f"at most {svc.settings.max_page}",
                         "type": "less_than_equal"}])
     query = f"{tenant or '*'}|{','.join(states)}|{','.join(kinds)}"
@@ -135,13 +158,9 @@ def cancel(job_id: str, caller: Caller, svc: Svc) -> Response:
 @router.get("/v1/jobs/{job_id}/events", responses={**ok(JobEventList), **problems(401, 404)},
             summary="Every state change of a job, oldest first")
 def events(job_id: str, caller: Caller, svc: Svc) -> Response:
-    svc.get_job(job_id, caller.tenant)  # 404 for another tenant's job
     items = []
-    for e in svc.store.job_events(job_id):
-        p = e["placement"]
-        placement = None if p is None else {
-            "accelerator": p["accelerator"], "nodes": list(dict.fromkeys(w["node"] for w in p["workers"])),
-            "workers": p["workers"]}
+    for e in svc.job_events(job_id, caller.tenant):
+        placement = placements.to_view(placements.from_dict(e["placement"]))
         items.append({"at": views.rfc3339(e["at"]), "state": e["state"], "reason": e["reason"],
                       "detail": e["detail"], "placement": placement})
     return Json({"items": items})

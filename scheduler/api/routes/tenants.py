@@ -24,9 +24,10 @@ from scheduler.api.models import (
 )
 from scheduler.api.params import QueryBool
 from scheduler.api.responses import Json, ok, problems
-from scheduler.domain import Quota, QuotaError, Tenant
+from scheduler.domain import Quota, Tenant
+from scheduler.domain.errors import Invalid
 from scheduler.domain.units import format_compute
-from scheduler.service import QuotaChange, ServiceError
+from scheduler.service import QuotaChange
 
 router = APIRouter(prefix="/v1/admin", tags=["admin: tenants"])
 
@@ -42,12 +43,9 @@ def _out(svc: Svc, t: Tenant) -> dict[str, object]:
                          "center's accelerator types (invalid-quota); and, unless `allow_overcommit`, the "
                          "guarantees of all tenants may not sum beyond the center's capacity (overcommitted).")
 def create(body: TenantCreate, caller: Admin, svc: Svc) -> Response:
-    try:
-        quota = Quota(body.guaranteed, body.limit if body.limit is not None else body.guaranteed,
-                      body.lending_limit, dict(body.caps))
-        tenant = Tenant(body.name, quota, body.weight, body.grace_period_s, body.isolation)
-    except QuotaError as exc:
-        raise ServiceError("invalid-quota", str(exc)) from None
+    quota = Quota(body.guaranteed, body.limit if body.limit is not None else body.guaranteed,
+                  body.lending_limit, dict(body.caps))  # QuotaError is Invalid: 422 invalid-quota
+    tenant = Tenant(body.name, quota, body.weight, body.grace_period_s, body.isolation)
     svc.create_tenant(caller.name, tenant, allow_overcommit=body.allow_overcommit)
     return Json(_out(svc, tenant), status_code=201, headers={"Location": f"/v1/admin/tenants/{tenant.name}"})
 
@@ -68,7 +66,7 @@ def get(name: str, _: Admin, svc: Svc) -> Response:
               description="An empty body is refused with 422 (give weight, grace_period_s or isolation).")
 def update(name: str, body: TenantUpdate, caller: Admin, svc: Svc) -> Response:
     if not body.model_fields_set:
-        raise ServiceError("validation", "nothing to update: give weight, grace_period_s or isolation")
+        raise Invalid("validation", "nothing to update: give weight, grace_period_s or isolation")
     clear = "grace_period_s" in body.model_fields_set and body.grace_period_s is None
     t = svc.update_tenant(caller.name, QuotaChange(name, weight=body.weight, grace_period_s=body.grace_period_s,
                                                    clear_grace_period=clear, isolation=body.isolation),

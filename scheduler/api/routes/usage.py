@@ -9,10 +9,11 @@ from starlette.responses import Response
 
 from scheduler.api import views
 from scheduler.api.auth import Admin, Caller, Svc
-from scheduler.api.errors import Problem
+from scheduler.api.errors import BadRequest
 from scheduler.api.models import LedgerOut, UsageList, UsageOut
 from scheduler.api.params import TimeQ
 from scheduler.api.responses import Json, ok, problems
+from scheduler.domain.errors import Forbidden
 
 router = APIRouter(tags=["usage"])
 
@@ -27,10 +28,10 @@ def usage(caller: Caller, svc: Svc, tenant: TenantQ = None) -> Response:
     name = caller.tenant
     if name is None:
         if tenant is None:
-            raise Problem(422, "validation", "tenant: an admin names the tenant (or uses /v1/admin/usage)")
+            raise BadRequest("tenant: an admin names the tenant (or uses /v1/admin/usage)")
         name = tenant
     elif tenant is not None and tenant != name:
-        raise Problem(403, "forbidden", "a tenant sees only its own usage")
+        raise Forbidden("forbidden", "a tenant sees only its own usage")
     t = svc.tenant(name)
     return Json(views.usage(t, svc.usage()[name]))
 
@@ -52,13 +53,13 @@ def ledger(caller: Caller, svc: Svc,
            tenant: TenantQ = None) -> Response:
     if caller.tenant is not None:
         if tenant is not None and tenant != caller.tenant:
-            raise Problem(403, "forbidden", "a tenant sees only its own ledger")
+            raise Forbidden("forbidden", "a tenant sees only its own ledger")
         tenant = caller.tenant
     now = svc.clock.now()
     lo = views.parse_time(start, 0.0, "start")
     hi = views.parse_time(end, max(now, lo), "end")  # a start in the future: an empty ledger
     if hi < lo:
-        raise Problem(422, "validation", "end: must not be before start")
+        raise BadRequest("end: must not be before start")
     lines = svc.ledger(lo, hi, tenant)
     items = [{"tenant": x.tenant, "accelerator": x.accelerator, "kind": x.kind, "jobs": x.jobs,
               "device_hours": round(x.device_hours, 6), "pflops_hours": round(x.pflops_hours, 6)}

@@ -30,15 +30,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from scheduler.domain import (
-    AcceleratorType,
-    Center,
-    Isolation,
-    JobRecord,
-    JobSpec,
-    Placement,
-    WorkerPlacement,
-)
+from scheduler.domain import AcceleratorType, Center, Isolation, JobRecord, JobSpec, Placement
+from scheduler.domain import placement_codec as placements
 from scheduler.engine.clock import Clock
 from scheduler.engine.ports import DEFAULT_GRACE_S, EventKind, ExecutorEvent
 from scheduler.executors.ray import launch
@@ -98,14 +91,6 @@ class Attempt:
     @property
     def nodes(self) -> tuple[str, ...]:
         return self.placement.nodes if self.placement is not None else ()
-
-
-def _placement_from_json(raw: str, accelerator: str) -> Placement | None:
-    try:
-        rows = json.loads(raw)
-        return Placement(accelerator, tuple(WorkerPlacement(r["node"], tuple(r["devices"])) for r in rows))
-    except (ValueError, KeyError, TypeError):
-        return None
 
 
 class RayExecutor:
@@ -335,7 +320,7 @@ class RayExecutor:
             meta = info.metadata or {}
             sid = launch.submission_id(job_id, attempt)
             accel = (info.runtime_env or {}).get("env_vars", {}).get("AICC_ACCELERATOR", "")
-            placement = _placement_from_json(meta.get("aicc_placement", "[]"), accel)
+            placement = placements.from_bundles_json(meta.get("aicc_placement", "[]"), accel)
             a = Attempt(job_id, attempt, sid, placement, None, Phase.SUBMITTED, time.monotonic(),
                         launched=getattr(info, "launched", False))
             status = str(info.status.value if hasattr(info.status, "value") else info.status)

@@ -8,7 +8,6 @@ finds the same names and starts nothing twice; a requeued job gets new ones.
 
 from __future__ import annotations
 
-import json
 import math
 import shlex
 import sys
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from scheduler.domain import JobRecord, JobSpec
+from scheduler.domain import placement_codec as placements
 from scheduler.executors.ray.topology import Topology
 from scheduler.executors.sleep import spec_runtime
 
@@ -59,8 +59,7 @@ def bundles(job: JobRecord, topology: Topology) -> tuple[list[dict[str, float]],
 
 def placement_json(job: JobRecord) -> str:
     assert job.placement is not None
-    return json.dumps([{"bundle": i, "node": w.node, "devices": list(w.devices)}
-                       for i, w in enumerate(job.placement.workers)], separators=(",", ":"))
+    return placements.to_bundles_json(job.placement)
 
 
 def job_env(job: JobRecord, *, attempt: int, pg_id: str, pg_name: str, namespace: str,
