@@ -348,7 +348,7 @@ class TenantCreate(Request):
     #: Seconds from SIGTERM to SIGKILL when its jobs are stopped, unless a job says; null: the center's.
     grace_period_s: GraceS | None = None
     #: isolated: each job in a Ray instance and sandbox of its own; shared: the center's Ray cluster.
-    isolation: Isolation = Isolation.ISOLATED
+    isolation: Isolation = Field(default=Isolation.ISOLATED, strict=False)  # its value, as in JSON
     allow_overcommit: bool = False
 
 
@@ -361,7 +361,7 @@ class TenantUpdate(Request):
     weight: Weight | None = None
     grace_period_s: GraceS | None = None
     #: Jobs started from now on run so; running jobs keep theirs.
-    isolation: Isolation | None = None
+    isolation: Isolation | None = Field(default=None, strict=False)
 
 
 class TenantOut(Response):
