@@ -705,15 +705,18 @@ def make_ray_executor(clock: Clock, *, center: Center, settings: RaySettings | N
     """
     settings = settings or RaySettings.from_env()
     if settings.address is None:
-        sandbox = sandbox_for_head(protect, settings.sandbox)
+        iso_root = system_temp_dir() / f"aicc-iso-{settings.ports.base}"
+        for folder in (*protect, iso_root):  # a sandbox hides what exists when it starts
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # The shared head's jobs see neither the service's files nor the isolated jobs' folders.
+        sandbox = sandbox_for_head([*protect, iso_root], settings.sandbox)
         head = EmbeddedHead.for_center(center, ports=settings.ports, auth_mode=settings.auth_mode,
                                        auth_token=settings.auth_token, sandbox=sandbox)
         head.start()
         if on_head is not None:
             on_head(head)
         try:
-            runs = IsolatedRuns(system_temp_dir() / f"aicc-iso-{settings.ports.base}", hidden=tuple(protect)) \
-                if sandbox is not None else None
+            runs = IsolatedRuns(iso_root, hidden=tuple(protect)) if sandbox is not None else None
             return RayExecutor(clock, address=head.address, dashboard_url=head.dashboard_url,
                                topology=embedded_topology(center), auth_token=head.auth_token,
                                base_dir=base_dir, head=head, center=center, launcher=settings.launcher,
