@@ -158,8 +158,12 @@ class ResourcesIn(Request):
     memory: Memory = 0
 
 
-class JobSubmit(Request):
-    """``POST /v1/jobs``: the job spec; the tenant comes from the token."""
+class JobSpecFields(BaseModel):
+    """A job spec's fields as the API takes and shows them, with their bounds: the one list
+    that ``JobSubmit`` and ``JobOut`` share. It names every field of the domain's ``JobSpec``
+    but ``tenant`` (which comes from the token); ``tests/store/test_spec_fields.py`` holds
+    the two lists to each other. A new spec field: ``JobSpec``, a line here, and a
+    migration only should it get a column of its own (the spec is one JSON column)."""
 
     name: str = Field(pattern=JOB_NAME_PATTERN, max_length=253)
     kind: JobKind = Field(default=JobKind.TRAINING, strict=False)  # its value, as in JSON
@@ -173,6 +177,10 @@ class JobSubmit(Request):
     runtime_env: dict[str, Any] = Field(default_factory=dict)
     #: Times the job is requeued after losing a node before it fails; unset: always requeued.
     max_retries: Annotated[int, Field(ge=0, le=1000), BeforeValidator(_integral)] | None = None
+
+
+class JobSubmit(JobSpecFields, Request):
+    """``POST /v1/jobs``: the job spec; the tenant comes from the token."""
 
     @field_validator("runtime_env")
     @classmethod
@@ -210,21 +218,15 @@ class PlacementOut(Response):
     workers: list[WorkerOut]
 
 
-class JobOut(Response):
+class JobOut(JobSpecFields, Response):
+    """A job: its spec (``JobSpecFields``, with memory shown with its unit) and where it is."""
+
     id: str
-    name: str
     tenant: str
-    kind: str
     state: str
-    priority: str
-    preemptible: bool
-    workers: int
     devices: int
-    resources: ResourcesOut
-    max_runtime_s: float | None
-    estimated_runtime_s: float | None
-    entrypoint: str
-    runtime_env: dict[str, Any]
+    resources: ResourcesOut  # type: ignore[assignment]  # memory with its unit, e.g. '80Gi'
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)  # all are answered
     submitted_at: str
     admitted_at: str | None
     started_at: str | None
@@ -240,7 +242,6 @@ class JobOut(Response):
     preemptions: int
     #: ... of which lost with a node; it fails once this would pass max_retries.
     node_losses: int
-    max_retries: int | None
     #: Seconds it ran in its attempts that ended; the attempt under way runs from started_at.
     ran_s: float
 
