@@ -14,7 +14,10 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# Job code runs in a bubblewrap sandbox (docs/SECURITY.md): installed here on Debian as root.
 run: install
+	@command -v bwrap >/dev/null || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || \
+	  { apt-get update -qq && apt-get install -y -qq --no-install-recommends bubblewrap >/dev/null; }
 	$(VENV)/bin/aicc up
 
 # The real Kubernetes programs the k8s tests run (helm, etcd, kube-apiserver, kwok,

@@ -16,6 +16,12 @@ executor:
 3. for comparison, ``--job-api-jobs`` jobs with a ``working_dir``, which Ray must
    package: they run as Ray Job Submission API jobs rather than in aicc's
    launcher (``job_api_submit_to_running_p50_s``).
+4. isolated: ``--isolated-jobs`` jobs (1 worker x 2 devices) of an isolated tenant,
+   one after another: each in a sandbox and a Ray instance of its own, started for it
+   (``isolated_submit_to_running_p50_s``: to its entrypoint running, its Ray up).
+   ``ray_instance_start_s`` beside it is the embedded head's own start in this run:
+   what starting a Ray instance costs on this machine now. Every other tenant is
+   made shared here (the shipped center's tenants are isolated).
 
 The jobs' entrypoint is ``true`` or ``sleep 1``: what is measured is aicc + Ray,
 not the job. Prints, as its last line, one JSON object with
@@ -29,18 +35,22 @@ import json
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scheduler.centerfile import load_center
 from scheduler.core import Policy
-from scheduler.domain import JobKind, JobSpec, JobState, Resources
+from scheduler.domain import Isolation, JobKind, JobSpec, JobState, Resources
 from scheduler.engine import Engine
 from scheduler.engine.clock import SystemClock
 from scheduler.executors.ray import RayPorts, RaySettings, make_ray_executor
 from scheduler.store.memory import MemoryStore
 from tests.ray_cluster import free_block
+
+#: The one isolated tenant of this run; the others are shared.
+ISOLATED_TENANT = "smart-city"
 
 
 def spec(tenant: str, name: str, workers: int, devices: int, entrypoint: str,
@@ -78,10 +88,13 @@ def main() -> None:
     ap.add_argument("--port-base", type=int, default=20200,
                     help="the head's block of 100 ports (the next free block if it is taken)")
     ap.add_argument("--timeout", type=float, default=300.0, help="most seconds to wait for the burst")
-    ap.add_argument("--smoke", action="store_true", help="2 latency jobs, 1 Job API job, 4 gangs: that it runs")
+    ap.add_argument("--isolated-jobs", type=int, default=3,
+                    help="jobs of an isolated tenant, each in a sandbox and Ray instance of its own")
+    ap.add_argument("--smoke", action="store_true",
+                    help="2 latency jobs, 1 Job API job, 4 gangs, 1 isolated job: that it runs")
     args = ap.parse_args()
     if args.smoke:
-        args.latency_jobs, args.job_api_jobs, args.burst = 2, 1, 4
+        args.latency_jobs, args.job_api_jobs, args.burst, args.isolated_jobs = 2, 1, 4, 1
 
     cfg = load_center()
     clock = SystemClock()
@@ -93,7 +106,9 @@ def main() -> None:
     head_start_s = time.monotonic() - began
     print(f"embedded Ray head for {len(cfg.center.nodes)} virtual nodes up in {head_start_s:.1f} s", flush=True)
     try:
-        store = MemoryStore(cfg.tenants)
+        tenants = {n: replace(t, isolation=Isolation.ISOLATED if n == ISOLATED_TENANT else Isolation.SHARED)
+                   for n, t in cfg.tenants.items()}
+        store = MemoryStore(tenants)
         engine = Engine(cfg.center, store, ex, clock, Policy(priority_classes=cfg.priority_classes))
 
         # Warm-up: the first job pays for Ray's first worker processes.
@@ -136,12 +151,25 @@ def main() -> None:
         print(f"burst: {len(started)}/{len(ids)} gangs started in {elapsed:.1f} s; "
               f"{len(placed)} placed by Ray in {placed_s:.1f} s", flush=True)
         wait_settled(engine, store, 120)
+
+        isolated = []
+        for n in range(args.isolated_jobs):
+            t0 = time.monotonic()
+            job = engine.submit(spec(ISOLATED_TENANT, f"iso-{n}", 1, 2, "true"))
+            got = wait_running(engine, store, [job.id], 300)
+            if job.id in got:
+                isolated.append(got[job.id] - t0)
+                print(f"isolated job {n}: {isolated[-1]:.2f} s", flush=True)
+            wait_settled(engine, store, 120)
         result = {
             "submit_to_running_p50_s": round(statistics.median(latencies), 3) if latencies else None,
             "submit_to_running_p90_s": round(sorted(latencies)[int(0.9 * (len(latencies) - 1))], 3)
             if latencies else None,
             "gangs_started_per_s": round(len(started) / elapsed, 2) if started else 0.0,
             "job_api_submit_to_running_p50_s": round(statistics.median(job_api), 3) if job_api else None,
+            "isolated_submit_to_running_p50_s": round(statistics.median(isolated), 3) if isolated else None,
+            "isolated_jobs": len(isolated),
+            "ray_instance_start_s": round(head_start_s, 1),
             "gangs_placed_per_s": round(len(placed) / placed_s, 2) if placed else 0.0,
             "launcher": not args.no_launcher,
             "burst": args.burst,

@@ -28,6 +28,7 @@ from scheduler.core import Policy
 from scheduler.domain import (
     AcceleratorType,
     Center,
+    Isolation,
     Node,
     NodeState,
     Quota,
@@ -128,6 +129,8 @@ class TenantModel(_Strict):
     grace_period_s: float | None = Field(default=None, ge=0, le=86_400, allow_inf_nan=False)
     #: the tenant whose guarantee this one's is carved out of (a parent holds no jobs)
     parent: Name | None = None
+    #: isolated (default): each job in a Ray instance and sandbox of its own; shared: the center's Ray cluster
+    isolation: Isolation = Isolation.ISOLATED
 
 
 class CenterModel(_Strict):
@@ -222,7 +225,7 @@ def _from_model(m: CenterModel) -> CenterConfig:
         try:
             quota = Quota(t.guaranteed, t.limit if t.limit is not None else t.guaranteed,
                           t.lending_limit, dict(t.caps))
-            tenants[t.name] = Tenant(t.name, quota, t.weight, t.grace_period_s, t.parent)
+            tenants[t.name] = Tenant(t.name, quota, t.weight, t.grace_period_s, t.parent, t.isolation)
         except QuotaError as exc:
             raise CenterFileError(f"tenants.{i}: {exc}") from None
     try:

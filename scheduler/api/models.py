@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 import orjson
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
-from scheduler.domain import JobKind
+from scheduler.domain import Isolation, JobKind
 from scheduler.domain.units import UnitError, parse_compute, parse_memory
 
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
@@ -447,6 +447,8 @@ class TenantCreate(Request):
     grace_period_s: GraceS | None = None
     #: The tenant whose guarantee this one's is carved out of; a parent holds no jobs.
     parent: Name | None = None
+    #: isolated: each job in a Ray instance and sandbox of its own; shared: the center's Ray cluster.
+    isolation: Isolation = Field(default=Isolation.ISOLATED, strict=False)  # its value, as in JSON
     allow_overcommit: bool = False
 
 
@@ -460,6 +462,8 @@ class TenantUpdate(Request):
     grace_period_s: GraceS | None = None
     #: Moves the tenant (and its subtree) under this parent; null: to the top level.
     parent: Name | None = None
+    #: Jobs started from now on run so; running jobs keep theirs.
+    isolation: Isolation | None = Field(default=None, strict=False)
 
 
 class TenantOut(Response):
@@ -471,6 +475,7 @@ class TenantOut(Response):
     weight: float
     #: Seconds from SIGTERM to SIGKILL when its jobs are stopped, unless a job says; null: the center's.
     grace_period_s: float | None
+    isolation: Isolation
     quota: QuotaOut
     live_jobs: dict[str, int]
 

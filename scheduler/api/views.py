@@ -110,7 +110,8 @@ def quota(t: Tenant) -> dict[str, Any]:
 
 def tenant(t: Tenant, live: Mapping[str, int], children: Sequence[str] = ()) -> dict[str, Any]:
     return {"name": t.name, "parent": t.parent, "children": list(children), "weight": t.weight,
-            "grace_period_s": t.grace_period_s, "quota": quota(t), "live_jobs": dict(live)}
+            "grace_period_s": t.grace_period_s, "isolation": t.isolation.value, "quota": quota(t),
+            "live_jobs": dict(live)}
 
 
 def token(info: TokenInfo) -> dict[str, Any]:

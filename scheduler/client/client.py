@@ -325,11 +325,12 @@ class Client:
         return self._send("POST", "/v1/admin/tenants", TenantOut, wire(body))
 
     def update_tenant(self, name: str, *, weight: float | None = None, grace_period_s: float | None = None,
-                      default_grace: bool = False, parent: str | None = None, top_level: bool = False
-                      ) -> TenantOut:
+                      default_grace: bool = False, parent: str | None = None, top_level: bool = False,
+                      isolation: str | None = None) -> TenantOut:
         """Change what is given; ``default_grace`` puts the grace period back to the center's;
         ``parent`` moves the tenant under another, ``top_level`` to the top."""
-        fields: dict[str, Any] = {"weight": weight, "grace_period_s": grace_period_s, "parent": parent}
+        fields: dict[str, Any] = {"weight": weight, "grace_period_s": grace_period_s, "parent": parent,
+                                  "isolation": isolation}
         body = build(TenantUpdate, {k: v for k, v in fields.items() if v is not None},
                      **({"grace_period_s": None} if default_grace else {}),
                      **({"parent": None} if top_level else {}))

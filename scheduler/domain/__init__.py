@@ -13,6 +13,7 @@ from scheduler.domain.job import (
     check_transition,
 )
 from scheduler.domain.tenant import (
+    Isolation,
     Quota,
     QuotaError,
     Tenant,
@@ -27,6 +28,7 @@ from scheduler.domain.units import format_compute, parse_compute, parse_memory
 __all__ = [
     "AcceleratorType",
     "Center",
+    "Isolation",
     "JobKind",
     "JobRecord",
     "JobSpec",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from scheduler.domain.errors import Invalid
 from scheduler.domain.units import format_compute
@@ -43,6 +44,18 @@ class Quota:
                 raise QuotaError(f"caps.{accel} must not be negative")
 
 
+class Isolation(StrEnum):
+    """How far a tenant's job code is kept from other tenants' (see docs/SECURITY.md).
+
+    ``isolated``: each job in a Ray instance of its own, as an OS identity of its tenant,
+    in a sandbox that holds nothing of other tenants' or of the service's.
+    ``shared``: the center's Ray cluster, for tenants that trust each other (the fast path).
+    """
+
+    ISOLATED = "isolated"
+    SHARED = "shared"
+
+
 @dataclass(frozen=True, slots=True)
 class Tenant:
     name: str
@@ -54,6 +67,7 @@ class Tenant:
     #: the tenant this one's quota is carved out of (None: a top-level tenant); a parent
     #: holds quota and children, never jobs of its own
     parent: str | None = None
+    isolation: Isolation = Isolation.ISOLATED
 
     def __post_init__(self) -> None:
         if not self.weight > 0:

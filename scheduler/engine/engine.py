@@ -117,6 +117,9 @@ class Engine:
                 center = center.with_node_state(name, node_state)
         self.center = center
         self.tenants: dict[str, Tenant] = dict(state.tenants)
+        bind = getattr(executor, "bind_tenants", None)  # the Ray executor: who runs isolated
+        if callable(bind):
+            bind(lambda name: t.isolation if (t := self.tenants.get(name)) is not None else None)
         self.jobs: dict[str, JobRecord] = {}
         self.queue = PendingQueue()
         self.holding: dict[str, Allocation] = {}

@@ -1,6 +1,7 @@
 """The service: use cases over the engine, the scheduling loop, settings, executors by name."""
 
 from collections.abc import Callable
+from pathlib import Path
 
 from scheduler.engine import Executor
 from scheduler.service.executors import ExecutorUnavailable, make_executor
@@ -49,7 +50,10 @@ def build_service(settings: Settings, *,
         held = lock_sqlite(settings.resolved_db_url())
     options: dict[str, object] = {}
     if settings.executor == "ray":
+        # The Ray executor keeps job code away from the service's files: the data dir, the token
+        # file's folder, a SQLite database's folder.
         options["center"] = config.center
+        options["protect"] = sorted(protected_paths(settings))
     elif settings.executor == "sleep" and settings.ha:
         options["outlives_service"] = True
     executor = make_executor(settings.executor, clock, **options)
@@ -68,3 +72,12 @@ def build_service(settings: Settings, *,
     except Exception:
         store.close()
         raise
+
+
+def protected_paths(settings: Settings) -> set[Path]:
+    """What job code may not reach: the data dir, the token file's folder, a SQLite database's."""
+    protect = {settings.data_dir.resolve(), settings.resolved_admin_token_file().resolve().parent}
+    db_url = settings.resolved_db_url()
+    if db_url.startswith("sqlite:///") and Path(db_url.removeprefix("sqlite:///")).is_absolute():
+        protect.add(Path(db_url.removeprefix("sqlite:///")).parent)
+    return protect

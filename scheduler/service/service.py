@@ -26,6 +26,7 @@ from scheduler.core import Policy
 from scheduler.core.projection import Eta, Projection, project
 from scheduler.domain import (
     Center,
+    Isolation,
     JobRecord,
     JobSpec,
     JobState,
@@ -102,6 +103,7 @@ class QuotaChange:
     clear_grace_period: bool = False  # back to the center's default
     parent: str | None = None  # moves the tenant under this parent
     clear_parent: bool = False  # moves it to the top level
+    isolation: Isolation | None = None
 
 
 class Service:
@@ -765,7 +767,8 @@ class Service:
         grace = None if c.clear_grace_period else (
             c.grace_period_s if c.grace_period_s is not None else t.grace_period_s)
         parent = None if c.clear_parent else (c.parent if c.parent is not None else t.parent)
-        return Tenant(t.name, quota, c.weight if c.weight is not None else t.weight, grace, parent)
+        return Tenant(t.name, quota, c.weight if c.weight is not None else t.weight, grace, parent,
+                      c.isolation if c.isolation is not None else t.isolation)
 
     def _check_caps(self, quota: Quota) -> None:
         for accel in quota.caps:

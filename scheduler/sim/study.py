@@ -28,8 +28,8 @@ WHATIF = "+whatif"
 
 def _rescale(tenants: dict[str, Tenant], old_capacity: int, new_capacity: int) -> dict[str, Tenant]:
     f = new_capacity / old_capacity if old_capacity else 1.0
-    return {n: Tenant(n, Quota(round(t.quota.guaranteed * f), min(new_capacity, round(t.quota.limit * f))),
-                      t.weight) for n, t in tenants.items()}
+    return {n: replace(t, quota=Quota(round(t.quota.guaranteed * f), min(new_capacity, round(t.quota.limit * f))))
+            for n, t in tenants.items()}
 
 
 def _names(names: list[str]) -> str:

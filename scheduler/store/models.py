@@ -47,6 +47,7 @@ class TenantRow(Base):
     grace_period_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     #: the tenant this one's quota is carved out of (issue 22); null: a top-level tenant
     parent: Mapped[str | None] = mapped_column(String(63), nullable=True)
+    isolation: Mapped[str] = mapped_column(String(16), server_default="isolated")
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
 

@@ -34,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import StaticPool
 
-from scheduler.domain import JobRecord, JobState, NodeState, Quota, Tenant
+from scheduler.domain import Isolation, JobRecord, JobState, NodeState, Quota, Tenant
 from scheduler.domain import placement_codec as placements
 from scheduler.domain.budget import Budget, OnExhausted, Period
 from scheduler.domain.job import FINISHED_STATES, TERMINAL_STATES
@@ -296,7 +296,7 @@ class SqlStore:
         q = tenant.quota
         values = {"weight": tenant.weight, "guaranteed": q.guaranteed, "limit_gflops": q.limit,
                   "lending_limit": q.lending_limit, "caps": dict(q.caps), "grace_period_s": tenant.grace_period_s,
-                  "parent": tenant.parent, "updated_at": now}
+                  "parent": tenant.parent, "isolation": tenant.isolation.value, "updated_at": now}
 
         def write(conn: Connection) -> None:
             done = conn.execute(update(tenants_t).where(tenants_t.c.name == tenant.name)
@@ -508,7 +508,8 @@ def _tenant(r: Any) -> Tenant:
     return Tenant(r.name, Quota(int(r.guaranteed), int(r.limit_gflops),
                                 int(r.lending_limit) if r.lending_limit is not None else None,
                                 dict(r.caps or {})), float(r.weight),
-                  float(r.grace_period_s) if r.grace_period_s is not None else None, r.parent)
+                  float(r.grace_period_s) if r.grace_period_s is not None else None, r.parent,
+                  Isolation(r.isolation or Isolation.ISOLATED))
 
 
 def _event_time(job: JobRecord, now: float) -> float:

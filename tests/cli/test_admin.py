@@ -42,13 +42,16 @@ def test_center_show(cli: Cli, admin: Client) -> None:
 def test_tenant_create_list_get_delete(cli: Cli, admin: Client) -> None:
     out = cli.ok("tenant", "create", "robotics", "--guaranteed", "1P", "--limit", "2P",
                  "--cap", "a800=8", "--weight", "2").stdout
-    assert out.split("\n")[1].split() == ["robotics", "-", "2", "1P", "2P", "-", "a800=8", "-", "0", "0"]
+    assert out.split("\n")[1].split() == ["robotics", "-", "2", "1P", "2P", "-", "a800=8", "-", "0", "0", "isolated"]
     out = cli.ok("tenant", "update", "robotics", "--grace-period", "90").stdout
     assert out.split("\n")[1].split()[7:9] == ["90", "s"]
     assert admin.tenant("robotics").grace_period_s == 90
     cli.ok("tenant", "update", "robotics", "--default-grace", "--weight", "3")
     assert (admin.tenant("robotics").grace_period_s, admin.tenant("robotics").weight) == (None, 3)
     assert "nothing to update" in cli.fails("tenant", "update", "robotics")
+    cli.ok("tenant", "update", "robotics", "--isolation", "shared")
+    assert admin.tenant("robotics").isolation == "shared"
+    assert "choose isolated or shared" in cli.fails("tenant", "update", "robotics", "--isolation", "open")
     listed = json.loads(cli.ok("tenant", "list", "-o", "json").stdout)
     assert listed == admin.request("GET", "/v1/admin/tenants")
     assert "robotics" in [t["name"] for t in listed["items"]]
@@ -57,6 +60,10 @@ def test_tenant_create_list_get_delete(cli: Cli, admin: Client) -> None:
     assert "tenant-exists" in cli.fails("tenant", "create", "robotics")
     assert "pass --yes" in cli.fails("tenant", "delete", "robotics")  # stdin is not a terminal
     assert admin.tenant("robotics").name == "robotics"
+    shared = cli.ok("tenant", "create", "lab", "--isolation", "shared").stdout
+    assert shared.split("\n")[1].split()[-1] == "shared"
+    assert admin.tenant("lab").isolation == "shared"
+    cli.ok("tenant", "delete", "lab", "--yes")
     assert cli.ok("tenant", "delete", "robotics", "--yes").stdout.strip() == "deleted tenant robotics"
     try:
         admin.tenant("robotics")

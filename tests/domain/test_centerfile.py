@@ -49,6 +49,7 @@ def broken(change) -> dict:
     (lambda d: d["tenants"][0].update(guaranteed="700P", limit="700P"), "tenants"),
     (lambda d: d.pop("pools"), "pools"),
     (lambda d: d["tenants"][0].update(grace_period_s=-5), "tenants.0.grace_period_s"),
+    (lambda d: d["tenants"][1].update(isolation="open"), "tenants.1.isolation"),
     (lambda d: d.update(policy={"min_runtime_s": -1}), "policy.min_runtime_s"),
     (lambda d: d.update(policy={"speed": 11}), "policy.speed"),
     (lambda d: d.update(policy={"borrowing": "sometimes"}), "policy.borrowing"),
@@ -64,6 +65,15 @@ def test_a_tenant_may_set_its_jobs_grace_period() -> None:
     cfg = build_center(broken(lambda d: d["tenants"][0].update(grace_period_s=120)))
     graces = [t.grace_period_s for t in cfg.tenants.values()]
     assert graces[0] == 120 and set(graces[1:]) == {None}
+
+
+def test_tenants_are_isolated_unless_said_shared() -> None:
+    assert {t.isolation.value for t in load_center().tenants.values()} == {"isolated"}  # the shipped 610P center
+    cfg = build_center(broken(lambda d: d["tenants"][0].update(isolation="shared")))
+    isolations = [t.isolation.value for t in cfg.tenants.values()]
+    assert isolations[0] == "shared" and set(isolations[1:]) == {"isolated"}
+    unsaid = build_center(broken(lambda d: [t.pop("isolation", None) for t in d["tenants"]]))
+    assert {t.isolation.value for t in unsaid.tenants.values()} == {"isolated"}  # the default
 
 
 def test_load_errors_name_the_file(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ import pytest
 from scheduler.core import Policy
 from scheduler.domain import (
     AcceleratorType,
+    Isolation,
     JobKind,
     JobRecord,
     JobSpec,
@@ -46,8 +47,9 @@ GFLOPS = A800.gflops  # one device
 
 
 def tenants() -> dict[str, Tenant]:
-    return {"borrower": Tenant("borrower", Quota(0, 12 * GFLOPS)),
-            "owner": Tenant("owner", Quota(12 * GFLOPS, 12 * GFLOPS))}
+    # Shared: this cluster is attached, where every job runs on the one Ray cluster.
+    return {"borrower": Tenant("borrower", Quota(0, 12 * GFLOPS), isolation=Isolation.SHARED),
+            "owner": Tenant("owner", Quota(12 * GFLOPS, 12 * GFLOPS), isolation=Isolation.SHARED)}
 
 
 #: how a job starts: "launcher" (nothing for Ray to build) or "job-api" (a working_dir to package)

@@ -33,6 +33,7 @@ def main() -> int:
     from scheduler.core import Policy
     from scheduler.domain import (
         AcceleratorType,
+        Isolation,
         JobKind,
         JobSpec,
         JobState,
@@ -56,7 +57,8 @@ def main() -> int:
         ex = RayExecutor(SystemClock(), address=cluster.address, dashboard_url=f"http://127.0.0.1:{head + 1}",
                          catalog={"a800": a800})
         try:
-            store = MemoryStore({"owner": Tenant("owner", Quota(8 * a800.gflops, 8 * a800.gflops))})
+            store = MemoryStore({"owner": Tenant("owner", Quota(8 * a800.gflops, 8 * a800.gflops),
+                                                  isolation=Isolation.SHARED)})
             assert ex.center is not None
             engine = Engine(ex.center, store, ex, SystemClock(), Policy(min_runtime_s=0.0))
 

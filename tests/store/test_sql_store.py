@@ -12,6 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from scheduler.domain import (
+    Isolation,
     JobKind,
     JobRecord,
     JobSpec,
@@ -95,6 +96,7 @@ def test_reopening_keeps_everything_and_does_not_migrate_twice(db_url: str, cloc
     s = SqlStore(db_url, clock=clock)
     s.put_tenant(Tenant("acme", Quota(10, 20), 2.0))
     s.put_tenant(Tenant("patient", Quota(0, 20), 1.0, grace_period_s=300.0))
+    s.put_tenant(Tenant("lab", Quota(0, 20), isolation=Isolation.SHARED))
     s.add_job(job(1))
     s.close()
     s = SqlStore(db_url, clock=clock)
@@ -102,6 +104,7 @@ def test_reopening_keeps_everything_and_does_not_migrate_twice(db_url: str, cloc
     s.close()
     assert state.tenants["acme"] == Tenant("acme", Quota(10, 20), 2.0)
     assert state.tenants["patient"].grace_period_s == 300.0
+    assert state.tenants["acme"].isolation is Isolation.ISOLATED and state.tenants["lab"].isolation is Isolation.SHARED
     assert [j.id for j in state.jobs] == ["j1"]
     assert state.next_seq == 2
 

@@ -55,7 +55,7 @@ def _out(svc: Svc, t: Tenant) -> dict[str, object]:
 def create(body: TenantCreate, caller: Admin, svc: Svc) -> Response:
     quota = Quota(body.guaranteed, body.limit if body.limit is not None else body.guaranteed,
                   body.lending_limit, dict(body.caps))  # QuotaError is Invalid: 422 invalid-quota
-    tenant = Tenant(body.name, quota, body.weight, body.grace_period_s, body.parent)
+    tenant = Tenant(body.name, quota, body.weight, body.grace_period_s, body.parent, body.isolation)
     svc.create_tenant(caller.name, tenant, allow_overcommit=body.allow_overcommit)
     return Json(_out(svc, tenant), status_code=201, headers={"Location": f"/v1/admin/tenants/{tenant.name}"})
 
@@ -74,17 +74,17 @@ def get(name: str, _: Admin, svc: Svc) -> Response:
 
 
 @router.patch("/tenants/{name}", responses={**ok(TenantOut), **problems(401, 403, 404, 422)},
-              summary="Update a tenant's weight, grace period or parent (moving it in the tree)",
+              summary="Update a tenant's weight, grace period, parent (moving it in the tree) or isolation",
               description="An empty body is refused with 422. A move that breaks a parent's sum "
                           "(children's guarantees beyond the parent's) is refused with 422 naming both.")
 def update(name: str, body: TenantUpdate, caller: Admin, svc: Svc) -> Response:
     if not body.model_fields_set:
-        raise Invalid("validation", "nothing to update: give weight, grace_period_s or parent")
+        raise Invalid("validation", "nothing to update: give weight, grace_period_s, parent or isolation")
     clear = "grace_period_s" in body.model_fields_set and body.grace_period_s is None
     to_top = "parent" in body.model_fields_set and body.parent is None
     t = svc.update_tenant(caller.name, QuotaChange(name, weight=body.weight, grace_period_s=body.grace_period_s,
                                                    clear_grace_period=clear, parent=body.parent,
-                                                   clear_parent=to_top),
+                                                   clear_parent=to_top, isolation=body.isolation),
                           allow_overcommit=True, action="tenant.update")
     return Json(_out(svc, t))
 

@@ -11,6 +11,7 @@ DEFAULT_PORT_BASE = 20100
 #: Ray's namespace for aicc's placement groups.
 NAMESPACE = "aicc"
 AUTH_MODES = ("disabled", "token")
+SANDBOX_MODES = ("auto", "required", "off")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +77,15 @@ class RaySettings:
     #: start jobs that need no runtime env built in aicc's launcher actor (milliseconds) rather
     #: than as Ray Job Submission API jobs (a new Ray worker each, about 2 s); see launcher.py
     launcher: bool = True
+    #: the embedded head's sandbox: auto (bwrap where installed, a uid of its own when root),
+    #: required (refuse to start without bwrap), off (trials: jobs can read the service's files)
+    sandbox: str = "auto"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RaySettings:
         """``RAY_ADDRESS``, ``RAY_DASHBOARD_ADDRESS``/``RAY_API_SERVER_ADDRESS``, ``RAY_AUTH_MODE``,
         ``RAY_AUTH_TOKEN``, ``AICC_RAY_PORT_BASE``, ``AICC_RAY_LAUNCHER`` (0 sends every job
-        through the Job Submission API)."""
+        through the Job Submission API), ``AICC_JOB_SANDBOX`` (auto, required, off)."""
         env = os.environ if env is None else env
         address = env.get("RAY_ADDRESS") or None
         if address is not None and address.startswith("ray://"):
@@ -95,7 +99,10 @@ class RaySettings:
         launcher = (env.get("AICC_RAY_LAUNCHER") or "1").strip().lower()
         if launcher not in ("0", "1", "true", "false"):
             raise ValueError(f"AICC_RAY_LAUNCHER={launcher!r}: use 1 or 0")
-        return cls(address=address,
+        sandbox = (env.get("AICC_JOB_SANDBOX") or "auto").strip().lower()
+        if sandbox not in SANDBOX_MODES:
+            raise ValueError(f"AICC_JOB_SANDBOX={sandbox!r}: choose one of {', '.join(SANDBOX_MODES)}")
+        return cls(address=address, sandbox=sandbox,
                    dashboard_url=env.get("RAY_DASHBOARD_ADDRESS") or env.get("RAY_API_SERVER_ADDRESS") or None,
                    auth_mode=mode, auth_token=env.get("RAY_AUTH_TOKEN") or None, ports=RayPorts(base),
                    launcher=launcher in ("1", "true"))

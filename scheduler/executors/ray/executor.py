@@ -30,13 +30,14 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from scheduler.domain import AcceleratorType, Center, JobRecord, JobSpec, Placement
+from scheduler.domain import AcceleratorType, Center, Isolation, JobRecord, JobSpec, Placement
 from scheduler.domain import placement_codec as placements
 from scheduler.engine.clock import Clock
 from scheduler.engine.ports import DEFAULT_GRACE_S, EventKind, ExecutorEvent
 from scheduler.executors.ray import launch
 from scheduler.executors.ray.config import NAMESPACE, RaySettings, is_loopback, loopback_env
-from scheduler.executors.ray.head import EmbeddedHead
+from scheduler.executors.ray.head import EmbeddedHead, sandbox_for_head, system_temp_dir
+from scheduler.executors.ray.isolated import IsolatedRuns
 from scheduler.executors.ray.launcher import launcher_handle
 from scheduler.executors.ray.topology import Topology, discover_center, embedded_topology
 
@@ -82,6 +83,7 @@ class Attempt:
     release_at: float | None = None
     pg_removed: bool = False
     launched: bool = False  # started in the launcher, not as a Ray job
+    isolated: bool = False  # started in a sandbox and Ray instance of its own (isolated.py)
     placed_at: float | None = None  # monotonic: when Ray placed the whole gang
     submitted_at: float | None = None  # ... when Ray accepted the job
     started_at: float | None = None  # ... when the executor saw it running
@@ -97,7 +99,8 @@ class RayExecutor:
     def __init__(self, clock: Clock, *, address: str, dashboard_url: str, topology: Topology | None = None,
                  catalog: Mapping[str, AcceleratorType] | None = None, namespace: str = NAMESPACE, auth_token: str | None = None, base_dir: Path | None = None,
                  head: EmbeddedHead | None = None, center: Center | None = None,
-                 loop_interval_s: float = 0.1, submit_threads: int = 8, launcher: bool = True) -> None:
+                 loop_interval_s: float = 0.1, submit_threads: int = 8, launcher: bool = True,
+                 isolated_runs: IsolatedRuns | None = None) -> None:
         self.clock = clock
         self.address = address
         self.dashboard_url = dashboard_url
@@ -112,6 +115,9 @@ class RayExecutor:
         self.loop_interval_s = loop_interval_s
         self._lock = threading.RLock()
         self._wake = threading.Event()
+        #: Where isolated tenants' jobs run; None: every job on this cluster (shared).
+        self.isolated_runs = isolated_runs
+        self._isolation_of: Callable[[str], Isolation | None] = lambda _tenant: None
         self._closing = threading.Event()
         self._attempts: dict[str, Attempt] = {}
         self._retired: list[Attempt] = []  # earlier runs being ended; their events are not reported
@@ -175,6 +181,8 @@ class RayExecutor:
         if self._we_connected:
             with contextlib.suppress(Exception):
                 self._ray.shutdown()
+        if self.isolated_runs is not None:
+            self.isolated_runs.close()
         if self.head is not None:
             self.head.stop()
 
@@ -183,6 +191,20 @@ class RayExecutor:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def bind_tenants(self, isolation_of: Callable[[str], Isolation | None]) -> None:
+        """The engine's tenants: each job runs as its tenant's isolation says (None: shared)."""
+        self._isolation_of = isolation_of
+
+    def _runs_isolated(self, job: JobRecord) -> bool:
+        """Whether ``job`` runs apart; ValueError when its tenant is isolated and this executor cannot."""
+        if self._isolation_of(job.spec.tenant) is not Isolation.ISOLATED:
+            return False
+        if self.isolated_runs is None:
+            raise ValueError(f"tenant {job.spec.tenant} is isolated and this Ray executor cannot isolate jobs "
+                             "(attached to a shared cluster, or no sandbox: apt-get install bubblewrap); "
+                             "set the tenant's isolation to shared to run it here")
+        return True
 
     # -- the Executor port -----------------------------------------------------------------
 
@@ -253,6 +275,8 @@ class RayExecutor:
             sid = launch.submission_id(job_id, attempt)
             try:
                 launched = self._ray.get(self._launcher.logs.remote(sid)) if self._launcher is not None else None
+                if self.isolated_runs is not None and launched is None:
+                    launched = self.isolated_runs.logs(sid)
                 text = launched if launched is not None else str(self._client.get_job_logs(sid))
             except Exception as exc:
                 if attempt < latest:
@@ -407,7 +431,9 @@ class RayExecutor:
         """SIGTERM now, SIGKILL after ``grace_s`` (0: now). The launcher keeps that time itself; Ray's
         supervisor was given it at submission, with the job's env."""
         try:
-            if a.launched:
+            if a.isolated and self.isolated_runs is not None:
+                self.isolated_runs.stop(a.sid, grace_s)
+            elif a.launched:
                 self._ray.get(self._launcher.stop.remote(a.sid, grace_s))
             elif grace_s <= 0:
                 self._kill_driver(a)
@@ -423,6 +449,9 @@ class RayExecutor:
         )
 
         with contextlib.suppress(Exception):
+            if a.isolated and self.isolated_runs is not None:
+                self.isolated_runs.kill(a.sid)
+                return
             if a.launched:
                 self._ray.get(self._launcher.kill.remote(a.sid))
                 return
@@ -477,7 +506,16 @@ class RayExecutor:
             env.update(self.job_credentials(job))
         try:
             runtime_env = launch.ray_runtime_env(job.spec, self.base_dir, env)
-            if self._launcher is not None and not launch.needs_built_env(job.spec):
+            if self._runs_isolated(job):
+                assert self.isolated_runs is not None
+                if launch.needs_built_env(job.spec):
+                    raise ValueError("an isolated tenant's job takes env_vars only in its runtime_env "
+                                     "(working_dir, pip, containers: not yet)")
+                a.isolated = True
+                self.isolated_runs.start(a.sid, job.spec.tenant, launch.entrypoint_of(job), runtime_env["env_vars"],
+                                         accelerator=job.placement.accelerator, ray_resource=accel,
+                                         nodes=launch.node_devices(job), metadata=launch.metadata(job, a.attempt))
+            elif self._launcher is not None and not launch.needs_built_env(job.spec):
                 a.launched = True
                 self._ray.get(self._launcher.start.remote(
                     a.sid, launch.entrypoint_of(job), runtime_env["env_vars"], launch.metadata(job, a.attempt),
@@ -506,8 +544,9 @@ class RayExecutor:
         watched = [a for a in live if a.phase is Phase.SUBMITTED]
         if not watched:
             return
-        infos = self._job_infos([a.sid for a in watched if not a.launched])
+        infos = self._job_infos([a.sid for a in watched if not a.launched and not a.isolated])
         infos.update(self._launched_infos([a.sid for a in watched if a.launched]))
+        infos.update(self._isolated_infos([a.sid for a in watched if a.isolated]))
         for a in watched:
             info = infos.get(a.sid)
             if info is None:
@@ -613,6 +652,15 @@ class RayExecutor:
                                      runtime_env={"env_vars": {"AICC_ACCELERATOR": r["accelerator"]}})
                 for sid, r in raw.items()}
 
+    def _isolated_infos(self, sids: list[str]) -> dict[str, Any]:
+        """The isolated runs' records of ``sids``, shaped as Ray's job records."""
+        if self.isolated_runs is None or not sids:
+            return {}
+        return {sid: SimpleNamespace(submission_id=sid, status=r["status"], driver_exit_code=r["driver_exit_code"],
+                                     message=r["message"], error_type=None, metadata=r["metadata"], launched=False,
+                                     runtime_env={"env_vars": {"AICC_ACCELERATOR": r["accelerator"]}})
+                for sid, r in self.isolated_runs.infos(sids).items()}
+
     def _pg_states(self, attempts: list[Attempt]) -> dict[str, str]:
         if not attempts:
             return {}
@@ -649,25 +697,35 @@ class RayExecutor:
 
 
 def make_ray_executor(clock: Clock, *, center: Center, settings: RaySettings | None = None,
-                      base_dir: Path | None = None,
+                      base_dir: Path | None = None, protect: Sequence[Path] = (),
                       on_head: Callable[[EmbeddedHead], None] | None = None) -> RayExecutor:
     """The executor ``aicc serve --executor ray`` uses.
 
     No address (``RAY_ADDRESS`` unset): start an embedded head declaring ``center``'s nodes,
-    and stop it on close. With an address: attach, and build the center from Ray's nodes
-    (``executor.center``), with ``center``'s accelerator catalog.
+    and stop it on close; it runs in a sandbox without ``protect`` (the service's data
+    directory, token files) and, when aicc is root, as a uid of its own (``sandbox.py``);
+    isolated tenants' jobs each run in a sandbox and Ray instance of their own. With an
+    address: attach, and build the center from Ray's nodes (``executor.center``), with
+    ``center``'s accelerator catalog; every job then runs on that cluster.
     """
     settings = settings or RaySettings.from_env()
     if settings.address is None:
+        iso_root = system_temp_dir() / f"aicc-iso-{settings.ports.base}"
+        for folder in (*protect, iso_root):  # a sandbox hides what exists when it starts
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # The shared head's jobs see neither the service's files nor the isolated jobs' folders.
+        sandbox = sandbox_for_head([*protect, iso_root], settings.sandbox)
         head = EmbeddedHead.for_center(center, ports=settings.ports, auth_mode=settings.auth_mode,
-                                       auth_token=settings.auth_token)
+                                       auth_token=settings.auth_token, sandbox=sandbox)
         head.start()
         if on_head is not None:
             on_head(head)
         try:
+            runs = IsolatedRuns(iso_root, hidden=tuple(protect)) if sandbox is not None else None
             return RayExecutor(clock, address=head.address, dashboard_url=head.dashboard_url,
                                topology=embedded_topology(center), auth_token=head.auth_token,
-                               base_dir=base_dir, head=head, center=center, launcher=settings.launcher)
+                               base_dir=base_dir, head=head, center=center, launcher=settings.launcher,
+                               isolated_runs=runs)
         except BaseException:
             head.stop()
             raise

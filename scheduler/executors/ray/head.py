@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -25,13 +26,15 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 
 from scheduler.domain import Center
 from scheduler.executors.ray.config import AUTH_MODES, RayPorts, loopback_env
-from scheduler.executors.ray.launcher import pids_mentioning
+from scheduler.executors.ray.launcher import passed_to_jobs, pids_mentioning
+from scheduler.executors.ray.sandbox import RAY_UID, Sandbox, bwrap_path, is_root, own
 from scheduler.executors.ray.topology import node_resource
 
 READY_TIMEOUT_S = 180.0  # a loaded 2-core machine can take a minute
@@ -71,7 +74,7 @@ class EmbeddedHead:
     def __init__(self, *, num_gpus: int = 0, resources: Mapping[str, float] | None = None,
                  ports: RayPorts | None = None, auth_mode: str = "disabled", auth_token: str | None = None,
                  num_cpus: int | None = None, temp_dir: str | Path | None = None,
-                 labels: Mapping[str, str] | None = None) -> None:
+                 labels: Mapping[str, str] | None = None, sandbox: Sandbox | None = None) -> None:
         if auth_mode not in AUTH_MODES:
             raise ValueError(f"auth_mode {auth_mode!r}: choose one of {', '.join(AUTH_MODES)}")
         self.ports = ports or RayPorts()
@@ -82,6 +85,8 @@ class EmbeddedHead:
         self.num_cpus = num_cpus if num_cpus is not None else (os.cpu_count() or 1)
         self.temp_dir = Path(temp_dir) if temp_dir else system_temp_dir() / f"aicc-ray-{self.ports.base}"
         self.labels = dict(labels or {})
+        #: Where the head (and every worker and job of it) runs: ``sandbox_for_head``'s choice.
+        self.sandbox = sandbox
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: Path | None = None
 
@@ -112,7 +117,7 @@ class EmbeddedHead:
         """The environment of the head (and so of every job driver and worker it starts): what
         a process needs to run and Ray's own settings, taken from the service's environment by
         name, never the rest of it (``AICC_ADMIN_TOKEN``, a database URL, cloud credentials)."""
-        env = {k: v for k, v in os.environ.items() if _passed_to_jobs(k)}
+        env = {k: v for k, v in os.environ.items() if passed_to_jobs(k)}
         env.update(loopback_env())
         env["RAY_AUTH_MODE"] = self.auth_mode
         env["RAY_USAGE_STATS_ENABLED"] = "0"
@@ -124,6 +129,8 @@ class EmbeddedHead:
         env.setdefault("RAY_worker_register_timeout_seconds", "120")
         if self.auth_token:
             env["RAY_AUTH_TOKEN"] = self.auth_token
+        if self.sandbox is not None:  # the sandbox hides the homes: jobs get one in the head's temp dir
+            env["HOME"] = str(self.temp_dir / "home")
         # Entrypoints say ``python ...``: the interpreter (and packages) of this service.
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         return env
@@ -173,11 +180,19 @@ class EmbeddedHead:
         if busy is not None:
             raise HeadError(f"port {busy} on 127.0.0.1 is in use: another Ray head? "
                             f"(choose another block with AICC_RAY_PORT_BASE)")
-        self.temp_dir.mkdir(parents=True, exist_ok=True)
+        cmd = self.command()
+        if self.sandbox is not None:
+            own(self.temp_dir, self.sandbox.uid)
+            own(self.temp_dir / "home", self.sandbox.uid)
+            cmd = replace(self.sandbox, writable=(self.temp_dir, *self.sandbox.writable)).wrap(cmd)
+        else:
+            self.temp_dir.mkdir(parents=True, exist_ok=True)
         self._log = self.temp_dir / "aicc-head.log"
         with open(self._log, "wb") as log:
+            log.write(f"[aicc] {shlex.join(cmd)}\n".encode())
+            log.flush()
             self._proc = subprocess.Popen(
-                self.command(), env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+                cmd, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent)
         atexit.register(self.stop)
         try:
@@ -222,8 +237,11 @@ class EmbeddedHead:
         if proc is None:
             return
         if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                if self.sandbox is not None:  # bwrap: the head inside it is in its process group
+                    os.killpg(proc.pid, signal.SIGTERM)
+                else:
+                    proc.send_signal(signal.SIGTERM)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout_s)
         # Anything left in the session this head was started in (its pgid is its pid) is ours.
@@ -261,16 +279,24 @@ class EmbeddedHead:
         self.stop()
 
 
-#: Variables of the service's environment that the head and its jobs get, by name or prefix.
-JOB_ENV_NAMES = frozenset({"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "TZ", "TMPDIR", "TERM",
-                           "PYTHONPATH", "VIRTUAL_ENV", "LD_LIBRARY_PATH"})
-JOB_ENV_PREFIXES = ("LC_", "RAY_")
+def sandbox_for_head(protect: Sequence[Path] = (), mode: str = "auto") -> Sandbox | None:
+    """Where the shared embedded head runs: as ``RAY_UID`` when aicc is root, in a bwrap sandbox
+    without ``protect`` (the data directory, token files) and the homes whenever bwrap is here.
 
-
-def _passed_to_jobs(name: str) -> bool:
-    if name in ("RAY_ADDRESS", "RAY_AUTH_TOKEN"):  # the head gets its own address and token
-        return False
-    return name in JOB_ENV_NAMES or name.startswith(JOB_ENV_PREFIXES)
+    ``mode``: ``auto`` (that, or a warning and no sandbox where bwrap is missing and aicc is not
+    root), ``required`` (refuse to start without it), ``off`` (the head runs as the service:
+    jobs can read its files; for trials only).
+    """
+    if mode == "off":
+        return None
+    if bwrap_path() is None:
+        if mode == "required" or is_root():
+            raise HeadError("running job code apart from the service needs bubblewrap: apt-get install "
+                            "bubblewrap (or AICC_JOB_SANDBOX=off for a trial: jobs then read the service's files)")
+        logger.warning("bubblewrap is not installed: jobs on the shared Ray head run as the service's user "
+                       "and can read its data directory; apt-get install bubblewrap")
+        return None
+    return Sandbox(uid=RAY_UID if is_root() else None, hidden=tuple(protect))
 
 
 def system_temp_dir() -> Path:

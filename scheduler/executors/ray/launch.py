@@ -66,9 +66,7 @@ def job_env(job: JobRecord, *, attempt: int, pg_id: str, pg_name: str, namespace
             ray_resource: str, grace_s: float) -> dict[str, str]:
     """What the job's processes see: who they are, and where each worker's devices are."""
     assert job.placement is not None
-    per_node: dict[str, list[int]] = {}
-    for w in job.placement.workers:
-        per_node.setdefault(w.node, []).extend(w.devices)
+    per_node = node_devices(job)
     return {
         "AICC_JOB_ID": job.id,
         "AICC_JOB_NAME": job.spec.name,
@@ -87,6 +85,15 @@ def job_env(job: JobRecord, *, attempt: int, pg_id: str, pg_name: str, namespace
         # Ray's job supervisor waits this long after SIGTERM before SIGKILL.
         "RAY_JOB_STOP_WAIT_TIME_S": str(max(1, math.ceil(grace_s))),
     }
+
+
+def node_devices(job: JobRecord) -> dict[str, list[int]]:
+    """Node -> the device indexes aicc placed the job on there, in placement order."""
+    assert job.placement is not None
+    per_node: dict[str, list[int]] = {}
+    for w in job.placement.workers:
+        per_node.setdefault(w.node, []).extend(w.devices)
+    return per_node
 
 
 def _confined(path: str, base_dir: Path) -> str:

@@ -258,9 +258,31 @@ def _last_lines(path: Path, lines: int = 20) -> str:
         return ""
 
 
+#: Variables of the service's environment (or of the worker the launcher runs in) that jobs get,
+#: by name or prefix: what a process needs to run, locale, Ray's own settings; nothing else.
+JOB_ENV_NAMES = frozenset({"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "TZ", "TMPDIR", "TERM",
+                           "PYTHONPATH", "VIRTUAL_ENV", "LD_LIBRARY_PATH"})
+JOB_ENV_PREFIXES = ("LC_", "RAY_")
+#: Which devices a process may use, as Ray set it for the worker: passed on as it is.
+DEVICE_ENV_NAMES = frozenset({"CUDA_VISIBLE_DEVICES", "ASCEND_RT_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES",
+                              "HIP_VISIBLE_DEVICES", "NEURON_RT_VISIBLE_CORES", "TPU_VISIBLE_CHIPS"})
+#: Ray's variables that make a process the worker it is (or carry another cluster's token): never passed.
+NOT_PASSED = frozenset({"RAY_ADDRESS", "RAY_AUTH_TOKEN", "RAY_RAYLET_PID", "RAY_NODE_ID", "RAY_CLIENT_MODE"})
+
+
+def passed_to_jobs(name: str) -> bool:
+    """Whether a job gets the variable ``name`` of the environment it was started from."""
+    if name in NOT_PASSED or name.startswith("RAY_JOB_"):
+        return False
+    return name in JOB_ENV_NAMES or name in DEVICE_ENV_NAMES or name.startswith(JOB_ENV_PREFIXES)
+
+
 def _driver_env() -> dict[str, str]:
-    """This worker's environment, less what makes a process a Ray worker, plus the cluster's address."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_JOB_") and k != "RAY_RAYLET_PID"}
+    """A job's base environment: this worker's, filtered by ``passed_to_jobs`` (never the rest
+    of it: whatever the service or the node held), plus the cluster's address and token."""
+    env = {k: v for k, v in os.environ.items() if passed_to_jobs(k)}
+    if os.environ.get("RAY_AUTH_TOKEN"):  # a shared tenant's job is in this cluster: it joins it
+        env["RAY_AUTH_TOKEN"] = os.environ["RAY_AUTH_TOKEN"]
     env["PYTHONUNBUFFERED"] = "1"
     ray = sys.modules.get("ray")  # in a Ray worker; never started here
     if ray is not None and ray.is_initialized():

@@ -1,0 +1,56 @@
+"""An isolated run on its own (no shared cluster): its Ray instance, its devices, a graceful stop.
+
+One run of an entrypoint that traps SIGTERM: it starts once its own Ray head is up,
+sees only its devices, is stopped with a grace period (it gets SIGTERM, not SIGKILL at
+once), and leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from scheduler.executors.ray.isolated import IsolatedRuns, runner_pids
+
+pytestmark = pytest.mark.slow
+
+ENTRYPOINT = ("trap 'echo got-term; exit 3' TERM; echo devices=$CUDA_VISIBLE_DEVICES address=$RAY_ADDRESS; "
+              "python -c 'import ray; ray.init(); print(\"gpus\", ray.cluster_resources()[\"GPU\"])'; "
+              "echo ready; sleep 300 & wait")
+
+
+def _until(check: Callable[[], bool], timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_an_isolated_run_starts_on_its_own_ray_and_stops_gracefully(tmp_path: Path) -> None:
+    if shutil.which("bwrap") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("bubblewrap (bwrap) is required under CI: apt-get install bubblewrap")
+        pytest.skip("SKIPPING isolated runs: bubblewrap (bwrap) is not installed")
+    pytest.importorskip("ray")
+    runs = IsolatedRuns(tmp_path / "iso")
+    try:
+        runs.start("aicc-t1-0", "bank", ENTRYPOINT, {"AICC_JOB_ID": "t1"}, accelerator="a800", ray_resource="GPU",
+                   nodes={"n1": [1, 3]}, metadata={"aicc_job_id": "t1"})
+        assert _until(lambda: "ready" in (runs.logs("aicc-t1-0") or ""), 240), runs.logs("aicc-t1-0")
+        assert runs.infos(["aicc-t1-0"])["aicc-t1-0"]["status"] == "RUNNING"
+        log = runs.logs("aicc-t1-0") or ""
+        assert "devices=1,3 address=127.0.0.1:6379" in log and "gpus 2.0" in log, log
+        assert len(runner_pids(tmp_path / "iso" / "aicc-t1-0")) == 1
+        runs.stop("aicc-t1-0", grace_s=30)
+        assert _until(lambda: runs.infos(["aicc-t1-0"])["aicc-t1-0"]["status"] == "STOPPED", 30)
+        assert "got-term" in (runs.logs("aicc-t1-0") or "")  # SIGTERM reached it: not killed outright
+        assert runner_pids(tmp_path / "iso" / "aicc-t1-0") == []
+    finally:
+        runs.close()
