@@ -9,7 +9,9 @@ caps each replay's wall time: a replay cut short reports the share of its jobs
 it reached and a linear projection of the full time (``projected_s``, reported as
 the figure), so that ``make bench`` stays bounded. The projection is linear in the
 share of jobs reached; a trace's start is often lighter than its busy middle, so
-it is a lower bound. ``--budget-s 0`` runs to the end. The last line is one JSON object.
+it is a lower bound. ``--budget-s 0`` runs to the end. The replays record no expected starts
+(as before issue 23); ``--eta`` records them, as ``aicc simulate`` does, and reports their
+share of the time (``eta_s``). The last line is one JSON object.
 
     python benchmarks/bench_sim.py [--policy aicc] [--tick 60] [--budget-s 300] [--jobs 1000000]
 """
@@ -26,9 +28,9 @@ from scheduler.sim.synthetic import synthetic_trace
 from scheduler.sim.trace import DEFAULT_TRACES
 
 
-def replay(trace: Trace, policy: str, tick: float, budget: float) -> dict[str, object]:
+def replay(trace: Trace, policy: str, tick: float, budget: float, eta: bool = False) -> dict[str, object]:
     began = time.perf_counter()
-    sim = Simulation(trace, policy, tick_s=tick, progress=True)
+    sim = Simulation(trace, policy, tick_s=tick, progress=True, eta=eta)
     res = sim.run(max_wall_s=budget or None)
     wall = time.perf_counter() - began
     stepping = res.recorder.step_seconds
@@ -38,7 +40,8 @@ def replay(trace: Trace, policy: str, tick: float, budget: float) -> dict[str, o
                               # steps, and the simulator (events, executor, metrics) between them
                               "decision_s": round(sim.engine.decision_seconds, 2),
                               "engine_rest_s": round(stepping - sim.engine.decision_seconds, 2),
-                              "between_steps_s": round(wall - stepping, 2)}
+                              "between_steps_s": round(wall - stepping - sim.eta_seconds, 2),
+                              "eta_s": round(sim.eta_seconds, 2)}
     if not res.complete and res.done > 0:
         out["projected_s"] = round(wall / res.done, 1)
     return out
@@ -51,18 +54,19 @@ def main() -> None:
     ap.add_argument("--budget-s", type=float, default=300.0)
     ap.add_argument("--jobs", type=int, default=1_000_000)
     ap.add_argument("--traces", default=str(DEFAULT_TRACES))
+    ap.add_argument("--eta", action="store_true", help="record expected starts at each submission")
     ap.add_argument("--smoke", action="store_true", help="3 s of ITP, 2,000 synthetic jobs: that it runs")
     args = ap.parse_args()
     if args.smoke:
         args.budget_s, args.jobs = 3.0, 2_000
-    result: dict[str, object] = {"policy": args.policy, "tick_s": args.tick, "budget_s": args.budget_s,
+    result: dict[str, object] = {"policy": args.policy, "tick_s": args.tick, "budget_s": args.budget_s, "eta": args.eta,
                                  "jobs": args.jobs, "smoke": args.smoke}
     from scheduler.sim.itp import load_itp
 
     t0 = time.perf_counter()
     itp = load_itp(args.traces)
     result["itp_load_s"] = round(time.perf_counter() - t0, 2)
-    r = replay(itp, args.policy, args.tick, args.budget_s)
+    r = replay(itp, args.policy, args.tick, args.budget_s, args.eta)
     print("itp", r, flush=True)
     result["itp_replay_s"] = r["s"] if r["complete"] else r.get("projected_s")
     result["itp"] = r
@@ -70,7 +74,7 @@ def main() -> None:
     t0 = time.perf_counter()
     syn = synthetic_trace(cfg.center, cfg.tenants, args.jobs, seed=1, load=0.95)
     result["synthetic_gen_s"] = round(time.perf_counter() - t0, 2)
-    r = replay(syn, args.policy, args.tick, args.budget_s)
+    r = replay(syn, args.policy, args.tick, args.budget_s, args.eta)
     print("synthetic", r, flush=True)
     result["synthetic_1m_s"] = r["s"] if r["complete"] else r.get("projected_s")
     result["synthetic"] = r

@@ -64,6 +64,7 @@ TITLES = {
     "tenant-token-required": "A tenant token is required",
     "store-unavailable": "The store could not record the request",
     "not-ready": "The service is starting",
+    "job-not-running": "The job holds no devices",
     "not-leader": "This replica does not lead (high availability); retry",
     "no-leader": "No replica leads at the moment (a failover); retry",
 }

@@ -238,6 +238,12 @@ class JobOut(JobSpecFields, Response):
     detail: str
     #: 1-based place in its tenant's queue, while pending.
     queue_position: int | None
+    #: While pending: when it is expected to start (null: unknown) and how that was found:
+    #: reservation (backfill holds devices for it), projection (the scheduler run forward
+    #: from now), or unknown (the detail says why, e.g. held by quota).
+    expected_start_at: str | None = None
+    expected_start_how: str | None = None
+    expected_start_detail: str | None = None
     #: Times it went back to the queue (preempted, or lost with a node) ...
     preemptions: int
     #: ... of which lost with a node; it fails once this would pass max_retries.
@@ -247,6 +253,20 @@ class JobOut(JobSpecFields, Response):
     #: While it waits: its estimated cost (devices x runtime estimate) exceeds what is left of its
     #: tenant's (or an ancestor's) budget this period.
     budget_warning: str | None = None
+
+
+class CheckpointOut(Response):
+    job: str
+    #: when the checkpoint was taken, as recorded (never later than now)
+    checkpointed_at: str
+
+
+class StopNoticeOut(Response):
+    job: str
+    #: it is being preempted: checkpoint now (SIGTERM follows at stop_at, or at once without a notice)
+    stop_requested: bool
+    stop_at: str | None
+    checkpointed_at: str | None
 
 
 class JobList(Response):

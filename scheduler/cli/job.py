@@ -54,6 +54,10 @@ def register(app: typer.Typer) -> None:
     j.command("list", help="The queue, as squeue shows it: live jobs by default (--all for finished ones "
               "too), with the nodes of running jobs or the REASON a pending one waits.\n\n"
               "Example: aicc job list --tenant finance --state pending")(api_command(list_))
+    j.command("queue", help="A tenant's queue in order (the admin: each tenant's), as squeue --start "
+              "shows it: every pending job's place, when it is expected to start (ETA) and how that "
+              "was found (reservation, projection, or unknown: aicc job get says why).\n\n"
+              "Example: aicc job queue --tenant finance")(api_command(queue))
     j.command("get", help="Show a job: state, placement, why it waits, queue position, times.\n\n"
               "Example: aicc job get j42 -o yaml")(api_command(get))
     j.command("cancel", help="Cancel jobs (your own; the admin: any). Finished jobs stay as they are.\n\n"
@@ -112,10 +116,28 @@ def where_or_why(j: JobOut) -> str:
     return f"({j.reason})" if j.reason else ""
 
 
+def eta(j: JobOut, now: datetime | None = None) -> str:
+    """When a pending job is expected to start, as squeue --start shows it: ``now``,
+    ``in 40m``, ``?`` (unknown: ``aicc job get`` says why); empty for other jobs."""
+    if j.state != "pending" or j.expected_start_how is None:
+        return ""
+    start = parse_time(j.expected_start_at)
+    if start is None:
+        return "?"
+    s = int((start - (now or datetime.now(UTC))).total_seconds())
+    if s < 60:
+        return "now"
+    if s < 7200:
+        return f"in {s // 60}m"
+    if s < 172800:
+        return f"in {s // 3600}h"
+    return f"in {s // 86400}d"
+
+
 def queue_table(items: list[JobOut]) -> str:
-    rows = [[j.id, j.tenant, j.name, j.state.upper(), j.devices, age(j.submitted_at), where_or_why(j)]
+    rows = [[j.id, j.tenant, j.name, j.state.upper(), j.devices, age(j.submitted_at), eta(j), where_or_why(j)]
             for j in items]
-    return table(["ID", "TENANT", "NAME", "STATE", "DEVICES", "AGE", "NODES(REASON)"], rows)
+    return table(["ID", "TENANT", "NAME", "STATE", "DEVICES", "AGE", "ETA", "NODES(REASON)"], rows)
 
 
 def list_(client: Client,
@@ -133,6 +155,17 @@ def list_(client: Client,
     show(dump_items(items), output, lambda: queue_table(items))
 
 
+def queue(client: Client,
+          tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant's queue (admin).")] = None,
+          output: Output = Format.TABLE) -> None:
+    items = sorted(client.jobs(tenant=tenant, state=["pending"]),
+                   key=lambda j: (j.tenant, j.queue_position or 1 << 30, j.submitted_at))
+    rows = [[j.tenant, j.queue_position or "-", j.id, j.name, j.devices, age(j.submitted_at), eta(j) or "?",
+             j.expected_start_how or "-", j.reason] for j in items]
+    show(dump_items(items), output, lambda: table(
+        ["TENANT", "POS", "ID", "NAME", "DEVICES", "WAITED", "ETA", "HOW", "REASON"], rows))
+
+
 def job_text(j: JobOut) -> str:
     r = j.resources
     accel = "/".join(r.accelerator_types) or "any"
@@ -144,6 +177,7 @@ def job_text(j: JobOut) -> str:
     return listing([
         ("Job", j.id), ("Name", j.name), ("Tenant", j.tenant), ("Kind", j.kind), ("State", j.state),
         ("Reason", j.reason), ("Detail", j.detail), ("Queue position", j.queue_position),
+        ("Expected start", _expected_start(j)),
         ("Budget", f"warning: {j.budget_warning}" if j.budget_warning else None),
         ("Priority", j.priority + ("" if j.preemptible else ", not preemptible")),
         ("Resources", shape), ("Devices", j.devices),
@@ -156,6 +190,14 @@ def job_text(j: JobOut) -> str:
         ("Finished", j.finished_at), ("Estimated runtime", j.estimated_runtime_s and f"{j.estimated_runtime_s:g} s"),
         ("Max runtime", j.max_runtime_s and f"{j.max_runtime_s:g} s"), ("Entrypoint", j.entrypoint),
     ])
+
+
+def _expected_start(j: JobOut) -> str | None:
+    if j.expected_start_how is None:
+        return None
+    when = j.expected_start_at or "unknown"
+    detail = f": {j.expected_start_detail}" if j.expected_start_detail else ""
+    return f"{when} ({eta(j) or '?'}; {j.expected_start_how}{detail})"
 
 
 def get(client: Client, job_id: JobArg, output: Output = Format.TABLE) -> None:

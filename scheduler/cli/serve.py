@@ -35,6 +35,10 @@ def serve(
     log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")] = "info",
     metrics: Annotated[bool, typer.Option("--metrics/--no-metrics",
                                           help="Serve Prometheus metrics at /metrics.")] = True,
+    preemption_notice: Annotated[float, typer.Option(
+        "--preemption-notice", min=0, envvar="AICC_PREEMPTION_NOTICE_S",
+        help="Seconds a preemption victim is told (GET /v1/jobs/{id}/checkpoint) before SIGTERM, "
+             "to checkpoint first (0: none).")] = 0.0,
     ha: Annotated[bool, typer.Option(
         "--ha/--no-ha", envvar="AICC_HA",
         help="High availability: several replicas on one PostgreSQL database elect a leader; "
@@ -59,7 +63,8 @@ def serve(
     fields: dict[str, object] = {"host": host, "port": port, "db_url": db, "center_file": center,
                                  "executor": executor, "admin_token": token, "ha": ha,
                                  "replica_name": replica_name, "advertise_url": advertise_url,
-                                 "lease_ttl_s": lease_ttl, "lease_renew_s": min(2.0, lease_ttl / 4)}
+                                 "lease_ttl_s": lease_ttl, "lease_renew_s": min(2.0, lease_ttl / 4),
+                                 "preemption_notice_s": preemption_notice}
     if data_dir is not None:
         fields["data_dir"] = data_dir
     settings = Settings.model_validate(fields)

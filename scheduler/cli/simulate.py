@@ -53,6 +53,13 @@ def simulate(
     restart_cost: Annotated[float, typer.Option(
         min=0, help="Seconds of work a preempted or lost job loses each time it restarts: its start again "
                     "and the work since its last checkpoint (0: it resumes where it stopped).")] = 0.0,
+    checkpoint_every: Annotated[float, typer.Option(
+        min=0, help="Jobs checkpoint every S seconds of progress and report it; a stopped job keeps only "
+                    "the work up to its last checkpoint (0: it keeps all it did).")] = 0.0,
+    checkpoint_on_notice: Annotated[bool, typer.Option(
+        help="A preempted job checkpoints when asked, before it stops (it loses only the restart cost).")] = False,
+    eta: Annotated[bool, typer.Option(help="Record the expected start the service would answer at each "
+                                      "submission and score it (ETA columns; slower).")] = True,
     plots: Annotated[bool, typer.Option(help="Write PNG plots.")] = True,
     progress: Annotated[bool | None, typer.Option(help="Progress bar (default: on long runs, one "
                                                   "policy at a time).")] = None,
@@ -102,11 +109,16 @@ def simulate(
         notes += oversold(proposed, f"with {change}")
     for line in (*t.notes, *notes):
         typer.echo(line, err=True)
-    study = Study(t, names, World(seed, tick, mtbf, restart_cost, budgets), proposed, knobs, change, notes,
+    study = Study(t, names, World(seed, tick, mtbf, restart_cost, checkpoint_every, checkpoint_on_notice, eta, budgets),
+                  proposed, knobs, change, notes,
                   list(quota or []), fill_comparison=trace == "openb")
     summary = run_study(study, out, plots=plots, workers=workers, progress=progress,
                         say=lambda line: typer.echo(line, err=True))
     _print(study, summary, out, plots)
+
+
+def _or_dash(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}"
 
 
 def _print(study: Study, summary: dict[str, Any], out: Path, plots: bool) -> None:
@@ -120,9 +132,11 @@ def _print(study: Study, summary: dict[str, Any], out: Path, plots: bool) -> Non
                      "-" if s["allocation_ratio_saturated"] is None else f"{s['allocation_ratio_saturated']:.3f}",
                      f"{s['jain_fairness']:.3f}", f"{s['guarantee_violations']:.0f}", s["preemptions"],
                      f"{s['lost_work_device_h']:.0f}", f"{s['unallocated_devices_fragmentation']:.1f}",
+                     _or_dash(s.get("eta_median_rel_error")), _or_dash(s.get("eta_started_by_predicted_plus_10min")),
                      f"{s['wall_s']:.1f}"])
     typer.echo(table(["POLICY", "AVG QUEUE S", "P95 QUEUE S", "AVG JCT S", "MAKESPAN D", "ALLOC",
-                      "ALLOC SAT", "JAIN", "GUAR VIOL S", "PREEMPT", "LOST DEV-H", "FRAG DEV", "WALL S"], rows))
+                      "ALLOC SAT", "JAIN", "GUAR VIOL S", "PREEMPT", "LOST DEV-H", "FRAG DEV", "ETA ERR",
+                      "ETA+10M", "WALL S"], rows))
     if change:
         for name in study.policies:
             typer.echo(f"\n{name}, as is -> with {change}:\n"

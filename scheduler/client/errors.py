@@ -137,6 +137,10 @@ class TenantHasJobs(Conflict):
     code = "tenant-has-jobs"
 
 
+class JobNotRunning(Conflict):
+    code = "job-not-running"
+
+
 class TenantHasChildren(Conflict):
     code = "tenant-has-children"
 

@@ -42,6 +42,7 @@ class Holder:
     preemptible: bool
     terminating: bool
     new: bool  # admitted in this decision
+    checkpointed_at: float | None = None  # its last checkpoint (None: none since its start)
 
 
 #: a holder in order of its expected end: (end, seq, tie-breaker, holder)
@@ -169,7 +170,8 @@ class Holdings:
         devices = alloc.placement.devices
         holder = Holder(alloc.id, alloc.seq, spec.tenant, self.priorities.get(spec.priority, 0),
                         devices * self.type_gflops[type_idx], type_idx, devices, _takes(alloc, self.layout),
-                        alloc.started_at, alloc.expected_end, spec.preemptible, alloc.terminating, False)
+                        alloc.started_at, alloc.expected_end, spec.preemptible, alloc.terminating, False,
+                        alloc.checkpointed_at)
         self.allocs[alloc.id] = alloc
         self.holder_of[alloc.id] = holder
         cap = self.cap
@@ -271,7 +273,8 @@ def _stopped(before: Allocation, after: Allocation) -> bool:
     """Whether ``after`` is ``before`` being stopped, and nothing else changed."""
     return (after.terminating and not before.terminating and after.placement is before.placement
             and after.spec is before.spec and after.started_at == before.started_at
-            and after.estimated_runtime_s == before.estimated_runtime_s and after.seq == before.seq)
+            and after.estimated_runtime_s == before.estimated_runtime_s and after.seq == before.seq
+            and after.checkpointed_at == before.checkpointed_at)
 
 
 _alloc_id = attrgetter("id")

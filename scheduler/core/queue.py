@@ -24,6 +24,8 @@ class PendingQueue:
         self._ids: dict[QueueKey, list[str]] = {}
         self._keys: dict[str, QueueKey] = {}
         self._seqs: dict[str, int] = {}
+        #: per tenant, the devices its queued jobs ask for
+        self.devices: dict[str, int] = {}
         for job in jobs:
             self.add(job)
 
@@ -45,6 +47,8 @@ class PendingQueue:
             self._ids[key].insert(i, job.id)
         self._keys[job.id] = key
         self._seqs[job.id] = job.seq
+        tenant = job.spec.tenant
+        self.devices[tenant] = self.devices.get(tenant, 0) + job.spec.devices
 
     def remove(self, job_id: str) -> PendingJob | None:
         key = self._keys.pop(job_id, None)
@@ -55,6 +59,12 @@ class PendingQueue:
         job = jobs.pop(i)
         del self._shapes[key][i], self._ids[key][i]
         del self._seqs[job_id]
+        tenant = job.spec.tenant
+        left = self.devices[tenant] - job.spec.devices
+        if left:
+            self.devices[tenant] = left
+        else:
+            del self.devices[tenant]
         if not jobs:
             del self._lists[key], self._shapes[key], self._ids[key]
         return job

@@ -39,6 +39,21 @@ class Quotas:
         self.tenants = state.tenants
         self.type_names = state.cap.type_names
         self.tree = state.tree
+        #: per tenant, compute its waiting jobs ask for (at the least: on the cheapest type);
+        #: that much of its unused guarantee is not lent (``Policy.lend_wanted_guarantee``)
+        self.wanted: dict[str, int] = {}
+
+    def want(self, queued_devices: Mapping[str, int]) -> None:
+        """What the tenants' waiting jobs ask for, in devices, at the start of the cycle."""
+        policy = self.policy
+        if policy.lend_wanted_guarantee or not policy.quotas or policy.restart_cost_s <= 0:
+            return  # (while restarts are free, a borrower reclaimed loses nothing: lend it)
+        cheapest = min(self.state.type_gflops, default=0)
+        self.wanted = {t: n * cheapest for t, n in queued_devices.items()}
+
+    def admitted(self, tenant: str, devices: int) -> None:
+        if self.wanted.get(tenant):
+            self.wanted[tenant] = max(0, self.wanted[tenant] - devices * min(self.state.type_gflops))
 
     def allowed(self, tenant: str, types: list[int], devices: int, *, leaving: bool = False
                 ) -> tuple[list[Candidate], Reason, str]:
@@ -194,13 +209,14 @@ class Quotas:
         memo = self.memo
         if memo.lendable is None:
             used_by = self.state.used
+            wanted = self.wanted
             assigned = borrowed = idle = 0
             for name, tenant in self.tenants.items():
                 q = tenant.quota
                 used = used_by[name]
                 assigned += q.guaranteed
                 borrowed += max(0, used - q.guaranteed)
-                unused = max(0, q.guaranteed - used)
+                unused = max(0, q.guaranteed - used - wanted.get(name, 0))
                 idle += unused if q.lending_limit is None else min(unused, q.lending_limit)
             memo.lendable = max(0, self.state.ready_gflops - assigned) + idle - borrowed
         return memo.lendable

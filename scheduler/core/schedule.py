@@ -83,6 +83,7 @@ class _Cycle:
     def run(self, queue: PendingQueue) -> Decision:
         state, policy = self.state, self.policy
         # 2. order: effective priority levels (aging), highest first
+        self.quotas.want(queue.devices)
         by_level = levels(queue, state)
         offset = dict.fromkeys(state.tenants, 0)  # per tenant, its jobs in higher levels
         for level in sorted(by_level, reverse=True):
@@ -188,6 +189,7 @@ class _Cycle:
         best = self.placer.best_fit(allowed, spec.workers, res.accelerators, res.cpus, res.memory_bytes, blocked)
         if best is not None:
             self.state.admit(job, best[0], best[1], blocked)
+            self.quotas.admitted(tenant, spec.devices)
             self.memo.invalidate(len(self.backfill.reservations))
             return True
         # e. no room now

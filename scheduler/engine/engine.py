@@ -27,6 +27,7 @@ from scheduler.core import (
     dominant_share,
     schedule,
 )
+from scheduler.core.projection import Projection, first_pending, project
 from scheduler.core.queue import PendingQueue
 from scheduler.core.tree import subtree_sums, tree_of
 from scheduler.domain import (
@@ -101,6 +102,7 @@ class Engine:
         journal: list[str] | None = None,
         estimator: RuntimeEstimator | None = None,
         observers: Sequence[EngineObserver] = (),
+        preemption_notice_s: float = 0.0,
     ) -> None:
         self.store = store
         self.estimator = estimator
@@ -129,6 +131,9 @@ class Engine:
         self._shares: dict[str, float] = {}
         #: ``holding`` changed since the last decision: by job id, the allocation or None
         self._held_changes: dict[str, Allocation | None] = {}
+        #: the same for projections, which keep a memo of their own (``projection_inputs``)
+        self._projected_changes: dict[str, Allocation | None] = {}
+        self._projection_memo: dict[str, Any] = {}
         self.history: dict[str, float] = dict(state.usage_history)
         #: leaf tenants whose budget (or an ancestor's) is spent: "hold" or "best-effort"
         #: (set by whoever keeps the budgets: the service, the simulator)
@@ -140,6 +145,12 @@ class Engine:
         self.last_decision: Decision | None = None
         self._memo: dict[str, Any] = {}  # what the decision may reuse between steps
         self.last_step_at: float | None = None
+        #: the last projection of expected starts (``expected_starts``), kept off the step
+        self.projection: Projection | None = None
+        #: a victim of the scheduler is told first (its state is preempted: ``stop_notice``)
+        #: and stopped this much later, so that it can checkpoint before SIGTERM
+        self.preemption_notice_s = preemption_notice_s
+        self._noticed: dict[str, float] = {}  # job -> when it is to be stopped
         self.steps = 0
         self.decision_seconds = 0.0  # spent in the core's decision, over all steps (the rest is the engine's)
         self._waiting: dict[str, tuple[str, str, int]] | None = None
@@ -165,12 +176,14 @@ class Engine:
             self._count(before, -1)
         self.holding[alloc.id] = alloc
         self._held_changes[alloc.id] = alloc
+        self._projected_changes[alloc.id] = alloc
         self._count(alloc, 1)
 
     def _unhold(self, job_id: str) -> None:
         alloc = self.holding.pop(job_id, None)
         if alloc is not None:
             self._held_changes[job_id] = None
+            self._projected_changes[job_id] = None
             self._count(alloc, -1)
 
     def _stopping(self, job_id: str) -> None:
@@ -343,7 +356,10 @@ class Engine:
         for job in admitted:  # ... then act
             self.executor.start(job, self._grace(job.spec))
         for job in preempted:
-            self.executor.stop(job.id, self._grace(job.spec))
+            if self.preemption_notice_s > 0:
+                self._noticed[job.id] = now + self.preemption_notice_s
+            else:
+                self.executor.stop(job.id, self._grace(job.spec))
         self.last_decision = decision
         self.last_step_at = now
         self.steps += 1
@@ -356,6 +372,21 @@ class Engine:
         for o in self.observers:
             o.stepped(decision, seconds, now)
         return decision
+
+    def stop_notice(self, job_id: str) -> float | None:
+        """When a preempted job that was given notice is to be stopped (None: not noticed)."""
+        return self._noticed.get(job_id)
+
+    def stop_noticed(self) -> None:
+        """Stop the noticed victims whose notice is over (or that are no longer preempted)."""
+        now = self.clock.now()
+        for job_id, due in sorted(self._noticed.items(), key=lambda e: (e[1], e[0])):
+            job = self.jobs.get(job_id)
+            if job is None or job.state is not JobState.PREEMPTED:
+                del self._noticed[job_id]
+            elif due <= now:
+                del self._noticed[job_id]
+                self.executor.stop(job_id, self._grace(job.spec))
 
     def _notify(self, changes: Sequence[tuple[JobRecord, JobRecord]]) -> None:
         for o in self.observers:
@@ -409,6 +440,8 @@ class Engine:
         The executor gives each event once: if the store cannot record them (the
         database is down), they are kept and applied first by the next sync.
         """
+        if self._noticed:
+            self.stop_noticed()
         events = [*self._unrecorded, *self.executor.poll()]
         self._unrecorded = []
         try:
@@ -524,6 +557,20 @@ class Engine:
                 o.repaired(repairs)
         return repairs
 
+    def checkpoint(self, job_id: str, at: float | None = None) -> bool:
+        """The running job reports a checkpoint at ``at`` (default: now): the work before it
+        survives a preemption, so it becomes a cheaper victim. False if it holds no devices
+        or is being stopped (nothing changes then)."""
+        alloc = self.holding.get(job_id)
+        if alloc is None or alloc.terminating:
+            return False
+        now = self.clock.now()
+        at = now if at is None else min(at, now)
+        if alloc.checkpointed_at is not None and at <= alloc.checkpointed_at:
+            return True
+        self._hold(replace(alloc, checkpointed_at=at))
+        return True
+
     # -- reading ----------------------------------------------------------------------
 
     def waiting(self, job_id: str) -> tuple[str, str, int] | None:
@@ -534,6 +581,33 @@ class Engine:
                 for p in self.last_decision.pending:
                     self._waiting[p.job_id] = (p.reason.value, p.detail, p.position)
         return self._waiting.get(job_id)
+
+    def projection_inputs(self, limit: int = 1000, include: Iterable[str] = ()
+                          ) -> tuple[Snapshot, list[PendingJob], Policy, float]:
+        """What ``project`` needs, copied (cheap: the running jobs and the first ``limit``
+        pending ones), so that the projection itself runs without the engine's lock.
+
+        The snapshot carries the projections' own memo (one projection at a time may use
+        it: the caller serializes them), brought up to date with the changes since the last."""
+        changes, self._projected_changes = self._projected_changes, {}
+        snapshot = Snapshot(self.center, dict(self.tenants), tuple(self.holding.values()), dict(self.history),
+                            memo=self._projection_memo, running_changes=changes)
+        return snapshot, first_pending(self.queue, limit, include), self.policy, self.clock.now()
+
+    def expected_starts(self, *, max_age_s: float = 5.0, limit: int = 1000,
+                        include: Iterable[str] = ()) -> Projection:
+        """The expected starts of the first ``limit`` pending jobs (and ``include``): the last
+        projection while younger than ``max_age_s`` and it has them, else a fresh one."""
+        wanted = list(include)
+        cached = self.projection
+        now = self.clock.now()
+        if (cached is not None and now - cached.at <= max_age_s
+                and all(j in cached.etas or j not in self.queue for j in wanted)):
+            return cached
+        snapshot, jobs, policy, now = self.projection_inputs(limit, wanted)
+        self.projection = project(snapshot, jobs, policy, now, limit=len(jobs))
+        self.projection.limit = limit
+        return self.projection
 
     def usage(self) -> dict[str, dict[str, int]]:
         """Per tenant: devices held by accelerator type (terminating jobs included)."""

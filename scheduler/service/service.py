@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import secrets
 import threading
 import time
 from collections import deque
@@ -22,6 +23,7 @@ from typing import Any
 
 from scheduler.centerfile import CenterConfig
 from scheduler.core import Policy
+from scheduler.core.projection import Eta, Projection, project
 from scheduler.domain import (
     Center,
     Isolation,
@@ -51,6 +53,7 @@ from scheduler.engine.ports import (
     OffersLogs,
     unwrapped,
 )
+from scheduler.service import jobtoken
 from scheduler.service import tokens as tok
 from scheduler.service.budgets import estimated_cost, would_hold
 from scheduler.service.budgets import exhausted as budget_exhausted
@@ -64,6 +67,12 @@ from scheduler.store import Run, TokenInfo
 
 log = logging.getLogger(__name__)
 
+#: expected starts: how many of the first pending jobs a projection covers (besides those
+#: asked for), and how long one is reused before it is projected afresh
+ETA_JOBS = 1000
+ETA_REFRESH_S = 5.0
+
+
 
 @dataclass(frozen=True)
 class JobView:
@@ -75,6 +84,8 @@ class JobView:
     position: int | None
     #: while it waits: its estimated cost exceeds what is left of its tenant's budget
     budget_warning: str | None = None
+    #: while pending: when it is expected to start, and how that was found (issue 23)
+    eta: Eta | None = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +152,12 @@ class Service:
         #: writer's callback: it must never wait for the lock (a step holding the lock
         #: may itself be waiting for the writer).
         self._unrecorded: list[str] = []
+        #: one projection of expected starts at a time, outside ``lock`` (see ``expected_starts``)
+        self._projection_lock = threading.Lock()
+        #: signs each running job's own credential (``jobtoken``); new with each process
+        self._job_secret = secrets.token_bytes(32)
+        if hasattr(self._can, "job_credentials"):  # the executor puts it in the job's environment
+            self._can.job_credentials = self.job_env
         #: budgets (issue 22): the center's time zone starts their periods
         self.timezone = zone(config.timezone)
         self._budgets: dict[str, Budget] = {b.tenant: b for b in store.budgets()}
@@ -188,7 +205,7 @@ class Service:
     def _new_engine(self) -> Engine:
         """The engine as the store has it (a start, a takeover, a follower's refresh)."""
         return Engine(self._center, self.store, self.executor, self.clock, self.policy,
-                      estimator=estimator_for(self.policy))
+                      estimator=estimator_for(self.policy), preemption_notice_s=self.settings.preemption_notice_s)
 
     def leads(self) -> bool:
         """This replica may decide and act now."""
@@ -545,20 +562,41 @@ class Service:
         return JobView(job, job.reason, job.detail, None, self.budget_warning(job))
 
     def view(self, job: JobRecord) -> JobView:
+        projection = self.expected_starts([job.id]) if job.id in self.engine.queue else None
         with self._locked():
-            return self._view(job)
+            return self._view(job, projection)
 
-    def _view(self, job: JobRecord) -> JobView:
+    def _view(self, job: JobRecord, projection: Projection | None = None) -> JobView:
         live = self.engine.jobs.get(job.id)
         if live is not None:
             job = live
-        waiting = self.engine.waiting(job.id) if job.state is JobState.PENDING else None
+        pending = job.state is JobState.PENDING
+        eta = projection.get(job.id) if pending and projection is not None else None
+        waiting = self.engine.waiting(job.id) if pending else None
         warning = self.budget_warning(job)
         if waiting is not None:
-            return JobView(job, waiting[0], waiting[1], waiting[2], warning)
-        if job.state is JobState.PENDING:
-            return JobView(job, job.reason or "Queued", job.detail or "not yet considered", None, warning)
+            return JobView(job, waiting[0], waiting[1], waiting[2], warning, eta)
+        if pending:
+            return JobView(job, job.reason or "Queued", job.detail or "not yet considered", None, warning, eta)
         return JobView(job, job.reason, job.detail, None)
+
+    def expected_starts(self, include: Sequence[str] = ()) -> Projection:
+        """The expected starts of the first pending jobs and ``include``: the engine's last
+        projection while it is fresh (``eta_refresh_s``), else a new one, projected outside
+        the engine's lock so that no step waits for it."""
+        limit, max_age = ETA_JOBS, ETA_REFRESH_S
+        with self._projection_lock:
+            with self._locked():
+                engine = self.engine
+                cached = engine.projection
+                if (cached is not None and self.clock.now() - cached.at <= max_age
+                        and all(j in cached.etas or j not in engine.queue for j in include)):
+                    return cached
+                inputs = engine.projection_inputs(limit, include)
+            projection = project(*inputs, limit=len(inputs[1]))
+            projection.limit = limit
+            engine.projection = projection
+            return projection
 
     def get_job(self, job_id: str, tenant: str | None = None) -> JobView:
         job = self.engine.jobs.get(job_id) or self.store.get_job(job_id)
@@ -570,8 +608,11 @@ class Service:
                   after_seq: int | None, limit: int) -> list[JobView]:
         jobs = self.store.list_jobs(tenant=tenant, states=states, kinds=kinds, after_seq=after_seq,
                                     limit=limit)
+        queue = self.engine.queue
+        waiting = [j.id for j in jobs if j.id in queue]
+        projection = self.expected_starts(waiting) if waiting else None
         with self._locked():
-            return [self._view(j) for j in jobs]
+            return [self._view(j, projection) for j in jobs]
 
     def cancel(self, actor: str, job_id: str, tenant: str | None = None) -> JobView:
         self.get_job(job_id, tenant)  # 404 for another tenant's job
@@ -582,6 +623,44 @@ class Service:
                     self.store.audit(actor, "job.cancel", job_id, {})
         self.kick()
         return self.get_job(job_id, tenant)
+
+    def job_env(self, job: JobRecord) -> dict[str, str]:
+        """What a starting job's environment gets to report its checkpoints."""
+        stamp = job.admitted_at if job.admitted_at is not None else job.submitted_at
+        env = {"AICC_JOB_TOKEN": jobtoken.mint(self._job_secret, job.id, stamp)}
+        host = self.settings.host if self.settings.host not in ("0.0.0.0", "::") else "127.0.0.1"
+        env["AICC_URL"] = f"http://{host}:{self.settings.port}"
+        return env
+
+    def job_of_credential(self, token: str) -> str | None:
+        """The job a job credential is for, if it is good and its attempt still runs."""
+        found = jobtoken.read(self._job_secret, token)
+        if found is None:
+            return None
+        job = self.engine.jobs.get(found[0])
+        if job is None or not job.state.holds_devices or not jobtoken.same_attempt(job.admitted_at, found[1]):
+            return None
+        return job.id
+
+    def checkpoint(self, job_id: str, tenant: str | None = None, at: float | None = None) -> float:
+        """The job (its credential, or its tenant) reports a checkpoint: the work before it
+        survives a preemption, so the scheduler prefers other victims. Returns its time."""
+        self.get_job(job_id, tenant)  # 404 for another tenant's job
+        with self._locked():
+            now = self.clock.now()
+            when = now if at is None else min(at, now)
+            if not self.engine.checkpoint(job_id, when):
+                raise Conflict("job-not-running", f"job {job_id!r} holds no devices: nothing to checkpoint")
+        return when
+
+    def stop_requested(self, job_id: str, tenant: str | None = None) -> tuple[bool, float | None, float | None]:
+        """Whether the job is being preempted, when it is to be stopped (with a notice), and its
+        last checkpoint: a job polls this to checkpoint before SIGTERM."""
+        job = self.get_job(job_id, tenant).job
+        with self._locked():
+            alloc = self.engine.holding.get(job_id)
+            return (job.state is JobState.PREEMPTED, self.engine.stop_notice(job_id),
+                    alloc.checkpointed_at if alloc is not None else None)
 
     def job_events(self, job_id: str, tenant: str | None = None) -> list[dict[str, Any]]:
         """Every state change of a job, oldest first (404 for another tenant's job)."""

@@ -55,6 +55,9 @@ class Settings(BaseModel):
     budget_check_interval_s: float = Field(default=5.0, gt=0)
     max_body_bytes: int = Field(default=1 << 20, ge=1024)
     max_page: int = Field(default=1000, ge=100)
+    #: A job chosen as a preemption victim is told (GET /v1/jobs/{id}/checkpoint says
+    #: stop_requested) this long before it is sent SIGTERM, to checkpoint first; 0: no notice.
+    preemption_notice_s: float = Field(default=0.0, ge=0)
 
     def resolved_db_url(self) -> str:
         return self.db_url or f"sqlite:///{self.data_dir / 'aicc.db'}"

@@ -49,6 +49,8 @@ class JobResult:
     finish_s: float | None = None
     preemptions: int = 0
     borrowed: bool = False
+    #: the start the service would have answered at submission (None: unknown; nan: not asked)
+    predicted_start_s: float | None = math.nan
 
     @property
     def jct_s(self) -> float | None:
@@ -283,6 +285,11 @@ class Recorder:
         self.results[job.id] = JobResult(job.id, spec.tenant, spec.devices, job.submitted_at,
                                          self.durations[job.id])
         self._enqueue(job)
+
+    def predicted(self, job_id: str, start: float | None) -> None:
+        r = self.results.get(job_id)
+        if r is not None:
+            r.predicted_start_s = start
 
     def stepped(self, decision: Decision, seconds: float, at: float) -> None:
         self.steps += 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +69,8 @@ def summarize(result: SimResult) -> dict[str, Any]:
         "max_preemptions_of_a_job": max((r.preemptions for r in rec.results.values()), default=0),
         # Work run and then lost to restarts (each loses --restart-cost s of its attempt).
         "lost_work_device_h": round(rec.lost_device_s / 3600, 1),
+        **eta_figures(rec.results.values()),
+        "eta_wall_s": _r(result.extra.get("eta_wall_s", 0.0)),
         "unallocated_devices_fragmentation": _r(rec.frag_area / rec.wait_time) if rec.wait_time else 0.0,
         "guaranteed_devices_by_tenant": {n: _r(v) for n, v in cap_dev.items()},
         "avg_used_devices_by_tenant": {n: _r(v) for n, v in rec.tenant_used().items()},
@@ -80,6 +82,44 @@ def summarize(result: SimResult) -> dict[str, Any]:
         "saturation_target": SATURATED_TARGET,
         **({"budgets": {n: {k: _r(v) for k, v in b.items()} for n, b in result.budgets.items()}}
            if result.budgets else {}),
+    }
+
+
+#: waits shorter than this are not scored: a relative error of a minute's wait says little
+ETA_MIN_WAIT_S = 600.0
+ETA_SLACK_S = 600.0
+
+
+def eta_figures(results: Iterable[JobResult]) -> dict[str, Any]:
+    """How the expected start answered at submission compares with the first admission.
+
+    Over the jobs asked and admitted that waited at least ``ETA_MIN_WAIT_S``: the median of
+    |predicted - actual wait| / actual wait (an unknown start counts as an infinite error), the
+    share that started no later than predicted + ``ETA_SLACK_S``, and the share unknown.
+    """
+    errors: list[float] = []
+    on_time = unknown = 0
+    for r in results:
+        p, admit = r.predicted_start_s, r.first_admit_s
+        if admit is None or (p is not None and math.isnan(p)):
+            continue
+        wait = admit - r.submit_s
+        if wait < ETA_MIN_WAIT_S:
+            continue
+        if p is None:
+            unknown += 1
+            errors.append(math.inf)
+            continue
+        errors.append(abs((p - r.submit_s) - wait) / wait)
+        on_time += admit <= p + ETA_SLACK_S
+    n = len(errors)
+    errors.sort()
+    median = errors[(n - 1) // 2] if n else math.inf  # (the lower median: errors may be infinite)
+    return {
+        "eta_jobs_scored": n,
+        "eta_median_rel_error": _r(median) if median < math.inf else None,
+        "eta_started_by_predicted_plus_10min": _r(on_time / n) if n else None,
+        "eta_unknown_share": _r(unknown / n) if n else None,
     }
 
 

@@ -20,6 +20,7 @@ like a live loop with that period; 0 steps at every event time.
 
 from __future__ import annotations
 
+import heapq
 import math
 import random
 import time
@@ -28,6 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from scheduler.core import Decision
+from scheduler.core.projection import project
 from scheduler.domain import Center, JobRecord, JobState, NodeState, Tenant, parents_of
 from scheduler.domain.budget import Budget
 from scheduler.engine import Engine, EventKind, ManualClock
@@ -100,6 +102,11 @@ class Simulation:
         restart_cost_s: float = 0.0,
         progress: bool | Callable[[int], None] | None = None,
         samples: int = 2000,
+        checkpoint_every_s: float = 0.0,
+        checkpoint_on_notice: bool = False,
+        eta: bool = True,
+        eta_limit: int = 1000,
+        eta_grow: float = 0.25,
         budgets: Sequence[Budget] = (),
     ) -> None:
         center = center or trace.center
@@ -129,6 +136,17 @@ class Simulation:
         if restart_cost_s < 0 or not math.isfinite(restart_cost_s):
             raise ValueError(f"restart cost {restart_cost_s}: must be finite and not negative")
         self.restart_cost_s = restart_cost_s if resume else math.inf
+        #: with ``checkpoint_every_s``, a job keeps only the work up to its last checkpoint (taken
+        #: every so many seconds of progress, after its restart cost) and reports each one to the
+        #: engine, as a job does through the API; 0: it keeps all it did (``resume``). With
+        #: ``checkpoint_on_notice`` a preempted job checkpoints when asked, before it stops.
+        if checkpoint_every_s < 0 or not math.isfinite(checkpoint_every_s):
+            raise ValueError(f"checkpoint interval {checkpoint_every_s}: must be finite and not negative")
+        self.checkpoint_every_s = checkpoint_every_s
+        self.checkpoint_on_notice = checkpoint_on_notice
+        self._checkpoints: list[tuple[float, str, float]] = []  # (next checkpoint, job, its start)
+        if restart_cost_s and resume and self.spec.policy.restart_cost_s == 0:  # the scheduler knows it
+            self.spec = replace(self.spec, policy=replace(self.spec.policy, restart_cost_s=restart_cost_s))
         done = self.done
         self.executor = SleepExecutor(  # (without resume, nothing is ever done)
             self.clock, runtime_of=lambda job: durations[job.id] - done.get(job.id, 0.0),
@@ -146,6 +164,14 @@ class Simulation:
         p = self.spec.policy
         self._victims_age = p.quotas and (p.reclaim or p.priority_preemption)
         self._classes = len({j.priority for j in trace.jobs[:10_000]}) > 1
+        #: the expected start the service would answer at each job's submission: projected at
+        #: the first step after it (within a tick), from the first ``eta_limit`` pending jobs and it
+        self.eta = eta
+        self.eta_limit = eta_limit
+        self.eta_grow = eta_grow
+        self._eta_new: list[str] = []
+        self.eta_seconds = 0.0  # wall time spent projecting
+        self.eta_projections = self.eta_cycles = self.eta_queue_max = 0
 
     def run(self, on_step: Callable[[Decision], None] | None = None, *,
             max_wall_s: float | None = None) -> SimResult:
@@ -167,7 +193,10 @@ class Simulation:
             self._bar.close()
         self.recorder.advance_to(self.clock.now())
         return SimResult(self.spec, self.recorder, time.perf_counter() - began, self.engine.steps,
-                         self.journal, complete=complete, done=self._next_job / n if n else 1.0,
+                         self.journal, extra={"eta_wall_s": self.eta_seconds, "eta_projections": self.eta_projections,
+                                "eta_cycles": self.eta_cycles, "eta_queue_max": self.eta_queue_max}
+                         if self.eta else {},
+                         complete=complete, done=self._next_job / n if n else 1.0,
                          budgets=self.budgets.report if self.budgets is not None else {})
 
     # -- the event loop -------------------------------------------------------------------
@@ -248,6 +277,8 @@ class Simulation:
         while i < len(jobs) and jobs[i].submit_s <= t:
             job = jobs[i]
             self.engine.submit(job.spec(oracle=oracle), job.id)
+            if self.eta:
+                self._eta_new.append(job.id)
             i += 1
         self._next_job = i
         if i < len(jobs):
@@ -280,12 +311,16 @@ class Simulation:
     def _step(self, on_step: Callable[[Decision], None] | None) -> None:
         """Step the engine, and wake up when what it decided changes with time alone."""
         t = self.clock.now()
+        if self._checkpoints:
+            self._report_checkpoints(t)
         if self.budgets is not None:
             self.engine.budget_exhausted = self.budgets.advance(t)
             fresh = self.budgets.next_period(t)
             if fresh is not None and self.engine.queue:
                 self.events.wake(fresh)  # held jobs may start when the period turns
         decision = self.engine.step()
+        if self._eta_new:
+            self._project(decision)
         self._last_step = t
         self._restep = bool(decision.admits or decision.preempts)
         if self._restep and self.tick_s == 0:
@@ -304,6 +339,44 @@ class Simulation:
             if admitted_at and self._wants_victims():
                 self.events.wake(admitted_at[0] + min_runtime)
 
+    def _report_checkpoints(self, t: float) -> None:
+        """Tell the engine of the checkpoints running jobs took up to ``t`` (the last of each)."""
+        heap, every, engine = self._checkpoints, self.checkpoint_every_s, self.engine
+        first = self.restart_cost_s + every
+        while heap and heap[0][0] <= t:
+            _, job_id, started = heapq.heappop(heap)
+            job = engine.jobs.get(job_id)
+            if job is None or job.state is not JobState.RUNNING or job.started_at != started:
+                continue  # ended or stopped since
+            at = started + first + math.floor((t - started - first) / every) * every
+            engine.checkpoint(job_id, at)
+            heapq.heappush(heap, (at + every, job_id, started))
+
+    def _project(self, decision: Decision) -> None:
+        """Record the expected start of the jobs submitted since the last step.
+
+        The projection's first cycle is the step just taken: a job it admitted, or preempted
+        for, is expected now; the others are projected from the state the step left (as the
+        projection would go on), which spares a projection wherever all new jobs started."""
+        began = time.perf_counter()
+        engine, now = self.engine, self.clock.now()
+        new = self._eta_new
+        self._eta_new = []
+        starting = {a.job_id for a in decision.admits} | {p.for_job for p in decision.preempts}
+        for job_id in new:
+            if job_id in starting:
+                self.recorder.predicted(job_id, now)
+        new = [j for j in new if j in engine.queue and j not in starting]
+        if new:
+            projection = project(*engine.projection_inputs(self.eta_limit, new), limit=self.eta_limit + len(new),
+                                 only=new, grow=self.eta_grow)
+            self.eta_queue_max = max(self.eta_queue_max, len(engine.queue))
+            self.eta_cycles += projection.cycles
+            self.eta_projections += 1
+            for job_id in new:
+                self.recorder.predicted(job_id, projection.get(job_id).start)
+        self.eta_seconds += time.perf_counter() - began
+
     # -- EngineObserver: the work a stopped job had done ---------------------------------
 
     def submitted(self, job: JobRecord) -> None:
@@ -313,6 +386,10 @@ class Simulation:
         pass
 
     def changed(self, before: JobRecord, after: JobRecord) -> None:
+        every = self.checkpoint_every_s
+        if after.state is JobState.RUNNING and every > 0 and after.started_at is not None:
+            heapq.heappush(self._checkpoints, (after.started_at + self.restart_cost_s + every, after.id,
+                                               after.started_at))
         if self.budgets is not None:
             took = after.state.holds_devices and not before.state.holds_devices
             if took or (before.state.holds_devices and not after.state.holds_devices):
@@ -323,7 +400,10 @@ class Simulation:
         if after.state is JobState.PENDING and before.started_at is not None:
             ran = max(0.0, self.clock.now() - before.started_at)
             done = self.done.get(after.id, 0.0)
-            now_done = min(done + max(0.0, ran - self.restart_cost_s), self.durations[after.id])
+            progress = max(0.0, ran - self.restart_cost_s)
+            if every > 0 and not (self.checkpoint_on_notice and after.reason != "NodeLost"):
+                progress = math.floor(progress / every) * every  # what its last checkpoint kept
+            now_done = min(done + progress, self.durations[after.id])
             self.done[after.id] = now_done
             self.recorder.lost_device_s += after.spec.devices * (ran - (now_done - done))
 

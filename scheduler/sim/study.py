@@ -114,6 +114,9 @@ class World(NamedTuple):
     tick: float = 0.0
     mtbf: float | None = None
     restart_cost: float = 0.0
+    checkpoint_every: float = 0.0  # jobs checkpoint every so many seconds (0: they keep all they did)
+    checkpoint_on_notice: bool = False  # a preempted job checkpoints when asked, before it stops
+    eta: bool = True  # record the expected start at each submission
     #: budgets (``--budget``): a spent one holds its tenant's new jobs, as the live service does
     budgets: tuple[Budget, ...] = ()
 
@@ -122,7 +125,9 @@ def replay(run: Run, world: World, progress: bool | Callable[[int], None] | None
     """One replay (module level: a worker process runs it)."""
     sim = Simulation(run.trace, run.spec(), seed=world.seed, tick_s=world.tick,
                      failures=Failures(world.mtbf) if world.mtbf else None,
-                     restart_cost_s=world.restart_cost, progress=progress, budgets=world.budgets)
+                     restart_cost_s=world.restart_cost, progress=progress, budgets=world.budgets,
+                     checkpoint_every_s=world.checkpoint_every, checkpoint_on_notice=world.checkpoint_on_notice,
+                     eta=world.eta)
     return sim.run()
 
 
@@ -233,6 +238,8 @@ def run_study(study: Study, out: Path, *, plots: bool = True, workers: int | Non
     world = study.world
     summary["_trace"] = {"name": t.name, "jobs": len(t.jobs), "notes": list(t.notes) + study.notes,
                          "tick_s": world.tick, "seed": world.seed, "restart_cost_s": world.restart_cost,
+                         "checkpoint_every_s": world.checkpoint_every,
+                         "checkpoint_on_notice": world.checkpoint_on_notice,
                          "quota": list(study.quota), "set": dict(study.knobs),
                          "observed": dict(t.observed)}
     write_summary(out / "summary.json", summary)

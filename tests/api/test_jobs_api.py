@@ -68,6 +68,14 @@ def test_a_pending_job_says_why_and_where_it_waits(client: TestClient, tenant_to
     assert body["state"] == "pending"
     assert body["reason"] == "QuotaExhausted"
     assert body["queue_position"] == 1
+    # it starts when the first ends, by the first's estimate (1,800 s); a running job has no ETA
+    assert body["expected_start_how"] == "projection"
+    running = client.get(f"/v1/jobs/{first['id']}", headers=acme).json()
+    expected = datetime.fromisoformat(body["expected_start_at"]) - datetime.fromisoformat(running["admitted_at"])
+    assert abs(expected.total_seconds() - 1800) < 5
+    assert running["expected_start_at"] is None and running["expected_start_how"] is None
+    listed = {j["id"]: j for j in client.get("/v1/jobs", headers=acme).json()["items"]}
+    assert listed[second["id"]]["expected_start_at"] == body["expected_start_at"]
 
 
 def test_another_tenants_job_is_a_404(client: TestClient, tenant_token: Issue) -> None:
@@ -252,3 +260,31 @@ def test_a_job_of_an_accelerator_type_the_center_lacks_is_refused_at_submission(
     while client.get(f"/v1/jobs/{huge['id']}", headers=acme).json()["reason"] != "Unsatisfiable":
         assert time.monotonic() < deadline
         time.sleep(0.05)
+
+
+def test_a_running_job_reports_checkpoints_with_its_own_credential(client: TestClient, service: Service,
+                                                                   tenant_token: Issue) -> None:
+    acme, beta = tenant_token("acme"), tenant_token("beta")
+    job = client.post("/v1/jobs", headers=acme, json=job_body("ckpt", sleep_s=60)).json()
+    wait_for(client, acme, job["id"], "running")
+    env = service.job_env(service.engine.jobs[job["id"]])
+    assert env["AICC_JOB_TOKEN"].startswith("aiccjob.") and env["AICC_URL"].startswith("http://")
+    r = client.post(f"/v1/jobs/{job['id']}/checkpoint", headers=auth(env["AICC_JOB_TOKEN"]))
+    assert r.status_code == 200, r.text
+    assert r.json()["job"] == job["id"] and r.json()["checkpointed_at"].endswith("Z")
+    assert service.engine.holding[job["id"]].checkpointed_at is not None
+    notice = client.get(f"/v1/jobs/{job['id']}/checkpoint", headers=auth(env["AICC_JOB_TOKEN"])).json()
+    assert notice["stop_requested"] is False and notice["stop_at"] is None  # not being preempted
+    assert notice["checkpointed_at"] == r.json()["checkpointed_at"]
+    assert client.post(f"/v1/jobs/{job['id']}/checkpoint", headers=acme).status_code == 200  # its tenant may
+    assert client.post(f"/v1/jobs/{job['id']}/checkpoint", headers=beta).status_code == 404  # others may not
+    forged = env["AICC_JOB_TOKEN"][:-4] + "0000"
+    assert client.post(f"/v1/jobs/{job['id']}/checkpoint", headers=auth(forged)).status_code == 401
+    other = client.post("/v1/jobs", headers=acme, json=job_body("other", sleep_s=60)).json()
+    r = client.post(f"/v1/jobs/{other['id']}/checkpoint", headers=auth(env["AICC_JOB_TOKEN"]))
+    assert r.status_code == 401  # a credential is for its own job only
+    client.post(f"/v1/jobs/{job['id']}/cancel", headers=acme)
+    wait_for(client, acme, job["id"], "cancelled")
+    r = client.post(f"/v1/jobs/{job['id']}/checkpoint", headers=auth(env["AICC_JOB_TOKEN"]))
+    assert r.status_code == 401  # short-lived: its attempt is over
+    assert client.post(f"/v1/jobs/{job['id']}/checkpoint", headers=acme).status_code == 409

@@ -49,11 +49,11 @@ def test_submit_list_get_as_a_queue(cli: Cli, admin: Client, new_tenant: NewTena
     assert big["name"] == "llama" and big["devices"] == 32 and big["tenant"] == name
     wait_state(admin, running, "running")
     rows = cli.ok("job", "list", token=token).stdout.splitlines()
-    assert rows[0].split() == ["ID", "TENANT", "NAME", "STATE", "DEVICES", "AGE", "NODES(REASON)"]
+    assert rows[0].split() == ["ID", "TENANT", "NAME", "STATE", "DEVICES", "AGE", "ETA", "NODES(REASON)"]
     by_id = {r.split()[0]: r.split() for r in rows[1:]}
     assert by_id[running][1:5] == [name, "bert", "RUNNING", "4"] and by_id[running][6].startswith("a800-")
     assert by_id[big["id"]][1:5] == [name, "llama", "PENDING", "32"]
-    assert by_id[big["id"]][6] == "(QuotaExhausted)"
+    assert by_id[big["id"]][6:8] == ["?", "(QuotaExhausted)"]  # no start foreseen: over its limit
     # the admin: across tenants, filtered, and the JSON is the API's
     listed = json.loads(cli.ok("job", "list", "--tenant", name, "--state", "pending", "-o", "json").stdout)
     assert listed == {"items": admin.request("GET", "/v1/admin/jobs", params={"tenant": name,
@@ -63,8 +63,14 @@ def test_submit_list_get_as_a_queue(cli: Cli, admin: Client, new_tenant: NewTena
     assert got == admin.request("GET", f"/v1/jobs/{big['id']}")
     text = cli.ok("job", "get", big["id"], token=token).stdout
     assert "Reason:            QuotaExhausted" in text and "Queue position:    1" in text
+    assert "Expected start:    unknown (?; unknown: held by quota (QuotaExhausted: limit)" in text
     assert "Resources:         4 x 8 a800, 8 cpus, 64Gi memory per worker" in text
     assert "Ran:" not in text  # it never ran
+    # the tenant's queue in order, with when each job is expected to start and how that was found
+    rows = cli.ok("job", "queue", token=token).stdout.splitlines()
+    assert rows[0].split() == ["TENANT", "POS", "ID", "NAME", "DEVICES", "WAITED", "ETA", "HOW", "REASON"]
+    assert [r.split()[:3] for r in rows[1:]] == [[name, "1", big["id"]]]
+    assert rows[1].split()[-3:] == ["?", "unknown", "QuotaExhausted"]
 
 
 def test_list_hides_finished_jobs_unless_asked(cli: Cli, new_tenant: NewTenant, tmp_path: Path) -> None:

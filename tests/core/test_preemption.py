@@ -3,6 +3,8 @@
 Test devices have 250 TFLOPS: 4 devices are 1 PFLOPS.
 """
 
+from dataclasses import replace
+
 from scheduler.core import PreemptReason
 from tests.core.scenario import admitted, center, decide, pending, running, spec, waiting
 
@@ -126,3 +128,26 @@ def test_reclaim_and_requeue_reach_a_fixed_point() -> None:
     for a in allocs:
         held[a.spec.tenant] = held.get(a.spec.tenant, 0) + a.placement.devices
     assert held == {"a": 8, "b": 8}
+
+
+def test_victims_that_lose_the_least_work_go_first() -> None:
+    # b2 checkpointed a minute ago: stopping it loses less than stopping the more recent b3
+    c, tenants = center(("p", "gpu", 1, 2), tenants=QUOTAS)
+    allocs = full_of_b()
+    allocs[2] = replace(allocs[2], checkpointed_at=940.0)
+    d = decide(c, tenants, pending(spec("a", 1, 4)), allocs)
+    assert [p.job_id for p in d.preempts] == ["b2"]
+    # today's order (most recent first) without it
+    d = decide(c, tenants, pending(spec("a", 1, 4)), allocs, victims_by_cost=False)
+    assert [p.job_id for p in d.preempts] == ["b3"]
+
+
+def test_without_checkpoints_victims_go_by_most_recent_start_as_before() -> None:
+    c, tenants = center(("p", "gpu", 1, 1), tenants=[{"name": "a", "guaranteed": "1P", "limit": "2P"},
+                                                    {"name": "b", "guaranteed": "1P", "limit": "2P"}])
+    allocs = [running("b1", spec("b", 1, 4), [("p-r01-n01", range(4))], "gpu", started_at=0, seq=1),
+              running("b2", spec("b", 1, 2), [("p-r01-n01", range(4, 6))], "gpu", started_at=300, seq=2),
+              running("b3", spec("b", 1, 2), [("p-r01-n01", range(6, 8))], "gpu", started_at=400, seq=3)]
+    for by_cost in (True, False):
+        d = decide(c, tenants, pending(spec("a", 1, 2)), allocs, restart_cost_s=600.0, victims_by_cost=by_cost)
+        assert [p.job_id for p in d.preempts] == ["b3"]

@@ -88,3 +88,18 @@ def test_unknown_tenants_and_priority_classes_wait_with_a_reason() -> None:
     c, tenants = center(("p", "gpu", 1, 1), tenants=two_tenants())
     d = decide(c, tenants, pending(spec("ghost"), spec("a", priority="urgent")))
     assert waiting(d) == {"p1": "UnknownTenant", "p2": "UnknownPriorityClass"}
+
+
+def test_a_guarantee_its_owner_waits_for_is_not_lent_where_restarts_cost() -> None:
+    # One node of 8: b holds its 4 guaranteed devices and 2 borrowed ones (none can be preempted);
+    # a's 4-device job waits for its guarantee (2 are free). b's next 2 devices would borrow a's guarantee.
+    c, tenants = center(("p", "gpu", 1, 1), tenants=[{"name": "a", "guaranteed": "1P", "limit": "2P"},
+                                                    {"name": "b", "guaranteed": "1P", "limit": "2P"}])
+    allocs = [running("b1", spec("b", 1, 4, preemptible=False), [("p-r01-n01", range(4))], "gpu", seq=1),
+              running("b2", spec("b", 1, 2, preemptible=False), [("p-r01-n01", range(4, 6))], "gpu", seq=2)]
+    jobs = pending(spec("a", 1, 4), spec("b", 1, 2))
+    costly = decide(c, tenants, jobs, allocs, restart_cost_s=600.0)
+    assert admitted(costly) == {} and waiting(costly)["p2"] == "NoBorrowableCapacity"
+    # lent where restarts are free, or where the policy says so: b borrows, to be reclaimed later
+    assert list(admitted(decide(c, tenants, jobs, allocs))) == ["p2"]
+    assert list(admitted(decide(c, tenants, jobs, allocs, restart_cost_s=600.0, lend_wanted_guarantee=True))) == ["p2"]

@@ -236,6 +236,61 @@ def test_the_decision_journal_is_the_same_for_the_same_inputs() -> None:
     assert len(journals[0]) > 30
 
 
+def test_expected_starts_follow_the_queue_and_are_reused_while_fresh() -> None:
+    engine, clock, _store, ex = make()
+    ids = [engine.submit(job("a")).id for _ in range(6)]  # a's limit: 4 at a time, 100 s each
+    engine.step()
+    clock.advance_to(10.0)
+    engine.sync()
+    p = engine.expected_starts()
+    assert [p.get(i).start for i in ids[4:]] == [100.0, 100.0]
+    assert engine.expected_starts() is p  # fresh: reused
+    late = engine.submit(job("a")).id
+    assert engine.expected_starts(include=[late]) is not p  # asked for a job it lacks: projected anew
+    clock.advance_to(20.0)
+    assert engine.expected_starts(max_age_s=5.0).at == 20.0
+    engine.step()  # projecting changed nothing the step sees
+    assert ex.started == ids[:4]
+
+
+def test_a_checkpoint_makes_a_running_job_the_cheaper_victim() -> None:
+    engine, clock, _store, _ex = make()
+    b = [engine.submit(job("b", runtime=10_000)).id for _ in range(4)]  # b borrows all 16 devices
+    engine.step()
+    clock.advance_to(1.0)
+    engine.sync()
+    clock.advance_to(500.0)
+    assert engine.checkpoint(b[0]) and engine.holding[b[0]].checkpointed_at == 500.0
+    assert not engine.checkpoint("nope")
+    engine.submit(job("a"))
+    d = engine.step()
+    assert [p.job_id for p in d.preempts] == [b[0]]  # not the most recent: it lost least since its checkpoint
+
+
+def test_a_victim_given_notice_is_stopped_only_when_the_notice_is_over() -> None:
+    c, tenants = center(("p", "gpu", 1, 2), tenants=TENANTS)
+    clock = ManualClock(0.0)
+    store = MemoryStore(tenants)
+    ex = RecordingExecutor(clock, store)
+    engine = Engine(c, store, ex, clock, Policy(min_runtime_s=0.0), preemption_notice_s=60.0)
+    b = [engine.submit(job("b", runtime=10_000)).id for _ in range(4)]
+    engine.step()
+    clock.advance_to(1.0)
+    engine.sync()
+    engine.submit(job("a"))
+    [victim] = [p.job_id for p in engine.step().preempts]
+    assert victim in b and engine.jobs[victim].state is JobState.PREEMPTED
+    assert engine.stop_notice(victim) == 61.0
+    clock.advance_to(30.0)
+    engine.sync()
+    assert engine.jobs[victim].state is JobState.PREEMPTED and ex.next_event_at() == 10_000.0  # not stopped yet
+    clock.advance_to(61.0)
+    engine.sync()  # the notice is over: stopped now
+    clock.advance_to(ex.next_event_at() or 61.0)
+    engine.sync()
+    assert engine.jobs[victim].state is JobState.PENDING and engine.stop_notice(victim) is None
+
+
 def test_a_tenant_past_its_budget_runs_best_effort_jobs_preemptible_in_the_lowest_class() -> None:
     engine, _, _, _ = make()
     engine.budget_exhausted = {"a": "best-effort"}

@@ -77,7 +77,7 @@ def test_policies_replayed_side_by_side_give_what_one_at_a_time_gives(tmp_path: 
         assert res.exit_code == 0, res.output
         summary = json.loads((out / "summary.json").read_text())
         for s in summary.values():
-            for timing in ("wall_s", "avg_step_ms", "max_step_ms"):
+            for timing in ("wall_s", "avg_step_ms", "max_step_ms", "eta_wall_s"):
                 s.pop(timing, None)
         runs[workers] = (summary, (out / "jobs.csv").read_text())
     assert list(runs["3"][0]) == ["fifo", "static", "aicc", "_trace"]

@@ -168,3 +168,33 @@ def test_the_fill_comparison_sets_aicc_against_best_fit_in_the_same_order() -> N
     assert fill["plain_best_fit_priority_order"]["unallocated_gpus"] == 4
     assert fill["aicc"]["unallocated_gpus"] == 4
     assert fill["unallocated_fewer_than_best_fit"] == {"same_trace_order": 0.0, "same_priority_order": 0.0}
+
+
+def test_checkpoints_keep_the_work_before_them_and_a_notice_keeps_all() -> None:
+    # As above: the victim ran 2,030 s, of which 600 s were its restart; checkpoints every 500 s
+    # of progress kept 1,000 s of it; with a notice before the stop it keeps all 1,430 s.
+    jobs = [job(i, "a", 0, 5000, 8) for i in range(4)] + [job(9, "b", 2000, 100, 8)]
+    seen: list[float | None] = []
+
+    def checkpoints(_: Decision) -> None:
+        seen.extend(a.checkpointed_at for a in sim.engine.holding.values())
+
+    lost = {}
+    for notice in (False, True):
+        sim = Simulation(trace(jobs, nodes=4, a=16, b=16), "aicc", restart_cost_s=600.0,
+                         checkpoint_every_s=500.0, checkpoint_on_notice=notice)
+        lost[notice] = summarize(sim.run(on_step=checkpoints))["lost_work_device_h"]
+    assert lost == {False: round(8 * 1030 / 3600, 1), True: round(8 * 600 / 3600, 1)}
+    assert 1600.0 in seen  # the engine was told: start 0 + restart 600 + 2 x 500
+
+
+def test_the_expected_start_at_submission_is_scored_against_the_start() -> None:
+    # One node: a runs 0..1000; b arrives at 10 and is expected (the oracle knows a's runtime) at 1000.
+    t = trace([job(1, "a", 0, 1000, 8), job(2, "b", 10, 50, 8)], nodes=1, a=4, b=4)
+    res = Simulation(t, "oracle").run()
+    r = res.recorder.results
+    assert r["j001"].predicted_start_s == 0.0 and r["j002"].predicted_start_s == 1000.0
+    s = summarize(res)
+    assert (s["eta_jobs_scored"], s["eta_median_rel_error"], s["eta_started_by_predicted_plus_10min"]) == (1, 0.0, 1.0)
+    off = summarize(Simulation(t, "oracle", eta=False).run())
+    assert off["eta_jobs_scored"] == 0 and off["eta_median_rel_error"] is None

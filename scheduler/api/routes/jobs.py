@@ -17,16 +17,24 @@ from starlette.responses import Response
 from starlette.routing import request_response
 
 from scheduler.api import auth, views
-from scheduler.api.auth import Caller, Svc, TenantCaller
+from scheduler.api.auth import Caller, Svc, TenantCaller, principal
 from scheduler.api.errors import BadRequest
-from scheduler.api.models import JobEventList, JobList, JobOut, JobSubmit, LogsOut
+from scheduler.api.models import (
+    CheckpointOut,
+    JobEventList,
+    JobList,
+    JobOut,
+    JobSubmit,
+    LogsOut,
+    StopNoticeOut,
+)
 from scheduler.api.params import KINDS, STATES, ContinueQ, KindQ, LimitQ, StateQ
 from scheduler.api.responses import Json, ok, problems
 from scheduler.domain import JobSpec
 from scheduler.domain import placement_codec as placements
-from scheduler.domain.errors import Unavailable
+from scheduler.domain.errors import Unauthorized, Unavailable
 from scheduler.domain.spec_codec import spec_from_dict
-from scheduler.service import Service
+from scheduler.service import Service, jobtoken
 
 router = APIRouter(tags=["jobs"])
 
@@ -153,6 +161,39 @@ def get(job_id: str, caller: Caller, svc: Svc) -> Response:
              summary="Cancel a job (a no-op on a finished one)")
 def cancel(job_id: str, caller: Caller, svc: Svc) -> Response:
     return Json(views.job(svc.cancel(caller.name, job_id, caller.tenant)))
+
+
+@router.post("/v1/jobs/{job_id}/checkpoint", responses={**ok(CheckpointOut), **problems(401, 404, 409)},
+             summary="Report a checkpoint of a running job: it becomes a cheaper preemption victim",
+             description="Authorized by the job's own credential (AICC_JOB_TOKEN in its environment, "
+                         "valid while this attempt runs) or by its tenant's token. The work before the "
+                         "checkpoint survives a preemption, so the scheduler prefers victims that lose less.")
+async def checkpoint(job_id: str, request: Request, svc: Svc) -> Response:
+    at = svc.checkpoint(job_id, await _job_or_tenant(job_id, request, svc))
+    return Json({"job": job_id, "checkpointed_at": views.rfc3339(at)})
+
+
+@router.get("/v1/jobs/{job_id}/checkpoint", responses={**ok(StopNoticeOut), **problems(401, 404)},
+            summary="Whether a running job is asked to checkpoint now: it is being preempted",
+            description="Authorized as the POST. With the service's preemption_notice_s, a victim is "
+                        "told here (stop_requested, stop_at) that long before SIGTERM.")
+async def stop_notice(job_id: str, request: Request, svc: Svc) -> Response:
+    requested, stop_at, last = svc.stop_requested(job_id, await _job_or_tenant(job_id, request, svc))
+    return Json({"job": job_id, "stop_requested": requested, "stop_at": views.rfc3339(stop_at),
+                 "checkpointed_at": views.rfc3339(last)})
+
+
+async def _job_or_tenant(job_id: str, request: Request, svc: Service) -> str | None:
+    """The job's own credential (None: it may act on its own job) or a tenant's or admin's token."""
+    header = request.headers.get("authorization") or ""
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() == "bearer" and token.startswith(jobtoken.PREFIX):
+        if svc.job_of_credential(token) != job_id:
+            raise Unauthorized("unauthorized", "the job credential is not valid for this job (or its "
+                               "attempt ended)")
+        return None
+    return (await principal(request)).tenant
 
 
 @router.get("/v1/jobs/{job_id}/events", responses={**ok(JobEventList), **problems(401, 404)},

@@ -109,6 +109,9 @@ class RayExecutor:
         self.base_dir = base_dir or Path.cwd()
         self.head = head
         self.center = center
+        #: extra environment of each job's attempt: the service sets it to the job's own
+        #: credential for reporting checkpoints (``Service.job_env``)
+        self.job_credentials: Callable[[JobRecord], dict[str, str]] | None = None
         self.loop_interval_s = loop_interval_s
         self._lock = threading.RLock()
         self._wake = threading.Event()
@@ -499,6 +502,8 @@ class RayExecutor:
             self.topology.binding(job.placement.workers[0].node).ray_resource
         env = launch.job_env(job, attempt=a.attempt, pg_id=a.pg_hex, pg_name=a.sid, namespace=self.namespace,
                              ray_resource=accel, grace_s=a.grace_s)
+        if self.job_credentials is not None:  # the job's own credential, to report checkpoints
+            env.update(self.job_credentials(job))
         try:
             runtime_env = launch.ray_runtime_env(job.spec, self.base_dir, env)
             if self._runs_isolated(job):
