@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -82,6 +82,14 @@ class KnowsNextEvent(Protocol):
     """Knows when its next event is due (the sleep executor), so the loop need not poll."""
 
     def next_event_at(self) -> float | None: ...
+
+
+@runtime_checkable
+class CarriesJobCredentials(Protocol):
+    """Puts what ``job_credentials`` gives into each starting job's environment (the job's own
+    credential, to report its checkpoints); the service sets the hook."""
+
+    job_credentials: Callable[[JobRecord], dict[str, str]] | None
 
 
 @runtime_checkable

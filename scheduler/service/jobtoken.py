@@ -3,9 +3,9 @@
 The executor puts it in the job's environment (``AICC_JOB_TOKEN``, beside
 ``AICC_JOB_ID`` and ``AICC_URL``). It reads ``aiccjob.<job>.<stamp>.<mac>``:
 an HMAC of the job id and of when this attempt was admitted, under a secret
-of the service process, so it is checked without a lookup, and it is
-short-lived: it names one attempt, and is refused once that attempt no longer
-holds devices (or the service restarted: its secret is new).
+kept in the database (every replica and every restart shares it), so it is
+checked without a lookup, and it is short-lived: it names one attempt, and is
+refused once that attempt no longer holds devices.
 """
 
 from __future__ import annotations

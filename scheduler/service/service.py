@@ -46,6 +46,7 @@ from scheduler.engine.estimates import estimator_for
 from scheduler.engine.periods import period_bounds, zone
 from scheduler.engine.ports import (
     Adopts,
+    CarriesJobCredentials,
     Closes,
     KnowsCenter,
     KnowsNextEvent,
@@ -154,9 +155,10 @@ class Service:
         self._unrecorded: list[str] = []
         #: one projection of expected starts at a time, outside ``lock`` (see ``expected_starts``)
         self._projection_lock = threading.Lock()
-        #: signs each running job's own credential (``jobtoken``); new with each process
-        self._job_secret = secrets.token_bytes(32)
-        if hasattr(self._can, "job_credentials"):  # the executor puts it in the job's environment
+        #: signs each running job's own credential (``jobtoken``): one per database, so that a
+        #: restarted service or another replica accepts what the last one handed out
+        self._job_secret = self._job_token_secret()
+        if isinstance(self._can, CarriesJobCredentials):  # the executor puts it in the job's environment
             self._can.job_credentials = self.job_env
         #: budgets (issue 22): the center's time zone starts their periods
         self.timezone = zone(config.timezone)
@@ -180,6 +182,16 @@ class Service:
                 self.store.audit("bootstrap", "tenants.bootstrap", self.config.center.name,
                                  {"tenants": sorted(self.config.tenants)})
         self.store.set_meta("bootstrapped", True)
+
+    def _job_token_secret(self) -> bytes:
+        """The key job credentials are signed with, made on first start and kept in the database
+        (which no job can reach), so that every replica and every restart shares it."""
+        with self.store.exclusive(2424240003):
+            kept = self.store.get_meta("job_token_secret")
+            if kept is None:
+                kept = secrets.token_hex(32)
+                self.store.set_meta("job_token_secret", kept)
+        return bytes.fromhex(kept)
 
     def _bootstrap_admin_token(self) -> None:
         """No AICC_ADMIN_TOKEN and no admin token yet: make one, write it 0600, keep it to print."""
@@ -629,7 +641,7 @@ class Service:
         stamp = job.admitted_at if job.admitted_at is not None else job.submitted_at
         env = {"AICC_JOB_TOKEN": jobtoken.mint(self._job_secret, job.id, stamp)}
         host = self.settings.host if self.settings.host not in ("0.0.0.0", "::") else "127.0.0.1"
-        env["AICC_URL"] = f"http://{host}:{self.settings.port}"
+        env["AICC_URL"] = self.settings.advertise_url or f"http://{host}:{self.settings.port}"
         return env
 
     def job_of_credential(self, token: str) -> str | None:
