@@ -48,7 +48,19 @@ def report(client: Client, tenant: TenantOpt = None,
            end: Annotated[str | None, typer.Option("--end", help="To (default: now).")] = None,
            output: Output = Format.TABLE) -> None:
     led = client.ledger(start=when(start, "--start"), end=when(end, "--end"), tenant=tenant)
-    show(dump(led), output, lambda: ledger_text(led))
+    show(dump(led), output, lambda: ledger_text(led) + budgets_text(client, tenant))
+
+
+def budgets_text(client: Client, tenant: str | None) -> str:
+    """The report's last part for an admin: where each budget stands this period."""
+    from scheduler.cli.budget import budgets_table
+    from scheduler.client import Forbidden
+
+    try:
+        items = [b for b in client.budgets() if tenant is None or b.tenant == tenant]
+    except Forbidden:  # a tenant token: budgets are the admin's to see
+        return ""
+    return "\n\nBudgets this period\n\n" + budgets_table(items) if items else ""
 
 
 def usage_table(items: list[UsageOut]) -> str:

@@ -239,6 +239,9 @@ def test_budget_set_list_delete(cli: Cli, admin: Client, new_tenant: NewTenant) 
     assert listed == admin.request("GET", "/v1/admin/budgets")
     mine = next(b for b in listed["items"] if b["tenant"] == name)
     assert (mine["carryover"], mine["left_pflops_hours"]) == (0.1, 50000)  # nothing carried: set just now
+    report = cli.ok("usage", "report", "--tenant", name).stdout  # the usage report says where it stands
+    budget_row = report.split("Budgets this period")[1].splitlines()[3].split()
+    assert budget_row[:3] == [name, "50000", "month"]
     cli.ok("budget", "set", name, "100", "--period", "custom", "--length", "14d", "--on-exhausted", "best-effort")
     assert next(b for b in admin.budgets() if b.tenant == name).period_s == 14 * 86_400
     assert "expected a percentage" in cli.fails("budget", "set", name, "1", "--carryover", "lots")
