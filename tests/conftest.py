@@ -10,6 +10,11 @@ import pytest
 
 from tests.client.live import LiveServer, live_server
 from tests.conftest_pg import postgres_server  # noqa: F401
+from tests.ray_cluster import ray_test_env
+
+# Before any test imports Ray: Ray reads some of these once, on import (a driver that saw
+# none would dial the loopback test cluster at the machine's own address, and wait).
+ray_test_env()
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,9 @@ def ray_test_env() -> None:
     """This process's environment for a loopback Ray with auth disabled."""
     os.environ["RAY_AUTH_MODE"] = "disabled"
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # 127.0.0.1 stays 127.0.0.1
+    constants = sys.modules.get("ray._private.ray_constants")
+    if constants is not None:  # Ray read it on import (an earlier test imported Ray): say it again
+        constants.ENABLE_RAY_CLUSTER = False  # type: ignore[attr-defined]
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     os.environ.setdefault("RAY_agent_register_timeout_ms", "180000")
     # Job entrypoints say ``python``: this interpreter, with Ray and numpy.
