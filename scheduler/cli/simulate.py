@@ -82,6 +82,8 @@ def simulate(
                       "borrowing=false (repeat for more; with --quota, one change). Each policy is replayed "
                       "as is and with it.")] = None,
 ) -> None:
+    """The options' signature is declarative (typer reads it; over 60 lines for that reason
+    only); the body parses them into ``StudyOptions``, runs the study and prints it."""
     world = World(seed, tick, mtbf, restart_cost, checkpoint_every, checkpoint_on_notice, eta)
     options = StudyOptions(trace, center, policy, traces, tenants, jobs, load, limit, world, tuple(quota or ()),
                            tuple(parent or ()), tuple(budget or ()), best_effort, tuple(set_ or ()))
