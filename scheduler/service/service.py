@@ -34,6 +34,7 @@ from scheduler.engine.ports import (
     KnowsCenter,
     KnowsNextEvent,
     LosesNodes,
+    ReportsCheckpoints,
     unwrapped,
 )
 from scheduler.service import tokens as tok
@@ -236,6 +237,7 @@ class Service(Jobs, Tenancy, Budgeting, Access, Operations, Replication):
                 with self._locked():
                     self.engine.sync()
                     self._mark_lost_nodes()
+                    self._take_checkpoints()
                     self.engine.step()
                     self._save_history()
                     self._refresh_budgets()
@@ -256,6 +258,13 @@ class Service(Jobs, Tenancy, Budgeting, Access, Operations, Replication):
             if center.has_node(name) and center.node(name).state is not NodeState.DOWN:
                 log.warning("node %s is lost: marked down", name)
                 self.engine.set_node_state(name, NodeState.DOWN)
+
+    def _take_checkpoints(self) -> None:
+        """Checkpoints the executor saw (isolated jobs report through a file, not the API)."""
+        can = self._can
+        if isinstance(can, ReportsCheckpoints):
+            for job_id, at in can.checkpoints().items():
+                self.engine.checkpoint(job_id, at)
 
     def _executor_due(self) -> float | None:
         """Seconds until the executor's next event; the poll interval if it cannot say."""

@@ -231,6 +231,15 @@ class RayExecutor(AttemptMonitor):
         with self._lock:
             return {j: (a.created, a.placed_at, a.submitted_at, a.started_at) for j, a in self._attempts.items()}
 
+    def checkpoints(self) -> dict[str, float]:
+        """When each isolated job last checkpointed (the file it touches in its run folder);
+        a shared job reports over the API."""
+        if self.isolated_runs is None:
+            return {}
+        found = self.isolated_runs.checkpoints()
+        with self._lock:
+            return {a.job_id: found[a.sid] for a in self._attempts.values() if a.isolated and a.sid in found}
+
     def lost_nodes(self) -> list[str]:
         """aicc nodes whose Ray node is dead: the service marks them down so nothing new lands there."""
         with self._lock:
