@@ -215,7 +215,18 @@ def center_overview() -> dict[str, Any]:
 
 
 def tenant() -> dict[str, Any]:
+    """One tenant (or several, summed): its quota and use, what it holds, its jobs."""
     lay = Layout()
+    _tenant_quota(lay)
+    _tenant_holdings(lay)
+    _tenant_jobs(lay)
+    return dashboard("aicc-tenant", "aicc / Tenant",
+                     "One tenant's quota and use over time, its jobs, waits and pending reasons.",
+                     lay, [TENANT_VAR, ACCEL_VAR])
+
+
+def _tenant_quota(lay: Layout) -> None:
+    """Its quota against what it holds, and the headline figures."""
     used = f"sum(aicc_tenant_used_flops{{{T}}})"
     lay.add(timeseries("Compute: guaranteed, limit, in use, borrowed",
                        "The quota of the selected tenants (summed) and what they hold.",
@@ -233,6 +244,10 @@ def tenant() -> dict[str, Any]:
                  f'sum(aicc_tenant_jobs{{state="pending", {T}}})'), 4, 4)
     lay.add(stat("Oldest pending", "How long the oldest pending job has waited.",
                  f"max(aicc_tenant_oldest_pending_age_seconds{{{T}}})", "s"), 4, 4)
+
+
+def _tenant_holdings(lay: Layout) -> None:
+    """Devices by type, its subtree's holdings, its budget this period."""
     lay.add(timeseries("Devices in use by accelerator type",
                        "Devices held, and of them the devices of jobs admitted as borrowers.",
                        [(f"sum by (accelerator) (aicc_tenant_used_devices{{{T}, {A}}})",
@@ -251,6 +266,10 @@ def tenant() -> dict[str, Any]:
                        [(f"sum by (tenant) (aicc_tenant_budget_spent_flop{{{T}}}) / 3.6e18", "{{tenant}} spent"),
                         (f"sum by (tenant) (aicc_tenant_budget_remaining_flop{{{T}}}) / 3.6e18",
                          "{{tenant}} left")], decimals=1), 12, 8)
+
+
+def _tenant_jobs(lay: Layout) -> None:
+    """Its jobs: states, waits, why they wait, admissions, preemptions; device utilization."""
     lay.add(timeseries("Jobs by state", "Live jobs: pending, admitted, running, being preempted.",
                        [(f"sum by (state) (aicc_tenant_jobs{{{T}}})", "{{state}}")],
                        stack=True, decimals=0), 12, 8)
@@ -282,9 +301,6 @@ def tenant() -> dict[str, Any]:
                        "without the exporters.",
                        [(f"tenant_accelerator:aicc_accelerator_utilization:ratio_avg{{{T}, {A}}}",
                          "{{tenant}} {{accelerator}}")], "percentunit"), 12, 8)
-    return dashboard("aicc-tenant", "aicc / Tenant",
-                     "One tenant's quota and use over time, its jobs, waits and pending reasons.",
-                     lay, [TENANT_VAR, ACCEL_VAR])
 
 
 def scheduler_health() -> dict[str, Any]:

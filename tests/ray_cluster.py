@@ -83,6 +83,12 @@ def start_cluster(head_base: int, workers: Sequence[tuple[str, str, int]], *, de
         cluster = Cluster(initialize_head=False)
         try:
             cluster.add_node(**head_args)
+            # Ray's job supervisor finds the cluster its drivers join by this file in the head's
+            # temp dir; without it, it takes any GCS it sees running on the machine (another
+            # test's, another job's own Ray): a Job API driver then joins the wrong cluster.
+            import ray._private.utils as ray_utils
+
+            ray_utils.write_ray_address(cluster.gcs_address, where["temp_dir"])
             nodes = {name: cluster.add_node(num_cpus=1, num_gpus=devices, node_ip_address="127.0.0.1",
                                             labels={"aicc.io/node": name, "aicc.io/rack": rack},
                                             object_store_memory=80 * 1024 * 1024, **where, **node_ports(base))

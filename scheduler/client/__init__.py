@@ -9,7 +9,8 @@ every problem+json error is an exception class of ``scheduler.client.errors``.
 """
 
 from scheduler.client import errors
-from scheduler.client.client import Client, build, describe, wire
+from scheduler.client.bodies import build, describe, wire
+from scheduler.client.client import Client
 from scheduler.client.config import Connection, resolve
 from scheduler.client.errors import (
     AiccError,

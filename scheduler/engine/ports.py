@@ -93,6 +93,16 @@ class CarriesJobCredentials(Protocol):
 
 
 @runtime_checkable
+class ReportsCheckpoints(Protocol):
+    """Knows when running jobs checkpointed, from outside the API (an isolated job has no
+    network: it touches a file the executor watches)."""
+
+    def checkpoints(self) -> Mapping[str, float]:
+        """Per running job id: when it last checkpointed (epoch seconds)."""
+        ...
+
+
+@runtime_checkable
 class OffersLogs(Protocol):
     """Offers a job's output."""
 

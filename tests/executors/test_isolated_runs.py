@@ -20,6 +20,7 @@ from scheduler.executors.ray.isolated import IsolatedRuns, runner_pids
 pytestmark = pytest.mark.slow
 
 ENTRYPOINT = ("trap 'echo got-term; exit 3' TERM; echo devices=$CUDA_VISIBLE_DEVICES address=$RAY_ADDRESS; "
+              "touch \"$AICC_CHECKPOINT_FILE\"; "
               "python -c 'import ray; ray.init(); print(\"gpus\", ray.cluster_resources()[\"GPU\"])'; "
               "echo ready; sleep 300 & wait")
 
@@ -48,6 +49,9 @@ def test_an_isolated_run_starts_on_its_own_ray_and_stops_gracefully(tmp_path: Pa
         log = runs.logs("aicc-t1-0") or ""
         assert "devices=1,3 address=127.0.0.1:6379" in log and "gpus 2.0" in log, log
         assert len(runner_pids(tmp_path / "iso" / "aicc-t1-0")) == 1
+        # it has no network: a checkpoint is reported by touching a file, which the executor reads
+        reported = runs.checkpoints()["aicc-t1-0"]
+        assert time.time() - 300 < reported <= time.time()
         runs.stop("aicc-t1-0", grace_s=30)
         assert _until(lambda: runs.infos(["aicc-t1-0"])["aicc-t1-0"]["status"] == "STOPPED", 30)
         assert "got-term" in (runs.logs("aicc-t1-0") or "")  # SIGTERM reached it: not killed outright

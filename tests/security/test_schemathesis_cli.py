@@ -36,6 +36,13 @@ UNSTATABLE = {
     # limit >= guaranteed >= lending_limit; guarantees within the center unless
     # allow_overcommit (422 invalid-quota / overcommitted).
     "POST /v1/admin/tenants", "PUT /v1/admin/tenants/{name}/quota", "POST /v1/admin/whatif",
+    # The tenant tree as a whole: a parent that exists, no cycle, children's guarantees within
+    # their parent's, no parent with live jobs (422 invalid-quota / 409).
+    "PATCH /v1/admin/tenants/{name}",
+    # A custom budget period needs its length, period_s (422 invalid-budget).
+    "PUT /v1/admin/budgets/{tenant}",
+    # Schemathesis's stateful phase chains the operations above and meets the same rules.
+    "Stateful tests",
     # An Idempotency-Key used before with another body (422 idempotency-key-reused, as the
     # IETF Idempotency-Key draft says).
     "POST /v1/jobs",

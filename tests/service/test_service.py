@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 
 import pytest
 from typer.testing import CliRunner
@@ -249,3 +251,39 @@ def test_a_center_ordering_shortest_first_learns_runtimes_from_finished_jobs_and
         assert restarted.engine.estimator.estimate(spec("after", sleep_s=0.3)) == pytest.approx(0.3, abs=0.1)
     finally:
         restarted.store.close()
+
+
+def test_checkpoints_the_executor_saw_make_their_job_a_cheaper_victim(tmp_path: Path) -> None:
+    """An isolated job cannot call the API: the executor reads its checkpoint file, and the loop
+    hands what it saw to the engine (a later report wins; an earlier one changes nothing)."""
+    class WatchingExecutor(SleepExecutor):
+        seen: Mapping[str, float] = MappingProxyType({})
+
+        def checkpoints(self) -> dict[str, float]:
+            return dict(self.seen)
+
+    s = Settings(data_dir=tmp_path, step_interval_s=0.1, min_step_gap_s=0.0)
+    clock = SystemClock()
+    executor = WatchingExecutor(clock)
+    svc = Service(s, SqlStore(s.resolved_db_url(), clock=clock), small_center(), executor, clock)
+    svc.start()
+    try:
+        job, future, _ = svc.submit(spec("ckpt", sleep_s=30.0))
+        future.result(5)
+        deadline = time.monotonic() + 10
+        while job.id not in svc.engine.holding:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        at = clock.now() - 1.0
+        executor.seen = {job.id: at}
+        svc.kick()
+        while svc.engine.holding[job.id].checkpointed_at != at:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        executor.seen = {job.id: at - 10.0}  # older than what it has: kept
+        svc.kick()
+        time.sleep(0.3)
+        assert svc.engine.holding[job.id].checkpointed_at == at
+    finally:
+        svc.stop()
+        svc.store.close()

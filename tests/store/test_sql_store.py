@@ -133,7 +133,7 @@ def test_load_returns_live_jobs_in_order_and_the_next_sequence(store: SqlStore) 
 
 def test_load_returns_the_most_recently_finished_jobs_in_the_order_they_finished(
         store: SqlStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    import scheduler.store.sql as sql
+    import scheduler.store.sql.state as sql
 
     monkeypatch.setattr(sql, "RECENT_FINISHED", 3)
     ends = {1: (JobState.SUCCEEDED, 500.0), 2: (JobState.FAILED, 300.0), 3: (JobState.SUCCEEDED, 400.0),

@@ -42,7 +42,8 @@ def get(tenant: str, _: Admin, svc: Svc) -> Response:
 
 @router.put("/budgets/{tenant}", responses={**ok(BudgetOut), **problems(401, 403, 404, 422)},
             summary="Set a tenant's budget (for its whole subtree); audited",
-            description="A budget raised or lowered applies to the whole period it is in. Once spent, "
+            description="`period: custom` needs `period_s` (at least 3600 s); month and week take none "
+                        "(422 otherwise). A budget raised or lowered applies to the whole period it is in. Once spent, "
                         "the tenant's new jobs `hold` (wait, BudgetExhausted) or run `best-effort` (only "
                         "on idle capacity, preemptible, never preempting); running jobs go on.")
 def set_(tenant: str, body: BudgetIn, caller: Admin, svc: Svc) -> Response:

@@ -12,88 +12,39 @@ The entrypoint starts in aicc's launcher actor (``launcher.py``: one process
 for every job, milliseconds a start) unless Ray must build the job's runtime
 env (working_dir, pip, a container): then it is a Ray Job Submission API job,
 which builds it (a new Ray worker a job, about 2 s).
+
+The parts: ``attempt.py`` (an attempt and its phases), ``monitor.py`` (the thread that moves
+attempts on), ``ray_state.py`` (what it asks Ray); this module is the port and its set-up.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
-from scheduler.domain import AcceleratorType, Center, Isolation, JobRecord, JobSpec, Placement
+from scheduler.domain import AcceleratorType, Center, Isolation, JobRecord
 from scheduler.domain import placement_codec as placements
 from scheduler.engine.clock import Clock
 from scheduler.engine.ports import DEFAULT_GRACE_S, EventKind, ExecutorEvent
 from scheduler.executors.ray import launch
+from scheduler.executors.ray.attempt import Attempt, Phase
 from scheduler.executors.ray.config import NAMESPACE, RaySettings, is_loopback, loopback_env
 from scheduler.executors.ray.head import EmbeddedHead, sandbox_for_head, system_temp_dir
 from scheduler.executors.ray.isolated import IsolatedRuns
 from scheduler.executors.ray.launcher import launcher_handle
+from scheduler.executors.ray.monitor import AttemptMonitor
 from scheduler.executors.ray.topology import Topology, discover_center, embedded_topology
 
 log = logging.getLogger(__name__)
 
-#: Beyond the grace period, how long Ray's own SIGTERM-then-SIGKILL may take before aicc kills the driver.
-STOP_MARGIN_S = 10.0
-#: How long to wait for Ray to give a removed group's resources back before reporting anyway.
-RELEASE_TIMEOUT_S = 60.0
-#: A placement group Ray cannot place in this long means Ray's view and the scheduler's differ.
-PLACE_TIMEOUT_S = 300.0
-NODE_CHECK_S = 1.0
-
-
-class Phase(StrEnum):
-    PLACING = "placing"  # placement group asked for, not placed yet
-    SUBMITTING = "submitting"  # placed; the Ray job is being submitted
-    SUBMITTED = "submitted"  # Ray has the job (pending or running)
-    RELEASING = "releasing"  # ended; waiting for Ray to give the devices back
-    DONE = "done"
-
-
-@dataclass
-class Attempt:
-    """One run of one job: its Ray names, its placement, where it is."""
-
-    job_id: str
-    attempt: int
-    sid: str
-    placement: Placement | None
-    spec: JobSpec | None
-    phase: Phase
-    created: float
-    job: JobRecord | None = None
-    pg: Any = None
-    pg_hex: str | None = None
-    started: bool = False
-    stop_at: float | None = None
-    grace_s: float = 0.0
-    stop_sent: bool = False
-    outcome: EventKind | None = None
-    detail: str = ""
-    release_at: float | None = None
-    pg_removed: bool = False
-    launched: bool = False  # started in the launcher, not as a Ray job
-    isolated: bool = False  # started in a sandbox and Ray instance of its own (isolated.py)
-    placed_at: float | None = None  # monotonic: when Ray placed the whole gang
-    submitted_at: float | None = None  # ... when Ray accepted the job
-    started_at: float | None = None  # ... when the executor saw it running
-
-    @property
-    def nodes(self) -> tuple[str, ...]:
-        return self.placement.nodes if self.placement is not None else ()
-
-
-class RayExecutor:
+class RayExecutor(AttemptMonitor):
     """Runs admitted jobs as Ray jobs in placement groups. Thread-safe; every call idempotent per job."""
 
     def __init__(self, clock: Clock, *, address: str, dashboard_url: str, topology: Topology | None = None,
@@ -196,16 +147,6 @@ class RayExecutor:
         """The engine's tenants: each job runs as its tenant's isolation says (None: shared)."""
         self._isolation_of = isolation_of
 
-    def _runs_isolated(self, job: JobRecord) -> bool:
-        """Whether ``job`` runs apart; ValueError when its tenant is isolated and this executor cannot."""
-        if self._isolation_of(job.spec.tenant) is not Isolation.ISOLATED:
-            return False
-        if self.isolated_runs is None:
-            raise ValueError(f"tenant {job.spec.tenant} is isolated and this Ray executor cannot isolate jobs "
-                             "(attached to a shared cluster, or no sandbox: apt-get install bubblewrap); "
-                             "set the tenant's isolation to shared to run it here")
-        return True
-
     # -- the Executor port -----------------------------------------------------------------
 
     def start(self, job: JobRecord, grace_s: float = DEFAULT_GRACE_S) -> None:
@@ -290,6 +231,15 @@ class RayExecutor:
         with self._lock:
             return {j: (a.created, a.placed_at, a.submitted_at, a.started_at) for j, a in self._attempts.items()}
 
+    def checkpoints(self) -> dict[str, float]:
+        """When each isolated job last checkpointed (the file it touches in its run folder);
+        a shared job reports over the API."""
+        if self.isolated_runs is None:
+            return {}
+        found = self.isolated_runs.checkpoints()
+        with self._lock:
+            return {a.job_id: found[a.sid] for a in self._attempts.values() if a.isolated and a.sid in found}
+
     def lost_nodes(self) -> list[str]:
         """aicc nodes whose Ray node is dead: the service marks them down so nothing new lands there."""
         with self._lock:
@@ -353,347 +303,23 @@ class RayExecutor:
 
     # -- the monitor -----------------------------------------------------------------------
 
-    def _run(self) -> None:
-        while not self._closing.is_set():
-            self._wake.wait(self.loop_interval_s)
-            self._wake.clear()
-            try:
-                self._tick()
-            except Exception:
-                log.exception("ray executor monitor")
-                time.sleep(1.0)
-
-    def _tick(self) -> None:
-        with self._lock:
-            self._retired = [a for a in self._retired if a.phase is not Phase.DONE]
-            live = [a for a in [*self._attempts.values(), *self._retired] if a.phase is not Phase.DONE]
-        if not live:
-            return
-        self._check_nodes(live)
-        self._handle_stops(live)
-        self._place(live)
-        self._watch_jobs(live)
-        self._release(live)
-
-    def _emit(self, a: Attempt, kind: EventKind, detail: str = "") -> None:
-        with self._lock:
-            if self._attempts.get(a.job_id) is not a:
-                return  # a retired run
-            self._events.append(ExecutorEvent(a.job_id, kind, self.clock.now(), detail))
-
-    def _end(self, a: Attempt, outcome: EventKind, detail: str = "") -> None:
-        with self._lock:
-            if a.phase in (Phase.RELEASING, Phase.DONE):
-                return
-            a.outcome, a.detail, a.phase = outcome, detail, Phase.RELEASING
 
     # nodes
 
-    def _check_nodes(self, live: list[Attempt], force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._nodes_checked < NODE_CHECK_S:
-            return
-        self._nodes_checked = now
-        dead = {n["NodeID"] for n in self._ray.nodes() if not n.get("Alive")}
-        self._dead_nodes = dead
-        for a in live:
-            lost = self._lost_node(a)
-            if lost is not None and a.phase not in (Phase.RELEASING, Phase.DONE):
-                if a.phase is Phase.SUBMITTED:
-                    self._pool.submit(self._stop_job, a, 0.0)  # its gang is broken: end it now
-                self._end(a, EventKind.LOST, f"node {lost} lost")
-
-    def _lost_node(self, a: Attempt) -> str | None:
-        for name in a.nodes:
-            b = self.topology.bindings.get(name)
-            if b is not None and b.ray_node_id in self._dead_nodes:
-                return name
-        return None
 
     # stops
 
-    def _handle_stops(self, live: list[Attempt]) -> None:
-        now = time.monotonic()
-        for a in live:
-            if a.stop_at is None or a.phase in (Phase.RELEASING, Phase.DONE):
-                continue
-            if a.phase is Phase.PLACING:
-                self._end(a, EventKind.STOPPED, "stopped before it ran")
-            elif a.phase is Phase.SUBMITTED:
-                if not a.stop_sent:
-                    a.stop_sent = True
-                    self._pool.submit(self._stop_job, a, a.grace_s)
-                elif now > a.stop_at + a.grace_s + STOP_MARGIN_S:
-                    self._kill_driver(a)
-                    self._end(a, EventKind.STOPPED, f"killed {a.grace_s + STOP_MARGIN_S:.0f} s after SIGTERM")
-
-    def _stop_job(self, a: Attempt, grace_s: float) -> None:
-        """SIGTERM now, SIGKILL after ``grace_s`` (0: now). The launcher keeps that time itself; Ray's
-        supervisor was given it at submission, with the job's env."""
-        try:
-            if a.isolated and self.isolated_runs is not None:
-                self.isolated_runs.stop(a.sid, grace_s)
-            elif a.launched:
-                self._ray.get(self._launcher.stop.remote(a.sid, grace_s))
-            elif grace_s <= 0:
-                self._kill_driver(a)
-            else:
-                self._client.stop_job(a.sid)
-        except Exception as exc:
-            log.info("stop %s: %s", a.sid, exc)
-
-    def _kill_driver(self, a: Attempt) -> None:
-        from ray.dashboard.modules.job.common import (
-            JOB_ACTOR_NAME_TEMPLATE,
-            SUPERVISOR_ACTOR_RAY_NAMESPACE,
-        )
-
-        with contextlib.suppress(Exception):
-            if a.isolated and self.isolated_runs is not None:
-                self.isolated_runs.kill(a.sid)
-                return
-            if a.launched:
-                self._ray.get(self._launcher.kill.remote(a.sid))
-                return
-            actor = self._ray.get_actor(JOB_ACTOR_NAME_TEMPLATE.format(job_id=a.sid),
-                                        namespace=SUPERVISOR_ACTOR_RAY_NAMESPACE)
-            self._ray.kill(actor, no_restart=True)
 
     # placing and submitting
 
-    def _place(self, live: list[Attempt]) -> None:
-        placing = [a for a in live if a.phase is Phase.PLACING]
-        if not placing:
-            return
-        for a in placing:
-            if a.pg is None:
-                self._create_pg(a)
-        states = self._pg_states([a for a in placing if a.pg_hex])
-        now = time.monotonic()
-        for a in placing:
-            state = states.get(a.pg_hex or "")
-            if state == "CREATED":
-                with self._lock:
-                    if a.phase is not Phase.PLACING:
-                        continue
-                    a.phase = Phase.SUBMITTING
-                    a.placed_at = time.monotonic()
-                self._pool.submit(self._submit, a)
-            elif now - a.created > PLACE_TIMEOUT_S:
-                self._end(a, EventKind.FAILED, f"Ray could not place its placement group in {PLACE_TIMEOUT_S:.0f} s")
-
-    def _create_pg(self, a: Attempt) -> None:
-        assert a.job is not None
-        util = self._ray.util
-        try:
-            pg = util.get_placement_group(a.sid)  # a retry after a crash: it exists already
-        except ValueError:
-            res, selectors = launch.bundles(a.job, self.topology)
-            kwargs: dict[str, Any] = {}
-            if any(selectors):
-                kwargs["bundle_label_selector"] = selectors
-            pg = util.placement_group(res, strategy="PACK", name=a.sid, lifetime="detached", **kwargs)
-        a.pg, a.pg_hex = pg, pg.id.hex()
-
-    def _submit(self, a: Attempt) -> None:
-        job = a.job
-        assert job is not None and job.placement is not None and a.pg_hex is not None
-        accel = self.center.accelerators[job.placement.accelerator].ray_resource if self.center else \
-            self.topology.binding(job.placement.workers[0].node).ray_resource
-        env = launch.job_env(job, attempt=a.attempt, pg_id=a.pg_hex, pg_name=a.sid, namespace=self.namespace,
-                             ray_resource=accel, grace_s=a.grace_s)
-        if self.job_credentials is not None:  # the job's own credential, to report checkpoints
-            env.update(self.job_credentials(job))
-        try:
-            runtime_env = launch.ray_runtime_env(job.spec, self.base_dir, env)
-            if self._runs_isolated(job):
-                assert self.isolated_runs is not None
-                if launch.needs_built_env(job.spec):
-                    raise ValueError("an isolated tenant's job takes env_vars only in its runtime_env "
-                                     "(working_dir, pip, containers: not yet)")
-                a.isolated = True
-                self.isolated_runs.start(a.sid, job.spec.tenant, launch.entrypoint_of(job), runtime_env["env_vars"],
-                                         accelerator=job.placement.accelerator, ray_resource=accel,
-                                         nodes=launch.node_devices(job), metadata=launch.metadata(job, a.attempt))
-            elif self._launcher is not None and not launch.needs_built_env(job.spec):
-                a.launched = True
-                self._ray.get(self._launcher.start.remote(
-                    a.sid, launch.entrypoint_of(job), runtime_env["env_vars"], launch.metadata(job, a.attempt),
-                    job.placement.accelerator))
-            else:
-                self._client.submit_job(entrypoint=launch.entrypoint_of(job), submission_id=a.sid,
-                                        runtime_env=runtime_env, metadata=launch.metadata(job, a.attempt),
-                                        entrypoint_num_cpus=0)
-        except Exception as exc:
-            if "already exists" not in str(exc):
-                self._end(a, EventKind.FAILED, f"Ray refused the job: {str(exc).splitlines()[0][:300]}")
-                self._wake.set()
-                return
-        with self._lock:
-            a.submitted_at = time.monotonic()
-            ended = a.phase is not Phase.SUBMITTING  # lost or failed while being submitted
-            if not ended:
-                a.phase = Phase.SUBMITTED
-        if ended:
-            self._stop_job(a, 0.0)
-        self._wake.set()
 
     # watching
 
-    def _watch_jobs(self, live: list[Attempt]) -> None:
-        watched = [a for a in live if a.phase is Phase.SUBMITTED]
-        if not watched:
-            return
-        infos = self._job_infos([a.sid for a in watched if not a.launched and not a.isolated])
-        infos.update(self._launched_infos([a.sid for a in watched if a.launched]))
-        infos.update(self._isolated_infos([a.sid for a in watched if a.isolated]))
-        for a in watched:
-            info = infos.get(a.sid)
-            if info is None:
-                continue
-            status = str(info.status.value if hasattr(info.status, "value") else info.status)
-            if status == "PENDING":
-                continue
-            if not a.started:
-                a.started = True
-                a.started_at = time.monotonic()
-                self._emit(a, EventKind.STARTED)
-            if status == "RUNNING":
-                continue
-            outcome = self._outcome(status)
-            detail = launch.exit_reason(info) if outcome is EventKind.FAILED else ""
-            if outcome is EventKind.FAILED:
-                self._check_nodes(live, force=True)
-                lost = self._lost_node(a)
-                if lost is not None:
-                    outcome, detail = EventKind.LOST, f"node {lost} lost"
-            self._end(a, outcome, detail)
-
-    @staticmethod
-    def _outcome(status: str) -> EventKind:
-        return {"SUCCEEDED": EventKind.SUCCEEDED, "STOPPED": EventKind.STOPPED}.get(status, EventKind.FAILED)
 
     # releasing
 
-    def _release(self, live: list[Attempt]) -> None:
-        releasing = [a for a in live if a.phase is Phase.RELEASING]
-        if not releasing:
-            return
-        for a in releasing:
-            if a.release_at is None:
-                a.release_at = time.monotonic()
-            if a.pg is not None and not a.pg_removed:
-                with contextlib.suppress(Exception):
-                    self._ray.util.remove_placement_group(a.pg)
-                a.pg_removed = True
-        states = self._pg_states([a for a in releasing if a.pg_hex])
-        held = self._group_resources()
-        now = time.monotonic()
-        for a in releasing:
-            gone = a.pg_hex is None or (states.get(a.pg_hex, "REMOVED") == "REMOVED" and a.pg_hex not in held)
-            late = now - (a.release_at or now) > RELEASE_TIMEOUT_S
-            if gone or late:
-                detail = a.detail + ("; Ray did not confirm the release" if late and not gone else "")
-                with self._lock:
-                    a.phase = Phase.DONE
-                    a.job = None
-                assert a.outcome is not None
-                if a.outcome is not EventKind.STARTED:
-                    self._emit(a, a.outcome, detail)
 
     # Ray reads ------------------------------------------------------------------------------
-
-    def _list_jobs(self) -> list[Any]:
-        try:
-            return list(self._client.list_jobs())
-        except Exception as exc:
-            log.warning("list_jobs: %s", exc)
-            return []
-
-    def _job_infos(self, sids: list[str]) -> dict[str, Any]:
-        """The Ray job records of ``sids``: read straight from the GCS (one round trip, no
-        load on the dashboard); through the Job Submission API if that is not possible."""
-        try:
-            from ray.dashboard.modules.job.common import JobInfo, JobInfoStorageClient
-            from ray.experimental import internal_kv
-
-            prefix = JobInfoStorageClient.JOB_DATA_KEY_PREFIX
-            keys = [f"{prefix}{sid}".encode() for sid in sids]
-            gcs: Any = internal_kv.global_gcs_client
-            raw = gcs.internal_kv_multi_get(keys, b"job", timeout=10)
-            out: dict[str, Any] = {}
-            for key, value in raw.items():
-                sid = key.decode()[len(prefix):]
-                out[sid] = JobInfo.from_json(json.loads(value))
-                out[sid].submission_id = sid
-            return out
-        except Exception as exc:
-            log.debug("job records from the GCS: %s; using the Job Submission API", exc)
-            return {i.submission_id: i for i in self._list_jobs()}
-
-    def _launched_infos(self, sids: list[str] | None) -> dict[str, Any]:
-        """The launcher's records of ``sids`` (of all its runs when None), shaped as Ray's job records."""
-        if self._launcher is None or sids == []:
-            return {}
-        try:
-            raw = self._ray.get(self._launcher.status.remote(sids), timeout=30)
-        except self._ray.exceptions.RayActorError as exc:
-            # Its runs are over (their shells died with it; the new one kills what they left): failed.
-            log.warning("aicc's launcher died (%s); starting a new one", exc)
-            self._launcher = launcher_handle(self._ray, self.namespace)
-            lost: dict[str, Any] = {"status": "FAILED", "driver_exit_code": None, "message": "aicc's launcher died",
-                    "metadata": {}, "accelerator": ""}
-            raw = dict.fromkeys(sids or [], lost)
-        except Exception as exc:
-            log.warning("launcher status: %s", exc)
-            return {}
-        return {sid: SimpleNamespace(submission_id=sid, status=r["status"], driver_exit_code=r["driver_exit_code"],
-                                     message=r["message"], error_type=None, metadata=r["metadata"], launched=True,
-                                     runtime_env={"env_vars": {"AICC_ACCELERATOR": r["accelerator"]}})
-                for sid, r in raw.items()}
-
-    def _isolated_infos(self, sids: list[str]) -> dict[str, Any]:
-        """The isolated runs' records of ``sids``, shaped as Ray's job records."""
-        if self.isolated_runs is None or not sids:
-            return {}
-        return {sid: SimpleNamespace(submission_id=sid, status=r["status"], driver_exit_code=r["driver_exit_code"],
-                                     message=r["message"], error_type=None, metadata=r["metadata"], launched=False,
-                                     runtime_env={"env_vars": {"AICC_ACCELERATOR": r["accelerator"]}})
-                for sid, r in self.isolated_runs.infos(sids).items()}
-
-    def _pg_states(self, attempts: list[Attempt]) -> dict[str, str]:
-        if not attempts:
-            return {}
-        if len(attempts) <= 4:
-            out = {}
-            for a in attempts:
-                row = self._ray.util.placement_group_table(a.pg)
-                out[a.pg_hex or ""] = str(row.get("state", ""))
-            return out
-        table = self._ray.util.placement_group_table()
-        return {pg_id: str(row.get("state", "")) for pg_id, row in table.items()}
-
-    def _aicc_pgs(self) -> dict[str, str]:
-        """Live aicc placement groups: name -> id hex."""
-        out = {}
-        for pg_id, row in self._ray.util.placement_group_table().items():
-            name = str(row.get("name", ""))
-            if launch.parse_submission_id(name) and row.get("state") != "REMOVED":
-                out[name] = pg_id
-        return out
-
-    def _pg_handle(self, pg_hex: str) -> Any:
-        from ray.util.placement_group import PlacementGroup
-
-        return PlacementGroup(self._ray.PlacementGroupID(bytes.fromhex(pg_hex)))
-
-    def _group_resources(self) -> set[str]:
-        """Ids of placement groups whose bundles still hold resources somewhere."""
-        held = set()
-        for key in self._ray.cluster_resources():
-            if "_group_" in key:
-                held.add(key.rsplit("_", 1)[-1])
-        return held
 
 
 def make_ray_executor(clock: Clock, *, center: Center, settings: RaySettings | None = None,

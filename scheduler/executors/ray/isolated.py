@@ -39,6 +39,9 @@ from scheduler.executors.ray.sandbox import Sandbox, is_root, own, tenant_uid
 
 #: Ray's object store of an isolated instance (bytes); small: the job's data goes through it.
 OBJECT_STORE_BYTES = 200 * 1024 * 1024
+#: In a run's folder: the file its job touches after each checkpoint (it has no network to call
+#: the API with).
+CHECKPOINT_FILE = "checkpoint"
 #: What a device kind's visibility variable is called.
 VISIBLE_DEVICES = {"GPU": "CUDA_VISIBLE_DEVICES", "NPU": "ASCEND_RT_VISIBLE_DEVICES"}
 
@@ -138,7 +141,9 @@ class IsolatedRuns:
         spec = job_dir / "run.json"
         spec.write_text(json.dumps(run))
         first = next(iter(nodes.values()), ())
-        child_env = {**base_env(home, tenant), **device_env(ray_resource, first), **env}
+        # No network in the sandbox: a checkpoint is reported by touching this file (``checkpoints``).
+        child_env = {**base_env(home, tenant), **device_env(ray_resource, first), **env,
+                     "AICC_CHECKPOINT_FILE": str(job_dir / CHECKPOINT_FILE)}
         sandbox = Sandbox(uid=uid, writable=(job_dir,), hidden=(*self.hidden, self.root), new_net=True)
         # -I -S: the runner needs the standard library only; Ray's CLI is found by path
         cmd = sandbox.wrap([sys.executable, "-I", "-S", str(Path(isolated_job.__file__).resolve()), str(job_dir)])
@@ -178,6 +183,17 @@ class IsolatedRuns:
         with self._lock:
             runs = [self._runs[s] for s in sids if s in self._runs]
         return {r.sid: {**self._status(r), "metadata": r.metadata, "accelerator": r.accelerator} for r in runs}
+
+    def checkpoints(self) -> dict[str, float]:
+        """When each live run last reported a checkpoint: the time its job last touched
+        ``$AICC_CHECKPOINT_FILE`` (the file itself, never what a link in its place points to)."""
+        with self._lock:
+            runs = [r for r in self._runs.values() if r.proc is not None and r.proc.poll() is None]
+        out = {}
+        for r in runs:
+            with contextlib.suppress(OSError):
+                out[r.sid] = os.lstat(r.dir / CHECKPOINT_FILE).st_mtime
+        return out
 
     def stop(self, sid: str, grace_s: float) -> None:
         """SIGTERM to the entrypoint now (through the runner), the whole sandbox SIGKILLed after ``grace_s``."""

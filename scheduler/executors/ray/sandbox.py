@@ -70,8 +70,10 @@ def runtime_paths() -> list[Path]:
     """What a Python process of this installation reads: the interpreter, its prefix and the
     import path (a virtualenv, an editable checkout, pyenv's Python under /root)."""
     out: list[Path] = []
+    # sys.path[0] too: under ``python -m`` it is the working folder, which may be the editable
+    # checkout itself (its path is then nowhere else on sys.path)
     candidates = [Path(sys.executable).parent, Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix),
-                  *(Path(p) for p in sys.path[1:] if p)]  # [0]: the running script's folder
+                  *(Path(p) for p in sys.path if p)]
     for p in candidates:
         for q in (p, p.resolve()):
             if q.is_dir() and q not in out:
