@@ -56,6 +56,8 @@ def _gc_paused() -> Iterator[None]:
 
 
 class Engine(ExecutorSync, EngineReads):
+    """The live picture and the scheduling step; its requests record before they act."""
+
     def __init__(
         self,
         center: Center,
