@@ -13,6 +13,7 @@ every process it can see. What each found is checked here for the secrets.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -68,7 +69,8 @@ def submit(tenant, entrypoint, devices=1, env=None):
 victims = {"rival": submit("rival", victim, env={"SECRET": "rival-env-secret"}),
            "lab2": submit("lab2", victim, env={"SECRET": "lab2-env-secret"})}
 out = {"victims_running": run_until(list(victims.values()), ("running",), 240)}
-probe = f"python {Path(sys.argv[5])} {{mode}} {data} {ex.head.ports.gcs} {ex.head.ports.dashboard} {ex.head.temp_dir.parent}"
+probe = (f"python -c \"import base64; exec(base64.b64decode('{sys.argv[5]}'))\" "
+         f"{{mode}} {data} {ex.head.ports.gcs} {ex.head.ports.dashboard} {ex.head.temp_dir.parent}")
 probes = {"bank": submit("bank", probe.format(mode="attack"), devices=2),
           "lab": submit("lab", probe.format(mode="shared"))}
 out["probes_done"] = run_until(list(probes.values()), ("succeeded", "failed"), 240)
@@ -104,7 +106,8 @@ def attack(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     data = tmp_path_factory.mktemp("svc") / "data"
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     env["RAY_AUTH_MODE"] = "disabled"
-    probe = Path(__file__).with_name("probe_job.py")
+    # The probe goes inline: a job sees no test files (a checkout under /tmp is hidden from it).
+    probe = base64.b64encode(Path(__file__).with_name("probe_job.py").read_bytes()).decode()
     run = subprocess.run([sys.executable, "-c", SCRIPT, str(free_block(20800)), str(data), ADMIN, DB_URL, str(probe)],
                          capture_output=True, text=True, timeout=560, env=env, cwd=Path(__file__).resolve().parents[2])
     lines = [ln for ln in run.stdout.splitlines() if ln.startswith("RESULT ")]

@@ -68,12 +68,16 @@ def tenant_uid(tenant: str) -> int:
 
 def runtime_paths() -> list[Path]:
     """What a Python process of this installation reads: the interpreter, its prefix and the
-    import path (a virtualenv, an editable checkout, pyenv's Python under /root)."""
+    import path (a virtualenv, an editable checkout, pyenv's Python under /root); sys.path[0]
+    is the running script's folder (under ``python -m``, the working folder: not bound)."""
     out: list[Path] = []
-    # sys.path[0] too: under ``python -m`` it is the working folder, which may be the editable
-    # checkout itself (its path is then nowhere else on sys.path)
+    # aicc's own package: an editable install finds it by an import hook, not by sys.path, so
+    # in a checkout under a hidden folder (/tmp, a home) it is bound back (the package alone,
+    # not the checkout around it)
+    import scheduler
+
     candidates = [Path(sys.executable).parent, Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix),
-                  *(Path(p) for p in sys.path if p)]
+                  Path(scheduler.__file__).parent, *(Path(p) for p in sys.path[1:] if p)]
     for p in candidates:
         for q in (p, p.resolve()):
             if q.is_dir() and q not in out:
