@@ -52,6 +52,8 @@ def serve(
         "--lease-ttl", envvar="AICC_LEASE_TTL", min=2.0,
         help="Seconds a leader's lease lasts unrenewed: a dead leader is replaced within it plus 1 s.")] = 8.0,
 ) -> None:
+    """The options' signature is declarative (typer reads it); the body builds the settings,
+    assembles the service and serves it."""
     try:
         import uvicorn
 
@@ -70,8 +72,14 @@ def serve(
     settings = Settings.model_validate(fields)
     service, app = assemble(settings, metrics=metrics)
     _tune_gc()
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(), access_log=False,
-                            timeout_graceful_shutdown=5)
+    _run_server(uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(), access_log=False,
+                               timeout_graceful_shutdown=5), service)
+
+
+def _run_server(config: Any, service: Any) -> None:
+    """Serve until a signal, then stop the service (a leader resigns) and close its store."""
+    import uvicorn
+
     server = uvicorn.Server(config)
     shutdown = server.shutdown
 

@@ -2,13 +2,12 @@
 
 Example: ``aicc simulate --trace itp --policy all --out out/itp``
 writes ``summary.json`` (keyed by policy), ``jobs.csv`` and PNG plots. The
-command parses its options into a ``scheduler.sim.study.Study`` and prints the
-table of what ``run_study`` returns.
+command parses its options into ``StudyOptions`` (``scheduler.sim.prepare`` makes
+the ``Study`` of them) and prints the table of what ``run_study`` returns.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,12 +15,10 @@ import typer
 
 from scheduler.centerfile import CenterFileError
 from scheduler.cli.output import fail, table
-from scheduler.cli.whatif import oversold, policy_knobs, whatif_table, with_parents, with_quotas
-from scheduler.domain.budget import OnExhausted
+from scheduler.cli.whatif import whatif_table
 from scheduler.sim import DEFAULT_TRACES, TraceError
-from scheduler.sim.budgets import parse_budget
-from scheduler.sim.policies import expand
-from scheduler.sim.study import WHATIF, Study, World, check_against_center, load_trace, run_study
+from scheduler.sim.prepare import StudyOptions, prepare_study
+from scheduler.sim.study import WHATIF, Study, World, run_study
 
 
 def register(app: typer.Typer) -> None:
@@ -85,33 +82,17 @@ def simulate(
                       "borrowing=false (repeat for more; with --quota, one change). Each policy is replayed "
                       "as is and with it.")] = None,
 ) -> None:
+    """The options' signature is declarative (typer reads it; over 60 lines for that reason
+    only); the body parses them into ``StudyOptions``, runs the study and prints it."""
+    world = World(seed, tick, mtbf, restart_cost, checkpoint_every, checkpoint_on_notice, eta)
+    options = StudyOptions(trace, center, policy, traces, tenants, jobs, load, limit, world, tuple(quota or ()),
+                           tuple(parent or ()), tuple(budget or ()), best_effort, tuple(set_ or ()))
     try:
-        names = expand(policy)
-        t, notes = load_trace(trace, traces, center, jobs, seed, tenants, load)
-        notes += check_against_center(t)
-        knobs = policy_knobs(set_ or [])
-        if limit is not None:
-            t = replace(t, jobs=t.jobs[:limit], observed={})  # (what was observed is of all the jobs)
-        if parent:
-            capacity = t.center.capacity_gflops() if t.center is not None else 0
-            t = replace(t, tenants=with_parents(t.tenants, parent, capacity))
-        mode = OnExhausted.BEST_EFFORT if best_effort else OnExhausted.HOLD
-        budgets = tuple(parse_budget(b, mode) for b in budget or [])
-        for b in budgets:
-            if b.tenant not in t.tenants:
-                raise ValueError(f"--budget {b.tenant}: no tenant {b.tenant!r} here "
-                                 f"(tenants: {', '.join(sorted(t.tenants))})")
-        proposed = replace(t, tenants=with_quotas(t.tenants, quota)) if quota else None
+        study = prepare_study(options)
     except (TraceError, CenterFileError, ValueError) as exc:
         fail(str(exc))
-    change = " ".join([*(quota or []), *(set_ or [])])
-    if proposed is not None:
-        notes += oversold(proposed, f"with {change}")
-    for line in (*t.notes, *notes):
+    for line in (*study.trace.notes, *study.notes):
         typer.echo(line, err=True)
-    study = Study(t, names, World(seed, tick, mtbf, restart_cost, checkpoint_every, checkpoint_on_notice, eta, budgets),
-                  proposed, knobs, change, notes,
-                  list(quota or []), fill_comparison=trace == "openb")
     summary = run_study(study, out, plots=plots, workers=workers, progress=progress,
                         say=lambda line: typer.echo(line, err=True))
     _print(study, summary, out, plots)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from scheduler.core.model import Allocation, PendingJob, Policy, Reason, Snapshot
+from scheduler.core.model import Allocation, Decision, PendingJob, Policy, Reason, Snapshot
 from scheduler.core.queue import PendingQueue
 from scheduler.core.schedule import schedule
 
@@ -103,26 +103,11 @@ def _run(snapshot: Snapshot, queue: PendingQueue, policy: Policy, now: float, ou
          memo: dict[str, Any], touched: dict[str, Allocation | None], max_cycles: int, horizon_s: float,
          grow: float, min_step_s: float, wanted: set[str] | None) -> float:
     """The cycles of ``project``; returns how far ahead it got."""
-    # the running jobs as the projection sees them: when each is expected to be gone
-    running: dict[str, Allocation] = {}
-    ends: list[tuple[float, str]] = []
-    for held in snapshot.running:
-        running[held.id] = held
-        end = _end_of(held, now)
-        if end is not None:
-            ends.append((end, held.id))
-    heapq.heapify(ends)
+    running, ends = _running_ends(snapshot, now)
     first_changes = snapshot.running_changes if snapshot.memo is not None else None
     changes: dict[str, Allocation | None] = {}
     etas = out.etas
     t, end_of_projection = now, now + horizon_s
-
-    def gone(job_id: str) -> None:
-        alloc = running.pop(job_id, None)
-        if alloc is not None:
-            changes[job_id] = None
-            touched.setdefault(job_id, alloc)
-
     for cycle in range(max_cycles):
         snap = Snapshot(snapshot.center, snapshot.tenants, list(running.values()), snapshot.usage_history,
                         memo=memo, running_changes=first_changes if cycle == 0 else changes)
@@ -133,19 +118,9 @@ def _run(snapshot: Snapshot, queue: PendingQueue, policy: Policy, now: float, ou
             for r in decision.reservations:
                 etas[r.job_id] = Eta(r.start, Derivation.RESERVATION, f"reserved on {','.join(r.nodes)}")
             out.reasons = {p.job_id: (p.reason, p.detail) for p in decision.pending}
-        for a in decision.admits:
-            job = queue.remove(a.job_id)
-            assert job is not None
-            if a.job_id not in etas:
-                etas[a.job_id] = Eta(t, Derivation.PROJECTION, "starts now" if cycle == 0 else "")
-            alloc = Allocation(job.id, job.seq, job.spec, a.placement, t, False, job.estimated_runtime_s)
-            running[job.id] = changes[job.id] = alloc
-            touched.setdefault(job.id, None)
-            end = _end_of(alloc, t)
-            if end is not None:
-                heapq.heappush(ends, (end, job.id))
+        _start_admitted(decision, queue, etas, running, ends, changes, touched, t, cycle)
         for p in decision.preempts:  # victims are gone at the next cycle, and their preemptor starts
-            gone(p.job_id)
+            _gone(p.job_id, running, changes, touched)
             if p.for_job not in etas:
                 etas[p.for_job] = Eta(t, Derivation.PROJECTION, "once the jobs it preempts are stopped")
         if not queue or (wanted is not None and wanted.issubset(etas)):
@@ -159,8 +134,47 @@ def _run(snapshot: Snapshot, queue: PendingQueue, policy: Policy, now: float, ou
         if t > end_of_projection:
             break
         while ends and ends[0][0] <= t:
-            gone(heapq.heappop(ends)[1])
+            _gone(heapq.heappop(ends)[1], running, changes, touched)
     return t
+
+
+def _running_ends(snapshot: Snapshot, now: float) -> tuple[dict[str, Allocation], list[tuple[float, str]]]:
+    """The running jobs as the projection sees them, and a heap of when each is expected gone."""
+    running: dict[str, Allocation] = {}
+    ends: list[tuple[float, str]] = []
+    for held in snapshot.running:
+        running[held.id] = held
+        end = _end_of(held, now)
+        if end is not None:
+            ends.append((end, held.id))
+    heapq.heapify(ends)
+    return running, ends
+
+
+def _start_admitted(decision: Decision, queue: PendingQueue, etas: dict[str, Eta], running: dict[str, Allocation],
+                    ends: list[tuple[float, str]], changes: dict[str, Allocation | None],
+                    touched: dict[str, Allocation | None], t: float, cycle: int) -> None:
+    """The cycle's admissions start at ``t``: their expected start, and when they end."""
+    for a in decision.admits:
+        job = queue.remove(a.job_id)
+        assert job is not None
+        if a.job_id not in etas:
+            etas[a.job_id] = Eta(t, Derivation.PROJECTION, "starts now" if cycle == 0 else "")
+        alloc = Allocation(job.id, job.seq, job.spec, a.placement, t, False, job.estimated_runtime_s)
+        running[job.id] = changes[job.id] = alloc
+        touched.setdefault(job.id, None)
+        end = _end_of(alloc, t)
+        if end is not None:
+            heapq.heappush(ends, (end, job.id))
+
+
+def _gone(job_id: str, running: dict[str, Allocation], changes: dict[str, Allocation | None],
+          touched: dict[str, Allocation | None]) -> None:
+    """A running job ends in the projection (``touched`` keeps it as it was, for the memo)."""
+    alloc = running.pop(job_id, None)
+    if alloc is not None:
+        changes[job_id] = None
+        touched.setdefault(job_id, alloc)
 
 
 def _unknowns(out: Projection, queue: PendingQueue, ahead: float) -> None:

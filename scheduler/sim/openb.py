@@ -19,7 +19,7 @@ import csv
 import math
 import random
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -136,26 +136,11 @@ def plain_best_fit_fragmentation(trace: Trace) -> dict[str, float]:
     free = [n.devices for n in center.nodes]
     waiting: list[TraceJob] = []
     ends: list[tuple[float, int, int, int]] = []  # end, seq, node, gpus
-    seq = 0
     i = 0
     jobs = trace.jobs
     now = jobs[0].submit_s if jobs else 0.0
     frag_area = wait_time = 0.0
-    queue_total = 0.0
-    started = 0
-
-    def fragmentation() -> float:
-        if not waiting:
-            return 0.0
-        needs = [j.per_worker for j in waiting]
-        total = len(needs)
-        out = 0.0
-        for f in free:
-            if f:
-                bigger = sum(1 for x in needs if x > f)
-                out += f * bigger / total
-        return out
-
+    tally = _Tally()
     current = 0.0
     while i < len(jobs) or ends or waiting:
         t_next = min(jobs[i].submit_s if i < len(jobs) else math.inf, ends[0][0] if ends else math.inf)
@@ -171,24 +156,55 @@ def plain_best_fit_fragmentation(trace: Trace) -> dict[str, float]:
         while i < len(jobs) and jobs[i].submit_s <= now:
             waiting.append(jobs[i])
             i += 1
-        still = []
-        for job in waiting:
-            best = -1
-            for k, f in enumerate(free):
-                if f >= job.per_worker and (best < 0 or f < free[best]):
-                    best = k
-            if best < 0:
-                still.append(job)
-                continue
-            free[best] -= job.per_worker
-            seq += 1
-            heapq.heappush(ends, (now + job.duration_s, seq, best, job.per_worker))
-            queue_total += now - job.submit_s
-            started += 1
-        waiting = still
-        current = fragmentation()
+        waiting = _place_best_fit(waiting, free, ends, now, tally)
+        current = _unusable_free(free, waiting)
+    queue_total, started = tally.queued_s, tally.started
     return {"unallocated_devices_fragmentation": round(frag_area / wait_time, 3) if wait_time else 0.0,
             "avg_queue_s": round(queue_total / started, 3) if started else 0.0}
+
+
+@dataclass
+class _Tally:
+    """The baseline's running totals: queueing seconds and tasks started."""
+
+    queued_s: float = 0.0
+    started: int = 0
+
+
+def _place_best_fit(waiting: list[TraceJob], free: list[int], ends: list[tuple[float, int, int, int]],
+                    now: float, tally: _Tally) -> list[TraceJob]:
+    """Start, in order, each waiting task some node holds, on the node with the fewest free
+    GPUs that holds it; returns those still waiting."""
+    import heapq
+
+    still = []
+    for job in waiting:
+        best = -1
+        for k, f in enumerate(free):
+            if f >= job.per_worker and (best < 0 or f < free[best]):
+                best = k
+        if best < 0:
+            still.append(job)
+            continue
+        free[best] -= job.per_worker
+        tally.started += 1  # (also the sequence that orders equal ends)
+        heapq.heappush(ends, (now + job.duration_s, tally.started, best, job.per_worker))
+        tally.queued_s += now - job.submit_s
+    return still
+
+
+def _unusable_free(free: list[int], waiting: list[TraceJob]) -> float:
+    """Free GPUs a waiting task cannot use, weighted by the share of waiting tasks too big for them."""
+    if not waiting:
+        return 0.0
+    needs = [j.per_worker for j in waiting]
+    total = len(needs)
+    out = 0.0
+    for f in free:
+        if f:
+            bigger = sum(1 for x in needs if x > f)
+            out += f * bigger / total
+    return out
 
 
 def fragmentation_of(free_by_node: list[int], pending_per_worker: list[int]) -> float:

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from scheduler.sim.metrics import SATURATED_TARGET, JobResult
+from scheduler.sim.metrics import SATURATED_TARGET, JobResult, Recorder
 from scheduler.sim.simulator import SimResult
 
 
@@ -154,66 +154,73 @@ def write_plots(out: Path, results: Mapping[str, SimResult]) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    paths: list[Path] = []
-    for name, res in results.items():
-        rec = res.recorder
-        if not rec.samples:
-            continue
-        t0 = rec.samples[0].at
-        xs = [(s.at - t0) / 86400 for s in rec.samples]
-        fig, ax = plt.subplots(figsize=(11, 4.5))
-        stacks = list(zip(*(s.held for s in rec.samples), strict=True))
-        ax.stackplot(xs, stacks, labels=rec.tenant_names, step="post")
-        ax.step(xs, [s.capacity for s in rec.samples], where="post", color="black", lw=1, label="capacity")
-        ax.step(xs, [min(s.pending, 2 * s.capacity) for s in rec.samples], where="post", color="red",
-                lw=0.6, alpha=0.6, label="pending demand (clipped)")
-        ax.set_xlabel("days")
-        ax.set_ylabel("devices")
-        ax.set_title(f"{name}: devices held by tenant")
-        ax.legend(loc="upper left", fontsize=7, ncol=2)
-        fig.tight_layout()
-        p = out / f"allocation_{name}.png"
-        fig.savefig(p, dpi=110)
-        plt.close(fig)
-        paths.append(p)
-    # queueing delay distribution per tenant, one box per policy
-    names = list(results)
-    if names:
-        tenants = results[names[0]].recorder.tenant_names
-        fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 4.5), sharey=True, squeeze=False)
-        for ax, name in zip(axes[0], names, strict=True):
-            rec = results[name].recorder
-            data = [[max(1.0, r.queue_s) for r in rec.results.values()
-                     if r.tenant == t and r.queue_s is not None] or [1.0] for t in tenants]
-            ax.boxplot(data, whis=(5, 95), showfliers=False)
-            ax.set_xticks(range(1, len(tenants) + 1), tenants, rotation=60, fontsize=7)
-            ax.set_yscale("log")
-            ax.set_title(name)
-        axes[0][0].set_ylabel("queueing delay (s, log; whiskers p5-p95)")
-        fig.tight_layout()
-        p = out / "queueing_by_tenant.png"
-        fig.savefig(p, dpi=110)
-        plt.close(fig)
-        paths.append(p)
-        fig, ax = plt.subplots(figsize=(11, 4.5))
-        width = 0.8 / (len(names) + 1)
-        base = results[names[0]].recorder
-        gpd = _device_gflops(base)
-        xs0 = list(range(len(tenants)))
-        ax.bar([x - 0.4 + width / 2 for x in xs0],
-               [base.tenants[t].guaranteed_gflops / gpd for t in tenants], width, label="guaranteed",
-               color="lightgray", edgecolor="black")
-        for k, name in enumerate(names):
-            used = results[name].recorder.tenant_used()
-            ax.bar([x - 0.4 + width * (k + 1.5) for x in xs0], [used[t] for t in tenants], width,
-                   label=f"used: {name}")
-        ax.set_xticks(xs0, tenants, rotation=30, fontsize=8)
-        ax.set_ylabel("devices (time average)")
-        ax.set_title("guaranteed vs used, per tenant")
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        p = out / "guaranteed_vs_used.png"
-        fig.savefig(p, dpi=110)
-        plt.close(fig)
-        paths.append(p)
+    paths = [_plot_allocation(plt, out / f"allocation_{name}.png", name, res.recorder)
+             for name, res in results.items() if res.recorder.samples]
+    if results:
+        paths.append(_plot_queueing(plt, out / "queueing_by_tenant.png", results))
+        paths.append(_plot_guaranteed_vs_used(plt, out / "guaranteed_vs_used.png", results))
     return paths
+
+
+def _save(plt: Any, fig: Any, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _plot_allocation(plt: Any, path: Path, name: str, rec: Recorder) -> Path:
+    """Devices held by tenant over time, stacked, against capacity and pending demand."""
+    t0 = rec.samples[0].at
+    xs = [(s.at - t0) / 86400 for s in rec.samples]
+    fig, ax = plt.subplots(figsize=(11, 4.5))
+    stacks = list(zip(*(s.held for s in rec.samples), strict=True))
+    ax.stackplot(xs, stacks, labels=rec.tenant_names, step="post")
+    ax.step(xs, [s.capacity for s in rec.samples], where="post", color="black", lw=1, label="capacity")
+    ax.step(xs, [min(s.pending, 2 * s.capacity) for s in rec.samples], where="post", color="red",
+            lw=0.6, alpha=0.6, label="pending demand (clipped)")
+    ax.set_xlabel("days")
+    ax.set_ylabel("devices")
+    ax.set_title(f"{name}: devices held by tenant")
+    ax.legend(loc="upper left", fontsize=7, ncol=2)
+    return _save(plt, fig, path)
+
+
+def _plot_queueing(plt: Any, path: Path, results: Mapping[str, SimResult]) -> Path:
+    """The queueing delay distribution per tenant, one box plot per policy."""
+    names = list(results)
+    tenants = results[names[0]].recorder.tenant_names
+    fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 4.5), sharey=True, squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        rec = results[name].recorder
+        data = [[max(1.0, r.queue_s) for r in rec.results.values()
+                 if r.tenant == t and r.queue_s is not None] or [1.0] for t in tenants]
+        ax.boxplot(data, whis=(5, 95), showfliers=False)
+        ax.set_xticks(range(1, len(tenants) + 1), tenants, rotation=60, fontsize=7)
+        ax.set_yscale("log")
+        ax.set_title(name)
+    axes[0][0].set_ylabel("queueing delay (s, log; whiskers p5-p95)")
+    return _save(plt, fig, path)
+
+
+def _plot_guaranteed_vs_used(plt: Any, path: Path, results: Mapping[str, SimResult]) -> Path:
+    """Per tenant, its guarantee beside the devices it held on average under each policy."""
+    names = list(results)
+    base = results[names[0]].recorder
+    tenants = base.tenant_names
+    fig, ax = plt.subplots(figsize=(11, 4.5))
+    width = 0.8 / (len(names) + 1)
+    gpd = _device_gflops(base)
+    xs0 = list(range(len(tenants)))
+    ax.bar([x - 0.4 + width / 2 for x in xs0],
+           [base.tenants[t].guaranteed_gflops / gpd for t in tenants], width, label="guaranteed",
+           color="lightgray", edgecolor="black")
+    for k, name in enumerate(names):
+        used = results[name].recorder.tenant_used()
+        ax.bar([x - 0.4 + width * (k + 1.5) for x in xs0], [used[t] for t in tenants], width,
+               label=f"used: {name}")
+    ax.set_xticks(xs0, tenants, rotation=30, fontsize=8)
+    ax.set_ylabel("devices (time average)")
+    ax.set_title("guaranteed vs used, per tenant")
+    ax.legend(fontsize=8)
+    return _save(plt, fig, path)

@@ -20,7 +20,6 @@ like a live loop with that period; 0 steps at every event time.
 
 from __future__ import annotations
 
-import heapq
 import math
 import random
 import time
@@ -29,18 +28,21 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from scheduler.core import Decision
-from scheduler.core.projection import project
 from scheduler.domain import Center, JobRecord, JobState, NodeState, Tenant, parents_of
 from scheduler.domain.budget import Budget
-from scheduler.engine import Engine, EventKind, ManualClock
+from scheduler.engine import Engine, EngineObserver, EventKind, ManualClock
 from scheduler.engine.estimates import LearnedEstimator
 from scheduler.executors.sleep import SleepExecutor
+from scheduler.sim.budget_meter import BudgetMeter
 from scheduler.sim.budgets import SimBudgets
+from scheduler.sim.eta import EtaTracker
 from scheduler.sim.events import Event, EventHeap, Kind
 from scheduler.sim.metrics import Recorder
 from scheduler.sim.partition import separate_clusters
 from scheduler.sim.policies import PolicySpec, make_policy
+from scheduler.sim.progress import replay_progress
 from scheduler.sim.trace import Trace
+from scheduler.sim.work import WorkLedger
 from scheduler.store.memory import MemoryStore
 
 
@@ -85,6 +87,11 @@ class SimResult:
 
 
 class Simulation:
+    """One replay of a trace under one policy; ``run`` gives its ``SimResult``."""
+
+    spec: PolicySpec
+    trace: Trace
+
     def __init__(
         self,
         trace: Trace,
@@ -109,6 +116,41 @@ class Simulation:
         eta_grow: float = 0.25,
         budgets: Sequence[Budget] = (),
     ) -> None:
+        center, tenants = self._world(trace, policy, center, tenants)
+        self.tick_s = tick_s
+        self.rng = random.Random(seed)
+        self.failures = failures
+        self.progress = progress
+        self.durations = {j.id: j.duration_s for j in self.trace.jobs}
+        self.clock = ManualClock(self.trace.jobs[0].submit_s if self.trace.jobs else 0.0)
+        self.store = LeanStore(tenants)
+        parents = parents_of(tenants)  # (they run no jobs: the figures are the leaves')
+        self.recorder = Recorder(center, {n: t for n, t in tenants.items() if n not in parents}, self.durations,
+                                 grace_s=grace_s, samples=samples, span_s=self.trace.span_s)
+        self.work = WorkLedger(self.durations, self.recorder, self.clock.now, resume=resume,
+                               restart_cost_s=restart_cost_s, checkpoint_every_s=checkpoint_every_s,
+                               checkpoint_on_notice=checkpoint_on_notice)
+        if restart_cost_s and resume and self.spec.policy.restart_cost_s == 0:  # the scheduler knows it
+            self.spec = replace(self.spec, policy=replace(self.spec.policy, restart_cost_s=restart_cost_s))
+        self.executor = SleepExecutor(self.clock, runtime_of=self.work.left, stop_delay_s=stop_delay_s)
+        self.budgets = SimBudgets(budgets, tenants) if budgets else None
+        observers: list[EngineObserver] = [self.recorder, self.work]
+        if self.budgets is not None:
+            gflops_of = {name: a.gflops for name, a in center.accelerators.items()}
+            observers.append(BudgetMeter(self.budgets, gflops_of, self.clock.now))
+        estimator = LearnedEstimator() if self.spec.learned_estimates else None
+        self.engine = Engine(center, self.store, self.executor, self.clock, self.spec.policy,
+                             journal=journal, estimator=estimator, observers=observers)
+        self.journal = journal
+        p = self.spec.policy
+        self._victims_age = p.quotas and (p.reclaim or p.priority_preemption)
+        self._classes = len({j.priority for j in self.trace.jobs[:10_000]}) > 1
+        #: the expected start the service would answer at each job's submission
+        self.eta = EtaTracker(self.recorder, limit=eta_limit, grow=eta_grow) if eta else None
+
+    def _world(self, trace: Trace, policy: PolicySpec | str, center: Center | None,
+               tenants: Mapping[str, Tenant] | None) -> tuple[Center, dict[str, Tenant]]:
+        """The policy, and the center, tenants and trace it replays (split by cluster if it says so)."""
         center = center or trace.center
         if center is None:
             raise ValueError(f"trace {trace.name} names no center: pass one")
@@ -120,58 +162,12 @@ class Simulation:
             center, tenants, jobs = separate_clusters(center, tenants, trace.jobs)
             trace = replace(trace, jobs=jobs, center=center, tenants=tenants)
         self.trace = trace
-        self.tick_s = tick_s
-        self.rng = random.Random(seed)
-        self.failures = failures
-        self.progress = progress
-        self.durations = {j.id: j.duration_s for j in trace.jobs}
-        durations = self.durations
-        self.clock = ManualClock(trace.jobs[0].submit_s if trace.jobs else 0.0)
-        self.store = LeanStore(tenants)
-        #: work done before a preemption or a node loss: with ``resume`` (jobs checkpoint, as
-        #: training jobs do) a restarted job runs only what is left, less the ``restart_cost_s``
-        #: each restart loses (its start again, the work since its last checkpoint); without
-        #: ``resume``, all of it again
-        self.done: dict[str, float] = {}
-        if restart_cost_s < 0 or not math.isfinite(restart_cost_s):
-            raise ValueError(f"restart cost {restart_cost_s}: must be finite and not negative")
-        self.restart_cost_s = restart_cost_s if resume else math.inf
-        #: with ``checkpoint_every_s``, a job keeps only the work up to its last checkpoint (taken
-        #: every so many seconds of progress, after its restart cost) and reports each one to the
-        #: engine, as a job does through the API; 0: it keeps all it did (``resume``). With
-        #: ``checkpoint_on_notice`` a preempted job checkpoints when asked, before it stops.
-        if checkpoint_every_s < 0 or not math.isfinite(checkpoint_every_s):
-            raise ValueError(f"checkpoint interval {checkpoint_every_s}: must be finite and not negative")
-        self.checkpoint_every_s = checkpoint_every_s
-        self.checkpoint_on_notice = checkpoint_on_notice
-        self._checkpoints: list[tuple[float, str, float]] = []  # (next checkpoint, job, its start)
-        if restart_cost_s and resume and self.spec.policy.restart_cost_s == 0:  # the scheduler knows it
-            self.spec = replace(self.spec, policy=replace(self.spec.policy, restart_cost_s=restart_cost_s))
-        done = self.done
-        self.executor = SleepExecutor(  # (without resume, nothing is ever done)
-            self.clock, runtime_of=lambda job: durations[job.id] - done.get(job.id, 0.0),
-            stop_delay_s=stop_delay_s)
-        parents = parents_of(tenants)  # (they run no jobs: the figures are the leaves')
-        self.recorder = Recorder(center, {n: t for n, t in tenants.items() if n not in parents}, durations,
-                                 grace_s=grace_s, samples=samples,
-                                 span_s=trace.span_s)
-        estimator = LearnedEstimator() if self.spec.learned_estimates else None
-        self.budgets = SimBudgets(budgets, tenants) if budgets else None
-        self.gflops_of = {name: a.gflops for name, a in center.accelerators.items()}
-        self.engine = Engine(center, self.store, self.executor, self.clock, self.spec.policy,
-                             journal=journal, estimator=estimator, observers=[self.recorder, self])
-        self.journal = journal
-        p = self.spec.policy
-        self._victims_age = p.quotas and (p.reclaim or p.priority_preemption)
-        self._classes = len({j.priority for j in trace.jobs[:10_000]}) > 1
-        #: the expected start the service would answer at each job's submission: projected at
-        #: the first step after it (within a tick), from the first ``eta_limit`` pending jobs and it
-        self.eta = eta
-        self.eta_limit = eta_limit
-        self.eta_grow = eta_grow
-        self._eta_new: list[str] = []
-        self.eta_seconds = 0.0  # wall time spent projecting
-        self.eta_projections = self.eta_cycles = self.eta_queue_max = 0
+        return center, tenants
+
+    @property
+    def eta_seconds(self) -> float:
+        """Wall time spent projecting expected starts."""
+        return self.eta.seconds if self.eta is not None else 0.0
 
     def run(self, on_step: Callable[[Decision], None] | None = None, *,
             max_wall_s: float | None = None) -> SimResult:
@@ -193,9 +189,7 @@ class Simulation:
             self._bar.close()
         self.recorder.advance_to(self.clock.now())
         return SimResult(self.spec, self.recorder, time.perf_counter() - began, self.engine.steps,
-                         self.journal, extra={"eta_wall_s": self.eta_seconds, "eta_projections": self.eta_projections,
-                                "eta_cycles": self.eta_cycles, "eta_queue_max": self.eta_queue_max}
-                         if self.eta else {},
+                         self.journal, extra=self.eta.figures() if self.eta is not None else {},
                          complete=complete, done=self._next_job / n if n else 1.0,
                          budgets=self.budgets.report if self.budgets is not None else {})
 
@@ -216,7 +210,7 @@ class Simulation:
         self._last_step = -math.inf
         self._step_due: float | None = None  # with a tick: when the next step is due
         self._admitted_at: deque[float] = deque()  # times of steps that admitted jobs
-        self._bar = _progress(len(self.trace.jobs), self.progress)
+        self._bar = replay_progress(len(self.trace.jobs), self.progress)
         self._reported = 0  # jobs told to the bar
         self._handlers: dict[Kind, Callable[[Event], bool]] = {
             Kind.NODE: self._on_node, Kind.ARRIVAL: self._on_arrival, Kind.EXECUTOR: self._on_executor,
@@ -277,8 +271,8 @@ class Simulation:
         while i < len(jobs) and jobs[i].submit_s <= t:
             job = jobs[i]
             self.engine.submit(job.spec(oracle=oracle), job.id)
-            if self.eta:
-                self._eta_new.append(job.id)
+            if self.eta is not None:
+                self.eta.new.append(job.id)
             i += 1
         self._next_job = i
         if i < len(jobs):
@@ -311,16 +305,16 @@ class Simulation:
     def _step(self, on_step: Callable[[Decision], None] | None) -> None:
         """Step the engine, and wake up when what it decided changes with time alone."""
         t = self.clock.now()
-        if self._checkpoints:
-            self._report_checkpoints(t)
+        if self.work.checkpoints:
+            self.work.report_checkpoints(self.engine, t)
         if self.budgets is not None:
             self.engine.budget_exhausted = self.budgets.advance(t)
             fresh = self.budgets.next_period(t)
             if fresh is not None and self.engine.queue:
                 self.events.wake(fresh)  # held jobs may start when the period turns
         decision = self.engine.step()
-        if self._eta_new:
-            self._project(decision)
+        if self.eta is not None and self.eta.new:
+            self.eta.project(self.engine, decision, t)
         self._last_step = t
         self._restep = bool(decision.admits or decision.preempts)
         if self._restep and self.tick_s == 0:
@@ -338,77 +332,6 @@ class Simulation:
                 admitted_at.popleft()
             if admitted_at and self._wants_victims():
                 self.events.wake(admitted_at[0] + min_runtime)
-
-    def _report_checkpoints(self, t: float) -> None:
-        """Tell the engine of the checkpoints running jobs took up to ``t`` (the last of each)."""
-        heap, every, engine = self._checkpoints, self.checkpoint_every_s, self.engine
-        first = self.restart_cost_s + every
-        while heap and heap[0][0] <= t:
-            _, job_id, started = heapq.heappop(heap)
-            job = engine.jobs.get(job_id)
-            if job is None or job.state is not JobState.RUNNING or job.started_at != started:
-                continue  # ended or stopped since
-            at = started + first + math.floor((t - started - first) / every) * every
-            engine.checkpoint(job_id, at)
-            heapq.heappush(heap, (at + every, job_id, started))
-
-    def _project(self, decision: Decision) -> None:
-        """Record the expected start of the jobs submitted since the last step.
-
-        The projection's first cycle is the step just taken: a job it admitted, or preempted
-        for, is expected now; the others are projected from the state the step left (as the
-        projection would go on), which spares a projection wherever all new jobs started."""
-        began = time.perf_counter()
-        engine, now = self.engine, self.clock.now()
-        new = self._eta_new
-        self._eta_new = []
-        starting = {a.job_id for a in decision.admits} | {p.for_job for p in decision.preempts}
-        for job_id in new:
-            if job_id in starting:
-                self.recorder.predicted(job_id, now)
-        new = [j for j in new if j in engine.queue and j not in starting]
-        if new:
-            projection = project(*engine.projection_inputs(self.eta_limit, new), limit=self.eta_limit + len(new),
-                                 only=new, grow=self.eta_grow)
-            self.eta_queue_max = max(self.eta_queue_max, len(engine.queue))
-            self.eta_cycles += projection.cycles
-            self.eta_projections += 1
-            for job_id in new:
-                self.recorder.predicted(job_id, projection.get(job_id).start)
-        self.eta_seconds += time.perf_counter() - began
-
-    # -- EngineObserver: the work a stopped job had done ---------------------------------
-
-    def submitted(self, job: JobRecord) -> None:
-        pass
-
-    def stepped(self, decision: Decision, seconds: float, at: float) -> None:
-        pass
-
-    def changed(self, before: JobRecord, after: JobRecord) -> None:
-        every = self.checkpoint_every_s
-        if after.state is JobState.RUNNING and every > 0 and after.started_at is not None:
-            heapq.heappush(self._checkpoints, (after.started_at + self.restart_cost_s + every, after.id,
-                                               after.started_at))
-        if self.budgets is not None:
-            took = after.state.holds_devices and not before.state.holds_devices
-            if took or (before.state.holds_devices and not after.state.holds_devices):
-                placement = after.placement if took else before.placement
-                if placement is not None:
-                    gflops = placement.devices * self.gflops_of[placement.accelerator]
-                    self.budgets.hold(self.clock.now(), after.spec.tenant, gflops if took else -gflops)
-        if after.state is JobState.PENDING and before.started_at is not None:
-            ran = max(0.0, self.clock.now() - before.started_at)
-            done = self.done.get(after.id, 0.0)
-            progress = max(0.0, ran - self.restart_cost_s)
-            if every > 0 and not (self.checkpoint_on_notice and after.reason != "NodeLost"):
-                progress = math.floor(progress / every) * every  # what its last checkpoint kept
-            now_done = min(done + progress, self.durations[after.id])
-            self.done[after.id] = now_done
-            self.recorder.lost_device_s += after.spec.devices * (ran - (now_done - done))
-
-    def repaired(self, repairs: object) -> None:
-        pass
 
     def _wants_victims(self) -> bool:
         """Could a waiting job preempt once young jobs age: a tenant below its guarantee waits."""
@@ -432,34 +355,3 @@ class Simulation:
                 if job.state in (JobState.ADMITTED, JobState.RUNNING, JobState.PREEMPTED):
                     self.executor.lose(job.id, f"node {name} failed")
             self.events.push(Event(now + failures.repair_s, Kind.NODE, seq, name, True))
-
-
-def _progress(total: int, enabled: bool | Callable[[int], None] | None):  # type: ignore[no-untyped-def]
-    """A tqdm bar on stderr for long runs (``None``: only when there are many jobs); a
-    callable is told the jobs replayed instead (another process draws the bar)."""
-    if callable(enabled):
-        return _Reported(enabled)
-    return progress_bar(total) if show_progress(total, enabled) else None
-
-
-def progress_bar(total: int):  # type: ignore[no-untyped-def]
-    """A tqdm bar of jobs replayed, on stderr; None without tqdm (the sim extra)."""
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, unit="job", desc="replay", leave=False, mininterval=0.5)
-
-
-def show_progress(jobs: int, enabled: bool | None) -> bool:
-    return bool(enabled) or (enabled is None and jobs >= 20_000)
-
-
-class _Reported:
-    """A bar's ``update`` and ``close`` that report the jobs replayed to a callable."""
-
-    def __init__(self, report: Callable[[int], None]) -> None:
-        self.update = report
-
-    def close(self) -> None:
-        pass

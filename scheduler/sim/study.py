@@ -19,7 +19,8 @@ from scheduler.domain import Quota, Tenant
 from scheduler.domain.budget import Budget
 from scheduler.sim.metrics import Recorder
 from scheduler.sim.policies import STATIC_NOTES, PolicySpec, make_policy
-from scheduler.sim.simulator import Failures, SimResult, Simulation, progress_bar, show_progress
+from scheduler.sim.progress import progress_bar, show_progress
+from scheduler.sim.simulator import Failures, SimResult, Simulation
 from scheduler.sim.trace import Trace, TraceError
 
 #: the suffix of a what-if's replays in the summary: POLICY+whatif

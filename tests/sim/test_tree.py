@@ -6,11 +6,11 @@ from dataclasses import replace
 
 import pytest
 
-from scheduler.cli.whatif import with_parents
 from scheduler.domain import Quota, Tenant
 from scheduler.sim import Simulation
 from scheduler.sim.budgets import parse_budget
 from scheduler.sim.report import summarize
+from scheduler.sim.whatif import with_parents
 from tests.sim.helpers import G, job, trace
 
 
