@@ -36,7 +36,7 @@ from scheduler.engine.bookkeeping import ran_until
 from scheduler.engine.clock import Clock
 from scheduler.engine.executor_sync import ExecutorSync
 from scheduler.engine.hooks import EngineObserver, RuntimeEstimator
-from scheduler.engine.ports import Executor, Store, StoredState
+from scheduler.engine.ports import Executor, SeparatesTenants, Store, StoredState, unwrapped
 from scheduler.engine.reading import EngineReads
 
 __all__ = ["Engine", "EngineObserver", "RuntimeEstimator"]
@@ -96,9 +96,9 @@ class Engine(ExecutorSync, EngineReads):
                 center = center.with_node_state(name, node_state)
         self.center = center
         self.tenants = dict(state.tenants)
-        bind = getattr(self.executor, "bind_tenants", None)  # the Ray executor: who runs isolated
-        if callable(bind):
-            bind(lambda name: t.isolation if (t := self.tenants.get(name)) is not None else None)
+        can = unwrapped(self.executor)  # the Ray executor: who runs isolated
+        if isinstance(can, SeparatesTenants):
+            can.bind_tenants(lambda name: t.isolation if (t := self.tenants.get(name)) is not None else None)
 
     def _init_step_state(self, state: StoredState) -> None:
         """The usage history and sequence as recorded; no step, budget or notice yet."""

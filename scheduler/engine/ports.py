@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
-from scheduler.domain import Center, JobRecord, NodeState, Tenant
+from scheduler.domain import Center, Isolation, JobRecord, NodeState, Tenant
 
 
 class EventKind(StrEnum):
@@ -100,6 +100,14 @@ class ReportsCheckpoints(Protocol):
     def checkpoints(self) -> Mapping[str, float]:
         """Per running job id: when it last checkpointed (epoch seconds)."""
         ...
+
+
+@runtime_checkable
+class SeparatesTenants(Protocol):
+    """Runs some tenants' jobs apart (the Ray executor: isolated tenants); asks the engine,
+    through ``isolation_of``, how each tenant runs."""
+
+    def bind_tenants(self, isolation_of: Callable[[str], Isolation | None]) -> None: ...
 
 
 @runtime_checkable

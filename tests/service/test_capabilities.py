@@ -16,6 +16,8 @@ from scheduler.engine.ports import (
     KnowsNextEvent,
     LosesNodes,
     OffersLogs,
+    ReportsCheckpoints,
+    SeparatesTenants,
     unwrapped,
 )
 from scheduler.executors.sleep import SleepExecutor
@@ -47,7 +49,7 @@ def test_the_sleep_executor_knows_its_next_event_and_nothing_else() -> None:
     sleep = SleepExecutor(ManualClock(0.0))
     assert isinstance(sleep, KnowsNextEvent)
     assert isinstance(sleep, Adopts)  # a new leader's executor adopts the running jobs (outlives_service)
-    for capability in (Closes, KnowsCenter, LosesNodes, OffersLogs):
+    for capability in (Closes, KnowsCenter, LosesNodes, OffersLogs, ReportsCheckpoints, SeparatesTenants):
         assert not isinstance(sleep, capability), capability
 
 
@@ -62,5 +64,6 @@ def test_the_ray_executor_has_the_capabilities_the_service_uses() -> None:
     from scheduler.executors.ray.executor import RayExecutor
 
     for capability, method in ((Adopts, "adopt"), (Closes, "close"), (LosesNodes, "lost_nodes"),
-                               (OffersLogs, "logs")):
+                               (OffersLogs, "logs"), (ReportsCheckpoints, "checkpoints"),
+                               (SeparatesTenants, "bind_tenants")):
         assert method in vars(capability) and callable(getattr(RayExecutor, method)), capability
