@@ -36,8 +36,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -46,7 +44,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from benchmarks.serving import Served, free_port
+from benchmarks.serving import Served, call, free_port
 from tests.pg_testing import PostgresServer, PostgresUnavailable
 
 ADMIN = "aicc-bench-failover-admin-token-0123456789"
@@ -60,23 +58,6 @@ CENTER: dict[str, Any] = {
     "tenants": [{"name": "bench", "guaranteed": "19.968P", "limit": "19.968P"}],
 }
 
-
-def call(url: str, method: str, path: str, token: str, body: Any = None,
-         headers: dict[str, str] | None = None, timeout: float = 10.0) -> tuple[int, Any]:
-    req = urllib.request.Request(url + path, method=method,
-                                 data=json.dumps(body).encode() if body is not None else None)
-    req.add_header("Authorization", f"Bearer {token}")
-    req.add_header("Content-Type", "application/json")
-    for k, v in (headers or {}).items():
-        req.add_header(k, v)
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, json.loads(r.read() or b"null")
-    except urllib.error.HTTPError as e:
-        try:
-            return e.code, json.loads(e.read() or b"null")
-        except ValueError:
-            return e.code, None
 
 
 class Replica:

@@ -21,7 +21,6 @@ the ready pods (the Service) are all acknowledged, and nothing runs twice.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -36,6 +35,7 @@ from typing import Any
 
 import pytest
 
+from benchmarks import serving
 from tests.deploy.chart import CHART, Helm
 from tests.k8s.control_plane import ControlPlane
 from tests.pg_testing import PostgresServer
@@ -48,18 +48,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def call(url: str, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
          token: str = ADMIN) -> tuple[int, Any]:
-    req = urllib.request.Request(url + path, method=method,
-                                 data=json.dumps(body).encode() if body is not None else None)
-    req.add_header("Authorization", f"Bearer {token}")
-    req.add_header("Content-Type", "application/json")
-    for k, v in (headers or {}).items():
-        req.add_header(k, v)
-    try:
-        with urllib.request.urlopen(req, timeout=5) as r:
-            return r.status, json.loads(r.read() or b"null")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
-
+    return serving.call(url, method, path, token, body, headers, timeout=5)
 
 class Pod:
     """The scheduler container of one pod, as the kubelet would run it, on 127.0.0.<n>."""

@@ -7,7 +7,6 @@ its executor refuses, and it exits for its supervisor to restart it as a followe
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
@@ -21,6 +20,7 @@ import psycopg
 import pytest
 import yaml
 
+from benchmarks import serving
 from benchmarks.serving import Served
 from tests.centers import CENTER
 from tests.pg_testing import PostgresServer
@@ -31,18 +31,7 @@ TTL = 3.0
 
 def call(url: str, method: str, path: str, token: str = ADMIN, body: Any = None,
          headers: dict[str, str] | None = None) -> tuple[int, Any]:
-    req = urllib.request.Request(url + path, method=method,
-                                 data=json.dumps(body).encode() if body is not None else None)
-    req.add_header("Authorization", f"Bearer {token}")
-    req.add_header("Content-Type", "application/json")
-    for k, v in (headers or {}).items():
-        req.add_header(k, v)
-    try:
-        with urllib.request.urlopen(req, timeout=15) as r:
-            return r.status, json.loads(r.read() or b"null")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
-
+    return serving.call(url, method, path, token, body, headers, timeout=15)
 
 def job(name: str, devices: int, sleep_s: float) -> dict[str, Any]:
     return {"name": name, "workers": 1, "resources": {"accelerators": devices, "accelerator_types": ["a800"]},
