@@ -136,7 +136,7 @@ class ServiceBase:
     def _lead(self, role: str | None = None) -> list[str]:
         raise NotImplementedError  # service.Service
 
-    def budget_warning(self, job: JobRecord) -> str | None:
+    def budget_warning(self, job: JobRecord, *, submitted: bool = False) -> str | None:
         raise NotImplementedError  # budgeting.Budgeting
 
     def _refresh_budgets(self, force: bool = False) -> None:

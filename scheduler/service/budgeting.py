@@ -92,11 +92,11 @@ class Budgeting(ServiceBase):
         spent_at, held = would_hold(runs, pflops_hours, start, now, gflops)
         return start, spent_at, held
 
-    def budget_warning(self, job: JobRecord) -> str | None:
-        """For a job that waits: says so if its estimated cost is more than its tenant's (or an
-        ancestor's) budget has left."""
+    def budget_warning(self, job: JobRecord, *, submitted: bool = False) -> str | None:
+        """For a job that waits (or, ``submitted``, that was just submitted): says so if its
+        estimated cost is more than its tenant's (or an ancestor's) budget has left."""
         found = self._budget_status
-        if not found or job.state is not JobState.PENDING:
+        if not found or (job.state is not JobState.PENDING and not submitted):
             return None
         spec = job.spec
         accels = self.config.center.accelerators

@@ -88,9 +88,12 @@ class Jobs(ServiceBase):
         return self.engine.jobs.get(job.id, job)
 
     def quick_view(self, job: JobRecord) -> JobView:
-        """The freshest record without taking the lock (no queue position)."""
+        """The answer to a submission: the freshest record without taking the lock (no queue
+        position), with the budget warning of the job as submitted (a step may have admitted it
+        since: the warning is about its cost, which did not change)."""
+        warning = self.budget_warning(job, submitted=True)
         job = self.engine.jobs.get(job.id, job)
-        return JobView(job, job.reason, job.detail, None, self.budget_warning(job))
+        return JobView(job, job.reason, job.detail, None, warning)
 
     def view(self, job: JobRecord) -> JobView:
         projection = self.expected_starts([job.id]) if job.id in self.engine.queue else None

@@ -230,7 +230,10 @@ def test_a_tenant_with_live_jobs_is_not_deleted_without_force(admin: Client, new
 def test_whatif_shows_what_a_higher_limit_would_start(admin: Client, new_tenant: NewTenant) -> None:
     name, c = new_tenant(guaranteed="0.312P", limit="0.312P")  # one a800 device
     job = c.submit(job_spec("wider", devices=2))
-    assert wait_state(c, job.id, "pending").reason == "QuotaExhausted"
+    deadline = time.monotonic() + 10  # pending at once; QuotaExhausted once a step considered it
+    while (j := wait_state(c, job.id, "pending")).reason != "QuotaExhausted" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert j.state == "pending" and j.reason == "QuotaExhausted", j
     w = admin.whatif([{"tenant": name, "limit": "1P"}])
     assert [s.job_id for s in w.would_start] == [job.id]
     assert w.start_because_of_change == [job.id]
