@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -17,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from benchmarks import serving
 from tests.api.conftest import job_body
 from tests.centers import CENTER
 from tests.pg_testing import free_port
@@ -73,17 +73,7 @@ class Server:
 
     def call(self, method: str, path: str, token: str, body: Any = None,
              headers: dict[str, str] | None = None) -> tuple[int, Any]:
-        req = urllib.request.Request(self.base + path, method=method,
-                                     data=json.dumps(body).encode() if body is not None else None)
-        req.add_header("Authorization", f"Bearer {token}")
-        req.add_header("Content-Type", "application/json")
-        for k, v in (headers or {}).items():
-            req.add_header(k, v)
-        try:
-            with urllib.request.urlopen(req, timeout=30) as r:
-                return r.status, json.loads(r.read())
-        except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read())
+        return serving.call(self.base, method, path, token, body, headers, timeout=30)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
