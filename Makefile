@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 UV := $(shell command -v uv 2>/dev/null)
 EXTRAS ?= service,ray,sim,kube,monitor,test,dev
 
-.PHONY: install run test lint bench clean k8s-tools
+.PHONY: install run test lint bench clean k8s-tools generate
 
 $(VENV)/.installed: pyproject.toml
 	@if [ -z "$(UV)" ]; then python3 -m pip install --quiet uv; fi
@@ -32,6 +32,11 @@ test: install
 	$(PY) -m ruff check scheduler monitor tests benchmarks
 	$(PY) -m mypy
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# What is generated from the code and kept in the repository (the API's job spec fields, from
+# the domain's JobSpec); a test fails while it is stale.
+generate: install
+	$(PY) -m scheduler.api.spec_fields_gen
 
 lint: install
 	$(PY) -m ruff check scheduler monitor tests benchmarks

@@ -79,23 +79,44 @@ class Resources:
     memory_bytes: int = 0
 
 
+#: A job's name: letters, digits, ``.``, ``_`` and ``-``, starting and ending alphanumeric.
+JOB_NAME_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$"
+#: The most workers one gang may have.
+MAX_WORKERS = 4096
+#: Runtimes (max, estimated) up to a year.
+MAX_RUNTIME_S = 366 * 86_400
+_UNSET: Any = object()
+
+
+def accepts(*, default: Any = _UNSET, **limits: Any) -> dict[str, Any]:
+    """A spec field's metadata: the bounds a submission must keep (``ge``, ``gt``, ``le``,
+    ``min_length``, ``max_length``, ``pattern``) and, as ``default``, what a submission that
+    leaves the field out means where ``JobSpec`` itself has no default. The API's field list
+    is generated from these (``make generate``), so a new field is one edit here."""
+    return {"accepts": {**limits, **({} if default is _UNSET else {"default": default})}}
+
+
 @dataclass(frozen=True, slots=True)
 class JobSpec:
-    """What a tenant asked for. The tenant comes from the caller's token."""
+    """What a tenant asked for. The tenant comes from the caller's token.
+
+    The one list of a spec's fields: the store's codec and the API's views walk it
+    (``spec_codec``), and the API's ``JobSpecFields`` is generated from it with the bounds
+    that ``accepts`` gives each field."""
 
     tenant: str
-    name: str
-    kind: JobKind
-    workers: int
+    name: str = field(metadata=accepts(pattern=JOB_NAME_PATTERN, max_length=253))
+    kind: JobKind = field(metadata=accepts(default=JobKind.TRAINING))
+    workers: int = field(metadata=accepts(default=1, ge=1, le=MAX_WORKERS))
     resources: Resources
-    priority: str = "normal"
+    priority: str = field(default="normal", metadata=accepts(min_length=1, max_length=63))
     preemptible: bool = True
-    max_runtime_s: float | None = None
-    estimated_runtime_s: float | None = None
-    entrypoint: str = ""
+    max_runtime_s: float | None = field(default=None, metadata=accepts(gt=0, le=MAX_RUNTIME_S))
+    estimated_runtime_s: float | None = field(default=None, metadata=accepts(gt=0, le=MAX_RUNTIME_S))
+    entrypoint: str = field(default="", metadata=accepts(max_length=16_384))
     runtime_env: Mapping[str, Any] = field(default_factory=dict)
     #: times a job lost to a node failure is requeued before it fails instead; None: always
-    max_retries: int | None = None
+    max_retries: int | None = field(default=None, metadata=accepts(ge=0, le=1000))
 
     @property
     def devices(self) -> int:

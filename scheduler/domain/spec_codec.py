@@ -3,10 +3,10 @@
 The one list of a spec's fields is the ``JobSpec`` dataclass: the store's ``spec`` column,
 the API's submission (``spec_from_dict`` of the request body) and its views all walk
 ``SPEC_FIELDS``, converting by the field's type (an enum by its value, ``Resources`` as a
-dict, a mapping as a dict, a tuple as a list). A new plain field is one edit to ``JobSpec``
-plus its declaration, with its bounds, in the API's ``JobSubmit`` and ``JobOut``
-(``tests/domain/test_spec_codec.py`` fails until both name it). The ``tenant`` is not among
-them: it comes from the caller's token and has its own column.
+dict, a mapping as a dict, a tuple as a list), and the API's field list is generated from it
+(``scheduler/api/spec_fields_gen.py``). A new field is one edit to ``JobSpec`` (with its
+bounds) and ``make generate``. The ``tenant`` is not among them: it comes from the caller's
+token and has its own column.
 """
 
 from __future__ import annotations

@@ -1,15 +1,24 @@
-"""One field list for a job spec: every ``JobSpec`` field is in the API's models, and survives
-the store, the submission and the view unchanged (``scheduler.domain.spec_codec``)."""
+"""One field list for a job spec: every ``JobSpec`` field is in the API's models (generated from
+it with its bounds: a new field is one edit), and survives the store, the submission and the
+view unchanged (``scheduler.domain.spec_codec``)."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import fields
+import sys
+import types
+from dataclasses import dataclass, field, fields
+from typing import Any
 
+import pytest
+from pydantic import ValidationError
+
+from scheduler.api import spec_fields_gen
 from scheduler.api.models import JobOut, JobSubmit
 from scheduler.api.routes.jobs import spec_of
 from scheduler.api.views import job as job_view
 from scheduler.domain import JobKind, JobRecord, JobSpec, JobState, Resources
+from scheduler.domain.job import MAX_WORKERS, accepts
 from scheduler.domain.spec_codec import SPEC_FIELDS, spec_from_dict, spec_to_dict
 from scheduler.service import JobView
 from scheduler.store import SqlStore
@@ -31,6 +40,35 @@ def test_every_spec_field_is_in_the_api_models() -> None:
     assert set(SPEC_FIELDS) <= set(JobSubmit.model_fields), set(SPEC_FIELDS) - set(JobSubmit.model_fields)
     assert {"tenant", *SPEC_FIELDS} <= set(JobOut.model_fields), \
         {"tenant", *SPEC_FIELDS} - set(JobOut.model_fields)
+
+
+def test_the_api_field_list_is_generated_from_the_spec_as_it_is() -> None:
+    """``make generate`` was run after the last change to ``JobSpec``."""
+    assert spec_fields_gen.TARGET.read_text() == spec_fields_gen.render(), "run `make generate`"
+
+
+@dataclass(frozen=True)
+class SpecWithADeadline:
+    """``JobSpec`` as a developer would change it: one new field, with its bounds."""
+
+    tenant: str
+    name: str = field(metadata=accepts(max_length=8))
+    workers: int = field(metadata=accepts(default=1, ge=1, le=MAX_WORKERS))
+    resources: Resources
+    deadline_s: float | None = field(default=None, metadata=accepts(gt=0, le=86_400))
+
+
+def test_a_new_spec_field_reaches_the_api_with_its_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    module = types.ModuleType("generated_spec_fields")
+    monkeypatch.setitem(sys.modules, module.__name__, module)  # where pydantic resolves its names
+    exec(spec_fields_gen.render(SpecWithADeadline), module.__dict__)  # our own generated text
+    model: Any = module.JobSpecFields
+    got = model.model_validate({"name": "j", "resources": {"accelerators": 1}, "deadline_s": 60})
+    assert (got.workers, got.deadline_s) == (1, 60.0)
+    assert model.model_validate({"name": "j", "resources": {"accelerators": 1}}).deadline_s is None
+    for bad in ({"deadline_s": 0}, {"deadline_s": 86_401}, {"name": "toolongname"}, {"workers": 0}):
+        with pytest.raises(ValidationError):
+            model.model_validate({"name": "j", "resources": {"accelerators": 1}, **bad})
 
 
 def test_a_spec_survives_json() -> None:

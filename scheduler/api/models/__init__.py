@@ -35,7 +35,6 @@ from scheduler.api.models.center import (
 )
 from scheduler.api.models.common import (
     COMPUTE_PATTERN,
-    JOB_NAME_PATTERN,
     LABEL_PATTERN,
     MAX_CHANGES,
     MAX_COMPUTE_GFLOPS,
@@ -43,9 +42,7 @@ from scheduler.api.models.common import (
     MAX_DEVICES,
     MAX_GRACE_S,
     MAX_MEMORY_BYTES,
-    MAX_RUNTIME_S,
     MAX_WEIGHT,
-    MAX_WORKERS,
     MEMORY_PATTERN,
     MIN_WEIGHT,
     NAME_PATTERN,
@@ -57,8 +54,8 @@ from scheduler.api.models.common import (
     Name,
     Problem,
     Request,
+    ResourcesIn,
     Response,
-    RuntimeS,
     Weight,
     escapes_jobs_dir,
     integral,
@@ -69,15 +66,14 @@ from scheduler.api.models.jobs import (
     JobEventOut,
     JobList,
     JobOut,
-    JobSpecFields,
     JobSubmit,
     LogsOut,
     PlacementOut,
-    ResourcesIn,
     ResourcesOut,
     StopNoticeOut,
     WorkerOut,
 )
+from scheduler.api.models.spec_fields import JobSpecFields
 from scheduler.api.models.tenants import (
     QuotaHistoryList,
     QuotaHistoryOut,
@@ -112,7 +108,6 @@ from scheduler.api.models.whatif import (
 
 __all__ = [
     "COMPUTE_PATTERN",
-    "JOB_NAME_PATTERN",
     "LABEL_PATTERN",
     "MAX_CHANGES",
     "MAX_COMPUTE_GFLOPS",
@@ -120,9 +115,7 @@ __all__ = [
     "MAX_DEVICES",
     "MAX_GRACE_S",
     "MAX_MEMORY_BYTES",
-    "MAX_RUNTIME_S",
     "MAX_WEIGHT",
-    "MAX_WORKERS",
     "MEMORY_PATTERN",
     "MIN_WEIGHT",
     "NAME_PATTERN",
@@ -170,7 +163,6 @@ __all__ = [
     "ResourcesIn",
     "ResourcesOut",
     "Response",
-    "RuntimeS",
     "StopNoticeOut",
     "SubtreeTotalOut",
     "TenantCreate",

@@ -16,8 +16,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 from scheduler.domain.units import UnitError, parse_compute, parse_memory
 
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
-JOB_NAME_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$"
-MAX_WORKERS = 4096
 MAX_CHANGES = 100
 #: Bounds that keep every number within what the store holds (64-bit integers).
 MAX_COMPUTE_PFLOPS = 1_000_000
@@ -27,8 +25,7 @@ MAX_DEVICES = 1_000_000
 #: A weight's range: at 0.001 a tenant's fair share is a thousand times its siblings'; a
 #: weight near zero (5e-324) would make it effectively infinite.
 MIN_WEIGHT, MAX_WEIGHT = 0.001, 1e6
-#: Runtimes (max, estimated) up to a year; grace periods up to a day.
-MAX_RUNTIME_S = 366 * 86_400
+#: Grace periods up to a day.
 MAX_GRACE_S = 86_400
 #: Token names are labels people read in listings: printable ASCII only.
 LABEL_PATTERN = r"^[ -~]*$"
@@ -121,7 +118,6 @@ Caps = Annotated[dict[Name, Annotated[Int, Field(ge=0, le=MAX_DEVICES)]], Field(
 Weight = Annotated[float, Field(ge=MIN_WEIGHT, le=MAX_WEIGHT, allow_inf_nan=False,
                                 description="share of idle capacity relative to siblings")]
 GraceS = Annotated[float, Field(ge=0, le=MAX_GRACE_S, allow_inf_nan=False)]
-RuntimeS = Annotated[float, Field(gt=0, le=MAX_RUNTIME_S, allow_inf_nan=False)]
 
 
 def escapes_jobs_dir(path: str) -> bool:
@@ -143,6 +139,13 @@ class Request(BaseModel):
 class Response(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
+
+
+class ResourcesIn(Request):
+    accelerators: Int = Field(ge=1, le=64)  # 0 would stop every scheduling step (the core divides by it)
+    accelerator_types: list[Name] = Field(default_factory=list, max_length=16)
+    cpus: Int = Field(default=0, ge=0, le=4096)
+    memory: Memory = 0
 
 
 class Problem(Response):

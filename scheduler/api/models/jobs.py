@@ -1,54 +1,16 @@
 """Job bodies: the spec a tenant submits (``JobSubmit``), the job as answered (``JobOut``),
-its events, logs and checkpoint notices. ``JobSpecFields`` is the one field list both share."""
+its events, logs and checkpoint notices. ``JobSpecFields`` (generated from the domain's
+``JobSpec``) is the one field list both share."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
-from scheduler.api.models.common import (
-    JOB_NAME_PATTERN,
-    MAX_WORKERS,
-    Int,
-    Memory,
-    Name,
-    Request,
-    Response,
-    RuntimeS,
-    escapes_jobs_dir,
-    integral,
-)
-from scheduler.domain import JobKind
-
-
-class ResourcesIn(Request):
-    accelerators: Int = Field(ge=1, le=64)  # 0 would stop every scheduling step (the core divides by it)
-    accelerator_types: list[Name] = Field(default_factory=list, max_length=16)
-    cpus: Int = Field(default=0, ge=0, le=4096)
-    memory: Memory = 0
-
-
-class JobSpecFields(BaseModel):
-    """A job spec's fields as the API takes and shows them, with their bounds: the one list
-    that ``JobSubmit`` and ``JobOut`` share. It names every field of the domain's ``JobSpec``
-    but ``tenant`` (which comes from the token); ``tests/store/test_spec_fields.py`` holds
-    the two lists to each other. A new spec field: ``JobSpec``, a line here, and a
-    migration only should it get a column of its own (the spec is one JSON column)."""
-
-    name: str = Field(pattern=JOB_NAME_PATTERN, max_length=253)
-    kind: JobKind = Field(default=JobKind.TRAINING, strict=False)  # its value, as in JSON
-    workers: Int = Field(default=1, ge=1, le=MAX_WORKERS)
-    resources: ResourcesIn
-    priority: str = Field(default="normal", min_length=1, max_length=63)
-    preemptible: bool = True
-    max_runtime_s: RuntimeS | None = None
-    estimated_runtime_s: RuntimeS | None = None
-    entrypoint: str = Field(default="", max_length=16_384)
-    runtime_env: dict[str, Any] = Field(default_factory=dict)
-    #: Times the job is requeued after losing a node before it fails; unset: always requeued.
-    max_retries: Annotated[int, Field(ge=0, le=1000), BeforeValidator(integral)] | None = None
+from scheduler.api.models.common import Request, Response, escapes_jobs_dir
+from scheduler.api.models.spec_fields import JobSpecFields
 
 
 class JobSubmit(JobSpecFields, Request):
