@@ -2,7 +2,9 @@
 
 Under aicc on Ray, the job's driver gets its placement group and placement as
 environment variables (AICC_PLACEMENT_GROUP_ID, AICC_PLACEMENT, ...): each
-worker becomes a Ray task pinned to its bundle, holding exactly its devices.
+worker becomes a Ray task pinned to its bundle, holding exactly its devices. An
+isolated tenant's job runs in a Ray instance of its own (RAY_ADDRESS) that holds
+its devices as ``aicc_node:<node>`` resources: each worker takes its node's share.
 Run by hand (``python train_mlp.py``), the same code runs the workers in
 process, so every example also works on a laptop without Ray.
 """
@@ -57,28 +59,38 @@ def gang_map(fn: Callable[..., Any], *args: Any) -> list[Any]:
     """``fn(worker, *args)`` on every worker of the gang, in worker order."""
     ws = workers()
     pg_id = os.environ.get("AICC_PLACEMENT_GROUP_ID")
-    if not pg_id:
+    if not pg_id and not (os.environ.get("RAY_ADDRESS") and os.environ.get("AICC_PLACEMENT")):
         return [fn(w, *args) for w in ws]
     import ray
-    from ray.util.placement_group import PlacementGroup
-    from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
     if not ray.is_initialized():
         ray.init(logging_level="WARNING", log_to_driver=True)
         if _stop_handler:  # ray.init puts its own SIGTERM handler in a driver: ours again
             signal.signal(signal.SIGTERM, _stop_handler[0])
-    pg = PlacementGroup(ray.PlacementGroupID(bytes.fromhex(pg_id)))
+    remote = ray.remote(fn)
+    return list(ray.get([remote.options(**_pinned(w, pg_id)).remote(w, *args) for w in ws]))
+
+
+def _pinned(w: Worker, pg_id: str | None) -> dict[str, Any]:
+    """Where worker ``w`` runs, holding its devices: its bundle of the job's placement group on
+    the center's cluster, or (an isolated job, in a Ray instance of its own) its node's share."""
     per_worker = int(os.environ.get("AICC_DEVICES_PER_WORKER", "0"))
     resource = os.environ.get("AICC_RAY_RESOURCE", "GPU")
-    remote = ray.remote(fn)
-    refs = []
-    for w in ws:
-        options: dict[str, Any] = {"num_cpus": 0, "scheduling_strategy": PlacementGroupSchedulingStrategy(
-            placement_group=pg, placement_group_bundle_index=w.index)}
-        if per_worker:
-            if resource == "GPU":
-                options["num_gpus"] = per_worker
-            else:
-                options["resources"] = {resource: per_worker}
-        refs.append(remote.options(**options).remote(w, *args))
-    return list(ray.get(refs))
+    options: dict[str, Any] = {"num_cpus": 0}
+    if pg_id:
+        import ray
+        from ray.util.placement_group import PlacementGroup
+        from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+        pg = PlacementGroup(ray.PlacementGroupID(bytes.fromhex(pg_id)))
+        options["scheduling_strategy"] = PlacementGroupSchedulingStrategy(
+            placement_group=pg, placement_group_bundle_index=w.index)
+    resources = {} if pg_id else {f"aicc_node:{w.node}": len(w.devices)}
+    if per_worker:
+        if resource == "GPU":
+            options["num_gpus"] = per_worker
+        else:
+            resources[resource] = per_worker
+    if resources:
+        options["resources"] = {k: v for k, v in resources.items() if v}
+    return options

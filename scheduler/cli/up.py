@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -59,6 +60,7 @@ def up(
                                            access_log=False, timeout_graceful_shutdown=5))
     thread = threading.Thread(target=server.run, name="aicc-api", daemon=True)
     thread.start()
+    signal.signal(signal.SIGTERM, _interrupt)  # as Ctrl-C (Ray's driver would dump a stack and die)
     with _stopping(server, thread, service):
         while not server.started:
             if not thread.is_alive():
@@ -82,6 +84,10 @@ def up(
                 from monitor.local_prometheus import stop
 
                 stop(prometheus)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _admin_token(data_dir: Path) -> str:

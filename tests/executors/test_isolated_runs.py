@@ -1,7 +1,7 @@
 """An isolated run on its own (no shared cluster): its Ray instance, its devices, a graceful stop.
 
 One run of an entrypoint that traps SIGTERM: it starts once its own Ray head is up,
-sees only its devices, is stopped with a grace period (it gets SIGTERM, not SIGKILL at
+in a copy of its working_dir, sees only its devices, is stopped with a grace period (it gets SIGTERM, not SIGKILL at
 once), and leaves no process behind.
 """
 
@@ -21,6 +21,9 @@ pytestmark = pytest.mark.slow
 
 ENTRYPOINT = ("trap 'echo got-term; exit 3' TERM; echo devices=$CUDA_VISIBLE_DEVICES address=$RAY_ADDRESS; "
               "touch \"$AICC_CHECKPOINT_FILE\"; "
+              # its working_dir: where it runs, importable; the excluded file and the link's target absent
+              "python -c 'import helper; print(\"helper says\", helper.WORD)'; cat data.txt; "
+              "ls; cat leak.txt || echo no-leak; "
               "python -c 'import ray; ray.init(); print(\"gpus\", ray.cluster_resources()[\"GPU\"])'; "
               "echo ready; sleep 300 & wait")
 
@@ -40,14 +43,23 @@ def test_an_isolated_run_starts_on_its_own_ray_and_stops_gracefully(tmp_path: Pa
             pytest.fail("bubblewrap (bwrap) is required under CI: apt-get install bubblewrap")
         pytest.skip("SKIPPING isolated runs: bubblewrap (bwrap) is not installed")
     pytest.importorskip("ray")
+    work = tmp_path / "jobs" / "train"
+    work.mkdir(parents=True)
+    (work / "helper.py").write_text("WORD = 'hello-from-working-dir'\n")
+    (work / "data.txt").write_text("data-line\n")
+    (work / "big.ckpt").write_text("excluded\n")
+    (tmp_path / "secret").write_text("service-secret\n")
+    (work / "leak.txt").symlink_to(tmp_path / "secret")  # a link out of it is copied as a link
     runs = IsolatedRuns(tmp_path / "iso")
     try:
         runs.start("aicc-t1-0", "bank", ENTRYPOINT, {"AICC_JOB_ID": "t1"}, accelerator="a800", ray_resource="GPU",
-                   nodes={"n1": [1, 3]}, metadata={"aicc_job_id": "t1"})
+                   nodes={"n1": [1, 3]}, metadata={"aicc_job_id": "t1"}, working_dir=work, excludes=["*.ckpt"])
         assert _until(lambda: "ready" in (runs.logs("aicc-t1-0") or ""), 240), runs.logs("aicc-t1-0")
         assert runs.infos(["aicc-t1-0"])["aicc-t1-0"]["status"] == "RUNNING"
         log = runs.logs("aicc-t1-0") or ""
         assert "devices=1,3 address=127.0.0.1:6379" in log and "gpus 2.0" in log, log
+        assert "helper says hello-from-working-dir" in log and "data-line" in log, log
+        assert "big.ckpt" not in log and "service-secret" not in log and "no-leak" in log, log
         assert len(runner_pids(tmp_path / "iso" / "aicc-t1-0")) == 1
         # it has no network: a checkpoint is reported by touching a file, which the executor reads
         reported = runs.checkpoints()["aicc-t1-0"]

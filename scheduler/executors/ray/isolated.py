@@ -42,6 +42,8 @@ OBJECT_STORE_BYTES = 200 * 1024 * 1024
 #: In a run's folder: the file its job touches after each checkpoint (it has no network to call
 #: the API with).
 CHECKPOINT_FILE = "checkpoint"
+#: The most a job's working_dir may hold (Ray's own limit on a packaged working_dir).
+MAX_WORKING_DIR_BYTES = 500 * 2**20
 #: What a device kind's visibility variable is called.
 VISIBLE_DEVICES = {"GPU": "CUDA_VISIBLE_DEVICES", "NPU": "ASCEND_RT_VISIBLE_DEVICES"}
 
@@ -74,6 +76,21 @@ def base_env(home: Path, tenant: str) -> dict[str, str]:
 def device_env(ray_resource: str, devices: Sequence[int]) -> dict[str, str]:
     var = VISIBLE_DEVICES.get(ray_resource)
     return {var: ",".join(map(str, devices))} if var else {}
+
+
+def copy_working_dir(source: Path, target: Path, excludes: Sequence[str], uid: int | None) -> Path:
+    """The job's folder copied into its run folder (its sandbox sees nothing else of the host's
+    writable places), owned by its tenant's uid; symbolic links stay links (never followed
+    here, as root, into what the job may not read). ValueError beyond ``MAX_WORKING_DIR_BYTES``."""
+    size = sum(p.lstat().st_size for p in source.rglob("*") if not p.is_symlink() and p.is_file())
+    if size > MAX_WORKING_DIR_BYTES:
+        raise ValueError(f"working_dir {source} holds {size >> 20} MiB, more than the "
+                         f"{MAX_WORKING_DIR_BYTES >> 20} MiB a job's folder may")
+    shutil.copytree(source, target, symlinks=True, ignore=shutil.ignore_patterns(*excludes))
+    if uid is not None:
+        for p in (target, *target.rglob("*")):
+            os.lchown(p, uid, uid)
+    return target
 
 
 class IsolatedRuns:
@@ -119,8 +136,10 @@ class IsolatedRuns:
 
     def start(self, sid: str, tenant: str, entrypoint: str, env: Mapping[str, str], *,
               accelerator: str, ray_resource: str, nodes: Mapping[str, Sequence[int]],
-              metadata: Mapping[str, str]) -> None:
-        """Start run ``sid`` (nothing if it exists); its devices are ``nodes`` (node -> indexes)."""
+              metadata: Mapping[str, str], working_dir: Path | None = None,
+              excludes: Sequence[str] = ()) -> None:
+        """Start run ``sid`` (nothing if it exists); its devices are ``nodes`` (node -> indexes);
+        ``working_dir`` (less ``excludes``) is copied into its folder and is where it runs."""
         with self._lock:
             if sid in self._runs:
                 return
@@ -138,6 +157,8 @@ class IsolatedRuns:
             resources[ray_resource] = float(len(devices))
         run = {"entrypoint": entrypoint, "num_cpus": self.num_cpus, "num_gpus": num_gpus,
                "resources": resources, "object_store_bytes": OBJECT_STORE_BYTES}
+        if working_dir is not None:
+            run["cwd"] = str(copy_working_dir(working_dir, job_dir / "work", excludes, uid))
         spec = job_dir / "run.json"
         spec.write_text(json.dumps(run))
         first = next(iter(nodes.values()), ())

@@ -56,6 +56,9 @@ def main(job_dir: Path) -> int:
     env["RAY_AUTH_TOKEN"] = secrets.token_hex(24)  # this instance's own; no other knows it
     home = Path(env.get("HOME") or "/tmp/home")
     home.mkdir(parents=True, exist_ok=True)
+    cwd = run.get("cwd") or str(home)
+    if "cwd" in run:  # its working_dir: importable by the driver and by its Ray's workers, as Ray does
+        env["PYTHONPATH"] = cwd
     with open(job_dir / "ray-head.log", "ab") as out:
         head = subprocess.run(head_command(run), env=env, stdout=out, stderr=subprocess.STDOUT,
                               stdin=subprocess.DEVNULL, check=False)
@@ -67,7 +70,7 @@ def main(job_dir: Path) -> int:
     stopping: list[int] = []
     with open(job_dir / "job.log", "ab") as out:
         proc = subprocess.Popen(run["entrypoint"], shell=True, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True, cwd=str(home))
+                                stdin=subprocess.DEVNULL, start_new_session=True, cwd=cwd)
 
     def forward(signum: int, _frame: object) -> None:
         stopping.append(signum)

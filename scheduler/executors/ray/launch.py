@@ -130,6 +130,30 @@ def needs_built_env(spec: JobSpec) -> bool:
     return any(k in RAY_RUNTIME_ENV_KEYS and k != "env_vars" for k in (spec.runtime_env or {}))
 
 
+#: What an isolated job's runtime env may hold: its folder, what to leave out of it, its env vars.
+ISOLATED_RUNTIME_ENV_KEYS = frozenset({"working_dir", "excludes", "env_vars"})
+#: Names in the job's environment that point into the center's Ray cluster, which an isolated
+#: job cannot reach (its gang is the resources of its own instance instead).
+SHARED_CLUSTER_ENV = ("AICC_PLACEMENT_GROUP_ID", "AICC_PLACEMENT_GROUP", "AICC_RAY_NAMESPACE")
+
+
+def isolated_working_dir(runtime_env: Mapping[str, Any]) -> Path | None:
+    """The local folder an isolated job runs in (copied into its sandbox), from the runtime env
+    ``ray_runtime_env`` resolved; ValueError for what an isolated job cannot have: it has no
+    network (so no remote working_dir, pip or image) and no Ray of the center's to build one."""
+    unsupported = sorted(k for k in runtime_env if k not in ISOLATED_RUNTIME_ENV_KEYS)
+    if unsupported:
+        raise ValueError(f"an isolated tenant's job takes working_dir, excludes and env_vars in its "
+                         f"runtime_env, not {', '.join(unsupported)} (not yet)")
+    wd = runtime_env.get("working_dir")
+    if wd is None:
+        return None
+    if not isinstance(wd, str) or "://" in wd:
+        raise ValueError(f"an isolated tenant's job has no network: its working_dir must be a folder on "
+                         f"aicc's host, below the jobs directory (got {wd!r})")
+    return Path(wd)
+
+
 def entrypoint_of(job: JobRecord) -> str:
     """The spec's entrypoint; a job without one sleeps for its runtime (demo jobs)."""
     if job.spec.entrypoint.strip():

@@ -187,13 +187,13 @@ class AttemptMonitor(RayState):
             runtime_env = launch.ray_runtime_env(job.spec, self.base_dir, env)
             if self._runs_isolated(job):
                 assert self.isolated_runs is not None
-                if launch.needs_built_env(job.spec):
-                    raise ValueError("an isolated tenant's job takes env_vars only in its runtime_env "
-                                     "(working_dir, pip, containers: not yet)")
+                working_dir = launch.isolated_working_dir(runtime_env)
                 a.isolated = True
-                self.isolated_runs.start(a.sid, job.spec.tenant, launch.entrypoint_of(job), runtime_env["env_vars"],
+                env_vars = {k: v for k, v in runtime_env["env_vars"].items() if k not in launch.SHARED_CLUSTER_ENV}
+                self.isolated_runs.start(a.sid, job.spec.tenant, launch.entrypoint_of(job), env_vars,
                                          accelerator=job.placement.accelerator, ray_resource=accel,
-                                         nodes=launch.node_devices(job), metadata=launch.metadata(job, a.attempt))
+                                         nodes=launch.node_devices(job), metadata=launch.metadata(job, a.attempt),
+                                         working_dir=working_dir, excludes=runtime_env.get("excludes") or ())
             elif self._launcher is not None and not launch.needs_built_env(job.spec):
                 a.launched = True
                 self._ray.get(self._launcher.start.remote(
