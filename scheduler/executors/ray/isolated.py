@@ -15,10 +15,12 @@ isolated runs are gone, and the engine requeues their jobs as it does for a lost
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -79,18 +81,29 @@ def device_env(ray_resource: str, devices: Sequence[int]) -> dict[str, str]:
 
 
 def copy_working_dir(source: Path, target: Path, excludes: Sequence[str], uid: int | None) -> Path:
-    """The job's folder copied into its run folder (its sandbox sees nothing else of the host's
-    writable places), owned by its tenant's uid; symbolic links stay links (never followed
-    here, as root, into what the job may not read). ValueError beyond ``MAX_WORKING_DIR_BYTES``."""
-    size = sum(p.lstat().st_size for p in source.rglob("*") if not p.is_symlink() and p.is_file())
+    """The job's folder, less what ``excludes`` names (names or globs, as Ray's), copied into its
+    run folder (its sandbox sees nothing else of the host's writable places) and owned by its
+    tenant's uid; symbolic links stay links (never followed here, as root, into what the job
+    may not read). ValueError beyond ``MAX_WORKING_DIR_BYTES``."""
+    patterns = [e for e in excludes if isinstance(e, str)]
+    size = 0
+    for folder, dirs, files in os.walk(source):  # symbolic links to folders are not entered
+        dirs[:] = [d for d in dirs if not _excluded(d, patterns)]
+        for name in files:
+            st = os.lstat(os.path.join(folder, name))
+            size += st.st_size if stat.S_ISREG(st.st_mode) and not _excluded(name, patterns) else 0
     if size > MAX_WORKING_DIR_BYTES:
         raise ValueError(f"working_dir {source} holds {size >> 20} MiB, more than the "
                          f"{MAX_WORKING_DIR_BYTES >> 20} MiB a job's folder may")
-    shutil.copytree(source, target, symlinks=True, ignore=shutil.ignore_patterns(*excludes))
+    shutil.copytree(source, target, symlinks=True, ignore=shutil.ignore_patterns(*patterns))
     if uid is not None:
         for p in (target, *target.rglob("*")):
             os.lchown(p, uid, uid)
     return target
+
+
+def _excluded(name: str, patterns: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatch(name, p) for p in patterns)
 
 
 class IsolatedRuns:
