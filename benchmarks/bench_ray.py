@@ -90,11 +90,15 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=300.0, help="most seconds to wait for the burst")
     ap.add_argument("--isolated-jobs", type=int, default=3,
                     help="jobs of an isolated tenant, each in a sandbox and Ray instance of its own")
+    ap.add_argument("--isolated-only", action="store_true",
+                    help="only the isolated jobs (and the warm-up): no latency, Job API or burst jobs")
     ap.add_argument("--smoke", action="store_true",
                     help="2 latency jobs, 1 Job API job, 4 gangs, 1 isolated job: that it runs")
     args = ap.parse_args()
     if args.smoke:
         args.latency_jobs, args.job_api_jobs, args.burst, args.isolated_jobs = 2, 1, 4, 1
+    if args.isolated_only:
+        args.latency_jobs, args.job_api_jobs, args.burst = 0, 0, 0
 
     cfg = load_center()
     clock = SystemClock()
