@@ -7,7 +7,9 @@ there, and one that fails before its GCS answers must not start the job at all.
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import py_compile
 import signal
 import socket
 import sys
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.executors.ray import isolated_job
+from scheduler.executors.ray import isolated, isolated_job
 
 #: A stand-in for ``ray start``: listens on the GCS port (or not), then ends with a code.
 FAKE_HEAD = """
@@ -74,3 +76,18 @@ def test_a_head_that_fails_before_its_gcs_answers_starts_no_job(
     rc, status = _run(tmp_path, monkeypatch, "echo started", listen=False, wait_s=0.2, code=2)
     assert rc == 1 and status["state"] == "failed" and "exit code 2" in str(status["message"])
     assert not (tmp_path / "job" / "job.log").exists()
+
+
+def test_ray_without_bytecode_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every isolated Ray's processes would compile Ray's modules again (the sandbox is read-only):
+    the executor warns, naming what to compile."""
+    site = tmp_path / "site-packages"
+    (site / "ray" / "dashboard").mkdir(parents=True)
+    (site / "ray" / "__init__.py").write_text("")
+    agent = site / "ray" / "dashboard" / "agent.py"
+    agent.write_text("x = 1\n")
+    spec = importlib.util.spec_from_file_location("ray", site / "ray" / "__init__.py")
+    monkeypatch.setattr(isolated.importlib.util, "find_spec", lambda name: spec if name == "ray" else None)
+    assert isolated.ray_without_bytecode() == site
+    py_compile.compile(str(agent))
+    assert isolated.ray_without_bytecode() is None

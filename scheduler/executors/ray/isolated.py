@@ -15,7 +15,9 @@ isolated runs are gone, and the engine requeues their jobs as it does for a lost
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
+import logging
 import os
 import shutil
 import signal
@@ -36,6 +38,8 @@ from scheduler.executors.ray.launcher import (
     SWEEP_INTERVAL_S,
 )
 from scheduler.executors.ray.sandbox import Sandbox, is_root, own, tenant_uid
+
+log = logging.getLogger(__name__)
 
 #: Ray's object store of an isolated instance (bytes); small: the job's data goes through it.
 OBJECT_STORE_BYTES = 200 * 1024 * 1024
@@ -71,6 +75,21 @@ def base_env(home: Path, tenant: str) -> dict[str, str]:
     return env
 
 
+def ray_without_bytecode() -> Path | None:
+    """Where Ray is installed, when its modules have no compiled bytecode there (``uv pip
+    install`` without ``--compile-bytecode``, or ``PYTHONDONTWRITEBYTECODE``); else None. The
+    sandbox is read-only, so every Python process of every isolated Ray (five a start) would
+    compile them again: seconds of CPU each. Looked at on a module that only Ray's own
+    processes import (the service never does)."""
+    spec = importlib.util.find_spec("ray")
+    if spec is None or spec.origin is None:
+        return None
+    agent = Path(spec.origin).parent / "dashboard" / "agent.py"
+    if not agent.exists() or Path(importlib.util.cache_from_source(str(agent))).exists():
+        return None
+    return agent.parents[2]
+
+
 def device_env(ray_resource: str, devices: Sequence[int]) -> dict[str, str]:
     var = VISIBLE_DEVICES.get(ray_resource)
     return {var: ",".join(map(str, devices))} if var else {}
@@ -89,6 +108,11 @@ class IsolatedRuns:
         self._uids: dict[int, str] = {}
         self._lock = threading.Lock()
         self._swept = -float("inf")
+        uncompiled = ray_without_bytecode()
+        if uncompiled is not None:
+            log.warning("Ray's modules are not compiled to bytecode: each isolated job's Ray takes seconds "
+                        "longer to start (python -m compileall -q %s, or uv pip install --compile-bytecode)",
+                        uncompiled)
 
     def sweep(self) -> int:
         """Delete the folders of runs not running whose files were not written for ``KEEP_LOGS_S``
