@@ -91,3 +91,26 @@ def test_ray_without_bytecode_is_found(tmp_path: Path, monkeypatch: pytest.Monke
     assert isolated.ray_without_bytecode() == site
     py_compile.compile(str(agent))
     assert isolated.ray_without_bytecode() is None
+
+
+def test_a_status_left_by_an_earlier_run_of_the_same_id_is_not_this_runs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a restart of aicc a run id can come again (its folder kept for its logs): the old
+    run's "exited" must not make the new one RUNNING, or SUCCEEDED, before it started."""
+    class NoSandbox:
+        def __init__(self, **_kw: object) -> None:
+            pass
+
+        def wrap(self, cmd: list[str]) -> list[str]:
+            return ["sleep", "30"]  # a runner that never gets as far as writing its status
+
+    monkeypatch.setattr(isolated, "Sandbox", NoSandbox)
+    runs = isolated.IsolatedRuns(tmp_path / "iso")
+    (tmp_path / "iso" / "aicc-j1-0").mkdir(parents=True)
+    (tmp_path / "iso" / "aicc-j1-0" / "status.json").write_text('{"state": "exited", "code": 0}')
+    try:
+        runs.start("aicc-j1-0", "bank", "true", {}, accelerator="a800", ray_resource="GPU", nodes={"n1": [0]},
+                   metadata={})
+        assert runs.infos(["aicc-j1-0"])["aicc-j1-0"]["status"] == "PENDING"
+    finally:
+        runs.close()

@@ -164,6 +164,8 @@ class IsolatedRuns:
                "resources": resources, "object_store_bytes": OBJECT_STORE_BYTES}
         spec = job_dir / "run.json"
         spec.write_text(json.dumps(run))
+        # a folder of this sid from before a restart of aicc: its status is not this run's
+        (job_dir / "status.json").unlink(missing_ok=True)
         first = next(iter(nodes.values()), ())
         # No network in the sandbox: a checkpoint is reported by touching this file (``checkpoints``).
         child_env = {**base_env(home, tenant), **device_env(ray_resource, first), **env,
