@@ -4,7 +4,7 @@ The executor still holds the job's devices on the center's Ray cluster (the plac
 group that pins the gang to the nodes aicc chose); the job's code runs elsewhere: in a
 bubblewrap sandbox (``sandbox.py``) with its own PID and network namespaces, as its
 tenant's uid when aicc is root, running ``isolated_job.py``, which starts the job's own Ray
-head and then the entrypoint. The sandbox sees a read-only host with the service's data
+head and, once its GCS answers, the entrypoint (RUNNING from then). The sandbox sees a read-only host with the service's data
 directory, the homes, ``/tmp`` and every other job's folder hidden; it writes only its own
 folder (``<root>/<submission id>``, mode 0700, owned by the tenant's uid).
 
