@@ -6,10 +6,13 @@ EXTRAS ?= service,ray,sim,kube,monitor,test,dev
 
 .PHONY: install run test lint bench clean k8s-tools generate
 
+# --compile-bytecode: an isolated job's Ray runs from a read-only view of this venv, and
+# without .pyc files each of its Python processes compiles Ray again (seconds each; pip
+# compiles by default, uv does not).
 $(VENV)/.installed: pyproject.toml
 	@if [ -z "$(UV)" ]; then python3 -m pip install --quiet uv; fi
 	@test -x $(PY) || uv venv --quiet --python python3 $(VENV)
-	uv pip install --quiet --python $(PY) -e '.[$(EXTRAS)]'
+	uv pip install --quiet --compile-bytecode --python $(PY) -e '.[$(EXTRAS)]'
 	@touch $@
 
 install: $(VENV)/.installed

@@ -17,13 +17,16 @@ executor:
    package: they run as Ray Job Submission API jobs rather than in aicc's
    launcher (``job_api_submit_to_running_p50_s``).
 4. isolated: ``--isolated-jobs`` jobs (1 worker x 2 devices) of an isolated tenant,
-   one after another: each in a sandbox and a Ray instance of its own, started for it
-   (``isolated_submit_to_running_p50_s``: to its entrypoint running, its Ray up).
-   ``ray_instance_start_s`` beside it is the embedded head's own start in this run:
-   what starting a Ray instance costs on this machine now. Every other tenant is
-   made shared here (the shipped center's tenants are isolated).
+   one after another (``--isolated-only``: these alone): each in a sandbox and a Ray
+   instance of its own, started for it (``isolated_submit_to_running_p50_s``: to its
+   entrypoint running, once its Ray's GCS answers at RAY_ADDRESS; the rest of its head
+   comes up meanwhile). Each connects to its Ray and runs one task; ``isolated_stages_p50_s``
+   says when each stage was reached (``ISOLATED_STAGES``), ``first_task`` included: when
+   its Ray was usable. ``ray_instance_start_s`` beside it is the embedded head's own start
+   in this run: what starting a Ray instance costs on this machine now. Every other tenant
+   is made shared here (the shipped center's tenants are isolated).
 
-The jobs' entrypoint is ``true`` or ``sleep 1``: what is measured is aicc + Ray,
+The shared jobs' entrypoint is ``true`` or ``sleep 1``: what is measured is aicc + Ray,
 not the job. Prints, as its last line, one JSON object with
 submit_to_running_p50_s and gangs_started_per_s (targets: <= 2 s and >= 10/s).
 """
@@ -31,7 +34,9 @@ submit_to_running_p50_s and gangs_started_per_s (targets: <= 2 s and >= 10/s).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import re
 import statistics
 import sys
 import time
@@ -45,12 +50,20 @@ from scheduler.core import Policy
 from scheduler.domain import Isolation, JobKind, JobSpec, JobState, Resources
 from scheduler.engine import Engine
 from scheduler.engine.clock import SystemClock
-from scheduler.executors.ray import RayPorts, RaySettings, make_ray_executor
+from scheduler.executors.ray import RayExecutor, RayPorts, RaySettings, make_ray_executor
 from scheduler.store.memory import MemoryStore
 from tests.ray_cluster import free_block
 
 #: The one isolated tenant of this run; the others are shared.
 ISOLATED_TENANT = "smart-city"
+#: An isolated job connects to its own Ray and runs one task: when that is done, its Ray is
+#: usable (its RUNNING comes earlier: its entrypoint starts once its GCS answers).
+ISOLATED_ENTRYPOINT = ("python -c 'import ray, time; ray.init(); ray.get(ray.remote(lambda: 0).remote()); "
+                       "print(\"first-task-at\", time.time())'")
+#: Seconds from submit to: the sandbox spawned (admitted, gang placed), its runner's Python up,
+#: its head's GCS answering, its entrypoint started, RUNNING in the engine, its head's ``ray
+#: start`` done, the job's first Ray task done.
+ISOLATED_STAGES = ("sandbox", "runner", "gcs", "entrypoint", "running", "ray_ready", "first_task")
 
 
 def spec(tenant: str, name: str, workers: int, devices: int, entrypoint: str,
@@ -90,11 +103,15 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=300.0, help="most seconds to wait for the burst")
     ap.add_argument("--isolated-jobs", type=int, default=3,
                     help="jobs of an isolated tenant, each in a sandbox and Ray instance of its own")
+    ap.add_argument("--isolated-only", action="store_true",
+                    help="only the isolated jobs (and the warm-up): no latency, Job API or burst jobs")
     ap.add_argument("--smoke", action="store_true",
                     help="2 latency jobs, 1 Job API job, 4 gangs, 1 isolated job: that it runs")
     args = ap.parse_args()
     if args.smoke:
         args.latency_jobs, args.job_api_jobs, args.burst, args.isolated_jobs = 2, 1, 4, 1
+    if args.isolated_only:
+        args.latency_jobs, args.job_api_jobs, args.burst = 0, 0, 0
 
     cfg = load_center()
     clock = SystemClock()
@@ -152,15 +169,16 @@ def main() -> None:
               f"{len(placed)} placed by Ray in {placed_s:.1f} s", flush=True)
         wait_settled(engine, store, 120)
 
-        isolated = []
+        isolated, iso_stages = [], []
         for n in range(args.isolated_jobs):
-            t0 = time.monotonic()
-            job = engine.submit(spec(ISOLATED_TENANT, f"iso-{n}", 1, 2, "true"))
+            t0, t0_wall = time.monotonic(), time.time()
+            job = engine.submit(spec(ISOLATED_TENANT, f"iso-{n}", 1, 2, ISOLATED_ENTRYPOINT))
             got = wait_running(engine, store, [job.id], 300)
+            wait_settled(engine, store, 120)
             if job.id in got:
                 isolated.append(got[job.id] - t0)
-                print(f"isolated job {n}: {isolated[-1]:.2f} s", flush=True)
-            wait_settled(engine, store, 120)
+                iso_stages.append(isolated_stages(ex, job.id, t0, t0_wall, running=isolated[-1]))
+                print(f"isolated job {n}: {isolated[-1]:.2f} s; stages {iso_stages[-1]}", flush=True)
         result = {
             "submit_to_running_p50_s": round(statistics.median(latencies), 3) if latencies else None,
             "submit_to_running_p90_s": round(sorted(latencies)[int(0.9 * (len(latencies) - 1))], 3)
@@ -169,6 +187,8 @@ def main() -> None:
             "job_api_submit_to_running_p50_s": round(statistics.median(job_api), 3) if job_api else None,
             "isolated_submit_to_running_p50_s": round(statistics.median(isolated), 3) if isolated else None,
             "isolated_jobs": len(isolated),
+            "isolated_stages_p50_s": {k: round(statistics.median(d[k] for d in iso_stages if k in d), 2)
+                                      for k in ISOLATED_STAGES if any(k in d for d in iso_stages)},
             "ray_instance_start_s": round(head_start_s, 1),
             "gangs_placed_per_s": round(len(placed) / placed_s, 2) if placed else 0.0,
             "launcher": not args.no_launcher,
@@ -195,6 +215,24 @@ def phase_medians(timeline: dict[str, tuple[float, float | None, float | None, f
     def med(k: int) -> float:
         return round(statistics.median(r[k] - r[k - 1] for r in rows), 3)  # type: ignore[operator]
     return {"place": med(1), "submit": med(2), "ray_start": med(3)}
+
+
+def isolated_stages(ex: RayExecutor, job_id: str, t0: float, t0_wall: float, *, running: float) -> dict[str, float]:
+    """When each stage of one isolated job's start was reached, in seconds from its submit
+    (``ISOLATED_STAGES``): the executor's timeline, its runner's status file, its log."""
+    out = {"running": running}
+    spawned = ex.timeline().get(job_id, (0.0, None, None, None))[2]
+    if spawned is not None:
+        out["sandbox"] = spawned - t0
+    root = ex.isolated_runs.root if ex.isolated_runs is not None else None
+    for folder in sorted(root.glob(f"*{job_id}-*")) if root is not None else ():
+        with contextlib.suppress(OSError, ValueError):
+            phases = json.loads((folder / "status.json").read_text()).get("phases", {})
+            out.update({k: at - t0_wall for k, at in phases.items() if k in ISOLATED_STAGES})
+    found = re.search(r"first-task-at ([0-9.]+)", ex.logs(job_id) or "")
+    if found:
+        out["first_task"] = float(found.group(1)) - t0_wall
+    return {k: round(v, 2) for k, v in out.items()}
 
 
 def wait_settled(engine: Engine, store: MemoryStore, timeout_s: float) -> None:

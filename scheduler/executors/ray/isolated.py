@@ -4,7 +4,7 @@ The executor still holds the job's devices on the center's Ray cluster (the plac
 group that pins the gang to the nodes aicc chose); the job's code runs elsewhere: in a
 bubblewrap sandbox (``sandbox.py``) with its own PID and network namespaces, as its
 tenant's uid when aicc is root, running ``isolated_job.py``, which starts the job's own Ray
-head and then the entrypoint. The sandbox sees a read-only host with the service's data
+head and, once its GCS answers, the entrypoint (RUNNING from then). The sandbox sees a read-only host with the service's data
 directory, the homes, ``/tmp`` and every other job's folder hidden; it writes only its own
 folder (``<root>/<submission id>``, mode 0700, owned by the tenant's uid).
 
@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import importlib.util
 import json
+import logging
 import os
 import shutil
 import signal
@@ -38,6 +40,8 @@ from scheduler.executors.ray.launcher import (
     SWEEP_INTERVAL_S,
 )
 from scheduler.executors.ray.sandbox import Sandbox, is_root, own, tenant_uid
+
+log = logging.getLogger(__name__)
 
 #: Ray's object store of an isolated instance (bytes); small: the job's data goes through it.
 OBJECT_STORE_BYTES = 200 * 1024 * 1024
@@ -73,6 +77,21 @@ def base_env(home: Path, tenant: str) -> dict[str, str]:
                RAY_USAGE_STATS_ENABLED="0", RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0",
                PATH=os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]))
     return env
+
+
+def ray_without_bytecode() -> Path | None:
+    """Where Ray is installed, when its modules have no compiled bytecode there (``uv pip
+    install`` without ``--compile-bytecode``, or ``PYTHONDONTWRITEBYTECODE``); else None. The
+    sandbox is read-only, so every Python process of every isolated Ray (five a start) would
+    compile them again: seconds of CPU each. Looked at on a module that only Ray's own
+    processes import (the service never does)."""
+    spec = importlib.util.find_spec("ray")
+    if spec is None or spec.origin is None:
+        return None
+    agent = Path(spec.origin).parent / "dashboard" / "agent.py"
+    if not agent.exists() or Path(importlib.util.cache_from_source(str(agent))).exists():
+        return None
+    return agent.parents[2]
 
 
 def device_env(ray_resource: str, devices: Sequence[int]) -> dict[str, str]:
@@ -119,6 +138,11 @@ class IsolatedRuns:
         self._uids: dict[int, str] = {}
         self._lock = threading.Lock()
         self._swept = -float("inf")
+        uncompiled = ray_without_bytecode()
+        if uncompiled is not None:
+            log.warning("Ray's modules are not compiled to bytecode: each isolated job's Ray takes seconds "
+                        "longer to start (python -m compileall -q %s, or uv pip install --compile-bytecode)",
+                        uncompiled)
 
     def sweep(self) -> int:
         """Delete the folders of runs not running whose files were not written for ``KEEP_LOGS_S``
@@ -174,6 +198,8 @@ class IsolatedRuns:
             run["cwd"] = str(copy_working_dir(working_dir, job_dir / "work", excludes, uid))
         spec = job_dir / "run.json"
         spec.write_text(json.dumps(run))
+        # a folder of this sid from before a restart of aicc: its status is not this run's
+        (job_dir / "status.json").unlink(missing_ok=True)
         first = next(iter(nodes.values()), ())
         # No network in the sandbox: a checkpoint is reported by touching this file (``checkpoints``).
         child_env = {**base_env(home, tenant), **device_env(ray_resource, first), **env,
