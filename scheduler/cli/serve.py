@@ -28,7 +28,8 @@ def serve(
     center: Annotated[Path | None, typer.Option(
         "--center", help="Center file (default: the shipped 610P center).")] = None,
     executor: Annotated[str, typer.Option(
-        "--executor", help="ray, or sleep (jobs only pretend to run, for trials).")] = "ray",
+        "--executor", help="ray, kuberay (each job a KubeRay RayCluster of its own, on Kubernetes), or sleep "
+                 "(jobs only pretend to run, for trials).")] = "ray",
     data_dir: Annotated[Path | None, typer.Option(
         "--data-dir", envvar="AICC_DATA_DIR",
         help="Where the default database and the admin token file live.")] = None,
