@@ -186,9 +186,12 @@ class KubeRayExecutor:
 
     def _advance(self, run: Run, pods: list[dict[str, Any]], ready: Mapping[str, bool]) -> None:
         if run.ending is None and run.created:
-            for pod, node in binder.to_bind(pods, run.groups):
+            newly = binder.to_bind(pods, run.groups)
+            for pod, node in newly:
                 binder.bind(self.api, pod, node)
                 run.bound.add(pod["metadata"]["labels"][binder.GROUP])
+            if newly:
+                return  # the list is from before these bindings: judge on the next one
             verdict = assess(run.groups, pods, ready, started=run.started, bound=run.bound)
             if verdict.kind is EventKind.STARTED:
                 run.started = True
