@@ -115,7 +115,7 @@ def center(kube: ControlPlane, world: CenterConfig) -> Iterator[Center]:
     engine = Engine(world.center, store, executor, SystemClock(), Policy(min_runtime_s=0.0))
     c = Center(kube, engine, store, executor)
     yield c
-    for job_id in list(store.jobs):  # leave nothing running for the next test
+    for job_id in list(engine.jobs):  # leave nothing running for the next test
         engine.cancel(job_id)
     c.until("every cluster gone", lambda: not engine.holding)
 
