@@ -51,7 +51,7 @@ class KubeRaySettings:
     #: their own cluster (and DNS)
     aicc_namespace: str = "aicc-system"
     aicc_pod_labels: Mapping[str, str] = field(
-        default_factory=lambda: {"app.kubernetes.io/name": "aicc", "app.kubernetes.io/component": "server"})
+        default_factory=lambda: {"app.kubernetes.io/name": "aicc", "app.kubernetes.io/component": "scheduler"})
     aicc_port: int = 8080
     head_cpu: str = "1"
     head_memory: str = "4Gi"
