@@ -6,7 +6,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from scheduler.domain import AcceleratorType, JobKind, JobRecord, JobSpec, JobState, Placement, Resources
+from scheduler.domain import (
+    AcceleratorType,
+    JobKind,
+    JobRecord,
+    JobSpec,
+    JobState,
+    Placement,
+    Resources,
+)
 from scheduler.domain.job import WorkerPlacement
 from scheduler.engine.ports import EventKind
 from scheduler.executors.kuberay import binder, manifests
