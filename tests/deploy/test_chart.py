@@ -306,6 +306,7 @@ def test_per_job_ray_clusters_run_the_kuberay_executor_with_the_rights_to_bind_p
     env = {e["name"]: e.get("value") for e in c["env"]}
     assert env["AICC_KUBERAY_IMAGE"] == "rayproject/ray:2.60.0-py311" and env["AICC_KUBERAY_RAY_VERSION"] == "2.60.0"
     assert env["AICC_KUBERAY_AICC_NAMESPACE"] == "aicc" and env["AICC_KUBERAY_AICC_PORT"] == "8080"
+    assert env["AICC_KUBERAY_AICC_URL"] == "http://aicc.aicc.svc:8080"  # where a job reports its checkpoints
     # the per-job NetworkPolicy lets the jobs reach exactly the pods the Service selects
     assert json.loads(env["AICC_KUBERAY_AICC_LABELS"]) == one(docs, "Service")["spec"]["selector"]
     rules = {(g, r): set(rule["verbs"]) for rule in one(docs, "ClusterRole")["rules"]

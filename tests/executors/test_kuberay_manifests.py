@@ -56,8 +56,8 @@ def test_the_cluster_has_a_head_on_the_first_node_and_a_worker_group_per_placed_
         assert t["spec"]["automountServiceAccountToken"] is False
         assert t["metadata"]["labels"]["aicc.io/job"] == "aicc-j7"
         for c in t["spec"]["containers"]:  # the token comes from the cluster's own Secret
-            token = next(e for e in c["env"] if e["name"] == "RAY_AUTH_TOKEN")
-            assert token["valueFrom"]["secretKeyRef"] == {"name": "aicc-j7-ray-auth", "key": "RAY_AUTH_TOKEN"}
+            assert c["envFrom"] == [{"secretRef": {"name": "aicc-j7-ray-auth"}}]
+            assert c["env"] == [{"name": "RAY_AUTH_MODE", "value": "token"}]
 
 
 def test_an_npu_cluster_asks_for_ascend_devices_and_rays_npu_resource() -> None:
@@ -75,6 +75,8 @@ def test_the_driver_runs_the_entrypoint_once_as_its_clusters_job_with_its_own_en
     script = driver["command"][2]
     assert "--submission-id=j7" in script and "--address=http://127.0.0.1:8265" in script
     assert "python -c 'print(1)'" in script.replace("'\"'\"'", "'") and '"LR": "0.1"' in script
+    assert '"AICC_JOB_ID": "j7"' in script and '"AICC_TENANT": "bank-a"' in script
+    assert "AICC_PLACEMENT" in script and "RAY_AUTH_TOKEN" not in script  # secrets never on a command line
 
 
 def test_the_secret_holds_its_own_token_and_the_jobs_credential_only() -> None:

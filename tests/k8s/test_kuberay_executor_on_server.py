@@ -11,9 +11,11 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from scheduler.centerfile import CenterConfig, build_center
 from scheduler.core import Policy
@@ -31,17 +33,20 @@ pytestmark = pytest.mark.k8s
 NS_A, NS_B = "aicc-bank-a", "aicc-bank-b"
 
 
+#: Three 8-device A800 nodes (2.5P each); bank-a is guaranteed two, bank-b one and may borrow.
+CENTER: dict[str, Any] = {
+    "name": "kuberay-test",
+    "accelerators": [{"name": "a800", "vendor_resource": "nvidia.com/gpu", "ray_resource": "GPU",
+                      "memory": "80Gi", "tflops": {"fp16": 312}}],
+    "pools": [{"name": "kr", "accelerator": "a800", "racks": 1, "nodes_per_rack": 3, "devices_per_node": 8,
+               "cpus_per_node": 64, "memory_per_node": "512Gi"}],
+    "tenants": [{"name": "bank-a", "guaranteed": "5P", "limit": "7.5P"},
+                {"name": "bank-b", "guaranteed": "2.4P", "limit": "7.5P"}],
+}
+
+
 def config() -> CenterConfig:
-    """Three 8-device A800 nodes (2.5P each); bank-a is guaranteed two, bank-b one and may borrow."""
-    return build_center({
-        "name": "kuberay-test",
-        "accelerators": [{"name": "a800", "vendor_resource": "nvidia.com/gpu", "ray_resource": "GPU",
-                          "memory": "80Gi", "tflops": {"fp16": 312}}],
-        "pools": [{"name": "kr", "accelerator": "a800", "racks": 1, "nodes_per_rack": 3, "devices_per_node": 8,
-                   "cpus_per_node": 64, "memory_per_node": "512Gi"}],
-        "tenants": [{"name": "bank-a", "guaranteed": "5P", "limit": "7.5P"},
-                    {"name": "bank-b", "guaranteed": "2.4P", "limit": "7.5P"}],
-    })
+    return build_center(CENTER)
 
 
 @pytest.fixture(scope="module")
@@ -219,3 +224,45 @@ def test_a_lost_pod_or_a_deleted_node_requeues_the_job(center: Center, world: Ce
         doc = node_object(world.center.node(node), world.center)
         assert doc["metadata"]["annotations"][KWOK_ANNOTATION[0]] == KWOK_ANNOTATION[1]
         c.kube.request("POST", "/api/v1/nodes", doc)
+
+
+def test_aicc_serve_with_the_kuberay_executor_runs_a_tenants_job_as_its_own_cluster(
+        kube: ControlPlane, world: CenterConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As a user runs it: `aicc serve --executor kuberay` (KUBECONFIG: the control plane), a
+    tenant submits over HTTP; the job's pods carry its credential from its own Secret."""
+    import base64
+
+    from benchmarks.serving import Served, call
+
+    admin = "kuberay-test-admin-token-0123456789"
+    center_file = tmp_path / "center.yaml"
+    center_file.write_text(yaml.safe_dump(CENTER))
+    monkeypatch.setenv("KUBECONFIG", str(kube.kubeconfig))
+    monkeypatch.setenv("AICC_KUBERAY_AICC_URL", "http://aicc.aicc-system.svc:8080")
+    served = Served(tmp_path / "serve", admin_token=admin, center=center_file, executor="kuberay", log_level="info")
+    try:
+        served.wait_ready(60)
+        status, issued = call(served.url, "POST", "/v1/admin/tenants/bank-b/tokens", admin, {"name": "t"})
+        assert status == 201, issued
+        status, job = call(served.url, "POST", "/v1/jobs", issued["token"], {
+            "name": "served", "workers": 1, "resources": {"accelerators": 8, "accelerator_types": ["a800"]},
+            "entrypoint": "python train.py"})
+        assert status in (200, 201, 202), job
+        job_id = job["id"]
+        deadline = time.monotonic() + 60
+        while (view := call(served.url, "GET", f"/v1/jobs/{job_id}", admin)[1])["state"] != "running":
+            assert time.monotonic() < deadline, f"{view}\n{served.log_tail()}"
+            time.sleep(0.3)
+        pods = kube.request("GET", f"/api/v1/namespaces/{NS_B}/pods?labelSelector=aicc.io/job=aicc-{job_id}")["items"]
+        assert sorted(p["spec"]["nodeName"] for p in pods) == sorted(view["placement"]["nodes"] * 2)
+        secret = kube.request("GET", f"/api/v1/namespaces/{NS_B}/secrets/aicc-{job_id}-ray-auth")["data"]
+        assert set(secret) == {"RAY_AUTH_TOKEN", "AICC_JOB_TOKEN", "AICC_URL"}
+        assert base64.b64decode(secret["AICC_URL"]).decode() == "http://aicc.aicc-system.svc:8080"
+        status, _ = call(served.url, "POST", f"/v1/jobs/{job_id}/cancel", issued["token"])
+        assert status == 200
+        deadline = time.monotonic() + 60
+        while kube.request("GET", f"/api/v1/namespaces/{NS_B}/pods?labelSelector=aicc.io/job=aicc-{job_id}")["items"]:
+            assert time.monotonic() < deadline, served.log_tail()
+            time.sleep(0.3)
+    finally:
+        served.stop()

@@ -165,6 +165,8 @@ class KubeRayExecutor:
 
         accel = self.center.accelerators[run.job.placement.accelerator]  # type: ignore[union-attr]
         extra = self.job_credentials(run.job) if self.job_credentials else {}
+        if self.settings.aicc_url:
+            extra["AICC_URL"] = self.settings.aicc_url
         docs = [manifests.auth_secret(run.job, run.namespace, secrets.token_urlsafe(32), extra),
                 manifests.network_policy(run.job, run.namespace, self.settings),
                 manifests.ray_cluster(run.job, run.namespace, accel, self.settings, run.grace_s)]

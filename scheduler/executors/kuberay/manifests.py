@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scheduler.domain import AcceleratorType, JobRecord, Placement
+from scheduler.domain import placement_codec as placements
 
 SCHEDULER_NAME = "aicc"
 DRIVER = "aicc-driver"
@@ -53,6 +54,9 @@ class KubeRaySettings:
     aicc_pod_labels: Mapping[str, str] = field(
         default_factory=lambda: {"app.kubernetes.io/name": "aicc", "app.kubernetes.io/component": "scheduler"})
     aicc_port: int = 8080
+    #: the job's AICC_URL (to report checkpoints): aicc's Service as pods reach it; empty:
+    #: the service's own idea (its advertise URL)
+    aicc_url: str = ""
     head_cpu: str = "1"
     head_memory: str = "4Gi"
 
@@ -65,7 +69,8 @@ class KubeRaySettings:
                    namespace_prefix=env.get("AICC_KUBERAY_NAMESPACE_PREFIX", base.namespace_prefix),
                    aicc_namespace=env.get("AICC_KUBERAY_AICC_NAMESPACE", base.aicc_namespace),
                    aicc_pod_labels=json.loads(labels) if labels else base.aicc_pod_labels,
-                   aicc_port=int(env.get("AICC_KUBERAY_AICC_PORT", base.aicc_port)))
+                   aicc_port=int(env.get("AICC_KUBERAY_AICC_PORT", base.aicc_port)),
+                   aicc_url=env.get("AICC_KUBERAY_AICC_URL", base.aicc_url))
 
 
 def cluster_name(job_id: str) -> str:
@@ -136,9 +141,23 @@ def network_policy(job: JobRecord, namespace: str, settings: KubeRaySettings) ->
                                                         {"protocol": "TCP", "port": 53}]}]}}
 
 
-def _env(cluster: str) -> list[dict[str, Any]]:
-    return [{"name": "RAY_AUTH_MODE", "value": "token"},
-            {"name": TOKEN_KEY, "valueFrom": {"secretKeyRef": {"name": secret_name(cluster), "key": TOKEN_KEY}}}]
+def _container(name: str, image: str, cluster: str, **rest: Any) -> dict[str, Any]:
+    """A container with the cluster's Secret as its environment: its Ray token, and the
+    job's own credential (Ray runs the entrypoint and its tasks in the head's and the
+    workers' environment, so they carry it, never a command line)."""
+    return {"name": name, "image": image, "env": [{"name": "RAY_AUTH_MODE", "value": "token"}],
+            "envFrom": [{"secretRef": {"name": secret_name(cluster)}}], **rest}
+
+
+def job_facts(job: JobRecord) -> dict[str, str]:
+    """The ``AICC_*`` facts a job reads (as the Ray executor gives them), with its own env vars."""
+    env = {str(k): str(v) for k, v in dict((job.spec.runtime_env or {}).get("env_vars") or {}).items()}
+    if job.placement is not None:
+        env.update({"AICC_JOB_ID": job.id, "AICC_JOB_NAME": job.spec.name, "AICC_TENANT": job.spec.tenant,
+                    "AICC_ACCELERATOR": job.placement.accelerator, "AICC_WORKERS": str(job.spec.workers),
+                    "AICC_DEVICES_PER_WORKER": str(job.spec.resources.accelerators),
+                    "AICC_PLACEMENT": placements.to_bundles_json(job.placement)})
+    return env
 
 
 def _pod(job: JobRecord, cluster: str, group: str, node: str, containers: list[dict[str, Any]],
@@ -154,9 +173,8 @@ def driver_command(job: JobRecord) -> list[str]:
     """Wait for the head's dashboard, then run the entrypoint as this cluster's one Ray job;
     ``ray job submit`` exits 1 if it failed."""
     address = f"http://127.0.0.1:{DASHBOARD_PORT}"
-    env_vars = dict(job.spec.runtime_env.get("env_vars") or {}) if job.spec.runtime_env else {}
     submit = ["ray", "job", "submit", f"--address={address}", f"--submission-id={job.id}",
-              f"--runtime-env-json={json.dumps({'env_vars': env_vars})}", "--", "sh", "-c",
+              f"--runtime-env-json={json.dumps({'env_vars': job_facts(job)})}", "--", "sh", "-c",
               job.spec.entrypoint or "true"]
     wait = f"until ray job list --address={address} >/dev/null 2>&1; do sleep 1; done"
     return ["sh", "-c", f"{wait}; exec {shlex.join(submit)}"]
@@ -169,22 +187,22 @@ def ray_cluster(job: JobRecord, namespace: str, accel: AcceleratorType, settings
         raise ValueError(f"job {job.id} has no placement")
     cluster = cluster_name(job.id)
     nodes = group_nodes(job.placement)
-    env = _env(cluster)
-    head = {"name": "ray-head", "image": settings.image, "env": env,
-            "ports": [{"containerPort": 6379, "name": "gcs"}, {"containerPort": DASHBOARD_PORT, "name": "dashboard"}],
-            "resources": {"requests": {"cpu": settings.head_cpu, "memory": settings.head_memory},
-                          "limits": {"memory": settings.head_memory}}}
-    driver = {"name": DRIVER, "image": settings.image, "env": env, "command": driver_command(job),
-              "resources": {"requests": {"cpu": "100m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}}}
+    head = _container("ray-head", settings.image, cluster,
+                      ports=[{"containerPort": 6379, "name": "gcs"},
+                             {"containerPort": DASHBOARD_PORT, "name": "dashboard"}],
+                      resources={"requests": {"cpu": settings.head_cpu, "memory": settings.head_memory},
+                                 "limits": {"memory": settings.head_memory}})
+    driver = _container(DRIVER, settings.image, cluster, command=driver_command(job),
+                        resources={"requests": {"cpu": "100m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}})
     groups = []
     for i, (node, devices) in enumerate(node_devices(job.placement)):
         name = f"n{i}"
         is_gpu = accel.ray_resource == "GPU"
         params = {"num-gpus": str(devices)} if is_gpu else {
             "num-gpus": "0", "resources": json.dumps(json.dumps({accel.ray_resource: devices}))}
-        worker = {"name": "ray-worker", "image": settings.image, "env": env,
-                  "resources": {"requests": {accel.vendor_resource: str(devices)},
-                                "limits": {accel.vendor_resource: str(devices)}}}
+        worker = _container("ray-worker", settings.image, cluster,
+                            resources={"requests": {accel.vendor_resource: str(devices)},
+                                       "limits": {accel.vendor_resource: str(devices)}})
         groups.append({"groupName": name, "replicas": 1, "minReplicas": 1, "maxReplicas": 1,
                        "rayStartParams": params,
                        "template": _pod(job, cluster, name, node, [worker], grace_s)})
