@@ -22,7 +22,7 @@ from scheduler.core import Policy
 from scheduler.domain import JobKind, JobRecord, JobSpec, JobState, Resources
 from scheduler.engine import Engine
 from scheduler.engine.clock import SystemClock
-from scheduler.engine.ports import DEFAULT_GRACE_S
+from scheduler.engine.ports import DEFAULT_GRACE_S, EventKind
 from scheduler.executors.kuberay import KubeRayExecutor
 from scheduler.store.memory import MemoryStore
 from tests.k8s.control_plane import KWOK_ANNOTATION, ControlPlane
@@ -149,6 +149,25 @@ def test_an_isolated_gang_is_a_raycluster_in_its_tenants_namespace_bound_to_its_
     status = c.until("the RayCluster's status", lambda: (s := c.kube.request(
         "GET", cluster(c, NS_A, job_id)).get("status", {})).get("readyWorkerReplicas") == 2 and s)
     assert status["desiredWorkerReplicas"] == 2
+
+
+def test_a_restarted_aicc_adopts_a_running_clusters_and_still_sees_it_lost(center: Center, kube: ControlPlane,
+                                                                            world: CenterConfig) -> None:
+    from scheduler.kube.client import api_client
+
+    c = center
+    job_id = c.submit("adopted", "bank-a", nodes=2)
+    c.until("running", lambda: c.job(job_id).state is JobState.RUNNING)
+    again = KubeRayExecutor(SystemClock(), api_client(str(kube.kubeconfig)), world.center, thread=False)
+    again.adopt([c.job(job_id)])
+    assert again.known() == {job_id: EventKind.STARTED} and again.poll() == []
+    head = next(p for p in c.pods(NS_A, job_id) if p["metadata"]["labels"]["aicc.io/group"] == "head")
+    c.kube.request("DELETE", f"/api/v1/namespaces/{NS_A}/pods/{head['metadata']['name']}")
+    deadline = time.monotonic() + 30
+    while not (events := again.poll()):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert [(e.job_id, e.kind) for e in events] == [(job_id, EventKind.LOST)] and "head" in events[0].detail
 
 
 def test_each_cluster_has_its_network_policy_and_its_own_ray_token(center: Center) -> None:
