@@ -53,7 +53,7 @@ def test_the_cluster_has_a_head_on_the_first_node_and_a_worker_group_per_placed_
         assert t["spec"]["schedulerName"] == "aicc"
         assert t["spec"]["restartPolicy"] == "Never"  # a driver run twice would run the job twice
         assert t["spec"]["terminationGracePeriodSeconds"] == 45
-        assert t["spec"]["automountServiceAccountToken"] is False
+        assert t["spec"]["automountServiceAccountToken"] is False and "volumes" not in t["spec"]
         assert t["metadata"]["labels"]["aicc.io/job"] == "aicc-j7"
         for c in t["spec"]["containers"]:  # the token comes from the cluster's own Secret
             assert c["envFrom"] == [{"secretRef": {"name": "aicc-j7-ray-auth"}}]
