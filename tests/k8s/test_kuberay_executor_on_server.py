@@ -285,3 +285,19 @@ def test_aicc_serve_with_the_kuberay_executor_runs_a_tenants_job_as_its_own_clus
             time.sleep(0.3)
     finally:
         served.stop()
+
+
+def test_a_job_whose_namespace_is_missing_fails_with_the_apis_answer(kube: ControlPlane, world: CenterConfig) -> None:
+    from scheduler.executors.kuberay import KubeRaySettings
+    from scheduler.kube.client import api_client
+
+    executor = KubeRayExecutor(SystemClock(), api_client(str(kube.kubeconfig)), world.center,
+                               KubeRaySettings(namespace_prefix="nowhere-"), thread=False)
+    store = MemoryStore(world.tenants)
+    engine = Engine(world.center, store, executor, SystemClock(), Policy())
+    job_id = engine.submit(JobSpec("bank-a", "x", JobKind.TRAINING, 1, Resources(8)), job_id="no-ns").id
+    engine.step()
+    engine.sync()
+    job = store.jobs[job_id]
+    assert job.state is JobState.FAILED and "nowhere-bank-a" in job.detail and "404" in job.detail, job
+    assert job_id not in engine.holding

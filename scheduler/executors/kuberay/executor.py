@@ -163,7 +163,9 @@ class KubeRayExecutor:
     def _create(self, run: Run) -> None:
         from kubernetes.client.exceptions import ApiException
 
-        accel = self.center.accelerators[run.job.placement.accelerator]  # type: ignore[union-attr]
+        placement = run.job.placement
+        assert placement is not None  # start refuses a job without one
+        accel = self.center.accelerators[placement.accelerator]
         extra = self.job_credentials(run.job) if self.job_credentials else {}
         if self.settings.aicc_url:
             extra["AICC_URL"] = self.settings.aicc_url
