@@ -128,6 +128,7 @@ READY = {"n-a": True, "n-b": True}
 def test_each_pending_pod_goes_to_its_groups_node_one_a_group() -> None:
     pods = [pod("h", "head"), pod("w0", "n0"), pod("w1", "n1", "n-b"), pod("w0b", "n0")]
     assert [(p["metadata"]["name"], n) for p, n in binder.to_bind(pods, GROUPS)] == [("h", "n-a"), ("w0", "n-a")]
+    assert binder.to_bind(pods, GROUPS, done={"head", "n0"}) == []  # a replacement is never bound
     assert binder.binding("h", "n-a")["target"] == {"apiVersion": "v1", "kind": "Node", "name": "n-a"}
 
 

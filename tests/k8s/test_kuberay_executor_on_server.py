@@ -226,6 +226,11 @@ def test_a_lost_pod_or_a_deleted_node_requeues_the_job(center: Center, world: Ce
     c.until("running", lambda: c.job(job_id).state is JobState.RUNNING)
     worker = next(p for p in c.pods(NS_A, job_id) if p["metadata"]["labels"]["aicc.io/group"] == "n1")
     c.kube.request("DELETE", f"/api/v1/namespaces/{NS_A}/pods/{worker['metadata']['name']}")
+    deadline = time.monotonic() + 30  # the operator replaces it before aicc looks: aicc must not bind that one
+    while not any(p["metadata"]["labels"]["aicc.io/group"] == "n1" and p["metadata"]["name"] != worker["metadata"]["name"]
+                  for p in c.pods(NS_A, job_id)):
+        assert time.monotonic() < deadline, c.kube.log_tail("kuberay-operator")
+        time.sleep(0.2)
     job = c.until("requeued", lambda: (j := c.job(job_id)).node_losses == 1 and j, step=False)
     assert job.state is JobState.PENDING
     assert job.reason == "NodeLost" and "n1" in job.detail

@@ -26,11 +26,13 @@ def binding(pod: str, node: str) -> dict[str, Any]:
             "target": {"apiVersion": "v1", "kind": "Node", "name": node}}
 
 
-def to_bind(pods: Iterable[Mapping[str, Any]], groups: Mapping[str, str]) -> list[tuple[Mapping[str, Any], str]]:
-    """(pod, node) for each pending pod of ours whose group has no pod bound yet: one pod a
-    group (a replacement made while its predecessor lives waits)."""
+def to_bind(pods: Iterable[Mapping[str, Any]], groups: Mapping[str, str],
+            done: Iterable[str] = ()) -> list[tuple[Mapping[str, Any], str]]:
+    """(pod, node) for each pending pod of ours whose group has no pod bound yet, nor had
+    (``done``): one pod a group, once. A pod the operator makes to replace one that went is
+    never bound: that attempt is lost, and the job is requeued onto a fresh cluster."""
     pods = live(pods)
-    bound = {p["metadata"]["labels"].get(GROUP) for p in pods if p["spec"].get("nodeName")}
+    bound = {p["metadata"]["labels"].get(GROUP) for p in pods if p["spec"].get("nodeName")} | set(done)
     out = []
     for p in sorted(pods, key=lambda p: p["metadata"]["name"]):
         group = p["metadata"]["labels"].get(GROUP)

@@ -190,7 +190,7 @@ class KubeRayExecutor:
 
     def _advance(self, run: Run, pods: list[dict[str, Any]], ready: Mapping[str, bool]) -> None:
         if run.ending is None and run.created:
-            newly = binder.to_bind(pods, run.groups)
+            newly = [] if run.started else binder.to_bind(pods, run.groups, run.bound)
             for pod, node in newly:
                 binder.bind(self.api, pod, node)
                 run.bound.add(pod["metadata"]["labels"][binder.GROUP])
