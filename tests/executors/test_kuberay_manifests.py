@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from scheduler.domain import (
     AcceleratorType,
     JobKind,
@@ -105,8 +107,10 @@ def test_names_are_dns_labels_short_enough_for_kuberays_suffixes() -> None:
 
 def test_settings_from_the_environment() -> None:
     s = KubeRaySettings.from_env({"AICC_KUBERAY_IMAGE": "r:1", "AICC_KUBERAY_AICC_NAMESPACE": "ops",
-                                  "AICC_KUBERAY_AICC_LABELS": '{"app": "aicc"}', "AICC_KUBERAY_AICC_PORT": "9"})
+                                  "AICC_KUBERAY_AICC_LABELS": '{"app": "aicc"}', "AICC_KUBERAY_AICC_PORT": "9",
+                                  "AICC_KUBERAY_START_TIMEOUT_S": "60"})
     assert (s.image, s.aicc_namespace, dict(s.aicc_pod_labels), s.aicc_port) == ("r:1", "ops", {"app": "aicc"}, 9)
+    assert s.start_timeout_s == 60.0 and KubeRaySettings().start_timeout_s == 900.0
 
 
 def pod(name: str, group: str, node: str | None = None, phase: str | None = None,
@@ -154,3 +158,42 @@ def test_lost_with_a_node_or_a_pod_ended_by_the_driver() -> None:
     bad = [pod("h", "head", "n-a", "Running", driver_exit=3), *pods[1:]]
     v = assess(GROUPS, bad, READY, started=True)
     assert v.kind is EventKind.FAILED and "exited 3" in v.detail
+
+
+class FakeApi:
+    """The executor's calls answered as by a server where nothing ever gets pods (no
+    operator, a quota that refuses them, images that never pull)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    def __call__(self, api: Any, method: str, path: str, body: Any = None, query: Any = None) -> Any:
+        self.calls.append((method, path))
+        if method == "POST":
+            return {"metadata": {"uid": "u1", **(body or {}).get("metadata", {})}}
+        if method == "GET" and path == "/api/v1/nodes":
+            return {"items": [{"metadata": {"name": n}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+                              for n in ("n-a", "n-b")]}
+        return {"items": []}
+
+
+def test_a_cluster_not_running_in_time_is_given_up_as_lost(monkeypatch: pytest.MonkeyPatch) -> None:
+    from scheduler.domain import Center
+    from scheduler.engine.clock import ManualClock
+    from scheduler.executors.kuberay import KubeRayExecutor
+    from scheduler.executors.kuberay import executor as module
+
+    fake = FakeApi()
+    monkeypatch.setattr(module, "call", fake)
+    clock = ManualClock(0.0)
+    ex = KubeRayExecutor(clock, None, Center("c", {"a800": GPU}, ()), KubeRaySettings(start_timeout_s=60), thread=False)
+    ex.start(GANG, 30)
+    assert ex.poll() == [] and ("POST", "/apis/ray.io/v1/namespaces/aicc-bank-a/rayclusters") in fake.calls
+    clock.advance_to(60.0)
+    assert ex.poll() == []  # not yet
+    clock.advance_to(61.0)
+    events = ex.poll()
+    assert [(e.job_id, e.kind) for e in events] == [("j7", EventKind.LOST)]
+    assert "not running within 60 s" in events[0].detail
+    assert ("DELETE", "/apis/ray.io/v1/namespaces/aicc-bank-a/rayclusters/aicc-j7") in fake.calls
+    assert ex.known() == {"j7": EventKind.LOST}

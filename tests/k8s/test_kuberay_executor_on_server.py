@@ -306,3 +306,4 @@ def test_a_job_whose_namespace_is_missing_fails_with_the_apis_answer(kube: Contr
     job = store.jobs[job_id]
     assert job.state is JobState.FAILED and "nowhere-bank-a" in job.detail and "404" in job.detail, job
     assert job_id not in engine.holding
+

@@ -44,6 +44,8 @@ class Run:
     groups: dict[str, str]
     grace_s: float
     created: bool = False
+    created_at: float = 0.0
+    uid: str | None = None  # its RayCluster's: the owner of its pods
     started: bool = False
     bound: set[str] = field(default_factory=set)
     ending: EventKind | None = None  # reported once its pods are gone
@@ -175,21 +177,53 @@ class KubeRayExecutor:
         paths = [f"/api/v1/namespaces/{run.namespace}/secrets",
                  f"/apis/networking.k8s.io/v1/namespaces/{run.namespace}/networkpolicies",
                  f"/apis/ray.io/v1/namespaces/{run.namespace}/rayclusters"]
+        made: Any = None
         try:
             for doc, path in zip(docs, paths, strict=True):
                 try:
-                    call(self.api, "POST", path, doc)
+                    made = call(self.api, "POST", path, doc)
                 except ApiException as exc:
                     if exc.status != 409:  # AlreadyExists: a retry, or an adopted job
                         raise
+                    made = None
         except ApiException as exc:
             self._end(run, EventKind.FAILED, f"cannot create its RayCluster in {run.namespace}: "
                       f"{exc.status} {exc.reason}")
             return
-        run.created = True
+        run.created, run.created_at = True, self.clock.now()
+        run.uid = made["metadata"]["uid"] if made else self._cluster_uid(run)
+
+    def _cluster_uid(self, run: Run) -> str | None:
+        """The uid of the job's RayCluster as it is now (None: there is none)."""
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            got = call(self.api, "GET", f"/apis/ray.io/v1/namespaces/{run.namespace}/rayclusters/{run.cluster}")
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+            return None
+        return str(got["metadata"]["uid"])
+
+    def _current(self, run: Run, pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The pods of this attempt's RayCluster (their owner is its uid); those of an earlier
+        attempt's, made by the operator after that one was deleted, are deleted (the work of
+        Kubernetes' garbage collector, which may lag or, in the tests, not run)."""
+        if run.uid is None:
+            run.uid = self._cluster_uid(run)  # adopted after a restart
+        if run.uid is None:
+            return pods
+        mine = [p for p in pods if any(o.get("uid") == run.uid for o in p["metadata"].get("ownerReferences") or [])]
+        for p in pods:
+            if p not in mine and not p["metadata"].get("deletionTimestamp"):
+                _delete_quietly(self.api, f"/api/v1/namespaces/{run.namespace}/pods/{p['metadata']['name']}",
+                                {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0})
+        return mine
 
     def _advance(self, run: Run, pods: list[dict[str, Any]], ready: Mapping[str, bool]) -> None:
+        every = pods  # the job's cluster's, of any attempt: all go when it ends
         if run.ending is None and run.created:
+            pods = self._current(run, pods)
             newly = [] if run.started else binder.to_bind(pods, run.groups, run.bound)
             for pod, node in newly:
                 binder.bind(self.api, pod, node)
@@ -205,8 +239,11 @@ class KubeRayExecutor:
                     with self._lock:
                         self._lost_nodes.update(lost_nodes(run.groups, ready))
                 self._end(run, verdict.kind, verdict.detail)
+            elif not run.started and self.clock.now() - run.created_at > self.settings.start_timeout_s:
+                self._end(run, EventKind.LOST, f"its RayCluster was not running within "
+                          f"{self.settings.start_timeout_s:.0f} s of being made (pods: {len(pods)})")
         if run.ending is not None:
-            self._delete(run, pods, ready)
+            self._delete(run, every, ready)
 
     def _end(self, run: Run, kind: EventKind, detail: str) -> None:
         with self._lock:

@@ -57,6 +57,9 @@ class KubeRaySettings:
     #: the job's AICC_URL (to report checkpoints): aicc's Service as pods reach it; empty:
     #: the service's own idea (its advertise URL)
     aicc_url: str = ""
+    #: a cluster not running this long after it was made (image pulls, a quota, a missing
+    #: operator) is given up: the job is requeued as lost, as Kueue's waitForPodsReady does
+    start_timeout_s: float = 900.0
     head_cpu: str = "1"
     head_memory: str = "4Gi"
 
@@ -70,7 +73,8 @@ class KubeRaySettings:
                    aicc_namespace=env.get("AICC_KUBERAY_AICC_NAMESPACE", base.aicc_namespace),
                    aicc_pod_labels=json.loads(labels) if labels else base.aicc_pod_labels,
                    aicc_port=int(env.get("AICC_KUBERAY_AICC_PORT", base.aicc_port)),
-                   aicc_url=env.get("AICC_KUBERAY_AICC_URL", base.aicc_url))
+                   aicc_url=env.get("AICC_KUBERAY_AICC_URL", base.aicc_url),
+                   start_timeout_s=float(env.get("AICC_KUBERAY_START_TIMEOUT_S", base.start_timeout_s)))
 
 
 def cluster_name(job_id: str) -> str:
