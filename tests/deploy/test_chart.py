@@ -313,7 +313,7 @@ def test_per_job_ray_clusters_run_the_kuberay_executor_with_the_rights_to_bind_p
              for g in rule["apiGroups"] for r in rule["resources"]}
     assert rules[("", "pods/binding")] == {"create"}
     assert {"list", "delete"} <= rules[("", "pods")]
-    assert rules[("ray.io", "rayclusters")] == {"get", "create", "delete"}
+    assert rules[("ray.io", "rayclusters")] == {"get", "create", "patch", "delete"}  # patch: suspend
     assert rules[("networking.k8s.io", "networkpolicies")] == {"create", "delete"}
     assert rules[("", "secrets")] == {"create", "delete"}
     # without ray.perJob none of these rights exist

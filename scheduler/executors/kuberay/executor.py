@@ -46,6 +46,7 @@ class Run:
     created: bool = False
     created_at: float = 0.0
     uid: str | None = None  # its RayCluster's: the owner of its pods
+    suspended: bool = False
     started: bool = False
     bound: set[str] = field(default_factory=set)
     ending: EventKind | None = None  # reported once its pods are gone
@@ -251,16 +252,16 @@ class KubeRayExecutor:
                 run.ending, run.detail = kind, detail
 
     def _delete(self, run: Run, pods: list[dict[str, Any]], ready: Mapping[str, bool]) -> None:
-        """Delete the cluster and its objects; its pods with the job's grace (at once if their
-        node is gone: no kubelet will confirm, as Kubernetes' pod GC would); report the
-        ending once no pod is left."""
-        from kubernetes.client.exceptions import ApiException
-
+        """Suspend the cluster (KubeRay deletes its pods and makes no more), delete its pods
+        with the job's grace (at once if their node is gone: no kubelet will confirm, as
+        Kubernetes' pod GC would); once none is left, delete the cluster and its objects and
+        report the ending: its devices are free."""
         ns = run.namespace
-        for path in (f"/apis/ray.io/v1/namespaces/{ns}/rayclusters/{run.cluster}",
-                     f"/apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies/{run.cluster}",
-                     f"/api/v1/namespaces/{ns}/secrets/{manifests.secret_name(run.cluster)}"):
-            _delete_quietly(self.api, path)
+        path = f"/apis/ray.io/v1/namespaces/{ns}/rayclusters/{run.cluster}"
+        if not run.suspended:
+            _quietly(lambda: call(self.api, "PATCH", path, {"spec": {"suspend": True}},
+                                  content_type="application/merge-patch+json"))
+            run.suspended = True
         for p in pods:
             node = p["spec"].get("nodeName")
             orphan = node is not None and node not in ready
@@ -271,12 +272,13 @@ class KubeRayExecutor:
                             {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": grace})
         if pods:
             return
-        try:  # the head's Service (its owner reference's GC would do it where kube-controller-manager runs)
-            for svc in call(self.api, "GET", f"/api/v1/namespaces/{ns}/services",
-                            query={"labelSelector": f"{CLUSTER_LABEL}={run.cluster}"})["items"]:
-                _delete_quietly(self.api, f"/api/v1/namespaces/{ns}/services/{svc['metadata']['name']}")
-        except ApiException:
-            pass
+        for gone in (path, f"/apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies/{run.cluster}",
+                     f"/api/v1/namespaces/{ns}/secrets/{manifests.secret_name(run.cluster)}"):
+            _delete_quietly(self.api, gone)
+        # the head's Service (its owner reference's GC would do it where kube-controller-manager runs)
+        for svc in call(self.api, "GET", f"/api/v1/namespaces/{ns}/services",
+                        query={"labelSelector": f"{CLUSTER_LABEL}={run.cluster}"})["items"]:
+            _delete_quietly(self.api, f"/api/v1/namespaces/{ns}/services/{svc['metadata']['name']}")
         assert run.ending is not None
         with self._lock:
             if self._runs.get(run.job.id) is run:
@@ -291,12 +293,16 @@ class KubeRayExecutor:
             self._events.append(ExecutorEvent(job_id, kind, self.clock.now(), detail))
 
 
-def _delete_quietly(api: Any, path: str, body: Any = None) -> None:
-    """DELETE; already gone (404) is done."""
+def _quietly(request: Callable[[], Any]) -> None:
+    """A request whose object may be gone already (404): then it is done."""
     from kubernetes.client.exceptions import ApiException
 
     try:
-        call(api, "DELETE", path, body)
+        request()
     except ApiException as exc:
         if exc.status != 404:
             raise
+
+
+def _delete_quietly(api: Any, path: str, body: Any = None) -> None:
+    _quietly(lambda: call(api, "DELETE", path, body))
