@@ -59,7 +59,7 @@ def test_the_cluster_has_a_head_on_the_first_node_and_a_worker_group_per_placed_
         assert t["metadata"]["labels"]["aicc.io/job"] == "aicc-j7"
         for c in t["spec"]["containers"]:  # the token comes from the cluster's own Secret
             assert c["envFrom"] == [{"secretRef": {"name": "aicc-j7-ray-auth"}}]
-            assert c["env"] == [{"name": "RAY_AUTH_MODE", "value": "token"}]
+            assert c["env"][0] == {"name": "RAY_AUTH_MODE", "value": "token"}
 
 
 def test_an_npu_cluster_asks_for_ascend_devices_and_rays_npu_resource() -> None:
@@ -69,16 +69,16 @@ def test_an_npu_cluster_asks_for_ascend_devices_and_rays_npu_resource() -> None:
     assert json.loads(json.loads(g["rayStartParams"]["resources"])) == {"NPU": 2}
 
 
-def test_the_driver_runs_the_entrypoint_once_as_its_clusters_job_with_its_own_env() -> None:
-    j = job((("n-a", (0,)),), entrypoint="python -c 'print(1)'", env={"LR": "0.1"})
+def test_the_driver_gets_the_entrypoint_verbatim_and_the_jobs_env_never_a_secret() -> None:
+    j = job((("n-a", (0,)),), entrypoint="python -c 'print(\"$HOME\")'", env={"LR": "0.1"})
     rc = manifests.ray_cluster(j, "ns", GPU, SETTINGS, grace_s=0)
-    driver = rc["spec"]["headGroupSpec"]["template"]["spec"]["containers"][1]
-    assert driver["name"] == "aicc-driver"
-    script = driver["command"][2]
-    assert "--submission-id=j7" in script and "--address=http://127.0.0.1:8265" in script
-    assert "python -c 'print(1)'" in script.replace("'\"'\"'", "'") and '"LR": "0.1"' in script
-    assert '"AICC_JOB_ID": "j7"' in script and '"AICC_TENANT": "bank-a"' in script
-    assert "AICC_PLACEMENT" in script and "RAY_AUTH_TOKEN" not in script  # secrets never on a command line
+    drv = rc["spec"]["headGroupSpec"]["template"]["spec"]["containers"][1]
+    assert drv["name"] == "aicc-driver" and drv["command"][:2] == ["python", "-c"]
+    env = {e["name"]: e["value"] for e in drv["env"] if "value" in e}
+    assert env["AICC_ENTRYPOINT"] == "python -c 'print(\"$HOME\")'" and env["AICC_JOB_ID"] == "j7"
+    runtime = json.loads(env["AICC_RUNTIME_ENV"])["env_vars"]
+    assert runtime["LR"] == "0.1" and runtime["AICC_TENANT"] == "bank-a" and "AICC_PLACEMENT" in runtime
+    assert not any("TOKEN" in e["name"] for e in drv["env"])  # secrets come from the Secret alone
 
 
 def test_the_secret_holds_its_own_token_and_the_jobs_credential_only() -> None:

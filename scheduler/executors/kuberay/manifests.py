@@ -7,9 +7,9 @@ each, holding that node's devices; every pod carries ``schedulerName: aicc`` so 
 other scheduler touches it, and a nodeSelector on the node's hostname (what it must land
 on, said in the object; ``binder.py`` binds it there). The head runs on the first node,
 holds no devices and takes no Ray tasks (``num-cpus 0``); a second container in the head
-pod, ``aicc-driver``, submits the job's entrypoint to its own cluster with ``ray job
-submit`` and exits as the job ends (0: succeeded, 1: failed): that exit is how aicc learns
-the outcome (``watch.py``). Pods never restart (``restartPolicy: Never``): a driver run
+pod, ``aicc-driver`` (``driver.py``), submits the job's entrypoint to its own cluster and
+exits as the job ends (0: succeeded, 1: failed): that exit is how aicc learns the outcome
+(``watch.py``). Pods never restart (``restartPolicy: Never``): a driver run
 twice would run the job twice, and a worker that died is a lost node to aicc.
 """
 
@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from scheduler.domain import AcceleratorType, JobRecord, Placement
 from scheduler.domain import placement_codec as placements
+from scheduler.executors.kuberay import driver as driver_program
 
 SCHEDULER_NAME = "aicc"
 DRIVER = "aicc-driver"
@@ -36,7 +36,7 @@ TENANT_LABEL = "aicc.io/tenant"
 CLUSTER_LABEL = "ray.io/cluster"
 GROUP_LABEL = "ray.io/group"
 TOKEN_KEY = "RAY_AUTH_TOKEN"
-DASHBOARD_PORT = 8265
+DASHBOARD_PORT = 8265  # the head's; driver.py talks to it on 127.0.0.1
 
 
 @dataclass(frozen=True)
@@ -173,17 +173,6 @@ def _pod(job: JobRecord, cluster: str, group: str, node: str, containers: list[d
                      "containers": containers}}
 
 
-def driver_command(job: JobRecord) -> list[str]:
-    """Wait for the head's dashboard, then run the entrypoint as this cluster's one Ray job;
-    ``ray job submit`` exits 1 if it failed."""
-    address = f"http://127.0.0.1:{DASHBOARD_PORT}"
-    submit = ["ray", "job", "submit", f"--address={address}", f"--submission-id={job.id}",
-              f"--runtime-env-json={json.dumps({'env_vars': job_facts(job)})}", "--", "sh", "-c",
-              job.spec.entrypoint or "true"]
-    wait = f"until ray job list --address={address} >/dev/null 2>&1; do sleep 1; done"
-    return ["sh", "-c", f"{wait}; exec {shlex.join(submit)}"]
-
-
 def ray_cluster(job: JobRecord, namespace: str, accel: AcceleratorType, settings: KubeRaySettings,
                 grace_s: float) -> dict[str, Any]:
     """The job's RayCluster: a head pod and one worker pod per placed node."""
@@ -196,8 +185,9 @@ def ray_cluster(job: JobRecord, namespace: str, accel: AcceleratorType, settings
                              {"containerPort": DASHBOARD_PORT, "name": "dashboard"}],
                       resources={"requests": {"cpu": settings.head_cpu, "memory": settings.head_memory},
                                  "limits": {"memory": settings.head_memory}})
-    driver = _container(DRIVER, settings.image, cluster, command=driver_command(job),
+    driver = _container(DRIVER, settings.image, cluster, command=driver_program.command(),
                         resources={"requests": {"cpu": "100m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}})
+    driver["env"] += driver_program.environment(job.id, job.spec.entrypoint or "true", job_facts(job))
     groups = []
     for i, (node, devices) in enumerate(node_devices(job.placement)):
         name = f"n{i}"
