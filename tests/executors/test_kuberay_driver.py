@@ -1,7 +1,7 @@
-"""The aicc-driver program (the head pod's second container) against a stand-in of Ray's
-job client: Ray cannot run in the test's kwok pods, so this is where its logic is run.
-It waits for the dashboard, submits the entrypoint verbatim once, follows a job already
-submitted, and exits 0 only when the job succeeded."""
+"""The aicc-driver program (the head pod's second container), run here since Ray cannot
+run in the test's kwok pods: against a stand-in of Ray's job client (it waits for the
+dashboard, submits the entrypoint verbatim once, follows a job already submitted, exits 0
+only when the job succeeded), and against the session's real Ray cluster's job API."""
 
 from __future__ import annotations
 
@@ -79,3 +79,21 @@ def test_the_driver_submits_once_verbatim_and_exits_as_the_job_ended(tmp_path: P
 def test_a_restarted_driver_follows_the_job_it_already_submitted(tmp_path: Path) -> None:
     rc, calls, _ = run_driver(tmp_path, "SUCCEEDED", exists=True)
     assert rc == 0 and [c[0] for c in calls].count("submit") == 1
+
+
+@pytest.mark.parametrize(("entrypoint", "code"), [
+    ("""python -c 'import os; print("lr", os.environ["A"])'""", 0),
+    ("python -c 'import sys; sys.exit(3)'", 1),
+])
+def test_the_driver_on_a_real_ray_runs_the_entrypoint_and_exits_as_it_ended(
+        ray_cluster, entrypoint: str, code: int) -> None:  # type: ignore[no-untyped-def]
+    """Ray's real job API (the session's Ray cluster, auth off): what kwok cannot run."""
+    job_id = f"kuberay-driver-{code}-{os.getpid()}"
+    env = {**os.environ, "AICC_DASHBOARD": ray_cluster.dashboard_url,
+           **{e["name"]: e["value"] for e in driver.environment(job_id, entrypoint, {"A": "0.1"})}}
+    done = subprocess.run([sys.executable, *driver.command()[1:]], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == code, done.stderr[-2000:]
+    assert f"aicc-driver: job {job_id}" in done.stderr
+    if code == 0:
+        assert "lr 0.1" in done.stdout

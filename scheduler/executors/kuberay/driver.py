@@ -6,7 +6,10 @@ Given as source to ``python -c`` in the Ray image (which has Ray, not aicc), rea
 entrypoint, submission id and runtime env from its environment: the entrypoint reaches
 Ray verbatim, with no shell quoting on the way. It waits for its head's dashboard, submits
 (a driver restarted after submitting follows the job it finds instead of starting it
-again), waits for the end and prints the job's output to the container's log.
+again), waits for the end and prints the job's output to the container's log. Ray's job
+client authenticates with ``RAY_AUTH_TOKEN`` from the environment (``RAY_AUTH_MODE=token``),
+which the cluster's Secret gives the container; Ray answers a second submission of one id
+"... already exists".
 """
 
 from __future__ import annotations
