@@ -210,6 +210,13 @@ def test_cancel_preempt_and_end_delete_the_cluster(center: Center) -> None:
     c.until("succeeded", lambda: c.job(done).state is JobState.SUCCEEDED)
     assert not c.exists(cluster(c, NS_A, done)) and c.pods(NS_A, done) == []
 
+    bad = c.submit("fails", "bank-a", nodes=1)
+    c.until("running", lambda: c.job(bad).state is JobState.RUNNING)
+    head = next(p for p in c.pods(NS_A, bad) if p["metadata"]["labels"]["aicc.io/group"] == "head")
+    driver_exits(c.kube, head, 1)  # `ray job status` FAILED: the driver exits 1
+    job = c.until("failed", lambda: (j := c.job(bad)).state is JobState.FAILED and j)
+    assert "exited 1" in job.detail and not c.exists(cluster(c, NS_A, bad))
+
 
 def driver_exits(kube: ControlPlane, pod: dict[str, Any], code: int) -> None:
     statuses = [s for s in pod["status"]["containerStatuses"] if s["name"] != "aicc-driver"]
