@@ -16,7 +16,8 @@ from scheduler.cli.output import fail
 
 def register(app: typer.Typer) -> None:
     app.command("serve", help="Run the scheduler service: HTTP API, store and scheduling loop. Jobs run "
-                "on Ray: a local Ray head it starts, or the cluster at RAY_ADDRESS.\n\n"
+                "on Ray: a local Ray head it starts, the cluster at RAY_ADDRESS, or (--executor kuberay) a KubeRay "
+                "RayCluster of their own on Kubernetes.\n\n"
                 "Example: aicc serve --port 8080 --db postgresql://aicc@db/aicc")(serve)
 
 
