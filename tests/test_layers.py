@@ -35,7 +35,8 @@ ALLOWED: dict[str, set[str]] = {
     "scheduler/core": {"scheduler.domain"},
     "scheduler/engine": {"scheduler.domain", "scheduler.core"},
     "scheduler/store": {"scheduler.domain", *ENGINE_PORTS},
-    "scheduler/executors": {"scheduler.domain", *ENGINE_PORTS},
+    # the kuberay executor talks to Kubernetes through the kube package's client
+    "scheduler/executors": {"scheduler.domain", "scheduler.kube.client", *ENGINE_PORTS},
     "scheduler/centerfile.py": {"scheduler.domain", "scheduler.core"},
     "scheduler/kube": {"scheduler.domain", "scheduler.centerfile"},
     "scheduler/sim": {"scheduler.domain", "scheduler.core", "scheduler.engine", "scheduler.executors",

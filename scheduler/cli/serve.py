@@ -16,7 +16,8 @@ from scheduler.cli.output import fail
 
 def register(app: typer.Typer) -> None:
     app.command("serve", help="Run the scheduler service: HTTP API, store and scheduling loop. Jobs run "
-                "on Ray: a local Ray head it starts, or the cluster at RAY_ADDRESS.\n\n"
+                "on Ray: a local Ray head it starts, the cluster at RAY_ADDRESS, or (--executor kuberay) a KubeRay "
+                "RayCluster of their own on Kubernetes.\n\n"
                 "Example: aicc serve --port 8080 --db postgresql://aicc@db/aicc")(serve)
 
 
@@ -28,7 +29,8 @@ def serve(
     center: Annotated[Path | None, typer.Option(
         "--center", help="Center file (default: the shipped 610P center).")] = None,
     executor: Annotated[str, typer.Option(
-        "--executor", help="ray, or sleep (jobs only pretend to run, for trials).")] = "ray",
+        "--executor", help="ray, kuberay (each job a KubeRay RayCluster of its own, on Kubernetes), or sleep "
+                 "(jobs only pretend to run, for trials).")] = "ray",
     data_dir: Annotated[Path | None, typer.Option(
         "--data-dir", envvar="AICC_DATA_DIR",
         help="Where the default database and the admin token file live.")] = None,

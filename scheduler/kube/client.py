@@ -21,3 +21,23 @@ def api_client(kubeconfig: str | None = None, context: str | None = None) -> Any
         config.load_incluster_config(client_configuration=cfg)
         return client.ApiClient(cfg)
     return config.new_client_from_config(config_file=kubeconfig, context=context)
+
+
+def call(api: Any, method: str, path: str, body: Any = None, query: dict[str, str] | None = None,
+         content_type: str = "application/json") -> Any:
+    """One request by path, JSON in and out, through ``api`` (an ApiClient: its server, TLS and
+    credentials): for the calls the typed client makes awkward (custom resources, bindings,
+    label-selected lists across namespaces). A status that is not 2xx raises ApiException."""
+    import json
+
+    from kubernetes.client.exceptions import ApiException
+
+    method_, url, headers, data, post = api.param_serialize(
+        method, path, query_params=list((query or {}).items()),
+        header_params={"Content-Type": content_type, "Accept": "application/json"},
+        body=body, auth_settings=["BearerToken"])
+    response = api.call_api(method_, url, headers, data, post)
+    raw = response.read()
+    if not 200 <= response.status < 300:
+        raise ApiException(status=response.status, reason=response.reason, body=raw)
+    return json.loads(raw) if raw else None

@@ -54,6 +54,8 @@ def build_service(settings: Settings, *,
         # file's folder, a SQLite database's folder.
         options["center"] = config.center
         options["protect"] = sorted(protected_paths(settings))
+    elif settings.executor == "kuberay":
+        options["center"] = config.center
     elif settings.executor == "sleep" and settings.ha:
         options["outlives_service"] = True
     executor = make_executor(settings.executor, clock, **options)

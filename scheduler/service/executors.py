@@ -8,7 +8,7 @@ from scheduler.engine.clock import Clock
 from scheduler.engine.ports import Executor
 
 #: The names ``aicc serve --executor`` accepts (all of them, available or not).
-EXECUTOR_NAMES = ("sleep", "ray")
+EXECUTOR_NAMES = ("sleep", "ray", "kuberay")
 
 
 class ExecutorUnavailable(RuntimeError):
@@ -38,4 +38,26 @@ def make_executor(name: str, clock: Clock, **options: Any) -> Executor:
             return make_ray_executor(clock, center=center, **options)
         except (ValueError, RuntimeError, ConnectionError) as exc:  # bad address, head that cannot start
             raise ExecutorUnavailable(f"ray: {str(exc).splitlines()[0]}") from exc
+    if name == "kuberay":
+        return _kuberay(clock, **options)
     raise ExecutorUnavailable(f"unknown executor {name!r}; choose one of: {', '.join(EXECUTOR_NAMES)}")
+
+
+def _kuberay(clock: Clock, **options: Any) -> Executor:
+    """Each job a RayCluster of its own on Kubernetes (KubeRay); the center file's nodes are
+    the Kubernetes nodes' names."""
+    import importlib.util
+
+    if importlib.util.find_spec("kubernetes") is None:
+        raise ExecutorUnavailable("the kuberay executor needs the kubernetes client: pip install 'aicc[kube]'")
+    from scheduler.executors.kuberay import make_kuberay_executor
+
+    center = options.pop("center", None)
+    if center is None:
+        from scheduler.centerfile import load_center
+
+        center = load_center().center
+    try:
+        return make_kuberay_executor(clock, center)
+    except Exception as exc:  # no kubeconfig, no service account
+        raise ExecutorUnavailable(f"kuberay: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc

@@ -295,3 +295,27 @@ def test_two_replicas_on_sqlite_fail_in_the_template_too(helm: Helm) -> None:
     proc = helm.run(*helm.template_args(), "--set", "replicas=2", "--skip-schema-validation")
     assert proc.returncode != 0
     assert "replicas > 1 needs PostgreSQL" in proc.stderr
+
+
+def test_per_job_ray_clusters_run_the_kuberay_executor_with_the_rights_to_bind_pods(rendered) -> None:  # type: ignore[no-untyped-def]
+    docs = rendered["good-per-job-ray"]
+    dep = one(docs, "Deployment")
+    c = container(dep, "scheduler")
+    assert "command" not in c  # no local Ray node: aicc talks to Kubernetes, not to a Ray cluster
+    assert c["args"][c["args"].index("--executor") + 1] == "kuberay"
+    env = {e["name"]: e.get("value") for e in c["env"]}
+    assert env["AICC_KUBERAY_IMAGE"] == "rayproject/ray:2.60.0-py311" and env["AICC_KUBERAY_RAY_VERSION"] == "2.60.0"
+    assert env["AICC_KUBERAY_AICC_NAMESPACE"] == "aicc" and env["AICC_KUBERAY_AICC_PORT"] == "8080"
+    assert env["AICC_KUBERAY_AICC_URL"] == "http://aicc.aicc.svc:8080"  # where a job reports its checkpoints
+    # the per-job NetworkPolicy lets the jobs reach exactly the pods the Service selects
+    assert json.loads(env["AICC_KUBERAY_AICC_LABELS"]) == one(docs, "Service")["spec"]["selector"]
+    rules = {(g, r): set(rule["verbs"]) for rule in one(docs, "ClusterRole")["rules"]
+             for g in rule["apiGroups"] for r in rule["resources"]}
+    assert rules[("", "pods/binding")] == {"create"}
+    assert {"list", "delete"} <= rules[("", "pods")]
+    assert rules[("ray.io", "rayclusters")] == {"get", "create", "patch", "delete"}  # patch: suspend
+    assert rules[("networking.k8s.io", "networkpolicies")] == {"create", "delete"}
+    assert rules[("", "secrets")] == {"create", "delete"}
+    # without ray.perJob none of these rights exist
+    plain = {r for rule in one(rendered["610p"], "ClusterRole")["rules"] for r in rule["resources"]}
+    assert not plain & {"pods", "pods/binding", "secrets", "rayclusters", "networkpolicies"}

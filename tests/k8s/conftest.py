@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -7,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.deploy.chart import Helm
-from tests.k8s.control_plane import ControlPlane
-from tests.k8s.env import require
+from tests.k8s.control_plane import ControlPlane, free_port
+from tests.k8s.env import require, unavailable
 
 
 @pytest.fixture(scope="session")
@@ -51,3 +52,28 @@ def helm_k8s(kube: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> He
 def helm(tmp_path_factory: pytest.TempPathFactory) -> Helm:
     """helm for rendering only (no cluster)."""
     return Helm(require("helm") / "helm", Path(tmp_path_factory.mktemp("helm-home")))
+
+
+@pytest.fixture(scope="session")
+def kuberay_operator(kube: ControlPlane, crds: list[str]) -> Iterator[subprocess.Popen[bytes]]:
+    """The real KubeRay operator (built from its Go module), watching every namespace."""
+    binary = kube.bin_dir / "kuberay-operator"
+    if not binary.is_file():
+        failed = kube.bin_dir.parent / "kuberay-operator.failed"
+        why = failed.read_text().strip() if failed.exists() else "not built"
+        unavailable(f"the KubeRay operator did not build: {why}")
+    log = open(kube.work / "logs" / "kuberay-operator.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [str(binary), "--metrics-addr", f"127.0.0.1:{free_port()}",
+         "--health-probe-bind-address", f"127.0.0.1:{free_port()}", "--enable-leader-election=false"],
+        stdout=log, stderr=subprocess.STDOUT, env=kube.env(), start_new_session=True)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,38 +14,13 @@ import yaml
 
 from scheduler.domain import Center, Node
 from tests.deploy.chart import FULL_610P, Helm, one
-from tests.k8s.control_plane import ControlPlane, free_port
-from tests.k8s.env import unavailable
+from tests.k8s.control_plane import ControlPlane
 from tests.k8s.nodes import node_object
 
 pytestmark = pytest.mark.k8s
 
 NS = "ray-test"
 SMALL = {"a800": 3, "ascend910b": 2}
-
-
-@pytest.fixture(scope="module")
-def operator(kube: ControlPlane, crds: list[str]) -> Iterator[subprocess.Popen[bytes]]:
-    binary = kube.bin_dir / "kuberay-operator"
-    if not binary.is_file():
-        failed = kube.bin_dir.parent / "kuberay-operator.failed"
-        why = failed.read_text().strip() if failed.exists() else "not built"
-        unavailable(f"the KubeRay operator did not build: {why}")
-    log = open(kube.work / "logs" / "kuberay-operator.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [str(binary), "--metrics-addr", f"127.0.0.1:{free_port()}",
-         "--health-probe-bind-address", f"127.0.0.1:{free_port()}", "--enable-leader-election=false"],
-        stdout=log, stderr=subprocess.STDOUT, env=kube.env(), start_new_session=True)
-    try:
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 def ray_nodes(kube: ControlPlane) -> list[dict[str, Any]]:
@@ -104,7 +78,7 @@ def wait(what: str, check: Any, timeout: float, kube: ControlPlane) -> Any:
 
 
 def test_the_charts_ray_cluster_becomes_running_head_and_worker_pods(
-        kube: ControlPlane, helm: Helm, operator: subprocess.Popen[bytes], tmp_path: Path) -> None:
+        kube: ControlPlane, helm: Helm, kuberay_operator: subprocess.Popen[bytes], tmp_path: Path) -> None:
     small = tmp_path / "small.yaml"
     groups = yaml.safe_load(FULL_610P[0].read_text())["ray"]["cluster"]["workerGroups"]
     for g in groups:

@@ -131,9 +131,14 @@ not SQLite): replicas may then elect a leader (aicc serve --ha). */}}
 {{- end }}
 {{- end }}
 
+{{/* The executor `aicc serve` runs: kuberay when ray.perJob, else the value. */}}
+{{- define "aicc.executor" -}}
+{{- if .Values.ray.perJob }}kuberay{{ else }}{{ .Values.executor }}{{ end }}
+{{- end }}
+
 {{/* A local zero-resource Ray node in the aicc container: executor ray, attached, asked for. */}}
 {{- define "aicc.rayLocalNode" -}}
-{{- if and (eq .Values.executor "ray") .Values.ray.localNode (include "aicc.rayAddress" .) }}true{{ end }}
+{{- if and (eq (include "aicc.executor" .) "ray") .Values.ray.localNode (include "aicc.rayAddress" .) }}true{{ end }}
 {{- end }}
 
 {{/* RAY_DASHBOARD_ADDRESS (Job Submission API): the value given, else the bundled head's. */}}
