@@ -200,9 +200,13 @@ class IsolatedRuns:
         spec.write_text(json.dumps(run))
         # a folder of this sid from before a restart of aicc: its status is not this run's
         (job_dir / "status.json").unlink(missing_ok=True)
-        first = next(iter(nodes.values()), ())
+        # One node: its devices are the instance's (CUDA_VISIBLE_DEVICES=1,3). A gang over several
+        # nodes of one host is the embedded center's virtual nodes: their indexes name no real
+        # device (and Ray refuses more GPUs than visible ones), so each worker holds its node's
+        # share of the instance's devices (``aicc_node:<node>``), unnamed.
+        visible = device_env(ray_resource, next(iter(nodes.values()))) if len(nodes) == 1 else {}
         # No network in the sandbox: a checkpoint is reported by touching this file (``checkpoints``).
-        child_env = {**base_env(home, tenant), **device_env(ray_resource, first), **env,
+        child_env = {**base_env(home, tenant), **visible, **env,
                      "AICC_CHECKPOINT_FILE": str(job_dir / CHECKPOINT_FILE)}
         sandbox = Sandbox(uid=uid, writable=(job_dir,), hidden=(*self.hidden, self.root), new_net=True)
         # -I -S: the runner needs the standard library only; Ray's CLI is found by path
