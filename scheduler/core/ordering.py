@@ -153,15 +153,22 @@ def walk_fair(runs: dict[str, Run], offset: dict[str, int], state: CycleState, m
             heapq.heappush(heap, (share_key(state, memo, tenant), rank, tenant))
 
 
-def node_key(state: CycleState, memo: Memo, node: str) -> float:
-    """``share_key`` for the tree walk (the same value, computed without a generator)."""
-    key = memo.share_keys.get(node)
-    if key is None:
+def node_keys(state: CycleState) -> Callable[[str], float]:
+    """``share_key`` for the tree walk: the same value, with each tenant's history and weight
+    looked up once per walk rather than once per admission (the walk re-ranks a whole path
+    after each one)."""
+    used_dev, totals = state.used_dev, state.cap.total_by_type
+    history = state.history
+    consts = {n: (history.get(n, 0.0), t.weight) for n, t in state.tenants.items()}
+
+    def key(node: str) -> float:
         current = 0.0
-        for u, t in zip(state.used_dev[node], state.cap.total_by_type, strict=True):
+        for u, t in zip(used_dev[node], totals, strict=True):
             if t and u / t > current:
                 current = u / t
-        key = memo.share_keys[node] = order_key(current, state.history.get(node, 0.0), state.tenants[node].weight)
+        past, weight = consts[node]
+        return order_key(current, past, weight)
+
     return key
 
 
@@ -172,6 +179,7 @@ def walk_fair_tree(runs: dict[str, Run], offset: dict[str, int], state: CycleSta
     decayed history at every level). An admission changes the shares on its tenant's
     path only, so only those entries are taken out and put back."""
     tree, rank = state.tree, state.tenant_rank
+    node_key = node_keys(state)
     heaps: dict[str, list[tuple[float, int, str]]] = {}  # per parent (CENTER: the top), its children
     placed: set[str] = set()
     for tenant in runs:
@@ -181,7 +189,7 @@ def walk_fair_tree(runs: dict[str, Run], offset: dict[str, int], state: CycleSta
                 break
             placed.add(node)
             parent = path[i + 1] if i + 1 < len(path) else CENTER
-            heaps.setdefault(parent, []).append((node_key(state, memo, node), rank[node], node))
+            heaps.setdefault(parent, []).append((node_key(node), rank[node], node))
     for entries in heaps.values():
         heapq.heapify(entries)
     cursor = dict.fromkeys(runs, 0)
@@ -202,7 +210,7 @@ def walk_fair_tree(runs: dict[str, Run], offset: dict[str, int], state: CycleSta
             entries = heaps[parent]
             if alive:
                 # (an only child's share is compared with nobody: heaps only shrink)
-                key = node_key(state, memo, node) if len(entries) > 1 else 0.0
+                key = node_key(node) if len(entries) > 1 else 0.0
                 heapq.heapreplace(entries, (key, rank[node], node))
             else:
                 heapq.heappop(entries)
