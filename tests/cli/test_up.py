@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from scheduler.executors.ray.launcher import pids_mentioning
+from tests import needs
 from tests.ray_cluster import free_block
 
 pytestmark = pytest.mark.slow
@@ -25,10 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_aicc_up_runs_the_demo_jobs_to_success_and_stops_on_sigterm(tmp_path: Path) -> None:
-    if shutil.which("bwrap") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("bubblewrap (bwrap) is required under CI: apt-get install bubblewrap")
-        pytest.skip("SKIPPING aicc up: bubblewrap (bwrap) is not installed (the demo tenants are isolated)")
+    needs.bwrap("aicc up (the demo tenants are isolated)")
     pytest.importorskip("ray")
     ray_base = free_block(22100)
     port = free_block(22300, size=2)

@@ -8,7 +8,6 @@ once), and leaves no process behind.
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from scheduler.executors.ray.isolated import IsolatedRuns, runner_pids
+from tests import needs
 
 pytestmark = pytest.mark.slow
 
@@ -54,10 +54,7 @@ def _until(check: Callable[[], bool], timeout_s: float) -> bool:
 
 
 def test_an_isolated_run_starts_on_its_own_ray_and_stops_gracefully(tmp_path: Path) -> None:
-    if shutil.which("bwrap") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("bubblewrap (bwrap) is required under CI: apt-get install bubblewrap")
-        pytest.skip("SKIPPING isolated runs: bubblewrap (bwrap) is not installed")
+    needs.bwrap("isolated runs")
     pytest.importorskip("ray")
     work = tmp_path / "jobs" / "train"
     work.mkdir(parents=True)

@@ -19,14 +19,12 @@ import pytest
 from scheduler.executors.ray.isolated import base_env, device_env
 from scheduler.executors.ray.launcher import _driver_env, passed_to_jobs
 from scheduler.executors.ray.sandbox import RAY_UID, Sandbox, own, tenant_uid
+from tests import needs
 
 
 @pytest.fixture(autouse=True)
 def _bwrap() -> None:
-    if shutil.which("bwrap") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("bubblewrap (bwrap) is required under CI: apt-get install bubblewrap")
-        pytest.skip("SKIPPING sandbox tests: bubblewrap (bwrap) is not installed")
+    needs.bwrap("sandbox tests")
 
 
 @pytest.fixture

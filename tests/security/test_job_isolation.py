@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from tests import needs
 from tests.ray_cluster import free_block
 
 pytestmark = pytest.mark.slow
@@ -99,10 +99,7 @@ def attack(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         if os.environ.get("CI") == "true":
             pytest.fail(f"Ray is required under CI: {exc}")
         pytest.skip(f"Ray not installed: {exc}")
-    if shutil.which("bwrap") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("bubblewrap (bwrap) is required under CI: apt-get install bubblewrap")
-        pytest.skip("SKIPPING job isolation tests: bubblewrap (bwrap) is not installed")
+    needs.bwrap("job isolation tests")
     data = tmp_path_factory.mktemp("svc") / "data"
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     env["RAY_AUTH_MODE"] = "disabled"

@@ -92,7 +92,7 @@ def main(job_dir: Path) -> int:
     phases = {"runner": time.time()}
     run = json.loads((job_dir / "run.json").read_text())
     write_status(job_dir, state="starting", phases=phases)
-    env = dict(os.environ)
+    env = dict(os.environ)  # the sandbox's: already only what isolated.py allowed (base_env and the job's own)
     env["RAY_AUTH_MODE"] = "token"
     env["RAY_AUTH_TOKEN"] = secrets.token_hex(24)  # this instance's own; no other knows it
     home = Path(env.get("HOME") or "/tmp/home")
