@@ -2,7 +2,8 @@
 
 The runner starts the entrypoint as soon as the head's GCS answers, while the rest of the
 head comes up; a head that fails then must not leave the job running as if its Ray were
-there, and one that fails before its GCS answers must not start the job at all.
+there (unless the job itself killed it), and one that fails before its GCS answers must not
+start the job at all.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ from scheduler.executors.ray import isolated, isolated_job
 
 #: A stand-in for ``ray start``: listens on the GCS port (or not), then ends with a code.
 FAKE_HEAD = """
-import socket, sys, time
+import os, socket, sys, time
 port, listen, wait_s, code = int(sys.argv[1]), sys.argv[2] == "1", float(sys.argv[3]), int(sys.argv[4])
 if listen:
     s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("127.0.0.1", port)); s.listen(8)
 time.sleep(wait_s)
+if code < 0:
+    os.kill(os.getpid(), -code)
 sys.exit(code)
 """
 
@@ -69,6 +72,15 @@ def test_a_head_that_fails_after_its_gcs_answered_ends_the_job(
     assert "did not start (exit code 1)" in str(status["message"])
     log = (tmp_path / "job" / "job.log").read_text()
     assert "started" in log and "finished" not in log  # killed, not waited for
+
+
+def test_a_job_that_kills_its_own_ray_start_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A job may kill every process it sees (the attacker tests' probe does): its own Ray's
+    `ray start` among them. That is not its Ray failing to start: the job is not killed for it."""
+    rc, status = _run(tmp_path, monkeypatch, "echo started; sleep 1; echo finished", listen=True, wait_s=0.2,
+                      code=-signal.SIGKILL)
+    assert rc == 0 and status["state"] == "exited" and status["code"] == 0
+    assert "finished" in (tmp_path / "job" / "job.log").read_text()
 
 
 def test_a_head_that_fails_before_its_gcs_answers_starts_no_job(

@@ -121,7 +121,10 @@ def main(job_dir: Path) -> int:
     write_status(job_dir, state="running", phases=phases)
     while head.poll() is None and proc.poll() is None:  # the rest of the head comes up meanwhile
         time.sleep(0.05)
-    if head.returncode is not None and head.returncode != 0 and proc.poll() is None:
+    # Ray failed to come up (an exit code): the job must not go on as if its Ray were there. A
+    # head killed by a signal was killed by the job itself (nothing else shares its PID
+    # namespace; a stop goes to the entrypoint's group): its Ray is its own business then.
+    if head.returncode is not None and head.returncode > 0 and proc.poll() is None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
