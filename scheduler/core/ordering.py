@@ -139,7 +139,7 @@ def walk_fair(runs: dict[str, Run], offset: dict[str, int], state: CycleState, m
     """Consider the level's runs, the tenant with the lowest share first, re-ranked after
     every admission."""
     if not state.tree.flat:
-        walk_fair_tree(runs, offset, state, memo, consider_run)
+        walk_fair_tree(runs, offset, state, consider_run)
         return
     heap = [(share_key(state, memo, t), state.tenant_rank[t], t) for t in runs]
     heapq.heapify(heap)
@@ -172,7 +172,7 @@ def node_keys(state: CycleState) -> Callable[[str], float]:
     return key
 
 
-def walk_fair_tree(runs: dict[str, Run], offset: dict[str, int], state: CycleState, memo: Memo,
+def walk_fair_tree(runs: dict[str, Run], offset: dict[str, int], state: CycleState,
                    consider_run: ConsiderRun) -> None:
     """``walk_fair`` over a tenant tree: from the top, the child with the lowest weighted
     share among its siblings, down to a tenant with jobs (hierarchical DRF, with the

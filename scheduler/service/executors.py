@@ -22,18 +22,11 @@ def make_executor(name: str, clock: Clock, **options: Any) -> Executor:
 
         return SleepExecutor(clock, **options)
     if name == "ray":
-        import importlib.util
-
-        if importlib.util.find_spec("ray") is None:
-            raise ExecutorUnavailable("the ray executor needs Ray: pip install 'aicc[ray]' (or make install)")
+        _needs("ray", "the ray executor needs Ray: pip install 'aicc[ray]' (or make install)")
         from scheduler.executors.ray import make_ray_executor
 
         # center: the center file's (embedded head); with RAY_ADDRESS, its catalog (attached).
-        center = options.pop("center", None)
-        if center is None:
-            from scheduler.centerfile import load_center
-
-            center = load_center().center
+        center = _center(options)
         try:
             return make_ray_executor(clock, center=center, **options)
         except (ValueError, RuntimeError, ConnectionError) as exc:  # bad address, head that cannot start
@@ -46,18 +39,28 @@ def make_executor(name: str, clock: Clock, **options: Any) -> Executor:
 def _kuberay(clock: Clock, **options: Any) -> Executor:
     """Each job a RayCluster of its own on Kubernetes (KubeRay); the center file's nodes are
     the Kubernetes nodes' names."""
-    import importlib.util
-
-    if importlib.util.find_spec("kubernetes") is None:
-        raise ExecutorUnavailable("the kuberay executor needs the kubernetes client: pip install 'aicc[kube]'")
+    _needs("kubernetes", "the kuberay executor needs the kubernetes client: pip install 'aicc[kube]'")
     from scheduler.executors.kuberay import make_kuberay_executor
 
+    center = _center(options)
+    try:
+        return make_kuberay_executor(clock, center)
+    except Exception as exc:  # no kubeconfig, no service account
+        raise ExecutorUnavailable(f"kuberay: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+
+
+def _needs(module: str, why: str) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise ExecutorUnavailable(why)
+
+
+def _center(options: dict[str, Any]) -> Any:
+    """The center passed in ``options`` (taken out of them), else the center file's."""
     center = options.pop("center", None)
     if center is None:
         from scheduler.centerfile import load_center
 
         center = load_center().center
-    try:
-        return make_kuberay_executor(clock, center)
-    except Exception as exc:  # no kubeconfig, no service account
-        raise ExecutorUnavailable(f"kuberay: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+    return center
